@@ -1,0 +1,25 @@
+/**
+ * The transport seam: moving bytes between the nodes of one job. Bytes only, so the message
+ * codec runs on every transport. Adapters: `LocalTransport` (all nodes in one process, the
+ * embedded default) and `NatsTransport` (one node per OS process over nats-server).
+ *
+ * Delivery is at most once and ordered only per sender (what NATS gives); protocols must not
+ * assume more. Every request has a timeout.
+ */
+
+/** Called for each incoming message; `reply` is set when the sender used {@link Transport.request}. */
+export type MessageHandler = (bytes: Uint8Array, reply?: (bytes: Uint8Array) => void) => void;
+
+export interface Transport {
+  readonly nodeId: number;
+  readonly nodeCount: number;
+  /** Fire-and-forget delivery to node `to` (may be this node). */
+  send(to: number, bytes: Uint8Array): void;
+  /** Request/reply; rejects with a `TransportTimeoutError` naming the node after `timeoutMs`. */
+  request(to: number, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Sets the one handler for messages addressed to this node. */
+  listen(handler: MessageHandler): void;
+  /** Messages and bytes this node has sent (requests, replies and sends). */
+  readonly counters: { messages: number; bytes: number };
+  close(): Promise<void>;
+}
