@@ -75,6 +75,8 @@ export const Request = {
   Lock: 4,
   Unlock: 5,
   Alloc: 6,
+  /** `run` returned; the host runs the final barrier before acknowledging. */
+  Done: 7,
 } as const;
 export type Request = (typeof Request)[keyof typeof Request];
 

@@ -1,0 +1,71 @@
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { buildKernel, type BuildOptions } from "../instrument/build.js";
+import { parseSize, UsageError } from "./options.js";
+
+export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
+
+Compiles an AssemblyScript kernel, instruments every memory access, and writes
+  out.wasm       the instrumented module (for dsm run)
+  out.ref.wasm   the uninstrumented reference build (for dsm run --baseline)
+
+options:
+  -o, --out FILE        output path (default: the kernel's name with .wasm)
+  --page-size N         DSM page size, a power of two from 1K to 64K (default 4K)
+  --shared-size N       bytes of shared region for sharedAlloc (default 64M)
+  --max-memory N        declared maximum memory of a node (default 256M)
+  --no-polls            no poll points at loop headers (a node in a long loop then
+                        answers other nodes only when it faults or syncs)`;
+
+export const LAYOUT_OPTIONS = {
+  "page-size": { type: "string" },
+  "shared-size": { type: "string" },
+  "max-memory": { type: "string" },
+  "no-polls": { type: "boolean" },
+} as const;
+
+/** Reads the layout and instrumentation options shared by build and run. */
+export function buildOptionsFrom(values: Record<string, string | boolean | undefined>): BuildOptions {
+  const options: BuildOptions = {};
+  if (typeof values["page-size"] === "string") options.pageSize = parseSize("page-size", values["page-size"]);
+  if (typeof values["shared-size"] === "string") options.regionBytes = parseSize("shared-size", values["shared-size"]);
+  if (typeof values["max-memory"] === "string") options.maxMemoryBytes = parseSize("max-memory", values["max-memory"]);
+  if (values["no-polls"]) options.polls = false;
+  return options;
+}
+
+export async function buildCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    console.log(BUILD_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`build takes one kernel source file, got ${positionals.length}; e.g. dsm build kernel.ts -o kernel.wasm`);
+  const source = positionals[0];
+  if (!source.endsWith(".ts")) throw new UsageError(`kernel "${source}": expected an AssemblyScript source file ending in .ts`);
+  const out = (values.out as string | undefined) ?? source.replace(/\.ts$/, ".wasm");
+  if (!out.endsWith(".wasm")) throw new UsageError(`--out "${out}": expected a path ending in .wasm`);
+  const built = await buildKernel(source, buildOptionsFrom(values));
+  const ref = referencePath(out);
+  writeFileSync(out, built.instrumented);
+  writeFileSync(ref, built.reference);
+  console.log(`wrote ${out} (${built.instrumented.length} bytes, instrumented) and ${ref} (${built.reference.length} bytes, reference); page size ${built.meta.layout.pageSize}, shared region ${built.meta.layout.regionBytes} bytes`);
+  return 0;
+}
+
+/** Where the uninstrumented reference build of `out.wasm` lives. */
+export function referencePath(wasmPath: string): string {
+  return wasmPath.replace(/\.wasm$/, ".ref.wasm");
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" }, ...LAYOUT_OPTIONS },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see dsm build --help`);
+  }
+}

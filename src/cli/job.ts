@@ -1,0 +1,104 @@
+/**
+ * Runs one job with every node in this process: a KernelNode per node, a coherence protocol per
+ * node over a shared transport network. The first node to fail stops the others, so a job either
+ * returns node 0's result or rejects with the first error.
+ */
+import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
+import { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "../runtime/kernel_node.js";
+import type { KernelModule } from "../runtime/kernel_module.js";
+
+/** Runtime counters, protocol counters and transport counters of one node (or summed). */
+export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
+
+export interface PerNodeResult {
+  node: number;
+  value: number | string | null;
+  kernelMs: number;
+  stats: NodeStats;
+}
+
+export interface JobResult {
+  result: number | string | null;
+  kernel: string;
+  nodes: number;
+  protocol: string;
+  transport: string;
+  pageSize: number;
+  instrumented: boolean;
+  /** Time in `run` on node 0 (no compile or start-up). */
+  kernelMs: number;
+  /** Whole job: from creating the nodes to the end of the final barrier. */
+  wallMs: number;
+  stats: NodeStats;
+  perNode: PerNodeResult[];
+}
+
+export interface NodeEnvironment {
+  coherence: Coherence;
+  /** Messages and bytes this node sent. */
+  counters(): { messages: number; bytes: number };
+  close(): Promise<void>;
+}
+
+export interface LocalJobOptions extends NodeRunOptions {
+  nodes: number;
+  protocol: string;
+  transport: string;
+  /** Builds node `id`'s protocol and transport around its memory. */
+  environment(id: number, port: PagePort): NodeEnvironment;
+}
+
+export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
+  const t0 = performance.now();
+  const nodes = Array.from({ length: options.nodes }, (_, id) => new KernelNode(kernel, id, options.nodes));
+  const envs = nodes.map((node) => options.environment(node.nodeId, node));
+  let firstError: Error | undefined;
+  const runs = nodes.map((node, i) =>
+    node.run(envs[i].coherence, args, options).catch(async (error: Error) => {
+      if (!firstError) {
+        firstError = error;
+        await Promise.all(nodes.filter((n) => n !== node).map((n) => n.abort(error)));
+      }
+      throw error;
+    }),
+  );
+  const settled = await Promise.allSettled(runs);
+  await Promise.all(envs.map((env) => env.close().catch(() => undefined)));
+  if (firstError) throw firstError;
+  const results = settled.map((s) => (s as PromiseFulfilledResult<NodeResult>).value);
+  const wallMs = performance.now() - t0;
+  const perNode: PerNodeResult[] = results.map((r, i) => ({
+    node: r.node,
+    value: jsonValue(r.value),
+    kernelMs: r.kernelMs,
+    stats: { ...r.stats, ...envs[i].coherence.stats(), ...envs[i].counters() },
+  }));
+  return {
+    result: jsonValue(results[0].value),
+    kernel: kernel.meta.kernel,
+    nodes: options.nodes,
+    protocol: options.protocol,
+    transport: options.transport,
+    pageSize: kernel.meta.layout.pageSize,
+    instrumented: kernel.meta.instrumented,
+    kernelMs: results[0].kernelMs,
+    wallMs,
+    stats: sumStats(perNode.map((n) => n.stats)),
+    perNode,
+  };
+}
+
+/** i64 results travel as decimal strings when they do not fit a double exactly. */
+export function jsonValue(value: number | bigint | undefined): number | string | null {
+  if (value === undefined) return null;
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}
+
+function sumStats(perNode: NodeStats[]): NodeStats {
+  const total: Record<string, number> = {};
+  for (const stats of perNode) {
+    for (const [key, v] of Object.entries(stats)) total[key] = (total[key] ?? 0) + v;
+  }
+  return total as NodeStats;
+}

@@ -1,0 +1,45 @@
+/**
+ * The `dsm` command: the composition root. It alone picks concrete transports and protocols.
+ */
+import { UsageError } from "./options.js";
+import { buildCommand, BUILD_HELP } from "./build_command.js";
+import { runCommand, RUN_HELP } from "./run_command.js";
+import { demoCommand } from "./demo_command.js";
+
+const HELP = `usage: dsm <command> [options]
+
+commands:
+  build <kernel.ts> [-o out.wasm]     compile and instrument a kernel
+  run <kernel.ts|.wasm> [...] -- args run a kernel on one or more nodes
+  demo                                 build the example kernels and run them (npm start)
+
+dsm <command> --help for the options of a command.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "build":
+        return await buildCommand(rest);
+      case "run":
+        return await runCommand(rest);
+      case "demo":
+        return await demoCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(HELP);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"; use build, run or demo (dsm --help)`);
+    }
+  } catch (error) {
+    const e = error as Error;
+    console.error(`dsm: ${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`);
+    if (process.env.DSM_DEBUG) console.error(e.stack);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+export { BUILD_HELP, RUN_HELP };

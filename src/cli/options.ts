@@ -1,0 +1,39 @@
+/**
+ * Command-line option validation. Every message quotes the bad value and says what to pass.
+ * Environment variables read by the CLI all start with DSM_ and are listed in ENVIRONMENT.
+ */
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Every environment variable the CLI reads. */
+export const ENVIRONMENT = {
+  DSM_TIMEOUT_MS: "default for --timeout (milliseconds a fault may take)",
+  DSM_NATS_SERVER: "path of the nats-server binary (default: found on PATH or in /usr/sbin)",
+} as const;
+
+const SIZE = /^(\d+)([kmg]?)(i?b)?$/i;
+
+/** Parses `4096`, `4K`, `64M`, `1G` (binary units). */
+export function parseSize(option: string, text: string): number {
+  const m = SIZE.exec(text.trim());
+  if (!m) throw new UsageError(`--${option} "${text}": expected a size in bytes such as 4096, 64K or 64M`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as "" | "k" | "m" | "g"];
+  return Number(m[1]) * unit;
+}
+
+export function parseInteger(option: string, text: string, min: number, max: number): number {
+  const v = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(`--${option} "${text}": expected a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+export function parseChoice<T extends string>(option: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`--${option} "${text}": unknown; use one of ${choices.join(", ")}`);
+  }
+  return text as T;
+}

@@ -1,0 +1,13 @@
+import type { JobResult } from "./job.js";
+
+/** A short human summary of one job. */
+export function formatJob(job: JobResult): string {
+  const s = job.stats;
+  const lines = [
+    `result    ${job.result}`,
+    `kernel    ${job.kernel}: ${job.nodes} node(s), protocol ${job.protocol}, transport ${job.transport}, page ${job.pageSize} B${job.instrumented ? "" : " (uninstrumented baseline)"}`,
+    `time      ${job.kernelMs.toFixed(1)} ms in run on node 0, ${job.wallMs.toFixed(1)} ms wall`,
+    `faults    ${s.readFaults} read, ${s.writeFaults} write; ${s.messages} messages, ${s.bytes} bytes`,
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { buildKernel } from "../instrument/build.js";
+import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
+import { buildOptionsFrom, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
+import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./run_job.js";
+import { parseChoice, parseInteger, UsageError } from "./options.js";
+import { formatJob } from "./report.js";
+
+export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.wasm> [options] -- [run arguments]
+
+Runs the kernel's exported run(...) on every node with the given arguments; the
+result is node 0's return value.
+
+options:
+  --nodes N             number of nodes (default 1)
+  --protocol P          coherence protocol: ${PROTOCOL_NAMES.join(", ")} (default diff)
+                          migrate  one copy per page, moved on every fault
+                          ivy      read copies, writes invalidate (sequentially consistent)
+                          diff     versioned diffs from the owner (linearizable)
+  --transport T         ${TRANSPORT_NAMES.join(", ")} (default local: all nodes in this process)
+  --nats URL[,URL]      nats server(s) for --transport nats (default: start a private one)
+  --baseline            run the uninstrumented reference build on one node, without DSM
+  --timeout MS          bound on one page fault (default 10000, env DSM_TIMEOUT_MS)
+  --json                print one JSON object instead of a summary
+  --page-size, --shared-size, --max-memory, --no-polls
+                        layout options when building from a .ts file (see dsm build --help)`;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const split = argv.indexOf("--");
+  const own = split < 0 ? argv : argv.slice(0, split);
+  const kernelArgs = split < 0 ? [] : argv.slice(split + 1);
+  const { values, positionals } = parse(own);
+  if (values.help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`run takes one kernel (.ts or .wasm), got ${positionals.length}; put the kernel's own arguments after --`);
+  const request: JobRequest = {
+    nodes: values.nodes === undefined ? 1 : parseInteger("nodes", values.nodes, 1, 64),
+    protocol: parseChoice("protocol", values.protocol ?? "diff", PROTOCOL_NAMES),
+    transport: parseChoice("transport", values.transport ?? "local", TRANSPORT_NAMES),
+    nats: values.nats?.split(",").filter(Boolean),
+    faultTimeoutMs: parseInteger("timeout", values.timeout ?? process.env.DSM_TIMEOUT_MS ?? "10000", 1, 3_600_000),
+  };
+  const baseline = Boolean(values.baseline);
+  if (baseline && request.nodes !== 1) throw new UsageError(`--baseline runs on one node without DSM; drop --nodes ${request.nodes}`);
+  const kernel = await loadKernel(positionals[0], baseline, values);
+  const args = parseRunArguments(kernel.meta, kernelArgs);
+  const result = await runJob(kernel, args, baseline ? { ...request, protocol: "none", transport: "none" } : request);
+  console.log(values.json ? JSON.stringify(result) : formatJob(result));
+  return 0;
+}
+
+async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
+  if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
+  if (path.endsWith(".ts")) {
+    const built = await buildKernel(path, buildOptionsFrom(values));
+    return loadKernelModule(baseline ? built.reference : built.instrumented, path);
+  }
+  for (const name of Object.keys(LAYOUT_OPTIONS)) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} applies when building; ${path} is already built (rebuild with dsm build --${name})`);
+  }
+  const kernel = loadKernelModule(readFileSync(path), path);
+  if (baseline && kernel.meta.instrumented) {
+    const ref = referencePath(path);
+    if (!existsSync(ref)) throw new UsageError(`--baseline needs the reference build ${ref}, written by dsm build next to ${path}; or pass the .ts source`);
+    return loadKernelModule(readFileSync(ref), ref);
+  }
+  if (!baseline && !kernel.meta.instrumented) {
+    throw new UsageError(`${path} is the uninstrumented reference build; run the instrumented one, or add --baseline`);
+  }
+  return kernel;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        nodes: { type: "string" },
+        protocol: { type: "string" },
+        transport: { type: "string" },
+        nats: { type: "string" },
+        timeout: { type: "string" },
+        baseline: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        ...LAYOUT_OPTIONS,
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see dsm run --help`);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `dsm build`: compile a kernel, instrument it, and stamp both the instrumented module and the
+ * uninstrumented reference with the metadata section the runtime requires.
+ */
+import binaryen from "binaryen";
+import { basename } from "node:path";
+import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type LayoutOptions, type Metadata, type RunSignature, type WasmNumType } from "../abi.js";
+import { compileKernel, CompileError } from "./compile.js";
+import { withCustomSection } from "./custom_section.js";
+import { instrument, type InstrumentOptions } from "./instrument.js";
+
+export interface BuildOptions extends LayoutOptions, InstrumentOptions {}
+
+export interface BuildOutput {
+  /** Checked module for dsm run. */
+  instrumented: Uint8Array;
+  /** Same kernel and layout without checks, for --baseline. */
+  reference: Uint8Array;
+  meta: Metadata;
+}
+
+export async function buildKernel(sourcePath: string, options: BuildOptions = {}): Promise<BuildOutput> {
+  const layout = computeLayout(options);
+  const plain = await compileKernel(sourcePath, layout);
+  const run = runSignature(plain, sourcePath);
+  const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(sourcePath) };
+  const checked = instrument(plain, layout, options);
+  return {
+    instrumented: withCustomSection(checked, METADATA_SECTION, encodeMetadata(meta)),
+    reference: withCustomSection(plain, METADATA_SECTION, encodeMetadata({ ...meta, instrumented: false })),
+    meta,
+  };
+}
+
+const TYPE_NAMES = new Map<number, WasmNumType>([
+  [binaryen.i32, "i32"],
+  [binaryen.i64, "i64"],
+  [binaryen.f32, "f32"],
+  [binaryen.f64, "f64"],
+]);
+
+/** Reads the signature of the exported `run`; a kernel without one is refused here. */
+function runSignature(wasm: Uint8Array, source: string): RunSignature {
+  const module = binaryen.readBinary(wasm);
+  try {
+    const exp = module.getExport("run");
+    if (!exp) throw new CompileError(`kernel ${source}: exports no function "run"; add: export function run(n: i32): f64 { ... }`);
+    const info = binaryen.getExportInfo(exp);
+    if (info.kind !== binaryen.ExternalFunction) throw new CompileError(`kernel ${source}: export "run" is not a function`);
+    const fn = binaryen.getFunctionInfo(module.getFunction(info.value));
+    const params = binaryen.expandType(fn.params).map((t) => typeName(t, source));
+    const results = binaryen.expandType(fn.results);
+    if (results.length > 1) throw new CompileError(`kernel ${source}: run must return one number or nothing`);
+    return { params, result: results.length === 0 ? "none" : typeName(results[0], source) };
+  } finally {
+    module.dispose();
+  }
+}
+
+function typeName(type: number, source: string): WasmNumType {
+  const name = TYPE_NAMES.get(type);
+  if (!name) throw new CompileError(`kernel ${source}: run may take and return only i32, i64, f32 or f64 numbers`);
+  return name;
+}

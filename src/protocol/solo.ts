@@ -1,0 +1,30 @@
+/**
+ * The coherence of a single node with no peers: every region page is read-write from the start,
+ * so the kernel never faults; sync calls return at once. Used by `--baseline` and by one-node runs
+ * of any protocol, where there is nobody to be coherent with.
+ */
+import { Protection } from "../abi.js";
+import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
+
+export class SoloFaultError extends Error {
+  override name = "SoloFaultError";
+}
+
+export function createSolo(port: PagePort): Coherence {
+  const stats: ProtocolStats = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, dropped: 0 };
+  return {
+    async start() {
+      for (let p = port.firstPage; p < port.firstPage + port.pageCount; p++) port.setProtection(p, Protection.ReadWrite);
+    },
+    async fault(first, last) {
+      throw new SoloFaultError(`page ${first}..${last}: fault on a single node whose pages are all read-write; the protection table was changed behind the runtime`);
+    },
+    async barrier() {},
+    async lock() {},
+    async unlock() {},
+    allocated() {},
+    async finish() {},
+    stats: () => ({ ...stats }),
+    async close() {},
+  };
+}

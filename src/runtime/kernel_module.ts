@@ -1,0 +1,72 @@
+/**
+ * A compiled kernel as the runtime sees it: the WebAssembly.Module, its metadata section, and the
+ * argument conversion for its `run` export.
+ */
+import { decodeMetadata, METADATA_SECTION, MetadataError, type Metadata, type WasmNumType } from "../abi.js";
+import { KernelArgumentError, KernelModuleError } from "./errors.js";
+
+export interface KernelModule {
+  module: WebAssembly.Module;
+  meta: Metadata;
+  /** For messages: the file it came from. */
+  source: string;
+}
+
+/** Compiles and validates module bytes; refuses modules without wasm-dsm metadata. */
+export function loadKernelModule(bytes: Uint8Array, source: string): KernelModule {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    throw new KernelModuleError(`${source}: not a valid WebAssembly module (${(cause as Error).message}); build it with dsm build`, { cause });
+  }
+  const sections = WebAssembly.Module.customSections(module, METADATA_SECTION);
+  if (sections.length !== 1) {
+    throw new KernelModuleError(`${source}: no "${METADATA_SECTION}" metadata section; it was not built by dsm build (run: dsm build <kernel.ts>)`);
+  }
+  let meta: Metadata;
+  try {
+    meta = decodeMetadata(sections[0], source);
+  } catch (cause) {
+    if (cause instanceof MetadataError) throw new KernelModuleError(cause.message, { cause });
+    throw cause;
+  }
+  const exports = WebAssembly.Module.exports(module);
+  if (!exports.some((e) => e.name === "run" && e.kind === "function")) {
+    throw new KernelModuleError(`${source}: the kernel exports no function "run"; export one: export function run(...): f64`);
+  }
+  return { module, meta, source };
+}
+
+/** Converts command-line strings to `run`'s parameter types; throws naming the bad argument. */
+export function parseRunArguments(meta: Metadata, raw: readonly string[]): (number | bigint)[] {
+  const params = meta.run.params;
+  if (raw.length !== params.length) {
+    const sig = `run(${params.join(", ")})`;
+    throw new KernelArgumentError(`${meta.kernel}: ${sig} takes ${params.length} argument(s), got ${raw.length}; pass them after --, e.g. -- ${params.map(exampleOf).join(" ")}`);
+  }
+  return raw.map((text, i) => parseNumber(text, params[i], i));
+}
+
+function exampleOf(type: WasmNumType): string {
+  return type.startsWith("f") ? "1.5" : "10";
+}
+
+function parseNumber(text: string, type: WasmNumType, index: number): number | bigint {
+  const bad = (why: string) => new KernelArgumentError(`argument ${index + 1} "${text}": ${why}`);
+  if (type === "i64") {
+    if (!/^[-+]?\d+$/.test(text.trim())) throw bad("expected an integer (i64)");
+    const v = BigInt(text.trim());
+    if (v < -(2n ** 63n) || v >= 2n ** 63n) throw bad("out of range for i64");
+    return v;
+  }
+  if (type === "i32") {
+    if (!/^[-+]?\d+$/.test(text.trim())) throw bad("expected an integer (i32)");
+    const v = Number(text);
+    if (v < -(2 ** 31) || v > 2 ** 32 - 1) throw bad("out of range for i32");
+    return v | 0;
+  }
+  const v = Number(text);
+  if (text.trim() === "" || Number.isNaN(v) && text.trim().toLowerCase() !== "nan") throw bad(`expected a number (${type})`);
+  return v;
+}

@@ -1,0 +1,250 @@
+/**
+ * One node's host side: owns the node's shared WebAssembly.Memory and the worker that runs the
+ * kernel on it, serves the worker's mailbox, and lends the memory to the coherence protocol as a
+ * PagePort.
+ *
+ * The parking invariant lives here. `parked` is true while the worker is blocked in a mailbox
+ * call (fault, poll, sync, done), before the kernel starts and after it finished. Page bytes and
+ * protections change only then: a Coherence call always runs parked, and whenParked() defers its
+ * function until the kernel parks, raising POLL_FLAG so that it parks at the next loop header.
+ */
+import { Worker } from "node:worker_threads";
+import { Access, Reply, Request, Slot, regionPages, type Layout, type Protection } from "../abi.js";
+import type { Coherence, PagePort } from "../protocol/coherence.js";
+import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
+import type { KernelModule } from "./kernel_module.js";
+import { MailboxHost, type MailboxRequest } from "./mailbox.js";
+import type { WorkerInit, WorkerReport } from "./worker.js";
+
+export interface NodeRunOptions {
+  /** Bound on one fault, in milliseconds. @default 10000 */
+  faultTimeoutMs?: number;
+  /** Bound on one barrier or lock call, in milliseconds. @default 120000 */
+  syncTimeoutMs?: number;
+  /** Worker spins on the mailbox before sleeping. @default 2000 */
+  spins?: number;
+}
+
+export interface RuntimeStats {
+  readFaults: number;
+  writeFaults: number;
+  polls: number;
+  barriers: number;
+  locks: number;
+  /** Milliseconds the kernel was blocked in faults and in sync calls (barrier, lock, unlock). */
+  faultMs: number;
+  syncMs: number;
+}
+
+export interface NodeResult {
+  node: number;
+  value: number | bigint | undefined;
+  kernelMs: number;
+  stats: RuntimeStats;
+}
+
+interface Deferred {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+const WORKER_URL = new URL("./worker.js", import.meta.url);
+
+export class KernelNode implements PagePort {
+  readonly memory: WebAssembly.Memory;
+  readonly pageSize: number;
+  readonly firstPage: number;
+  readonly pageCount: number;
+  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0 };
+  private readonly control: Int32Array;
+  private readonly table: Uint8Array;
+  private readonly layout: Layout;
+  private parked = true;
+  private queue: Deferred[] = [];
+  private mailbox: MailboxHost;
+  private worker?: Worker;
+  private failure?: Error;
+
+  constructor(
+    readonly kernel: KernelModule,
+    readonly nodeId: number,
+    readonly nodeCount: number,
+  ) {
+    this.layout = kernel.meta.layout;
+    const { first, end } = regionPages(this.layout);
+    this.pageSize = this.layout.pageSize;
+    this.firstPage = first;
+    this.pageCount = end - first;
+    this.memory = new WebAssembly.Memory({ initial: this.layout.initialPages, maximum: this.layout.maximumPages, shared: true });
+    this.control = new Int32Array(this.memory.buffer, 0, 64);
+    this.table = new Uint8Array(this.memory.buffer, this.layout.tableBase, this.layout.tableBytes);
+    this.mailbox = new MailboxHost(this.control);
+  }
+
+  page(page: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, page << this.layout.pageShift, this.pageSize);
+  }
+
+  protection(page: number): Protection {
+    return this.table[page] as Protection;
+  }
+
+  setProtection(page: number, protection: Protection): void {
+    if (!this.parked) throw new Error(`node ${this.nodeId}: page ${page} protection changed while the kernel runs (parking invariant)`);
+    this.table[page] = protection;
+  }
+
+  whenParked<T>(fn: () => T): Promise<T> {
+    if (this.parked) {
+      try {
+        return Promise.resolve(fn());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      Atomics.store(this.control, Slot.POLL_FLAG, 1);
+    });
+  }
+
+  /** Runs the kernel to completion (including the final barrier) and returns its result. */
+  async run(coherence: Coherence, args: (number | bigint)[], options: NodeRunOptions = {}): Promise<NodeResult> {
+    await coherence.start();
+    const init: WorkerInit = {
+      module: this.kernel.module,
+      memory: this.memory,
+      nodeId: this.nodeId,
+      nodeCount: this.nodeCount,
+      layout: this.layout,
+      args,
+      spins: options.spins ?? 2000,
+    };
+    const worker = new Worker(WORKER_URL);
+    this.worker = worker;
+    const report = new Promise<WorkerReport>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", (error) => reject(new WorkerExitError(this.nodeId, `failed: ${error.message}`, { cause: error })));
+      worker.once("exit", (code) => reject(new WorkerExitError(this.nodeId, `exited with code ${code} before reporting`)));
+    });
+    this.parked = false;
+    worker.postMessage(init);
+    const served = this.serve(coherence, options);
+    try {
+      const outcome = await report;
+      if (outcome.type === "trap") throw new KernelTrapError(this.nodeId, outcome.message);
+      if (outcome.type === "aborted") throw this.failure ?? new WorkerExitError(this.nodeId, "aborted by the host");
+      await served;
+      return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: this.stats };
+    } finally {
+      this.mailbox.stop();
+      this.parked = true;
+      await served.catch(() => undefined);
+      await worker.terminate();
+    }
+  }
+
+  /** Stops a running kernel from outside (another node failed); its run() rejects with `reason`. */
+  async abort(reason: Error): Promise<void> {
+    this.failure ??= reason;
+    this.mailbox.stop();
+    await this.worker?.terminate();
+  }
+
+  private async serve(coherence: Coherence, options: NodeRunOptions): Promise<void> {
+    const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
+    const syncTimeoutMs = options.syncTimeoutMs ?? 120_000;
+    for (;;) {
+      const request = await this.mailbox.next();
+      if (!request) return;
+      this.parked = true;
+      let done = false;
+      try {
+        this.drain();
+        done = await this.handle(coherence, request, faultTimeoutMs, syncTimeoutMs);
+        this.drain();
+      } catch (error) {
+        this.failure ??= error as Error;
+        this.mailbox.reply(request, Reply.Abort);
+        this.rejectQueue(error);
+        return;
+      }
+      // The queue is empty and the kernel is about to run: lower the flag before releasing it.
+      Atomics.store(this.control, Slot.POLL_FLAG, 0);
+      if (!done) this.parked = false;
+      this.mailbox.reply(request, Reply.Ok);
+      if (done) return;
+    }
+  }
+
+  private async handle(coherence: Coherence, request: MailboxRequest, faultTimeoutMs: number, syncTimeoutMs: number): Promise<boolean> {
+    const [a0, a1, a2] = request.args;
+    const t0 = performance.now();
+    switch (request.kind) {
+      case Request.Fault: {
+        const access = a2 === Access.Write ? Access.Write : Access.Read;
+        if (access === Access.Write) this.stats.writeFaults++;
+        else this.stats.readFaults++;
+        const what = access === Access.Write ? "write" : "read";
+        await bound(coherence.fault(a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
+        this.stats.faultMs += performance.now() - t0;
+        return false;
+      }
+      case Request.Poll:
+        this.stats.polls++;
+        return false;
+      case Request.Barrier:
+        this.stats.barriers++;
+        await bound(coherence.barrier(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "barrier", syncTimeoutMs));
+        break;
+      case Request.Lock:
+        this.stats.locks++;
+        await bound(coherence.lock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `lock ${a0}`, syncTimeoutMs));
+        break;
+      case Request.Unlock:
+        await bound(coherence.unlock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `unlock ${a0}`, syncTimeoutMs));
+        break;
+      case Request.Alloc:
+        coherence.allocated(a0 >>> 0, a1 >>> 0);
+        return false;
+      case Request.Done:
+        await bound(coherence.finish(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "final barrier", syncTimeoutMs));
+        this.stats.syncMs += performance.now() - t0;
+        return true;
+      default:
+        throw new WorkerExitError(this.nodeId, `sent an unknown mailbox request ${request.kind}`);
+    }
+    this.stats.syncMs += performance.now() - t0;
+    return false;
+  }
+
+  private drain(): void {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      for (const item of batch) {
+        try {
+          item.resolve(item.fn());
+        } catch (error) {
+          item.reject(error);
+        }
+      }
+    }
+  }
+
+  private rejectQueue(error: unknown): void {
+    const batch = this.queue;
+    this.queue = [];
+    for (const item of batch) item.reject(error);
+  }
+}
+
+/** Resolves like `work`, or rejects with `onTimeout()` after `ms`. */
+export function bound<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

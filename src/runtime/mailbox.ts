@@ -1,0 +1,106 @@
+/**
+ * The fault mailbox: the kernel's worker calls its host (the node's main thread) through control
+ * words at the bottom of the shared memory (Slot.* in abi.ts).
+ *
+ *   worker                                   host
+ *   write KIND, ARG0..ARG3
+ *   Atomics.store(REQ_SEQ, s); notify  ──▶   Atomics.waitAsync(REQ_SEQ, s-1) wakes
+ *   spin on ACK_SEQ, then Atomics.wait        kernel is parked: handle, change pages
+ *                                            write STATUS, RESULT
+ *   ACK_SEQ == s: read STATUS, RESULT  ◀──   Atomics.store(ACK_SEQ, s); notify
+ *
+ * Ordering rule: each side writes its payload slots before the Atomics.store that publishes the
+ * sequence number, and reads the other side's payload only after observing it (Atomics are
+ * sequentially consistent, so the payload writes are visible). Page bytes the host wrote while
+ * the kernel was parked are published by the same ACK store.
+ */
+import { Reply, Slot, type Request } from "../abi.js";
+
+export interface MailboxRequest {
+  seq: number;
+  kind: Request;
+  args: [number, number, number, number];
+}
+
+/** Worker side. Blocking: a kernel import calls it and gets the reply. */
+export class MailboxClient {
+  private seq = 0;
+
+  constructor(
+    private readonly control: Int32Array,
+    /** Spins before sleeping; a fault served in microseconds never pays for a futex wake. */
+    private readonly spins = 2000,
+    /** Backstop only: the host bounds every wait itself and answers Abort. */
+    private readonly backstopMs = 30 * 60 * 1000,
+  ) {}
+
+  /** Sends a request and blocks until the host replies; returns RESULT, throws on Abort. */
+  call(kind: Request, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
+    const c = this.control;
+    c[Slot.KIND] = kind;
+    c[Slot.ARG0] = a0;
+    c[Slot.ARG1] = a1;
+    c[Slot.ARG2] = a2;
+    c[Slot.ARG3] = a3;
+    const seq = ++this.seq | 0;
+    Atomics.store(c, Slot.REQ_SEQ, seq);
+    Atomics.notify(c, Slot.REQ_SEQ);
+    let done = false;
+    for (let i = 0; i < this.spins; i++) {
+      if (Atomics.load(c, Slot.ACK_SEQ) === seq) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) {
+      const deadline = Date.now() + this.backstopMs;
+      while (Atomics.load(c, Slot.ACK_SEQ) !== seq) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new HostAbort(`host did not answer request ${seq} within ${this.backstopMs} ms`);
+        Atomics.wait(c, Slot.ACK_SEQ, (seq - 1) | 0, Math.min(left, 1000));
+      }
+    }
+    if (c[Slot.STATUS] !== Reply.Ok) throw new HostAbort("the host aborted the run");
+    return c[Slot.RESULT];
+  }
+}
+
+/** Thrown inside the worker to unwind the kernel when the host gives up; the host reports why. */
+export class HostAbort extends Error {
+  override name = "HostAbort";
+}
+
+/** Host side. Delivers each request to `handle` and publishes its reply. */
+export class MailboxHost {
+  private last = 0;
+  private stopped = false;
+
+  constructor(private readonly control: Int32Array) {}
+
+  /** Waits (bounded by `pollMs` per round, re-checking `stopped`) for the next request. */
+  async next(pollMs = 200): Promise<MailboxRequest | null> {
+    const c = this.control;
+    const want = (this.last + 1) | 0;
+    while (!this.stopped) {
+      if (Atomics.load(c, Slot.REQ_SEQ) === want) {
+        this.last = want;
+        return { seq: want, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
+      }
+      const wait = Atomics.waitAsync(c, Slot.REQ_SEQ, this.last, pollMs);
+      if (wait.async) await wait.value;
+    }
+    return null;
+  }
+
+  reply(request: MailboxRequest, status: number, result = 0): void {
+    const c = this.control;
+    c[Slot.STATUS] = status;
+    c[Slot.RESULT] = result;
+    Atomics.store(c, Slot.ACK_SEQ, request.seq);
+    Atomics.notify(c, Slot.ACK_SEQ);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
