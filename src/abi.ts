@@ -9,8 +9,9 @@
  *   | control words   | protection table | (pad to 64 KiB)      | shared region ...   | AssemblyScript data,
  *   | (Slot.*, i32)   | 1 byte per page  |                      | (sharedAlloc)       | stack and heap
  *
- * The protection table covers the whole address space (maxMemoryBytes), one byte per page, so
- * the inline check is: shift, load byte, test, branch. Zero means read-write, so private memory
+ * The protection table covers the whole 32-bit address space, one byte per page, so the inline
+ * check is: shift, load byte, test, branch, for any address at all (an address past the memory's
+ * end finds a zero byte and then traps on the access itself). Zero means read-write, so private memory
  * (and memory the start function touches before the host fills the table) never faults.
  */
 
@@ -153,7 +154,7 @@ export function computeLayout(options: LayoutOptions = {}): Layout {
     throw new LayoutError(`max memory ${maxMemoryBytes}: must be a multiple of 64 KiB below 4 GiB (e.g. --max-memory 256M)`);
   }
   const pageShift = Math.log2(pageSize);
-  const tableBytes = maxMemoryBytes / pageSize;
+  const tableBytes = 2 ** 32 / pageSize;
   const regionBase = alignUp(TABLE_BASE + tableBytes, Math.max(WASM_PAGE, pageSize));
   const memoryBase = regionBase + regionBytes;
   const initialPages = memoryBase / WASM_PAGE + 16;

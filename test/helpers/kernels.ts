@@ -1,0 +1,22 @@
+/** Builds the test and example kernels once per process. */
+import { fileURLToPath } from "node:url";
+import { buildKernel, type BuildOptions } from "../../src/instrument/build.js";
+import { loadKernelModule, type KernelModule } from "../../src/runtime/kernel_module.js";
+
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+const cache = new Map<string, Promise<{ instrumented: KernelModule; reference: KernelModule }>>();
+
+/** `name` is a path relative to the repository root, e.g. "test/kernels/spin.ts". */
+export function kernel(name: string, options: BuildOptions = {}) {
+  const key = `${name} ${JSON.stringify(options)}`;
+  let built = cache.get(key);
+  if (!built) {
+    built = buildKernel(ROOT + name, options).then((out) => ({
+      instrumented: loadKernelModule(out.instrumented, name),
+      reference: loadKernelModule(out.reference, name),
+    }));
+    cache.set(key, built);
+  }
+  return built;
+}
