@@ -95,7 +95,7 @@ export function jsonValue(value: number | bigint | undefined): number | string |
   return value;
 }
 
-function sumStats(perNode: NodeStats[]): NodeStats {
+export function sumStats(perNode: NodeStats[]): NodeStats {
   const total: Record<string, number> = {};
   for (const stats of perNode) {
     for (const [key, v] of Object.entries(stats)) total[key] = (total[key] ?? 0) + v;

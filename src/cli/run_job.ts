@@ -1,10 +1,13 @@
 /**
  * Picks the concrete transport and protocol for a job and runs it.
  */
+import { createProtocol } from "../protocol/index.js";
 import { createSolo } from "../protocol/solo.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
+import { LocalNetwork } from "../transport/local_transport.js";
 import { runLocalJob, type JobResult } from "./job.js";
-import { UsageError } from "./options.js";
+import { jobNumber, newJobName } from "./job_id.js";
+import { runNatsJob } from "./nats_job.js";
 
 export const PROTOCOL_NAMES = ["migrate", "ivy", "diff"] as const;
 export const TRANSPORT_NAMES = ["local", "nats"] as const;
@@ -13,11 +16,13 @@ export interface JobRequest {
   nodes: number;
   protocol: string;
   transport: string;
+  /** nats server URLs; empty or absent starts a private server. */
   nats?: string[];
   faultTimeoutMs: number;
 }
 
 export async function runJob(kernel: KernelModule, args: (number | bigint)[], request: JobRequest): Promise<JobResult> {
+  if (request.transport === "nats") return runNatsJob(kernel, kernel.bytes, args, request);
   if (request.nodes === 1) {
     // One node has nobody to be coherent with: every protocol degenerates to all pages local.
     return runLocalJob(kernel, args, {
@@ -25,5 +30,18 @@ export async function runJob(kernel: KernelModule, args: (number | bigint)[], re
       environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
     });
   }
-  throw new UsageError(`--nodes ${request.nodes}: multi-node runs are not available in this build; use --nodes 1`);
+  const network = new LocalNetwork(request.nodes);
+  const job = jobNumber(newJobName());
+  try {
+    return await runLocalJob(kernel, args, {
+      ...request,
+      environment: (id, port) => {
+        const transport = network.transport(id);
+        const coherence = createProtocol(request.protocol, { transport, port, job, timeoutMs: request.faultTimeoutMs });
+        return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
+      },
+    });
+  } finally {
+    network.close();
+  }
 }

@@ -7,6 +7,8 @@ import { KernelArgumentError, KernelModuleError } from "./errors.js";
 
 export interface KernelModule {
   module: WebAssembly.Module;
+  /** The module's bytes, for handing it to node processes. */
+  bytes: Uint8Array;
   meta: Metadata;
   /** For messages: the file it came from. */
   source: string;
@@ -35,7 +37,7 @@ export function loadKernelModule(bytes: Uint8Array, source: string): KernelModul
   if (!exports.some((e) => e.name === "run" && e.kind === "function")) {
     throw new KernelModuleError(`${source}: the kernel exports no function "run"; export one: export function run(...): f64`);
   }
-  return { module, meta, source };
+  return { module, bytes, meta, source };
 }
 
 /** Converts command-line strings to `run`'s parameter types; throws naming the bad argument. */
