@@ -13,7 +13,10 @@ export type MessageHandler = (bytes: Uint8Array, reply?: (bytes: Uint8Array) => 
 export interface Transport {
   readonly nodeId: number;
   readonly nodeCount: number;
-  /** Fire-and-forget delivery to node `to` (may be this node). */
+  /**
+   * Fire-and-forget delivery to node `to` (may be this node). Here and in `request` and `reply`
+   * the bytes are copied at the call, so the caller may reuse its buffer (or shared memory) at once.
+   */
   send(to: number, bytes: Uint8Array): void;
   /** Request/reply; rejects with a `TransportTimeoutError` naming the node after `timeoutMs`. */
   request(to: number, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
