@@ -46,6 +46,8 @@ export interface LocalJobOptions extends NodeRunOptions {
   transport: string;
   /** Builds node `id`'s protocol and transport around its memory. */
   environment(id: number, port: PagePort): NodeEnvironment;
+  /** Called with each node once it finished, while its memory is still at hand (tests read logs). */
+  inspect?(node: KernelNode, result: NodeResult): void;
 }
 
 export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
@@ -54,7 +56,7 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
   const envs = nodes.map((node) => options.environment(node.nodeId, node));
   let firstError: Error | undefined;
   const runs = nodes.map((node, i) =>
-    node.run(envs[i].coherence, args, options).catch(async (error: Error) => {
+    node.run(envs[i].coherence, args, options).then((result) => (options.inspect?.(node, result), result)).catch(async (error: Error) => {
       if (!firstError) {
         firstError = error;
         await Promise.all(nodes.filter((n) => n !== node).map((n) => n.abort(error)));

@@ -42,6 +42,6 @@ export async function runJob(kernel: KernelModule, args: (number | bigint)[], re
       },
     });
   } finally {
-    network.close();
+    await network.close();
   }
 }
