@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { runJob } from "../src/cli/run_job.js";
-import { runCluster } from "./helpers/cluster.js";
+import { runCluster } from "../src/cli/cluster.js";
 import { kernel } from "./helpers/kernels.js";
 import { natsOrSkip } from "./helpers/nats.js";
 

@@ -1,12 +1,10 @@
 /**
  * Picks the concrete transport and protocol for a job and runs it.
  */
-import { createProtocol } from "../protocol/index.js";
 import { createSolo } from "../protocol/solo.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
-import { LocalNetwork } from "../transport/local_transport.js";
+import { runCluster } from "./cluster.js";
 import { runLocalJob, type JobResult } from "./job.js";
-import { jobNumber, newJobName } from "./job_id.js";
 import { runNatsJob } from "./nats_job.js";
 
 export const PROTOCOL_NAMES = ["migrate", "ivy", "diff"] as const;
@@ -30,18 +28,5 @@ export async function runJob(kernel: KernelModule, args: (number | bigint)[], re
       environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
     });
   }
-  const network = new LocalNetwork(request.nodes);
-  const job = jobNumber(newJobName());
-  try {
-    return await runLocalJob(kernel, args, {
-      ...request,
-      environment: (id, port) => {
-        const transport = network.transport(id);
-        const coherence = createProtocol(request.protocol, { transport, port, job, timeoutMs: request.faultTimeoutMs });
-        return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
-      },
-    });
-  } finally {
-    await network.close();
-  }
+  return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs });
 }

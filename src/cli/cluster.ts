@@ -1,15 +1,15 @@
 /**
- * Runs a job with every node in this test process, over the local network or over NATS (one
- * connection per node to one nats-server), so tests can read each node's memory afterwards.
+ * Runs a job with every node in this process, over the local network or over NATS (one
+ * connection per node to one nats-server), so callers (tests, benchmarks) can read each node's memory afterwards.
  */
-import { createProtocol } from "../../src/protocol/index.js";
-import { runLocalJob, type JobResult } from "../../src/cli/job.js";
-import { jobNumber, newJobName } from "../../src/cli/job_id.js";
-import type { KernelModule } from "../../src/runtime/kernel_module.js";
-import type { KernelNode, NodeResult } from "../../src/runtime/kernel_node.js";
-import { LocalNetwork } from "../../src/transport/local_transport.js";
-import { NatsTransport } from "../../src/transport/nats_transport.js";
-import type { Transport } from "../../src/transport/transport.js";
+import { createProtocol } from "../protocol/index.js";
+import { runLocalJob, type JobResult } from "./job.js";
+import { jobNumber, newJobName } from "./job_id.js";
+import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelNode, NodeResult } from "../runtime/kernel_node.js";
+import { LocalNetwork } from "../transport/local_transport.js";
+import { NatsTransport } from "../transport/nats_transport.js";
+import type { Transport } from "../transport/transport.js";
 
 export interface ClusterOptions {
   nodes: number;

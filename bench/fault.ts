@@ -1,0 +1,91 @@
+/**
+ * `npm run bench:fault`: remote read-fault latency next to the raw request/reply of the same
+ * payload on the same transport, measured in the same run; and the bytes each protocol sends
+ * when a writer rewrites one word of each page between a reader's reads (sparse updates).
+ *
+ * A remote read fault is timed inside the kernel (now() around the load on node 1) after node 0
+ * rewrote the page, so it covers the whole path: check, mailbox, protocol messages, install.
+ * Both nodes run in this process (each kernel on its own worker thread); over NATS each node has
+ * its own connection to a private nats-server on loopback.
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { runCluster } from "../src/cli/cluster.js";
+import { buildKernel } from "../src/instrument/build.js";
+import { loadKernelModule } from "../src/runtime/kernel_module.js";
+import { LocalNetwork } from "../src/transport/local_transport.js";
+import { startNatsServer } from "../src/transport/nats_server.js";
+import { NatsTransport } from "../src/transport/nats_transport.js";
+import { measureRawRtt } from "./raw_rtt.js";
+
+const PAGE = 4096;
+const PAGES = Number(process.env.DSM_BENCH_PAGES ?? 64);
+const ROUNDS = Number(process.env.DSM_BENCH_ROUNDS ?? 20);
+const PROTOCOLS = ["ivy", "diff", "migrate"];
+
+const rev = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+})();
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+async function main() {
+  const source = fileURLToPath(new URL("../../assembly/kernels/faultlat.ts", import.meta.url));
+  const built = await buildKernel(source, { pageSize: PAGE });
+  const kernel = loadKernelModule(built.instrumented, "faultlat.ts");
+  const server = await startNatsServer();
+  try {
+    for (const transport of ["local", "nats"] as const) {
+      const natsUrl = transport === "nats" ? server.url : undefined;
+      let raw;
+      if (natsUrl) {
+        const [a, b] = await Promise.all([0, 1].map((nodeId) => NatsTransport.connect({ servers: natsUrl, job: `rtt${Date.now()}`, nodeId, nodeCount: 2 })));
+        raw = await measureRawRtt(a, b, PAGE, 2000);
+        await Promise.all([a.close(), b.close()]);
+      } else {
+        const net = new LocalNetwork(2);
+        raw = await measureRawRtt(net.transport(0), net.transport(1), PAGE, 2000);
+        await net.close();
+      }
+      console.log(`${transport.padEnd(5)} raw request/reply ${PAGE} B: median ${r1(raw.median)} µs, p99 ${r1(raw.p99)} µs`);
+      console.log(JSON.stringify({ bench: "fault", transport, case: "raw", payload: PAGE, medianUs: r1(raw.median), p99Us: r1(raw.p99), rev }));
+      const bytesBy: Record<string, number> = {};
+      for (const protocol of PROTOCOLS) {
+        let samples: number[] = [];
+        const job = await runCluster(kernel, [PAGES, ROUNDS, PAGE], {
+          nodes: 2,
+          protocol,
+          natsUrl,
+          inspect: (node, result) => {
+            if (node.nodeId !== 1) return;
+            samples = Array.from(new Float64Array(node.memory.buffer, Number(result.value), PAGES * ROUNDS));
+          },
+        });
+        samples = samples.slice(PAGES).sort((x, y) => x - y); // the first round warms up
+        const median = percentile(samples, 0.5);
+        const p99 = percentile(samples, 0.99);
+        bytesBy[protocol] = job.stats.bytes;
+        console.log(
+          `${transport.padEnd(5)} ${protocol.padEnd(7)} remote read fault: median ${r1(median)} µs (${(median / raw.median).toFixed(2)}× raw), p99 ${r1(p99)} µs; sparse updates: ${job.stats.messages} messages, ${job.stats.bytes} bytes`,
+        );
+        console.log(
+          JSON.stringify({ bench: "fault", transport, case: "read-fault", protocol, pages: PAGES, rounds: ROUNDS, medianUs: r1(median), p99Us: r1(p99), ratioToRaw: r1(median / raw.median * 100) / 100, messages: job.stats.messages, bytes: job.stats.bytes, rev }),
+        );
+      }
+      const share = bytesBy.diff / bytesBy.ivy;
+      console.log(`${transport.padEnd(5)} sparse updates: diff sends ${(share * 100).toFixed(1)} % of the bytes ivy sends (target ≤ 25 %)`);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();
