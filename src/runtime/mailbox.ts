@@ -100,7 +100,9 @@ export class MailboxHost {
     Atomics.notify(c, Slot.ACK_SEQ);
   }
 
+  /** Ends next(): a pending Atomics.waitAsync does not keep Node's event loop alive, so wake it. */
   stop(): void {
     this.stopped = true;
+    Atomics.notify(this.control, Slot.REQ_SEQ);
   }
 }
