@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runCluster } from "../src/cli/cluster.js";
-import { buildKernel } from "../src/instrument/build.js";
+import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
@@ -39,7 +39,7 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 
 async function main() {
   const source = fileURLToPath(new URL("../../assembly/kernels/faultlat.ts", import.meta.url));
-  const built = await buildKernel(source, { pageSize: PAGE });
+  const built = await buildKernelIsolated(source, { pageSize: PAGE });
   const kernel = loadKernelModule(built.instrumented, "faultlat.ts");
   const server = await startNatsServer();
   try {

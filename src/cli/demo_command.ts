@@ -3,7 +3,7 @@
  * and runs it as the uninstrumented baseline and on DSM nodes, printing one line per run.
  */
 import { fileURLToPath } from "node:url";
-import { buildKernel } from "../instrument/build.js";
+import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule } from "../runtime/kernel_module.js";
 import { runJob, type JobRequest } from "./run_job.js";
 import type { JobResult } from "./job.js";
@@ -27,7 +27,7 @@ export function demoRuns(): DemoRun[] {
 export async function demoCommand(_argv: string[]): Promise<number> {
   const args = [512, 50];
   console.log(`building ${JACOBI} …`);
-  const built = await buildKernel(JACOBI);
+  const built = await buildKernelIsolated(JACOBI);
   const instrumented = loadKernelModule(built.instrumented, "jacobi.wasm");
   const reference = loadKernelModule(built.reference, "jacobi.ref.wasm");
   console.log(`jacobi ${args.join("×")}: run(${args.join(", ")})`);

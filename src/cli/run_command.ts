@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { buildKernel } from "../instrument/build.js";
+import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
 import { buildOptionsFrom, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./run_job.js";
@@ -55,7 +55,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
   if (path.endsWith(".ts")) {
-    const built = await buildKernel(path, buildOptionsFrom(values));
+    const built = await buildKernelIsolated(path, buildOptionsFrom(values));
     return loadKernelModule(baseline ? built.reference : built.instrumented, path);
   }
   for (const name of Object.keys(LAYOUT_OPTIONS)) {

@@ -1,6 +1,7 @@
 /** Builds the test and example kernels once per process. */
 import { fileURLToPath } from "node:url";
-import { buildKernel, type BuildOptions } from "../../src/instrument/build.js";
+import type { BuildOptions } from "../../src/instrument/build.js";
+import { buildKernelIsolated } from "../../src/instrument/build_worker.js";
 import { loadKernelModule, type KernelModule } from "../../src/runtime/kernel_module.js";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -12,7 +13,7 @@ export function kernel(name: string, options: BuildOptions = {}) {
   const key = `${name} ${JSON.stringify(options)}`;
   let built = cache.get(key);
   if (!built) {
-    built = buildKernel(ROOT + name, options).then((out) => ({
+    built = buildKernelIsolated(ROOT + name, options).then((out) => ({
       instrumented: loadKernelModule(out.instrumented, name),
       reference: loadKernelModule(out.reference, name),
     }));
