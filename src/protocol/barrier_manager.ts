@@ -1,0 +1,120 @@
+/**
+ * The barrier manager, on node 0. Epochs number the barriers 1, 2, 3, … on every node.
+ *
+ *   node k ── BarrierArrive(epoch e, request r, allocation log) ──▶ manager
+ *   (repeat arrive, not all here yet)  ◀── BarrierWait(missing nodes)
+ *   all N arrived: compare the allocation logs, then to every node k:
+ *   node k ◀── BarrierRelease(e, request r_k, {mismatch?})
+ *   final barrier only: node k ── BarrierDone(e) ──▶ manager, which resends the release to
+ *   nodes not yet done, so it can stop serving without stranding a node whose release was lost.
+ *
+ * Idempotent: a repeated arrive for the current epoch only refreshes the request id; a repeated
+ * arrive for a released epoch gets the release again (the first one was lost). A node cannot be
+ * two epochs ahead of another, so remembering the last few releases is enough.
+ */
+import { compareArrivals } from "./alloc_log.js";
+import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBody } from "./codec.js";
+import type { Endpoint } from "./endpoint.js";
+
+interface Arrival {
+  request: number;
+  flags: number;
+  body: ArriveBody;
+}
+
+interface Released {
+  body: ReleaseBody;
+  flags: number;
+  requests: Map<number, number>;
+  /** Nodes that acknowledged a final release. */
+  done: Set<number>;
+  onDone?: () => void;
+}
+
+/** Releases remembered for repeated arrivals. */
+const REMEMBERED = 4;
+
+export class BarrierManager {
+  private epoch = 1;
+  private arrivals = new Map<number, Arrival>();
+  private readonly released = new Map<number, Released>();
+
+  constructor(private readonly endpoint: Endpoint) {}
+
+  onArrive(msg: Message): void {
+    const epoch = msg.version;
+    const old = this.released.get(epoch);
+    if (old) {
+      this.endpoint.dropStale();
+      this.sendRelease(msg.source, epoch, msg.request, old);
+      return;
+    }
+    if (epoch !== this.epoch) return this.endpoint.dropStale();
+    const repeated = this.arrivals.has(msg.source);
+    this.arrivals.set(msg.source, { request: msg.request, flags: msg.arg, body: msg.body as ArriveBody });
+    if (this.arrivals.size === this.endpoint.nodeCount) return this.release();
+    if (repeated) {
+      const missing: number[] = [];
+      for (let n = 0; n < this.endpoint.nodeCount; n++) if (!this.arrivals.has(n)) missing.push(n);
+      this.endpoint.send(msg.source, { kind: MessageKind.BarrierWait, version: epoch, request: msg.request, body: { missing } });
+    }
+  }
+
+  onDone(msg: Message): void {
+    const released = this.released.get(msg.version);
+    if (!released || (released.flags & BarrierFlag.Final) === 0) return this.endpoint.dropStale();
+    released.done.add(msg.source);
+    if (released.done.size === this.endpoint.nodeCount) released.onDone?.();
+  }
+
+  /**
+   * After the final barrier `epoch`: resolves once every node acknowledged its release, resending
+   * releases meanwhile; gives up quietly after `timeoutMs` (the nodes have all finished by then).
+   */
+  linger(epoch: number, timeoutMs: number): Promise<void> {
+    const released = this.released.get(epoch);
+    if (!released || released.done.size === this.endpoint.nodeCount) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const deadline = Date.now() + timeoutMs;
+      let timer: NodeJS.Timeout;
+      const stop = () => {
+        clearTimeout(timer);
+        released.onDone = undefined;
+        resolve();
+      };
+      const resend = () => {
+        if (Date.now() >= deadline || this.endpoint.isClosed) return stop();
+        for (const [node, request] of released.requests) if (!released.done.has(node)) this.sendRelease(node, epoch, request, released);
+        timer = setTimeout(resend, this.endpoint.retryMs);
+      };
+      released.onDone = stop;
+      timer = setTimeout(resend, this.endpoint.retryMs);
+    });
+  }
+
+  private release(): void {
+    const bodies: ArriveBody[] = [];
+    const finished: number[] = [];
+    for (let n = 0; n < this.endpoint.nodeCount; n++) {
+      const arrival = this.arrivals.get(n)!;
+      bodies.push(arrival.body);
+      if (arrival.flags & BarrierFlag.Final) finished.push(n);
+    }
+    const flags = finished.length === this.endpoint.nodeCount ? BarrierFlag.Final : 0;
+    const mismatch = compareArrivals(bodies);
+    const body: ReleaseBody = mismatch ? { mismatch } : {};
+    // Some nodes left run while others wait at a barrier: their barrier counts differ.
+    if (flags === 0 && finished.length > 0) body.finished = finished;
+    const requests = new Map([...this.arrivals].map(([node, a]) => [node, a.request]));
+    const released: Released = { body, flags, requests, done: new Set() };
+    this.released.set(this.epoch, released);
+    this.released.delete(this.epoch - REMEMBERED);
+    for (const [node, request] of requests) this.sendRelease(node, this.epoch, request, released);
+    this.epoch++;
+    this.arrivals = new Map();
+  }
+
+  private sendRelease(node: number, epoch: number, request: number, released: Released): void {
+    this.endpoint.send(node, { kind: MessageKind.BarrierRelease, version: epoch, request, arg: released.flags, body: released.body });
+  }
+}

@@ -1,0 +1,398 @@
+/**
+ * The wire format of every protocol and sync message: a fixed 32-byte little-endian header, then
+ * the payload. Every field is named here and nowhere else.
+ *
+ *   offset  size  field          meaning
+ *   0       u16   magic          0xD5A1, "a wasm-dsm message"
+ *   2       u8    format         FORMAT (1); a node refuses any other
+ *   3       u8    kind           MessageKind
+ *   4       u32   job            the job the message belongs to
+ *   8       u16   source         sending node
+ *   10      u16   target         receiving node
+ *   12      u32   page           absolute page number (0 for sync kinds)
+ *   16      u32   version        page version, barrier epoch or lock generation
+ *   20      u32   request        request id, chosen by the node that started the exchange
+ *   24      u32   arg            per kind: access, requester node, lock id or flags
+ *   28      u32   payloadLength  bytes after the header
+ *   32      ...   payload        none, page bytes, a diff, a u32, or JSON (control kinds)
+ *
+ * `decodeMessage` checks every field against the table {@link KIND_SPECS} and the decode context
+ * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
+ */
+import { diffStats } from "./diff.js";
+
+export const MAGIC = 0xd5a1;
+export const FORMAT = 1;
+export const HEADER_BYTES = 32;
+/** Largest JSON payload accepted. */
+export const MAX_JSON_BYTES = 1 << 20;
+/** Largest page payload accepted when the decode context does not give the page size. */
+export const MAX_PAGE_PAYLOAD = 65536;
+
+/** Byte offset of each header field. */
+export const Field = {
+  magic: 0,
+  format: 2,
+  kind: 3,
+  job: 4,
+  source: 8,
+  target: 10,
+  page: 12,
+  version: 16,
+  request: 20,
+  arg: 24,
+  payloadLength: 28,
+} as const;
+
+export const MessageKind = {
+  /** node → barrier manager (node 0): version = epoch, arg = flags, JSON {@link ArriveBody}. */
+  BarrierArrive: 1,
+  /** manager → node: version = epoch, request = that node's arrive, JSON {@link ReleaseBody}. */
+  BarrierRelease: 2,
+  /** manager → node, answering a repeated arrive: JSON {@link BarrierWaitBody}. */
+  BarrierWait: 3,
+  /** node → manager after the final barrier's release, so the manager may stop. */
+  BarrierDone: 4,
+  /** node → lock manager: arg = lock id. */
+  LockAcquire: 5,
+  /** lock manager → node: arg = lock id, version = grant generation. */
+  LockGrant: 6,
+  /** lock manager → node, answering a repeated acquire: JSON {@link LockWaitBody}. */
+  LockWait: 7,
+  /** node → lock manager: arg = lock id, version = the generation being released. */
+  LockRelease: 8,
+  /** lock manager → node: the release is done. */
+  LockReleased: 9,
+  /** requester → page manager: version = the requester's version of the page. */
+  ReadRequest: 16,
+  WriteRequest: 17,
+  /** manager → holder: version = the holder's version, arg = requester, u32 payload = requester's version. */
+  ReadForward: 18,
+  WriteForward: 19,
+  /** holder → requester: the whole page at `version`; arg = access granted. */
+  PageData: 20,
+  /** holder → requester: a diff from the requester's version to `version`; arg = access granted. */
+  DiffData: 21,
+  /** manager → requester: access without data (the requester's copy is current). */
+  Grant: 22,
+  /** manager → copy holder: drop copies of version ≤ `version`; arg = requester. */
+  Invalidate: 23,
+  InvalidateAck: 24,
+  /** requester → manager: the page is installed; arg = access. */
+  Confirm: 25,
+  ConfirmAck: 26,
+} as const;
+export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
+
+const KIND_NAMES = new Map<number, string>(Object.entries(MessageKind).map(([name, kind]) => [kind, name]));
+
+/** The kind's name, e.g. "ReadForward"; `kind 99` for an unknown one. */
+export function kindName(kind: number): string {
+  return KIND_NAMES.get(kind) ?? `kind ${kind}`;
+}
+
+/** Flags of BarrierArrive / BarrierRelease. */
+export const BarrierFlag = { Final: 1 } as const;
+
+type PayloadShape = "none" | "page" | "diff" | "u32" | "json";
+type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
+interface KindSpec {
+  /** Carries a region page in `page` (else `page` must be 0). */
+  page: boolean;
+  arg: ArgShape;
+  payload: PayloadShape;
+  validate?: (body: unknown, ctx: DecodeContext) => string | undefined;
+}
+
+export interface ArriveBody {
+  /** Allocations so far, and an FNV-1a hash of all of them. */
+  count: number;
+  hash: number;
+  /** Index of `entries[0]` in the log: the count at the previous barrier. */
+  first: number;
+  /** [address, bytes] of the allocations since the previous barrier. */
+  entries: [number, number][];
+}
+export interface AllocationMismatch {
+  node: number;
+  /** 1-based index of the first allocation that differs. */
+  index: number;
+  /** [address, bytes] on `node`, and on node 0; null when that node made no such allocation. */
+  got: [number, number] | null;
+  expected: [number, number] | null;
+}
+export interface ReleaseBody {
+  mismatch?: AllocationMismatch;
+  /** Nodes that reached the final barrier (run returned) while the others called barrier(). */
+  finished?: number[];
+}
+export interface BarrierWaitBody {
+  /** Nodes the manager has not heard from for this epoch. */
+  missing: number[];
+}
+export interface LockWaitBody {
+  holder: number;
+}
+
+const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+const isPair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isU32(v[0]) && isU32(v[1]);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isNode = (v: unknown, ctx: DecodeContext) => isU32(v) && v < ctx.nodeCount;
+
+function validateArrive(body: unknown): string | undefined {
+  if (!isObject(body) || !isU32(body.count) || !isU32(body.hash) || !isU32(body.first) || !Array.isArray(body.entries)) {
+    return "arrive body needs count, hash, first and entries";
+  }
+  if (!body.entries.every(isPair)) return "arrive entries must be [address, bytes] pairs";
+  if (body.first + body.entries.length !== body.count) return `arrive entries ${body.first}+${body.entries.length} do not add up to count ${body.count}`;
+  return undefined;
+}
+
+function validateRelease(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body)) return "release body must be an object";
+  if (body.finished !== undefined && !(Array.isArray(body.finished) && body.finished.every((n) => isNode(n, ctx)))) {
+    return "release finished must list node ids";
+  }
+  if (body.mismatch === undefined) return undefined;
+  const m = body.mismatch;
+  if (!isObject(m) || !isNode(m.node, ctx) || !isU32(m.index) || m.index < 1) return "release mismatch needs node and index";
+  if (!(m.got === null || isPair(m.got)) || !(m.expected === null || isPair(m.expected))) return "release mismatch got/expected must be [address, bytes] or null";
+  return undefined;
+}
+
+function validateWait(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body) || !Array.isArray(body.missing) || !body.missing.every((n) => isNode(n, ctx))) return "wait body needs missing node ids";
+  return undefined;
+}
+
+function validateLockWait(body: unknown, ctx: DecodeContext): string | undefined {
+  return isObject(body) && isNode(body.holder, ctx) ? undefined : "lock wait body needs a holder node id";
+}
+
+const sync = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: false, arg, payload, validate });
+const onPage = (arg: ArgShape, payload: PayloadShape = "none"): KindSpec => ({ page: true, arg, payload });
+
+/** What each kind may carry. */
+export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpec>([
+  [MessageKind.BarrierArrive, sync("flags", "json", validateArrive)],
+  [MessageKind.BarrierRelease, sync("flags", "json", validateRelease)],
+  [MessageKind.BarrierWait, sync("zero", "json", validateWait)],
+  [MessageKind.BarrierDone, sync("zero")],
+  [MessageKind.LockAcquire, sync("lock")],
+  [MessageKind.LockGrant, sync("lock")],
+  [MessageKind.LockWait, sync("lock", "json", validateLockWait)],
+  [MessageKind.LockRelease, sync("lock")],
+  [MessageKind.LockReleased, sync("lock")],
+  [MessageKind.ReadRequest, onPage("zero")],
+  [MessageKind.WriteRequest, onPage("zero")],
+  [MessageKind.ReadForward, onPage("node", "u32")],
+  [MessageKind.WriteForward, onPage("node", "u32")],
+  [MessageKind.PageData, onPage("access", "page")],
+  [MessageKind.DiffData, onPage("access", "diff")],
+  [MessageKind.Grant, onPage("access")],
+  [MessageKind.Invalidate, onPage("node")],
+  [MessageKind.InvalidateAck, onPage("node")],
+  [MessageKind.Confirm, onPage("access")],
+  [MessageKind.ConfirmAck, onPage("access")],
+]);
+
+/** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
+export const MAX_LOCK_ID = 0x7fffffff;
+
+export interface Message {
+  kind: MessageKind;
+  job: number;
+  source: number;
+  target: number;
+  page: number;
+  version: number;
+  request: number;
+  arg: number;
+  /** The payload bytes: a copy the message owns, aligned at offset 0. */
+  payload: Uint8Array;
+  /** The parsed and validated JSON payload of control kinds; undefined for the others. */
+  body?: unknown;
+}
+
+/** What `encodeMessage` takes: unset numeric fields are 0; `body` is JSON-encoded for JSON kinds. */
+export interface MessageInit {
+  kind: MessageKind;
+  job: number;
+  source: number;
+  target: number;
+  page?: number;
+  version?: number;
+  request?: number;
+  arg?: number;
+  payload?: Uint8Array;
+  body?: unknown;
+}
+
+export interface DecodeContext {
+  nodeCount: number;
+  /** When set, page payloads must have exactly this size and diffs must fit it. */
+  pageSize?: number;
+  /** When set (with pageCount), every page must be inside firstPage .. firstPage+pageCount-1. */
+  firstPage?: number;
+  pageCount?: number;
+}
+
+/** A message that cannot be encoded or decoded; the only error the codec throws. */
+export class CodecError extends Error {
+  override name = "CodecError";
+}
+
+/** The 4-byte payload of forwards: the requester's version of the page. */
+export function u32Payload(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, true);
+  return out;
+}
+
+export function readU32Payload(msg: Message): number {
+  return new DataView(msg.payload.buffer, msg.payload.byteOffset, 4).getUint32(0, true);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeMessage(init: MessageInit): Uint8Array {
+  const spec = KIND_SPECS.get(init.kind);
+  if (!spec) throw new CodecError(`cannot encode ${kindName(init.kind)}: unknown kind; use a MessageKind`);
+  let payload = init.payload ?? new Uint8Array(0);
+  if (spec.payload === "json") {
+    if (init.payload) throw new CodecError(`cannot encode ${kindName(init.kind)}: give a body, not raw payload bytes`);
+    payload = encoder.encode(JSON.stringify(init.body ?? {}));
+  }
+  const out = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const view = new DataView(out.buffer);
+  const put = (name: keyof typeof Field, value: number | undefined, bits: 16 | 32) => {
+    const v = value ?? 0;
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new CodecError(`cannot encode ${kindName(init.kind)}: ${name} ${v} is not a u${bits}`);
+    if (bits === 16) view.setUint16(Field[name], v, true);
+    else view.setUint32(Field[name], v, true);
+  };
+  view.setUint16(Field.magic, MAGIC, true);
+  view.setUint8(Field.format, FORMAT);
+  view.setUint8(Field.kind, init.kind);
+  put("job", init.job, 32);
+  put("source", init.source, 16);
+  put("target", init.target, 16);
+  put("page", init.page, 32);
+  put("version", init.version, 32);
+  put("request", init.request, 32);
+  put("arg", init.arg, 32);
+  view.setUint32(Field.payloadLength, payload.byteLength, true);
+  out.set(payload, HEADER_BYTES);
+  return out;
+}
+
+/** Decodes and validates one message; throws {@link CodecError} (only) on anything malformed. */
+export function decodeMessage(bytes: Uint8Array, ctx: DecodeContext): Message {
+  if (!(bytes instanceof Uint8Array)) throw new CodecError("message is not a Uint8Array; transports deliver bytes");
+  if (bytes.byteLength < HEADER_BYTES) throw new CodecError(`message of ${bytes.byteLength} bytes: shorter than the ${HEADER_BYTES}-byte header; it was truncated`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint16(Field.magic, true);
+  if (magic !== MAGIC) throw new CodecError(`magic 0x${magic.toString(16)}: not a wasm-dsm message (expected 0x${MAGIC.toString(16)})`);
+  const format = view.getUint8(Field.format);
+  if (format !== FORMAT) throw new CodecError(`format ${format}: this node speaks format ${FORMAT}; run the same wasm-dsm version on every node`);
+  const kind = view.getUint8(Field.kind);
+  const spec = KIND_SPECS.get(kind);
+  if (!spec) throw new CodecError(`kind ${kind}: unknown message kind`);
+  const name = kindName(kind);
+  const msg: Message = {
+    kind: kind as MessageKind,
+    job: view.getUint32(Field.job, true),
+    source: view.getUint16(Field.source, true),
+    target: view.getUint16(Field.target, true),
+    page: view.getUint32(Field.page, true),
+    version: view.getUint32(Field.version, true),
+    request: view.getUint32(Field.request, true),
+    arg: view.getUint32(Field.arg, true),
+    // A copy, and a plain Uint8Array: transports may reuse their buffers after the handler
+    // returns (the payload is installed later, inside a fault), and a Node Buffer's slice() is a
+    // view, which code expecting Uint8Array semantics gets wrong.
+    payload: new Uint8Array(bytes.byteLength - HEADER_BYTES),
+  };
+  msg.payload.set(bytes.subarray(HEADER_BYTES));
+  const length = view.getUint32(Field.payloadLength, true);
+  if (length !== bytes.byteLength - HEADER_BYTES) {
+    throw new CodecError(`${name}: payload length ${length} but ${bytes.byteLength - HEADER_BYTES} bytes follow the header; the message was truncated or padded`);
+  }
+  if (msg.source >= ctx.nodeCount) throw new CodecError(`${name}: source node ${msg.source} is not in this job of ${ctx.nodeCount} nodes`);
+  if (msg.target >= ctx.nodeCount) throw new CodecError(`${name}: target node ${msg.target} is not in this job of ${ctx.nodeCount} nodes`);
+  checkPage(name, spec, msg.page, ctx);
+  checkArg(name, spec.arg, msg.arg, ctx);
+  msg.body = checkPayload(name, spec, msg.payload, ctx);
+  return msg;
+}
+
+function checkPage(name: string, spec: KindSpec, page: number, ctx: DecodeContext): void {
+  if (!spec.page) {
+    if (page !== 0) throw new CodecError(`${name}: page ${page} on a message that carries no page`);
+    return;
+  }
+  if (ctx.firstPage !== undefined && ctx.pageCount !== undefined && (page < ctx.firstPage || page >= ctx.firstPage + ctx.pageCount)) {
+    throw new CodecError(`${name}: page ${page} is outside the shared region (pages ${ctx.firstPage}..${ctx.firstPage + ctx.pageCount - 1})`);
+  }
+}
+
+function checkArg(name: string, shape: ArgShape, arg: number, ctx: DecodeContext): void {
+  const bad =
+    (shape === "zero" && arg !== 0) ||
+    (shape === "access" && arg > 1) ||
+    (shape === "node" && arg >= ctx.nodeCount) ||
+    (shape === "lock" && arg > MAX_LOCK_ID) ||
+    (shape === "flags" && (arg & ~BarrierFlag.Final) !== 0);
+  if (bad) throw new CodecError(`${name}: arg ${arg} is not a valid ${shape === "zero" ? "(unused, 0)" : shape}`);
+}
+
+function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
+  const n = payload.byteLength;
+  switch (spec.payload) {
+    case "none":
+      if (n !== 0) throw new CodecError(`${name}: carries no payload but has ${n} bytes`);
+      return undefined;
+    case "u32":
+      if (n !== 4) throw new CodecError(`${name}: payload of ${n} bytes, expected a 4-byte version`);
+      return undefined;
+    case "page": {
+      const expected = ctx.pageSize;
+      if (expected !== undefined ? n !== expected : n === 0 || n > MAX_PAGE_PAYLOAD) {
+        throw new CodecError(`${name}: page payload of ${n} bytes, expected ${expected ?? `1..${MAX_PAGE_PAYLOAD}`}`);
+      }
+      return undefined;
+    }
+    case "diff":
+      checkDiff(name, payload, ctx.pageSize);
+      return undefined;
+    case "json":
+      return parseJson(name, spec, payload, ctx);
+  }
+}
+
+function checkDiff(name: string, payload: Uint8Array, pageSize: number | undefined): void {
+  try {
+    diffStats(payload, pageSize);
+  } catch (error) {
+    throw new CodecError(`${name}: bad diff: ${(error as Error).message}`);
+  }
+}
+
+function parseJson(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
+  if (payload.byteLength > MAX_JSON_BYTES) throw new CodecError(`${name}: JSON payload of ${payload.byteLength} bytes exceeds ${MAX_JSON_BYTES}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(payload));
+  } catch (error) {
+    throw new CodecError(`${name}: payload is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  const problem = spec.validate?.(body, ctx);
+  if (problem) throw new CodecError(`${name}: ${problem}`);
+  return body;
+}
+
+/** One line for logs and transcripts: `ReadForward 1→0 page 16 v3 r7 arg 2`. */
+export function describeMessage(msg: Message): string {
+  return `${kindName(msg.kind)} ${msg.source}→${msg.target} page ${msg.page} v${msg.version} r${msg.request} arg ${msg.arg}`;
+}

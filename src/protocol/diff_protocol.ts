@@ -1,0 +1,154 @@
+/**
+ * diff — the seed's TreadMarks protocol (Definition 1.3). Every node starts read-only on every
+ * page at version 0 (zeros). Manager of page p: (p - firstPage) % N; its directory entry starts as
+ * {owner: manager, holders: all nodes, version 0, not writing} and serializes the page's requests
+ * (directory.ts): that is "the owner locks the page".
+ *
+ * Write fault on p by W (newest version v, held by owner O):
+ *   W ── WriteRequest(p, W's version w) ──▶ M ── Invalidate(p, v) ──▶ every other holder
+ *                                               ◀── InvalidateAck (each sets None, keeps its bytes)
+ *   W holds v:      M ── Grant(p, v) ──▶ W                                       (upgrade)
+ *   W is older:     M ── WriteForward(p, v, W, w) ──▶ O: closes its write epoch if open, None;
+ *                   O ── DiffData(p, v, diff w→v) ──▶ W   (PageData when its history no longer reaches w)
+ *   W: apply, twin := copy of the page, read-write: write epoch of version v+1
+ *   W ── Confirm ──▶ M: owner W, holders {W}, version v+1, writing
+ *
+ * Read fault on p by R (R has None at version r < v):
+ *   R ── ReadRequest(p, r) ──▶ M ── ReadForward(p, v, R, r) ──▶ O
+ *   O, epoch open: read-only (parked); diff twin→page is version v's diff, recorded in its DiffLog
+ *   O ── DiffData(p, v, diff r→v) ──▶ R: apply, read-only at v    (both now read-only)
+ *   R ── Confirm ──▶ M: holders += R, not writing
+ *
+ * Invalidated nodes keep their bytes and version, so a later fault needs only the diff since
+ * then. A requester records the diff it receives in its own DiffLog, so it can serve diffs in turn
+ * when it becomes the owner. The history is bounded (historyLength diffs per page, historyBytes
+ * per node); a requester older than the owner's history gets the whole page.
+ *
+ * Strong consistency, as ivy: a write epoch starts only after every other copy is invalidated, and
+ * a read gets the newest version. Not covered: multiple concurrent writers of one page (that is
+ * lazy release consistency), and crashed nodes.
+ */
+import { Protection } from "../abi.js";
+import type { Coherence } from "./coherence.js";
+import { MessageKind, type Message } from "./codec.js";
+import { applyDiff, encodeDiff } from "./diff.js";
+import { DiffLog } from "./diff_log.js";
+import { InvalidProtocolOptionError } from "./errors.js";
+import { PageProtocol, type ProtocolOptions } from "./page_protocol.js";
+
+export const DEFAULT_HISTORY_LENGTH = 32;
+export const DEFAULT_HISTORY_BYTES = 64 << 20;
+
+const EMPTY = new Uint8Array(0);
+
+export class DiffProtocol extends PageProtocol {
+  private readonly log: DiffLog;
+  /** Pages in an open write epoch, with the twin taken when it opened. */
+  private readonly twins = new Map<number, Uint8Array>();
+  private readonly historyLength: number;
+
+  constructor(options: ProtocolOptions) {
+    const nodes = options.transport.nodeCount;
+    const first = options.port.firstPage;
+    const managerOf = (page: number) => (page - first) % nodes;
+    super(options, {
+      managerOf,
+      initialEntry: (page) => ({ owner: managerOf(page), holders: new Set(Array.from({ length: nodes }, (_, n) => n)), version: 0, writing: false }),
+      readsMove: false,
+      dataKinds: [MessageKind.PageData, MessageKind.DiffData, MessageKind.Grant],
+    });
+    const length = options.historyLength ?? DEFAULT_HISTORY_LENGTH;
+    const bytes = options.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    if (!(Number.isInteger(length) && length >= 0)) throw new InvalidProtocolOptionError("historyLength", length, "an integer of at least 0 (diffs kept per page)");
+    if (!((Number.isInteger(bytes) && bytes >= 0) || bytes === Infinity)) throw new InvalidProtocolOptionError("historyBytes", bytes, "a byte count of at least 0");
+    this.historyLength = length;
+    this.log = new DiffLog(options.port.pageSize, length, bytes);
+  }
+
+  override stats() {
+    return { ...super.stats(), historyBytes: this.log.bytes, openEpochs: this.twins.size };
+  }
+
+  protected initialProtection(): Protection {
+    return Protection.ReadOnly;
+  }
+
+  protected serveForward(msg: Message, requesterVersion: number): void {
+    const { page } = msg;
+    const i = this.index(page);
+    const write = msg.kind === MessageKind.WriteForward;
+    if (this.versions[i] !== msg.version) return this.endpoint.dropStale();
+    const protection = this.port.protection(page);
+    const serve = () => {
+      if (this.versions[i] !== msg.version) return this.endpoint.dropStale();
+      this.closeEpoch(page);
+      if (write) this.dropCopy(page);
+      this.sendData(msg, requesterVersion, write);
+    };
+    // Parking is needed to end a write epoch or lower a protection; a page the kernel can only
+    // read (or not touch) can be diffed and sent at once.
+    if (this.twins.has(page) || protection === Protection.ReadWrite || (write && protection !== Protection.None)) this.parkedForward(msg, serve);
+    else serve();
+  }
+
+  protected install(page: number, reply: Message, write: boolean): void {
+    const i = this.index(page);
+    const bytes = this.port.page(page);
+    if (reply.kind === MessageKind.PageData) {
+      bytes.set(reply.payload);
+      this.log.reset(page, reply.version);
+    } else if (reply.kind === MessageKind.DiffData) {
+      applyDiff(bytes, reply.payload);
+      this.recordReceived(page, this.versions[i], reply.version, reply.payload);
+    }
+    this.versions[i] = write ? reply.version + 1 : reply.version;
+    if (write) this.twins.set(page, bytes.slice());
+    this.port.setProtection(page, write ? Protection.ReadWrite : Protection.ReadOnly);
+  }
+
+  protected override beforeInvalidate(page: number): void {
+    this.closeEpoch(page);
+  }
+
+  /** Ends the write epoch of `page` (parked): read-only, and its diff recorded as its version. */
+  private closeEpoch(page: number): void {
+    const twin = this.twins.get(page);
+    if (!twin) return;
+    this.twins.delete(page);
+    if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
+    const version = this.versions[this.index(page)];
+    if (this.log.newest(page) >= version) this.log.reset(page, version - 1);
+    this.log.record(page, version, encodeDiff(twin, this.port.page(page)));
+  }
+
+  /** Replies to a forward with the diff from the requester's version, or the whole page. */
+  private sendData(msg: Message, requesterVersion: number, write: boolean): void {
+    const { page } = msg;
+    let diff: Uint8Array | null = null;
+    if (this.log.newest(page) === msg.version && requesterVersion <= msg.version) diff = this.log.since(page, requesterVersion);
+    if (diff === null || diff.byteLength >= this.port.pageSize) return this.sendPage(msg, write);
+    this.endpoint.send(msg.arg, { kind: MessageKind.DiffData, page, version: msg.version, request: msg.request, arg: write ? 1 : 0, payload: diff });
+    this.counters.diffsSent++;
+    this.counters.diffBytes += diff.byteLength;
+  }
+
+  /**
+   * Keeps a received diff base→version so this node can serve it later. A diff carries the newest
+   * value of every word written since `base`, so it is also correct from any version in between:
+   * recorded as version's diff after empty diffs for the versions between, the history stays
+   * contiguous and `since` stays exact.
+   */
+  private recordReceived(page: number, base: number, version: number, diff: Uint8Array): void {
+    if (version <= base) return;
+    if (this.log.newest(page) === base && version - base - 1 <= this.historyLength) {
+      for (let v = base + 1; v < version; v++) this.log.record(page, v, EMPTY);
+    } else {
+      this.log.reset(page, version - 1);
+    }
+    this.log.record(page, version, diff); // the decoded payload is the message's own copy
+  }
+}
+
+export function createDiff(options: ProtocolOptions): Coherence {
+  return new DiffProtocol(options);
+}

@@ -1,0 +1,45 @@
+// The coherence protocols, chosen by name (--protocol), and what callers need around them.
+import type { Coherence } from "./coherence.js";
+import { createDiff } from "./diff_protocol.js";
+import { UnknownProtocolError } from "./errors.js";
+import { createIvy } from "./ivy.js";
+import { createMigrate } from "./migrate.js";
+import type { ProtocolOptions } from "./page_protocol.js";
+
+export const PROTOCOLS = ["migrate", "ivy", "diff"] as const;
+export type ProtocolName = (typeof PROTOCOLS)[number];
+
+const FACTORIES: Record<ProtocolName, (options: ProtocolOptions) => Coherence> = {
+  migrate: createMigrate,
+  ivy: createIvy,
+  diff: createDiff,
+};
+
+export function isProtocolName(name: string): name is ProtocolName {
+  return (PROTOCOLS as readonly string[]).includes(name);
+}
+
+/** The protocol `name` for one node; throws {@link UnknownProtocolError} for a name not in {@link PROTOCOLS}. */
+export function createProtocol(name: string, options: ProtocolOptions): Coherence {
+  if (!isProtocolName(name)) throw new UnknownProtocolError(name, PROTOCOLS);
+  return FACTORIES[name](options);
+}
+
+export { createDiff, DiffProtocol, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LENGTH } from "./diff_protocol.js";
+export { createIvy, IvyProtocol } from "./ivy.js";
+export { createMigrate, MigrateProtocol, homeOf } from "./migrate.js";
+export { defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./page_protocol.js";
+export type { SyncHooks } from "./sync.js";
+export {
+  AllocationMismatchError,
+  BarrierCountError,
+  InvalidProtocolOptionError,
+  LockUsageError,
+  PageRangeError,
+  PageTimeoutError,
+  ProtocolClosedError,
+  SyncTimeoutError,
+  UnknownProtocolError,
+} from "./errors.js";
+export { CodecError, MessageKind, decodeMessage, encodeMessage, describeMessage, kindName, type Message } from "./codec.js";
+export type { Coherence, PagePort, ProtocolContext, ProtocolFactory, ProtocolStats } from "./coherence.js";

@@ -1,0 +1,290 @@
+/**
+ * What migrate, ivy and diff share on every node: the requester role (a fault asks the page's
+ * manager, installs the reply, confirms), the copy-holder role (invalidation), the manager role
+ * (directory.ts), the sync service, and the Coherence plumbing. Each protocol adds how a holder
+ * answers a forward and how a requester installs a reply.
+ *
+ * Every node keeps, per page, the version of the copy it holds (or last held). Versions rise by
+ * one per write transaction of the page, so a message about an older version is recognisably
+ * stale:
+ * - a forward is served only by the node whose version equals the forward's (a repeat of a
+ *   served forward resends the same bytes, which the requester drops as a reply nobody waits for);
+ * - an invalidation drops only copies no newer than its version.
+ *
+ * Parking: a fault's reply is installed inside `fault` (the kernel is parked). Incoming
+ * invalidations and forwards that lower a protection or must read a page the kernel may be
+ * writing run under `port.whenParked`; reading a page the kernel can only read needs no parking.
+ * Messages that reach a node before `start` are held and handled right after it.
+ */
+import { Access, Protection } from "../abi.js";
+import type { Coherence, PagePort, ProtocolContext, ProtocolStats } from "./coherence.js";
+import { MessageKind, readU32Payload, type Message } from "./codec.js";
+import { Directory, type DirectoryEntry } from "./directory.js";
+import { Endpoint } from "./endpoint.js";
+import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError } from "./errors.js";
+import { SyncService, type SyncHooks } from "./sync.js";
+
+/** Tuning beyond the fixed context; every field is optional. */
+export interface ProtocolTuning {
+  /** First retransmission of an unanswered request after this many ms (then 2×, 4×, 8×). @default min(200, max(10, timeoutMs / 25)) */
+  retryMs?: number;
+  /**
+   * Bound on barrier and lock waits, which include the other nodes' compute time, so a kernel
+   * with long unbalanced phases may need more than a page fault does. @default timeoutMs
+   */
+  syncTimeoutMs?: number;
+  /** Diff protocol: diffs kept per page. @default 32 */
+  historyLength?: number;
+  /** Diff protocol: bytes of diffs kept per node over all pages. @default 64 MiB */
+  historyBytes?: number;
+  /** Work piggy-backed on barriers and locks. @default none */
+  syncHooks?: SyncHooks;
+}
+
+export type ProtocolOptions = ProtocolContext & ProtocolTuning;
+
+/** Messages held before `start`; more are dropped (their senders retry). */
+const MAX_EARLY = 10_000;
+
+export interface PageRoles {
+  /** The node that manages `page`. */
+  managerOf(page: number): number;
+  /** Initial directory entry of a page this node manages. */
+  initialEntry(page: number): DirectoryEntry;
+  /** A read fault asks for write access (the page moves instead of being copied). */
+  readsMove: boolean;
+  /** Reply kinds this protocol's holders send. */
+  dataKinds: readonly MessageKind[];
+}
+
+export function defaultRetryMs(timeoutMs: number): number {
+  return Math.min(200, Math.max(10, Math.floor(timeoutMs / 25)));
+}
+
+export abstract class PageProtocol implements Coherence {
+  protected readonly port: PagePort;
+  protected readonly endpoint: Endpoint;
+  protected readonly sync: SyncService;
+  protected readonly directory: Directory;
+  protected readonly node: number;
+  protected readonly timeoutMs: number;
+  /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
+  protected readonly versions: Uint32Array;
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0 };
+  private started = false;
+  private early: (() => void)[] = [];
+  private readonly confirms = new Set<Promise<void>>();
+  /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
+  private readonly forwardsWaiting = new Set<string>();
+
+  constructor(
+    options: ProtocolOptions,
+    protected readonly roles: PageRoles,
+  ) {
+    const { port, transport, timeoutMs } = options;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
+    const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
+    if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
+    const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
+    if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
+    if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
+    this.port = port;
+    this.node = transport.nodeId;
+    this.timeoutMs = timeoutMs;
+    this.versions = new Uint32Array(port.pageCount);
+    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
+    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, hooks: options.syncHooks });
+    this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page) });
+    const managed = (handle: (m: Message) => void) => (m: Message) => (roles.managerOf(m.page) === this.node ? handle(m) : this.endpoint.dropMisdelivered());
+    this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
+    this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
+    this.endpoint.on(MessageKind.InvalidateAck, managed((m) => this.directory.onInvalidateAck(m)));
+    this.endpoint.on(MessageKind.Confirm, managed((m) => this.directory.onConfirm(m)));
+    this.endpoint.on(MessageKind.Invalidate, (m) => this.afterStart(() => this.onInvalidate(m)));
+    this.endpoint.on(MessageKind.ReadForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
+    this.endpoint.on(MessageKind.WriteForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
+  }
+
+  /** Protection of a region page before `run`. */
+  protected abstract initialProtection(page: number): Protection;
+  /** Answers a ReadForward / WriteForward for a page this node holds at `msg.version`. */
+  protected abstract serveForward(msg: Message, requesterVersion: number): void;
+  /** Installs a fault's reply (PageData, DiffData or Grant); runs while the kernel is parked. */
+  protected abstract install(page: number, reply: Message, write: boolean): void;
+  /** Called (parked) right before an invalidation removes this node's copy. */
+  protected beforeInvalidate(_page: number): void {}
+
+  async start(): Promise<void> {
+    const { firstPage, pageCount } = this.port;
+    for (let p = firstPage; p < firstPage + pageCount; p++) this.port.setProtection(p, this.initialProtection(p));
+    this.started = true;
+    const early = this.early;
+    this.early = [];
+    for (const handle of early) handle();
+  }
+
+  async fault(first: number, last: number, access: Access): Promise<void> {
+    this.endpoint.check();
+    const { firstPage, pageCount } = this.port;
+    if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
+      throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
+    }
+    const write = access === Access.Write || this.roles.readsMove;
+    const deadline = Date.now() + this.timeoutMs;
+    // A page installed early in a multi-page fault may be taken away again (its transaction is
+    // confirmed at once) while a later page arrives; repeat until all are accessible together.
+    for (;;) {
+      const missing: number[] = [];
+      for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
+      if (missing.length === 0) return;
+      await Promise.all(missing.map((p) => this.acquire(p, write, deadline)));
+    }
+  }
+
+  async barrier(): Promise<void> {
+    this.endpoint.check();
+    await this.sync.barrier();
+  }
+
+  async lock(id: number): Promise<void> {
+    await this.sync.lock(id);
+  }
+
+  async unlock(id: number): Promise<void> {
+    await this.sync.unlock(id);
+  }
+
+  allocated(address: number, bytes: number): void {
+    this.sync.allocated(address, bytes);
+  }
+
+  async finish(): Promise<void> {
+    await Promise.all(this.confirms);
+    this.endpoint.check();
+    await this.sync.finish();
+  }
+
+  stats(): ProtocolStats {
+    const c = this.endpoint.counters;
+    return {
+      ...this.counters,
+      dropped: c.dropped,
+      malformed: c.malformed,
+      misdelivered: c.misdelivered,
+      stale: c.stale,
+      retries: c.retries,
+      queued: this.directory.queued,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.endpoint.close();
+  }
+
+  protected index(page: number): number {
+    return page - this.port.firstPage;
+  }
+
+  /** Sends a holder's reply to a forward: the whole page at `version`. */
+  protected sendPage(msg: Message, write: boolean): void {
+    this.endpoint.send(msg.arg, {
+      kind: MessageKind.PageData,
+      page: msg.page,
+      version: msg.version,
+      request: msg.request,
+      arg: write ? 1 : 0,
+      payload: this.port.page(msg.page),
+    });
+    this.counters.pagesSent++;
+  }
+
+  /** Runs `fn` parked; a failure is kept for the next call into the protocol. */
+  protected parked(fn: () => void): void {
+    this.port.whenParked(fn).catch((error) => this.endpoint.fail(error));
+  }
+
+  /** Runs a forward's work parked, once per forward however often the forward is repeated. */
+  protected parkedForward(msg: Message, serve: () => void): void {
+    const key = `${msg.page}:${msg.arg}:${msg.request}`;
+    if (this.forwardsWaiting.has(key)) return this.endpoint.dropStale();
+    this.forwardsWaiting.add(key);
+    this.parked(() => {
+      this.forwardsWaiting.delete(key);
+      serve();
+    });
+  }
+
+  /** Lowers a page to None, counting it. Only while parked. */
+  protected dropCopy(page: number): void {
+    if (this.port.protection(page) === Protection.None) return;
+    this.port.setProtection(page, Protection.None);
+    this.counters.invalidations++;
+  }
+
+  private afterStart(handle: () => void): void {
+    if (this.started) return handle();
+    if (this.early.length < MAX_EARLY) this.early.push(handle);
+    else this.endpoint.dropStale();
+  }
+
+  private onInvalidate(msg: Message): void {
+    const { page } = msg;
+    const i = this.index(page);
+    // A copy newer than the invalidation's version came from a later transaction: keep it.
+    if (this.versions[i] > msg.version) return this.endpoint.dropStale();
+    const ack = () => this.endpoint.send(msg.source, { kind: MessageKind.InvalidateAck, page, version: msg.version, request: msg.request, arg: msg.arg });
+    if (this.port.protection(page) === Protection.None) return ack();
+    this.parked(() => {
+      if (this.versions[i] <= msg.version && this.port.protection(page) !== Protection.None) {
+        this.beforeInvalidate(page);
+        this.dropCopy(page);
+      }
+      ack();
+    });
+  }
+
+  private async acquire(page: number, write: boolean, deadline: number): Promise<void> {
+    const manager = this.roles.managerOf(page);
+    const access = write ? 1 : 0;
+    this.counters.pageRequests++;
+    const reply = await this.endpoint.call(
+      manager,
+      { kind: write ? MessageKind.WriteRequest : MessageKind.ReadRequest, page, version: this.versions[this.index(page)] },
+      {
+        replies: this.roles.dataKinds,
+        accept: (m) => m.page === page && m.arg === access,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", this.timeoutMs),
+      },
+    );
+    if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
+    this.install(page, reply, write);
+    this.confirm(manager, page, reply.request, access);
+  }
+
+  /** Tells the manager the transaction is done; retried in the background, failure kept. */
+  private confirm(manager: number, page: number, request: number, access: number): void {
+    const done: Promise<void> = this.endpoint
+      .call(
+        manager,
+        { kind: MessageKind.Confirm, page, request, arg: access, version: this.versions[this.index(page)] },
+        {
+          replies: [MessageKind.ConfirmAck],
+          accept: (m) => m.page === page,
+          timeoutMs: this.timeoutMs,
+          timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", this.timeoutMs),
+        },
+      )
+      .then(
+        () => undefined,
+        (error) => this.endpoint.fail(error),
+      )
+      .finally(() => this.confirms.delete(done));
+    this.confirms.add(done);
+  }
+}
+
+/** Whether protection `p` allows `access`. */
+export function allows(p: Protection, access: Access): boolean {
+  return access === Access.Write ? p === Protection.ReadWrite : p !== Protection.None;
+}

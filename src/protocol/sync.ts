@@ -1,0 +1,181 @@
+/**
+ * The synchronisation service every protocol shares: barriers (manager on node 0, see
+ * barrier_manager.ts), locks (manager of lock id = id % nodeCount, see lock_manager.ts) and the
+ * collective-allocation check (alloc_log.ts), over one node's {@link Endpoint}.
+ *
+ *   barrier():  arrive ──▶ node 0 … ◀── release      (retried; waits at most timeoutMs)
+ *   lock(id):   acquire ──▶ id % N … ◀── grant       (retried; waits at most timeoutMs)
+ *   unlock(id): release ──▶ id % N, acknowledged in the background; the next lock(id), barrier()
+ *               or finish() waits for that acknowledgement and throws if it failed
+ *   finish():   the final barrier; node 0 then lingers until every node confirmed its release
+ *
+ * Protocols may piggy-back work on sync points through {@link SyncHooks} (ivy, migrate and diff are
+ * sequentially consistent and need none; a release-consistent protocol would flush there).
+ *
+ * Not covered: a node that crashes while holding a lock or before a barrier (the others time out
+ * with SyncTimeoutError naming it).
+ */
+import { AllocLog } from "./alloc_log.js";
+import { BarrierManager } from "./barrier_manager.js";
+import { BarrierFlag, MAX_LOCK_ID, MessageKind, type BarrierWaitBody, type LockWaitBody, type Message, type ReleaseBody } from "./codec.js";
+import type { Endpoint } from "./endpoint.js";
+import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeoutError } from "./errors.js";
+import { LockManager } from "./lock_manager.js";
+
+export interface SyncHooks {
+  beforeBarrier?(): Promise<void> | void;
+  afterBarrier?(): Promise<void> | void;
+  afterLock?(id: number): Promise<void> | void;
+  beforeUnlock?(id: number): Promise<void> | void;
+}
+
+export interface SyncOptions {
+  timeoutMs: number;
+  hooks?: SyncHooks;
+}
+
+/** The node that manages every barrier. */
+export const BARRIER_MANAGER = 0;
+
+export class SyncService {
+  private readonly allocs = new AllocLog();
+  private readonly barriers: BarrierManager | undefined;
+  private readonly locks: LockManager;
+  private epoch = 0;
+  private readonly held = new Map<number, number>();
+  private readonly releasing = new Map<number, Promise<void>>();
+  private readonly hooks: SyncHooks;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly options: SyncOptions,
+  ) {
+    this.hooks = options.hooks ?? {};
+    this.locks = new LockManager(endpoint);
+    endpoint.on(MessageKind.LockAcquire, (m) => this.locks.onAcquire(m));
+    endpoint.on(MessageKind.LockRelease, (m) => this.locks.onRelease(m));
+    endpoint.on(MessageKind.BarrierRelease, (m) => this.onLateRelease(m));
+    if (endpoint.node === BARRIER_MANAGER) {
+      const barriers = new BarrierManager(endpoint);
+      this.barriers = barriers;
+      endpoint.on(MessageKind.BarrierArrive, (m) => barriers.onArrive(m));
+      endpoint.on(MessageKind.BarrierDone, (m) => barriers.onDone(m));
+    }
+  }
+
+  /** Logs the kernel's next collective allocation; compared across nodes at the next barrier. */
+  allocated(address: number, bytes: number): void {
+    this.allocs.add(address, bytes);
+  }
+
+  /** Barriers completed (or started) so far on this node. */
+  get epochs(): number {
+    return this.epoch;
+  }
+
+  async barrier(): Promise<void> {
+    await this.arrive(0);
+  }
+
+  async lock(id: number): Promise<void> {
+    this.endpoint.check();
+    checkLockId(id);
+    if (this.held.has(id)) throw new LockUsageError(`lock ${id}: already held by node ${this.endpoint.node}; call unlock(${id}) before locking it again`);
+    await this.releasing.get(id);
+    this.endpoint.check();
+    const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
+    const grant = await this.endpoint.call(
+      manager,
+      { kind: MessageKind.LockAcquire, arg: id },
+      {
+        replies: [MessageKind.LockGrant],
+        progress: [MessageKind.LockWait],
+        accept: (m) => m.arg === id,
+        timeoutMs: this.options.timeoutMs,
+        timeout: (last) => SyncTimeoutError.lock(id, manager, last ? (last.body as LockWaitBody).holder : undefined, this.options.timeoutMs),
+      },
+    );
+    this.held.set(id, grant.version);
+    await this.hooks.afterLock?.(id);
+  }
+
+  async unlock(id: number): Promise<void> {
+    this.endpoint.check();
+    checkLockId(id);
+    const generation = this.held.get(id);
+    if (generation === undefined) throw new LockUsageError(`lock ${id}: not held by node ${this.endpoint.node}; call lock(${id}) first`);
+    await this.hooks.beforeUnlock?.(id);
+    this.held.delete(id);
+    const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
+    const done = this.endpoint
+      .call(
+        manager,
+        { kind: MessageKind.LockRelease, arg: id, version: generation },
+        {
+          replies: [MessageKind.LockReleased],
+          accept: (m) => m.arg === id,
+          timeoutMs: this.options.timeoutMs,
+          timeout: () => SyncTimeoutError.unlock(id, manager, this.options.timeoutMs),
+        },
+      )
+      .then(
+        () => undefined,
+        (error) => this.endpoint.fail(error),
+      )
+      .finally(() => {
+        if (this.releasing.get(id) === done) this.releasing.delete(id);
+      });
+    this.releasing.set(id, done);
+  }
+
+  /** The final barrier, after `run` returned. Node 0 keeps answering until every node has it. */
+  async finish(): Promise<void> {
+    const epoch = await this.arrive(BarrierFlag.Final);
+    if (this.barriers) await this.barriers.linger(epoch, this.options.timeoutMs);
+  }
+
+  /** Waits for background lock releases; throws the first background failure. */
+  async settle(): Promise<void> {
+    await Promise.all(this.releasing.values());
+    this.endpoint.check();
+  }
+
+  private async arrive(flags: number): Promise<number> {
+    await this.settle();
+    await this.hooks.beforeBarrier?.();
+    const epoch = ++this.epoch;
+    const body = this.allocs.arrival();
+    const release = await this.endpoint.call(
+      BARRIER_MANAGER,
+      { kind: MessageKind.BarrierArrive, version: epoch, arg: flags, body },
+      {
+        replies: [MessageKind.BarrierRelease],
+        progress: [MessageKind.BarrierWait],
+        accept: (m) => m.version === epoch,
+        timeoutMs: this.options.timeoutMs,
+        timeout: (last) => SyncTimeoutError.barrier(epoch, BARRIER_MANAGER, last ? (last.body as BarrierWaitBody).missing : undefined, this.options.timeoutMs),
+      },
+    );
+    if (release.arg & BarrierFlag.Final) this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: epoch });
+    const result = release.body as ReleaseBody;
+    if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
+    if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
+    this.allocs.markSent(body.count);
+    await this.hooks.afterBarrier?.();
+    return epoch;
+  }
+
+  /** A release nobody waits for: a repeat. Acknowledge a final one again so node 0 can stop. */
+  private onLateRelease(msg: Message): void {
+    this.endpoint.dropStale();
+    if (msg.arg & BarrierFlag.Final && msg.version <= this.epoch) {
+      this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: msg.version });
+    }
+  }
+}
+
+function checkLockId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > MAX_LOCK_ID) {
+    throw new LockUsageError(`lock ${id}: lock ids must be integers from 0 to ${MAX_LOCK_ID}`);
+  }
+}

@@ -1,0 +1,297 @@
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  CodecError,
+  decodeMessage,
+  encodeMessage,
+  Field,
+  FORMAT,
+  HEADER_BYTES,
+  KIND_SPECS,
+  kindName,
+  MAGIC,
+  MessageKind,
+  u32Payload,
+  type DecodeContext,
+  type MessageInit,
+} from "../src/protocol/codec.js";
+import { encodeDiff } from "../src/protocol/diff.js";
+
+const PAGE = 1024;
+const CONTEXT: DecodeContext = { nodeCount: 4, pageSize: PAGE, firstPage: 16, pageCount: 8 };
+
+// Seeded PRNG (mulberry32) so every failure reproduces.
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (n: number) => Math.floor(next() * n) };
+}
+
+function pageBytes(seed: number): Uint8Array {
+  const bytes = new Uint8Array(PAGE);
+  for (let i = 0; i < PAGE; i++) bytes[i] = (i * 13 + seed) & 0xff;
+  return bytes;
+}
+
+const zero = new Uint8Array(PAGE);
+const changed = zero.slice();
+changed.set([1, 2, 3, 4], 40);
+changed.set([9, 9, 9, 9], 400);
+
+/** One valid message of every kind. */
+function samples(): MessageInit[] {
+  const base = { job: 77, source: 1, target: 2 };
+  const onPage = { ...base, page: 19, version: 5, request: 42 };
+  const all: MessageInit[] = [
+    { ...base, kind: MessageKind.BarrierArrive, version: 3, request: 9, arg: 1, body: { count: 2, hash: 123456, first: 1, entries: [[65536, 4096]] } },
+    { ...base, kind: MessageKind.BarrierRelease, version: 3, request: 9, body: { mismatch: { node: 1, index: 2, got: [65536, 4096], expected: null } } },
+    { ...base, kind: MessageKind.BarrierWait, version: 3, request: 9, body: { missing: [0, 3] } },
+    { ...base, kind: MessageKind.BarrierDone, version: 3 },
+    { ...base, kind: MessageKind.LockAcquire, arg: 12, request: 4 },
+    { ...base, kind: MessageKind.LockGrant, arg: 12, request: 4, version: 2 },
+    { ...base, kind: MessageKind.LockWait, arg: 12, request: 4, body: { holder: 3 } },
+    { ...base, kind: MessageKind.LockRelease, arg: 12, request: 5, version: 2 },
+    { ...base, kind: MessageKind.LockReleased, arg: 12, request: 5 },
+    { ...onPage, kind: MessageKind.ReadRequest },
+    { ...onPage, kind: MessageKind.WriteRequest },
+    { ...onPage, kind: MessageKind.ReadForward, arg: 3, payload: u32Payload(2) },
+    { ...onPage, kind: MessageKind.WriteForward, arg: 3, payload: u32Payload(4) },
+    { ...onPage, kind: MessageKind.PageData, arg: 1, payload: pageBytes(7) },
+    { ...onPage, kind: MessageKind.DiffData, arg: 0, payload: encodeDiff(zero, changed) },
+    { ...onPage, kind: MessageKind.Grant, arg: 1 },
+    { ...onPage, kind: MessageKind.Invalidate, arg: 3 },
+    { ...onPage, kind: MessageKind.InvalidateAck, arg: 3 },
+    { ...onPage, kind: MessageKind.Confirm, arg: 1 },
+    { ...onPage, kind: MessageKind.ConfirmAck, arg: 1 },
+  ];
+  return all;
+}
+
+function codecError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.instance(error, CodecError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a CodecError");
+}
+
+/** A valid message with one header field overwritten. */
+function withField(init: MessageInit, field: keyof typeof Field, value: number, bits: 8 | 16 | 32): Uint8Array {
+  const bytes = encodeMessage(init);
+  const view = new DataView(bytes.buffer);
+  if (bits === 8) view.setUint8(Field[field], value);
+  else if (bits === 16) view.setUint16(Field[field], value, true);
+  else view.setUint32(Field[field], value, true);
+  return bytes;
+}
+
+const RoundTrip = suite("codec round trip");
+
+RoundTrip("every kind in MessageKind has a sample and a spec", () => {
+  const kinds = Object.values(MessageKind).sort((a, b) => a - b);
+  assert.equal(samples().map((s) => s.kind).sort((a, b) => a - b), kinds);
+  assert.equal([...KIND_SPECS.keys()].sort((a, b) => a - b), kinds);
+});
+
+RoundTrip("every kind decodes to the fields it was encoded with", () => {
+  for (const init of samples()) {
+    const msg = decodeMessage(encodeMessage(init), CONTEXT);
+    assert.is(msg.kind, init.kind, kindName(init.kind));
+    assert.equal(
+      [msg.job, msg.source, msg.target, msg.page, msg.version, msg.request, msg.arg],
+      [init.job, init.source, init.target, init.page ?? 0, init.version ?? 0, init.request ?? 0, init.arg ?? 0],
+      kindName(init.kind),
+    );
+    if (init.payload) assert.equal(Array.from(msg.payload), Array.from(init.payload), kindName(init.kind));
+    if (init.body) assert.equal(msg.body, init.body, kindName(init.kind));
+  }
+});
+
+RoundTrip("the header is 32 bytes, little-endian, in the documented order", () => {
+  const bytes = encodeMessage({ kind: MessageKind.Grant, job: 0x01020304, source: 1, target: 2, page: 17, version: 6, request: 7, arg: 1 });
+  assert.is(bytes.byteLength, HEADER_BYTES);
+  assert.equal(Array.from(bytes), [
+    0xa1, 0xd5, FORMAT, MessageKind.Grant, 4, 3, 2, 1, 1, 0, 2, 0, 17, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+  ]);
+  assert.is(MAGIC, 0xd5a1);
+});
+
+RoundTrip("a message at an unaligned offset of a larger buffer decodes", () => {
+  const bytes = encodeMessage(samples().find((s) => s.kind === MessageKind.DiffData)!);
+  const wire = new Uint8Array(bytes.byteLength + 3);
+  wire.set(bytes, 3);
+  const msg = decodeMessage(wire.subarray(3), CONTEXT);
+  assert.is(msg.kind, MessageKind.DiffData);
+  assert.is(msg.payload.byteLength, bytes.byteLength - HEADER_BYTES);
+});
+
+RoundTrip("a Node Buffer at an odd offset decodes to a payload the message owns", () => {
+  const bytes = encodeMessage(samples().find((s) => s.kind === MessageKind.DiffData)!);
+  const pool = Buffer.alloc(bytes.byteLength + 40, 0x4d);
+  pool.set(bytes, 3); // a view at offset 3 of a larger buffer, as the NATS parser hands out
+  const wire = pool.subarray(3, 3 + bytes.byteLength);
+  const msg = decodeMessage(wire, CONTEXT);
+  assert.is(Object.getPrototypeOf(msg.payload), Uint8Array.prototype);
+  assert.is(msg.payload.byteOffset, 0);
+  const before = Array.from(msg.payload);
+  wire.fill(0); // the transport reuses its buffer
+  assert.equal(Array.from(msg.payload), before);
+  assert.equal(before, Array.from(encodeDiff(zero, changed)));
+});
+
+RoundTrip("encoding rejects fields out of range and unknown kinds", () => {
+  assert.is(codecError(() => encodeMessage({ kind: MessageKind.Grant, job: 1, source: 70000, target: 0 })), "cannot encode Grant: source 70000 is not a u16");
+  assert.is(codecError(() => encodeMessage({ kind: 99 as MessageKind, job: 1, source: 0, target: 0 })), "cannot encode kind 99: unknown kind; use a MessageKind");
+  assert.is(codecError(() => encodeMessage({ kind: MessageKind.Grant, job: -1, source: 0, target: 0 })), "cannot encode Grant: job -1 is not a u32");
+});
+
+const Validation = suite("codec validation");
+const grant: MessageInit = { kind: MessageKind.Grant, job: 1, source: 0, target: 1, page: 17, arg: 1 };
+
+Validation("a truncated header is named with its length", () => {
+  assert.is(codecError(() => decodeMessage(encodeMessage(grant).subarray(0, 10), CONTEXT)), "message of 10 bytes: shorter than the 32-byte header; it was truncated");
+});
+
+Validation("bad magic, format and kind are refused", () => {
+  assert.is(codecError(() => decodeMessage(withField(grant, "magic", 0x1234, 16), CONTEXT)), "magic 0x1234: not a wasm-dsm message (expected 0xd5a1)");
+  assert.is(codecError(() => decodeMessage(withField(grant, "format", 2, 8), CONTEXT)), "format 2: this node speaks format 1; run the same wasm-dsm version on every node");
+  assert.is(codecError(() => decodeMessage(withField(grant, "kind", 99, 8), CONTEXT)), "kind 99: unknown message kind");
+});
+
+Validation("a payload length that disagrees with the bytes is refused", () => {
+  assert.is(codecError(() => decodeMessage(withField(grant, "payloadLength", 8, 32), CONTEXT)), "Grant: payload length 8 but 0 bytes follow the header; the message was truncated or padded");
+});
+
+Validation("nodes outside the job are refused", () => {
+  assert.is(codecError(() => decodeMessage(withField(grant, "source", 4, 16), CONTEXT)), "Grant: source node 4 is not in this job of 4 nodes");
+  assert.is(codecError(() => decodeMessage(withField(grant, "target", 9, 16), CONTEXT)), "Grant: target node 9 is not in this job of 4 nodes");
+});
+
+Validation("pages outside the region, and pages on sync kinds, are refused", () => {
+  assert.is(codecError(() => decodeMessage(withField(grant, "page", 24, 32), CONTEXT)), "Grant: page 24 is outside the shared region (pages 16..23)");
+  const done: MessageInit = { kind: MessageKind.BarrierDone, job: 1, source: 0, target: 1 };
+  assert.is(codecError(() => decodeMessage(withField(done, "page", 3, 32), CONTEXT)), "BarrierDone: page 3 on a message that carries no page");
+});
+
+Validation("args are checked per kind", () => {
+  assert.is(codecError(() => decodeMessage(withField(grant, "arg", 2, 32), CONTEXT)), "Grant: arg 2 is not a valid access");
+  const inv: MessageInit = { kind: MessageKind.Invalidate, job: 1, source: 0, target: 1, page: 17, arg: 3 };
+  assert.is(codecError(() => decodeMessage(withField(inv, "arg", 4, 32), CONTEXT)), "Invalidate: arg 4 is not a valid node");
+  const req: MessageInit = { kind: MessageKind.ReadRequest, job: 1, source: 0, target: 1, page: 17 };
+  assert.is(codecError(() => decodeMessage(withField(req, "arg", 1, 32), CONTEXT)), "ReadRequest: arg 1 is not a valid (unused, 0)");
+  const lock: MessageInit = { kind: MessageKind.LockAcquire, job: 1, source: 0, target: 1, arg: 1 };
+  assert.is(codecError(() => decodeMessage(withField(lock, "arg", 0x80000000, 32), CONTEXT)), "LockAcquire: arg 2147483648 is not a valid lock");
+});
+
+Validation("payload sizes are checked per kind", () => {
+  const short = { kind: MessageKind.PageData, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(100) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(short), CONTEXT)), "PageData: page payload of 100 bytes, expected 1024");
+  const fwd = { kind: MessageKind.ReadForward, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(3) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(fwd), CONTEXT)), "ReadForward: payload of 3 bytes, expected a 4-byte version");
+  const extra = { ...grant, payload: new Uint8Array(4) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(extra), CONTEXT)), "Grant: carries no payload but has 4 bytes");
+});
+
+Validation("a diff that does not fit the page is refused", () => {
+  const run = new Uint8Array(8);
+  new DataView(run.buffer).setUint32(0, 300 | (1 << 16), true); // word 300 of a 256-word page
+  const diff = { kind: MessageKind.DiffData, job: 1, source: 0, target: 1, page: 17, payload: run };
+  assert.is(
+    codecError(() => decodeMessage(encodeMessage(diff), CONTEXT)),
+    "DiffData: bad diff: diff run at byte 0: words 300..300 exceed a page of 256 words; the diff is for a larger page or corrupt",
+  );
+});
+
+Validation("JSON payloads are parsed and their shape checked", () => {
+  const raw = (kind: MessageKind, text: string) => {
+    const body = new TextEncoder().encode(text);
+    const bytes = encodeMessage({ kind: MessageKind.BarrierDone, job: 1, source: 0, target: 1 });
+    const out = new Uint8Array(bytes.byteLength + body.byteLength);
+    out.set(bytes);
+    out.set(body, HEADER_BYTES);
+    const view = new DataView(out.buffer);
+    view.setUint8(Field.kind, kind);
+    view.setUint32(Field.payloadLength, body.byteLength, true);
+    return out;
+  };
+  assert.match(codecError(() => decodeMessage(raw(MessageKind.BarrierWait, "{not json"), CONTEXT)), /^BarrierWait: payload is not valid UTF-8 JSON \(/);
+  assert.is(codecError(() => decodeMessage(raw(MessageKind.BarrierWait, '{"missing":[7]}'), CONTEXT)), "BarrierWait: wait body needs missing node ids");
+  assert.is(
+    codecError(() => decodeMessage(raw(MessageKind.BarrierArrive, '{"count":3,"hash":1,"first":1,"entries":[[0,1]]}'), CONTEXT)),
+    "BarrierArrive: arrive entries 1+1 do not add up to count 3",
+  );
+  assert.is(codecError(() => decodeMessage(raw(MessageKind.LockWait, "[]"), CONTEXT)), "LockWait: lock wait body needs a holder node id");
+});
+
+const Fuzz = suite("codec fuzz");
+
+Fuzz("150,000 truncated or mutated messages give CodecError or a valid message, nothing else", () => {
+  const rng = prng(20240611);
+  const valid = samples().map((s) => encodeMessage(s));
+  let rejected = 0;
+  let accepted = 0;
+  const started = Date.now();
+  for (let n = 0; n < 150_000; n++) {
+    const original = valid[rng.int(valid.length)];
+    let bytes: Uint8Array;
+    const style = rng.int(5);
+    if (style === 0) {
+      bytes = original.subarray(0, rng.int(original.byteLength));
+    } else if (style === 1) {
+      bytes = original.slice();
+      for (let k = 1 + rng.int(4); k > 0; k--) bytes[rng.int(bytes.byteLength)] = rng.int(256);
+    } else if (style === 2) {
+      bytes = original.slice();
+      bytes[rng.int(Math.min(HEADER_BYTES, bytes.byteLength))] ^= 1 << rng.int(8);
+    } else if (style === 3) {
+      bytes = new Uint8Array(original.byteLength + 1 + rng.int(8));
+      bytes.set(original);
+      for (let i = original.byteLength; i < bytes.byteLength; i++) bytes[i] = rng.int(256);
+    } else {
+      bytes = original.slice();
+      const at = HEADER_BYTES + rng.int(Math.max(1, bytes.byteLength - HEADER_BYTES));
+      if (at < bytes.byteLength) bytes[at] = rng.int(256);
+    }
+    try {
+      decodeMessage(bytes, CONTEXT);
+      accepted++;
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw new Error(`case ${n}: ${(error as Error).name}: ${(error as Error).message}`);
+      rejected++;
+    }
+  }
+  assert.is(accepted + rejected, 150_000);
+  assert.ok(rejected > 100_000, `only ${rejected} rejected`);
+  assert.ok(accepted > 1_000, `only ${accepted} accepted`);
+  assert.ok(Date.now() - started < 15_000, "fuzzing took too long");
+});
+
+Fuzz("random bytes of every length up to 64 never escape as another error", () => {
+  const rng = prng(7);
+  for (let n = 0; n < 20_000; n++) {
+    const bytes = new Uint8Array(rng.int(65));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = rng.int(256);
+    if (bytes.length >= 4 && rng.int(2) === 0) {
+      bytes[0] = 0xa1;
+      bytes[1] = 0xd5;
+      bytes[2] = FORMAT;
+      bytes[3] = 1 + rng.int(26);
+    }
+    try {
+      decodeMessage(bytes, CONTEXT);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw new Error(`case ${n}: ${(error as Error).name}: ${(error as Error).message}`);
+    }
+  }
+});
+
+RoundTrip.run();
+Validation.run();
+Fuzz.run();

@@ -1,0 +1,173 @@
+/**
+ * An in-process network that records every message, for transcript tests. Delivery is
+ * asynchronous (a setImmediate drain, one global FIFO, like LocalNetwork) and deterministic:
+ * the transcript is the order of sends. `drop` decides, per decoded message, whether it is lost.
+ *
+ *   const net = new RecordingNetwork(2, context);
+ *   ... run a fault ...
+ *   net.transcript()  →  ["ReadRequest 1→0 p16 v0", "ReadForward 0→0 p16 v0", ...]
+ *
+ * `hold` keeps a message back (recorded, not delivered) until `releaseHeld()`: a late duplicate.
+ * `recordedCluster` builds N protocol nodes over fake ports on one such network.
+ */
+import type { Coherence } from "../../src/protocol/coherence.js";
+import { decodeMessage, kindName, type DecodeContext, type Message } from "../../src/protocol/codec.js";
+import type { ProtocolOptions, ProtocolTuning } from "../../src/protocol/page_protocol.js";
+import type { MessageHandler, Transport } from "../../src/transport/transport.js";
+import { FakePort } from "./fake_port.js";
+
+export interface Sent {
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+  message: Message;
+  dropped: boolean;
+  held: boolean;
+}
+
+export class RecordingNetwork {
+  readonly log: Sent[] = [];
+  /** Decides whether a message is lost in flight; sees it decoded and its index in the log. */
+  drop: ((message: Message, index: number) => boolean) | undefined;
+  /** Decides whether a message is held back until {@link releaseHeld}. */
+  hold: ((message: Message, index: number) => boolean) | undefined;
+  private held: Sent[] = [];
+  private readonly handlers: (MessageHandler | undefined)[];
+  private queue: Sent[] = [];
+  private scheduled = false;
+  readonly transports: Transport[];
+
+  constructor(
+    readonly nodeCount: number,
+    private readonly context: DecodeContext,
+  ) {
+    this.handlers = new Array(nodeCount).fill(undefined);
+    this.transports = Array.from({ length: nodeCount }, (_, id) => this.makeTransport(id));
+  }
+
+  transport(id: number): Transport {
+    return this.transports[id];
+  }
+
+  /** One line per message: `Kind from→to p<page> v<version>`, with ` (dropped)` when lost. */
+  transcript(filter: (m: Message) => boolean = () => true): string[] {
+    return this.log.filter((s) => filter(s.message)).map((s) => describe(s.message) + (s.dropped ? " (dropped)" : s.held ? " (held)" : ""));
+  }
+
+  /** Delivers the held messages now, in the order they were sent. */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const s of held) this.enqueue(s);
+  }
+
+  /** Forgets the log so far (e.g. after setting up a state). */
+  clear(): void {
+    this.log.length = 0;
+  }
+
+  /**
+   * Resolves once nothing was sent or delivered for `calmMs` (longer than the protocols' retry
+   * interval in these tests, so a pending retransmission shows up first).
+   */
+  async quiet(calmMs = 60, maxMs = 3000): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    let seen = -1;
+    let since = Date.now();
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`network still busy after ${maxMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (this.log.length !== seen || this.queue.length > 0) {
+        seen = this.log.length;
+        since = Date.now();
+      } else if (Date.now() - since >= calmMs) {
+        return;
+      }
+    }
+  }
+
+  /** Resolves once `count` messages matching `predicate` have been sent; rejects after `maxMs`. */
+  async waitFor(predicate: (m: Message) => boolean, count = 1, maxMs = 3000): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (this.log.filter((s) => predicate(s.message)).length < count) {
+      if (Date.now() > deadline) throw new Error(`no matching message within ${maxMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private post(from: number, to: number, bytes: Uint8Array): void {
+    const copy = bytes.slice();
+    const message = decodeMessage(copy, this.context);
+    const sent: Sent = { from, to, bytes: copy, message, dropped: false, held: false };
+    sent.dropped = this.drop?.(message, this.log.length) ?? false;
+    sent.held = !sent.dropped && (this.hold?.(message, this.log.length) ?? false);
+    this.log.push(sent);
+    if (sent.dropped) return;
+    if (sent.held) {
+      this.held.push(sent);
+      return;
+    }
+    this.enqueue(sent);
+  }
+
+  private enqueue(sent: Sent): void {
+    this.queue.push(sent);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        const batch = this.queue;
+        this.queue = [];
+        for (const s of batch) this.handlers[s.to]?.(s.bytes);
+      });
+    }
+  }
+
+  private makeTransport(id: number): Transport {
+    const counters = { messages: 0, bytes: 0 };
+    return {
+      nodeId: id,
+      nodeCount: this.nodeCount,
+      counters,
+      send: (to, bytes) => {
+        counters.messages++;
+        counters.bytes += bytes.byteLength;
+        this.post(id, to, bytes);
+      },
+      request: () => Promise.reject(new Error("RecordingNetwork does not implement request; protocols use send")),
+      listen: (handler) => {
+        this.handlers[id] = handler;
+      },
+      close: async () => {
+        this.handlers[id] = undefined;
+      },
+    };
+  }
+}
+
+export function describe(m: Message): string {
+  return `${kindName(m.kind)} ${m.source}→${m.target} p${m.page} v${m.version}`;
+}
+
+export interface RecordedCluster {
+  net: RecordingNetwork;
+  ports: FakePort[];
+  nodes: Coherence[];
+}
+
+/**
+ * N nodes of one protocol over fake ports (1 KiB pages 16..19) on one recording network. The retry
+ * interval defaults to 300 ms, far above delivery time even on a loaded machine, so a transcript
+ * shows a repeat only where a test lost a message on purpose.
+ */
+export function recordedCluster(
+  n: number,
+  create: (options: ProtocolOptions) => Coherence,
+  tuning: ProtocolTuning & { timeoutMs?: number; pageCount?: number } = {},
+): RecordedCluster {
+  const ports = Array.from({ length: n }, () => new FakePort({ pageSize: 1024, firstPage: 16, pageCount: tuning.pageCount ?? 4 }));
+  const { pageSize, firstPage, pageCount } = ports[0];
+  const net = new RecordingNetwork(n, { nodeCount: n, pageSize, firstPage, pageCount });
+  const nodes = ports.map((port, i) => create({ transport: net.transport(i), port, job: 9, timeoutMs: 3000, retryMs: 300, ...tuning }));
+  return { net, ports, nodes };
+}
