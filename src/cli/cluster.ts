@@ -11,12 +11,16 @@ import { LocalNetwork } from "../transport/local_transport.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import type { Transport } from "../transport/transport.js";
 
+export const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
+
 export interface ClusterOptions {
   nodes: number;
   protocol: string;
   /** A nats server URL runs the nodes over NATS; otherwise the local network. */
   natsUrl?: string;
   faultTimeoutMs?: number;
+  /** @default 120000 */
+  syncTimeoutMs?: number;
   inspect?: (node: KernelNode, result: NodeResult) => void;
 }
 
@@ -39,9 +43,17 @@ export async function runCluster(kernel: KernelModule, args: (number | bigint)[]
       protocol: options.protocol,
       transport: options.natsUrl ? "nats" : "local",
       faultTimeoutMs: options.faultTimeoutMs ?? 10_000,
+      // The protocol's own bound fires first and names the node waited on.
+      syncTimeoutMs: (options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS) + 2000,
       inspect: options.inspect,
       environment: (id, port) => {
-        const coherence = createProtocol(options.protocol, { transport: transports[id], port, job, timeoutMs: options.faultTimeoutMs ?? 10_000 });
+        const coherence = createProtocol(options.protocol, {
+          transport: transports[id],
+          port,
+          job,
+          timeoutMs: options.faultTimeoutMs ?? 10_000,
+          syncTimeoutMs: options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+        });
         return { coherence, counters: () => ({ ...transports[id].counters }), close: () => coherence.close() };
       },
     });

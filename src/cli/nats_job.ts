@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "../transport/nats_server.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
+import { DEFAULT_SYNC_TIMEOUT_MS } from "./cluster.js";
 import { newJobName } from "./job_id.js";
 import { sumStats, type JobResult, type PerNodeResult } from "./job.js";
 import type { NodeProcessConfig, NodeProcessReport } from "./node_process.js";
@@ -42,6 +43,7 @@ export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: 
         args: args.map((a) => (typeof a === "bigint" ? a.toString() : a)),
         i64: args.map((a) => typeof a === "bigint"),
         faultTimeoutMs: request.faultTimeoutMs,
+        syncTimeoutMs: request.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
       };
       child.send(config);
       return new Promise<PerNodeResult>((resolve, reject) => {

@@ -23,6 +23,7 @@ export interface NodeProcessConfig {
   args: (number | string)[];
   i64: boolean[];
   faultTimeoutMs: number;
+  syncTimeoutMs: number;
 }
 
 export type NodeProcessReport = { type: "result"; node: PerNodeResult } | { type: "error"; name: string; message: string };
@@ -35,10 +36,16 @@ async function runNodeProcess(config: NodeProcessConfig): Promise<PerNodeResult>
     const coherence =
       config.nodeCount === 1
         ? createSolo(node)
-        : createProtocol(config.protocol, { transport, port: node, job: jobNumber(config.job), timeoutMs: config.faultTimeoutMs });
+        : createProtocol(config.protocol, {
+            transport,
+            port: node,
+            job: jobNumber(config.job),
+            timeoutMs: config.faultTimeoutMs,
+            syncTimeoutMs: config.syncTimeoutMs,
+          });
     const args = config.args.map((a, i) => (config.i64[i] ? BigInt(a) : Number(a)));
     try {
-      const r = await node.run(coherence, args, { faultTimeoutMs: config.faultTimeoutMs });
+      const r = await node.run(coherence, args, { faultTimeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs + 2000 });
       return { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: { ...r.stats, ...coherence.stats(), ...transport.counters } };
     } finally {
       await coherence.close().catch(() => undefined);

@@ -10,6 +10,7 @@ export class UsageError extends Error {
 /** Every environment variable the CLI reads. */
 export const ENVIRONMENT = {
   DSM_TIMEOUT_MS: "default for --timeout (milliseconds a fault may take)",
+  DSM_SYNC_TIMEOUT_MS: "default for --sync-timeout (milliseconds a barrier or lock wait may take)",
   DSM_NATS_SERVER: "path of the nats-server binary (default: found on PATH or in /usr/sbin)",
 } as const;
 

@@ -22,6 +22,7 @@ options:
   --nats URL[,URL]      nats server(s) for --transport nats (default: start a private one)
   --baseline            run the uninstrumented reference build on one node, without DSM
   --timeout MS          bound on one page fault (default 10000, env DSM_TIMEOUT_MS)
+  --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                print one JSON object instead of a summary
   --page-size, --shared-size, --max-memory, --no-polls
                         layout options when building from a .ts file (see dsm build --help)`;
@@ -42,6 +43,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     transport: parseChoice("transport", values.transport ?? "local", TRANSPORT_NAMES),
     nats: values.nats?.split(",").filter(Boolean),
     faultTimeoutMs: parseInteger("timeout", values.timeout ?? process.env.DSM_TIMEOUT_MS ?? "10000", 1, 3_600_000),
+    syncTimeoutMs: parseInteger("sync-timeout", values["sync-timeout"] ?? process.env.DSM_SYNC_TIMEOUT_MS ?? "120000", 1, 86_400_000),
   };
   const baseline = Boolean(values.baseline);
   if (baseline && request.nodes !== 1) throw new UsageError(`--baseline runs on one node without DSM; drop --nodes ${request.nodes}`);
@@ -84,6 +86,7 @@ function parse(argv: string[]) {
         transport: { type: "string" },
         nats: { type: "string" },
         timeout: { type: "string" },
+        "sync-timeout": { type: "string" },
         baseline: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },

@@ -17,6 +17,8 @@ export interface JobRequest {
   /** nats server URLs; empty or absent starts a private server. */
   nats?: string[];
   faultTimeoutMs: number;
+  /** Bound on one barrier or lock wait. @default 120000 */
+  syncTimeoutMs?: number;
 }
 
 export async function runJob(kernel: KernelModule, args: (number | bigint)[], request: JobRequest): Promise<JobResult> {
@@ -28,5 +30,5 @@ export async function runJob(kernel: KernelModule, args: (number | bigint)[], re
       environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
     });
   }
-  return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs });
+  return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs, syncTimeoutMs: request.syncTimeoutMs });
 }
