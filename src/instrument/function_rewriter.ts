@@ -1,0 +1,378 @@
+/**
+ * Rewrites one function body: walks every expression in evaluation order, refuses kinds it does
+ * not know, puts a protection check right after the operands of every memory access, and a poll
+ * at the top of every loop body.
+ *
+ * An access `(op ptr v)` becomes `(block (local.set $t ptr) (local.set $u v) CHECK (op $t $u))`,
+ * except that an operand is left in place when re-reading it after the others gives the same
+ * value and runs nothing (a constant, or a local not written by a later operand), and a
+ * `local.tee $x` pointer becomes a `local.set $x`.
+ *
+ * Checks are combined per {@link CheckGroup}. The walk closes the open group at every call, loop,
+ * `if`, branch, and at the end of every named block; the next access opens a new group whose
+ * check point is right before it. An access joins the open group when its base variable has not
+ * been written since the group's check point (tracked with the group's serial number); when its
+ * address is a pure computation of such variables, that computation is hoisted to the check point.
+ *
+ * Loops: an outermost loop gets the page cache slots of the accesses in its call-free loops
+ * (loop_scan.ts, check_emitter.ts), reset after every call inside it; a call-free innermost loop
+ * gets a {@link LoopFrame}, which follows what the body has done so far to decide whether each
+ * group's slow path may move out of the loop (loop_restart.ts).
+ */
+import binaryen from "binaryen";
+import type { Layout } from "../abi.js";
+import { nodes } from "./binaryen_nodes.js";
+import type { CheckEmitter, CheckedAccess } from "./check_emitter.js";
+import { CheckGroup } from "./check_group.js";
+import { InstrumentError } from "./errors.js";
+import { kindName, plainChildren } from "./expression_kinds.js";
+import { LoopFrame, retarget } from "./loop_restart.js";
+import { scanLoopNest } from "./loop_scan.js";
+import { AccessShapeError, describeAccess, type MemoryAccess, type RangeAccess, type SingleAccess } from "./memory_access.js";
+import { addressForm, laterWrites, localKey, mayWrite, pureReads, type VarKey, type Writes } from "./operand_scan.js";
+
+type Ref = binaryen.ExpressionRef;
+
+interface PointerPlacement {
+  /** What the check reads: the pointer is `base + delta`. */
+  base: VarKey | undefined;
+  delta: number;
+  /** Code storing the pointer into `base`, run where the pointer was evaluated. */
+  set: Ref | undefined;
+  /** True when `base` is a fresh local written by `set`. */
+  spilled: boolean;
+  /** For a spill of a pure computation: the variables it reads (it may then be hoisted). */
+  pure: VarKey[] | undefined;
+}
+
+export interface RewriteOptions {
+  polls: boolean;
+  /** Combine checks into groups, cache pages and move slow paths out of call-free loops. */
+  optimize: boolean;
+  /** Globals the host can change (imported or exported): reading one is not re-runnable. */
+  hostGlobals: ReadonlySet<string>;
+}
+
+/** Kinds that only compute or branch: re-running them gives the same result (loop_restart.ts). */
+const RERUNNABLE = new Set<number>([
+  binaryen.NopId,
+  binaryen.BlockId,
+  binaryen.IfId,
+  binaryen.LoopId,
+  binaryen.BreakId,
+  binaryen.SwitchId,
+  binaryen.LocalGetId,
+  binaryen.LocalSetId,
+  binaryen.GlobalGetId,
+  binaryen.ConstId,
+  binaryen.UnaryId,
+  binaryen.BinaryId,
+  binaryen.SelectId,
+  binaryen.DropId,
+  binaryen.ReturnId,
+  binaryen.UnreachableId,
+  binaryen.SIMDExtractId,
+  binaryen.SIMDReplaceId,
+  binaryen.SIMDShuffleId,
+  binaryen.SIMDTernaryId,
+  binaryen.SIMDShiftId,
+]);
+
+const addVar = nodes._BinaryenFunctionAddVar;
+
+export class FunctionRewriter {
+  private group: CheckGroup | undefined;
+  private serial = 0;
+  private lastWrite = new Map<VarKey, number>();
+  private lastCall = -1;
+  /** Enclosing loops, innermost last. */
+  private loops: Ref[] = [];
+  /** In the current outermost loop: loops without calls, the leaves among them, free cache slots. */
+  private callFree = new Set<Ref>();
+  private leaves = new Set<Ref>();
+  private freeSlots: number[] = [];
+  /** The loop whose slow paths move out (loop_restart.ts), when the walk is inside one. */
+  private frame: LoopFrame | undefined;
+  private labels = 0;
+
+  constructor(
+    private readonly m: binaryen.Module,
+    private readonly func: binaryen.FunctionRef,
+    /** How messages name the function: its export name, else its internal name. */
+    private readonly name: string,
+    private readonly emitter: CheckEmitter,
+    private readonly layout: Layout,
+    private readonly options: RewriteOptions,
+  ) {}
+
+  rewrite(): void {
+    const body = nodes.Function.getBody(this.func);
+    const rewritten = this.visit(body);
+    this.close();
+    if (rewritten !== body) nodes.Function.setBody(this.func, rewritten);
+  }
+
+  private visit(expr: Ref): Ref {
+    const id = binaryen.getExpressionId(expr);
+    const access = this.describe(expr, id);
+    if (access) {
+      const rewritten = access.kind === "single" ? this.visitSingle(expr, access) : this.visitRange(expr, access);
+      this.frame?.taint();
+      return rewritten;
+    }
+    const children = plainChildren(expr, id);
+    if (!children) {
+      throw new InstrumentError(
+        `function "${this.name}": cannot instrument instruction "${kindName(id)}"; kernels may use plain, atomic, SIMD and bulk memory instructions only, so build without that feature`,
+      );
+    }
+    if (id === binaryen.LoopId) return this.visitLoop(expr);
+    const isIf = id === binaryen.IfId;
+    const named = id === binaryen.BlockId && nodes.Block.getName(expr) !== null;
+    // Code in an `if` arm or before a branch out of a named block may be skipped.
+    let saved = named || isIf ? this.frame?.enterConditional() : undefined;
+    children.refs.forEach((child, i) => {
+      const rewritten = this.visit(child);
+      if (rewritten !== child) children.set(i, rewritten);
+      if (isIf) {
+        this.close();
+        if (saved && i > 0) this.frame!.leaveConditional(saved);
+        saved = this.frame?.enterConditional();
+      }
+    });
+    if (named) {
+      this.close();
+      if (saved) this.frame!.leaveConditional(saved);
+    }
+    if (this.frame && (!RERUNNABLE.has(id) || (id === binaryen.GlobalGetId && this.options.hostGlobals.has(nodes.GlobalGet.getName(expr))))) {
+      this.frame.taint();
+    }
+    if (id === binaryen.LocalGetId) this.frame?.read(localKey(nodes.LocalGet.getIndex(expr)));
+    else if (id === binaryen.LocalSetId) {
+      const key = localKey(nodes.LocalSet.getIndex(expr));
+      this.noteWrite(key, this.serial);
+      this.frame?.write(key);
+    } else if (id === binaryen.GlobalSetId) {
+      this.noteWrite(`g${nodes.GlobalSet.getName(expr)}`, this.serial);
+    } else if (id === binaryen.CallId || id === binaryen.CallIndirectId) {
+      this.close();
+      this.lastCall = this.serial;
+      return this.withResets(expr);
+    } else if (id === binaryen.BreakId || id === binaryen.SwitchId || id === binaryen.ReturnId || id === binaryen.UnreachableId) {
+      this.close();
+    }
+    return expr;
+  }
+
+  private describe(expr: Ref, id: number): MemoryAccess | undefined {
+    try {
+      return describeAccess(expr, id);
+    } catch (cause) {
+      if (!(cause instanceof AccessShapeError)) throw cause;
+      throw new InstrumentError(`function "${this.name}": cannot instrument instruction "${kindName(id)}": ${cause.message}`, { cause });
+    }
+  }
+
+  /**
+   * `(loop $l body)` becomes `(loop $l (block POLL body))`; a loop header is a branch target. An
+   * outermost loop gets its cache slots, set to the sentinel right before it. A leaf loop without
+   * calls moves its slow paths out (loop_restart.ts).
+   */
+  private visitLoop(loop: Ref): Ref {
+    const outermost = this.loops.length === 0;
+    let init: Ref[] = [];
+    if (outermost && this.options.optimize) {
+      const nest = scanLoopNest(loop);
+      this.callFree = nest.callFree;
+      this.leaves = nest.leaves;
+      this.freeSlots = Array.from({ length: nest.cachedSites }, () => addVar(this.func, binaryen.i32));
+      this.emitter.slots = [...this.freeSlots];
+      init = this.emitter.resets();
+    }
+    const n = this.labels++;
+    const outerFrame = this.frame;
+    let frame: LoopFrame | undefined;
+    let original: Ref | undefined;
+    if (this.leaves.has(loop)) {
+      const labels = { exit: `__dsm_exit${n}`, again: `__dsm_again${n}`, safe: `__dsm_safe${n}` };
+      frame = new LoopFrame(loop, labels, addVar(this.func, binaryen.i32));
+      original = this.m.copyExpression(nodes.Loop.getBody(loop));
+    }
+    this.frame = frame;
+    this.loops.push(loop);
+    this.close();
+    const body = this.visit(nodes.Loop.getBody(loop));
+    this.close();
+    let poll: Ref | undefined;
+    if (this.options.polls && frame) {
+      poll = this.emitter.pollExit(`__dsm_poll${n}`);
+      frame.addHandler(`__dsm_poll${n}`, this.emitter.pollHandler());
+    } else if (this.options.polls) {
+      poll = this.emitter.poll();
+    }
+    const type = binaryen.getExpressionType(body);
+    nodes.Loop.setBody(loop, poll ? this.m.block(null, [poll, body], type === binaryen.unreachable ? binaryen.auto : type) : body);
+    this.loops.pop();
+    this.frame = outerFrame;
+    const safe = frame?.needsSafeBody ? this.safeBody(original!, nodes.Loop.getName(loop), frame.labels.again) : undefined;
+    const result = frame?.hasHandlers ? frame.wrap(this.m, safe) : loop;
+    if (!outermost) return result;
+    this.emitter.slots = [];
+    this.leaves = new Set();
+    if (init.length === 0) return result;
+    const resultType = binaryen.getExpressionType(result);
+    return this.m.block(null, [...init, result], resultType === binaryen.unreachable ? binaryen.auto : resultType);
+  }
+
+  /**
+   * The body of a leaf loop checked one access at a time (loop_restart.ts): `copy` is the body as
+   * it was before rewriting; its branches to the loop go to `again` instead.
+   */
+  private safeBody(copy: Ref, loopName: string | null, again: string): Ref {
+    if (loopName !== null) retarget(copy, loopName, again);
+    const naive = new FunctionRewriter(this.m, this.func, this.name, this.emitter, this.layout, { ...this.options, optimize: false });
+    return naive.rewriteExpression(copy);
+  }
+
+  /** Rewrites a detached expression of this function (no enclosing loop). */
+  rewriteExpression(expr: Ref): Ref {
+    const rewritten = this.visit(expr);
+    this.close();
+    return rewritten;
+  }
+
+  /** A cache slot for an access in the current loop, when that loop makes no call. */
+  private takeSlot(): number | undefined {
+    const loop = this.loops[this.loops.length - 1];
+    return loop !== undefined && this.callFree.has(loop) ? this.freeSlots.shift() : undefined;
+  }
+
+  /** `expr` (a call or a wait), followed by resets of the live cache slots. */
+  private withResets(expr: Ref): Ref {
+    const type = binaryen.getExpressionType(expr);
+    if (this.emitter.slots.length === 0 || type === binaryen.unreachable) return expr;
+    if (type === binaryen.none) return this.emitter.afterCall(expr);
+    const temp = addVar(this.func, type);
+    return this.m.block(null, [this.m.local.set(temp, expr), ...this.emitter.resets(), this.m.local.get(temp, type)], type);
+  }
+
+  /** Visits the operands in order; returns the serial current right after each one ran. */
+  private visitOperands(expr: Ref, access: MemoryAccess): number[] {
+    return access.operands.map((operand, i) => {
+      const rewritten = this.visit(operand);
+      if (rewritten !== operand) this.replaceOperand(access, i, rewritten);
+      return this.serial;
+    });
+  }
+
+  private visitSingle(expr: Ref, access: SingleAccess): Ref {
+    const after = this.visitOperands(expr, access);
+    if (access.operands.some((o) => binaryen.getExpressionType(o) === binaryen.unreachable)) return expr; // never runs
+    const later = laterWrites(access.operands);
+    const spills: Ref[] = [];
+    for (let i = 1; i < access.operands.length; i++) {
+      const spill = this.placeOperand(access, i, later[i], after[i]);
+      if (spill) spills.push(spill);
+    }
+    const ptr = this.placePointer(access, later[0]);
+    if (ptr.spilled) this.noteWrite(ptr.base!, after[0]);
+    const checked: CheckedAccess = { base: ptr.base, offset: (ptr.delta + access.offset) | 0, width: access.width, access: access.access, slot: this.takeSlot() };
+    const blocks = binaryen.getExpressionId(expr) === binaryen.AtomicWaitId;
+    const group = this.options.optimize ? this.group : undefined;
+    if (group && !this.stable(ptr.base, group) && ptr.pure?.every((k) => this.stable(k, group)) && group.accepts(checked)) {
+      group.hoist(ptr.set!);
+      ptr.set = undefined;
+    } else if (!group || !this.stable(ptr.base, group) || !group.accepts(checked)) {
+      return this.openGroup(expr, ptr.set ? [ptr.set, ...spills] : spills, checked, blocks);
+    }
+    group.add(checked);
+    if (blocks) this.close();
+    const prologue = ptr.set ? [ptr.set, ...spills] : spills;
+    const code = blocks ? this.withResets(expr) : expr;
+    return prologue.length === 0 ? code : this.m.block(null, [...prologue, code], binaryen.getExpressionType(expr));
+  }
+
+  /** Closes the open group and starts one whose check point is right before `expr`. */
+  private openGroup(expr: Ref, prologue: Ref[], checked: CheckedAccess, blocks: boolean): Ref {
+    this.close();
+    const block = this.m.block(null, [...prologue, this.m.nop(), blocks ? this.withResets(expr) : expr], binaryen.getExpressionType(expr));
+    const restart = this.frame?.restartable ? { frame: this.frame, label: `__dsm_slow${this.labels++}` } : undefined;
+    this.group = new CheckGroup(++this.serial, { block, index: prologue.length }, this.layout.pageSize, restart);
+    this.group.add(checked);
+    if (!this.options.optimize || blocks) this.close();
+    return block;
+  }
+
+  /** Leaves operand i in place when that is safe, else spills it; returns the spill, if any. */
+  private placeOperand(access: MemoryAccess, i: number, later: Writes, after: number): Ref | undefined {
+    const operand = access.operands[i];
+    const id = binaryen.getExpressionId(operand);
+    if (id === binaryen.ConstId) return undefined;
+    if (id === binaryen.LocalGetId && !mayWrite(later, localKey(nodes.LocalGet.getIndex(operand)))) return undefined;
+    const type = binaryen.getExpressionType(operand);
+    const temp = addVar(this.func, type);
+    this.replaceOperand(access, i, this.m.local.get(temp, type));
+    this.noteWrite(localKey(temp), after);
+    return this.m.local.set(temp, operand);
+  }
+
+  /**
+   * Decides how the access and its check read the pointer: in place (`x`, `x ± c`, a constant),
+   * from the local a `local.tee` writes, or from a spill into a fresh local.
+   */
+  private placePointer(access: SingleAccess, later: Writes): PointerPlacement {
+    const operand = access.operands[0];
+    const form = addressForm(operand);
+    if (form && (form.key === undefined || !mayWrite(later, form.key))) {
+      return { base: form.key, delta: form.delta, set: undefined, spilled: false, pure: undefined };
+    }
+    if (binaryen.getExpressionId(operand) === binaryen.LocalSetId) {
+      const index = nodes.LocalSet.getIndex(operand);
+      if (!mayWrite(later, localKey(index))) {
+        this.replaceOperand(access, 0, this.m.local.get(index, binaryen.i32));
+        // The tee counted as a write when it was visited; the set runs at the same point.
+        return { base: localKey(index), delta: 0, set: this.m.local.set(index, nodes.LocalSet.getValue(operand)), spilled: false, pure: undefined };
+      }
+    }
+    const temp = addVar(this.func, binaryen.i32);
+    this.replaceOperand(access, 0, this.m.local.get(temp, binaryen.i32));
+    return { base: localKey(temp), delta: 0, set: this.m.local.set(temp, operand), spilled: true, pure: pureReads(operand) };
+  }
+
+  private replaceOperand(access: MemoryAccess, i: number, operand: Ref): void {
+    access.setOperand(i, operand);
+    access.operands[i] = operand;
+  }
+
+  private visitRange(expr: Ref, access: RangeAccess): Ref {
+    const after = this.visitOperands(expr, access);
+    if (access.operands.some((o) => binaryen.getExpressionType(o) === binaryen.unreachable)) return expr;
+    this.close();
+    const later = laterWrites(access.operands);
+    const prologue: Ref[] = [];
+    access.operands.forEach((_, i) => {
+      const spill = this.placeOperand(access, i, later[i], after[i]);
+      if (spill) prologue.push(spill);
+    });
+    // placeOperand left each operand a constant or a local.get: re-readable for the check.
+    const reread = (i: number) => () => this.m.copyExpression(access.operands[i]);
+    const check = this.emitter.ranges(access.ranges.map((r) => ({ start: reread(r.start), size: reread(access.size), access: r.access })));
+    return this.m.block(null, [...prologue, check, expr], binaryen.getExpressionType(expr));
+  }
+
+  /** True when `key` (undefined: an absolute address) holds the same value as at the group's check point. */
+  private stable(key: VarKey | undefined, group: CheckGroup): boolean {
+    if (key === undefined) return true;
+    if ((this.lastWrite.get(key) ?? -1) >= group.serial) return false;
+    return !(key.startsWith("g") && this.lastCall >= group.serial);
+  }
+
+  private noteWrite(key: VarKey, serial: number): void {
+    this.lastWrite.set(key, Math.max(this.lastWrite.get(key) ?? -1, serial));
+  }
+
+  private close(): void {
+    this.group?.close(this.m, this.emitter);
+    this.group = undefined;
+  }
+}
