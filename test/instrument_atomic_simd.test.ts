@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access } from "../src/abi.js";
-import { call, FakeHost, MODES, module, PAGE, pageAddress, pattern, regionPage } from "./instrument_harness.js";
+import { call, FakeHost, MODES, module, PAGE, pageAddress, pattern, regionPage } from "./helpers/instrument_harness.js";
 
 const R = Access.Read;
 const W = Access.Write;

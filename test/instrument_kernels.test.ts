@@ -15,7 +15,7 @@ import * as assert from "uvu/assert";
 import { computeLayout, type Layout } from "../src/abi.js";
 import { compileKernel } from "../src/instrument/compile.js";
 import { instrument, InstrumentError, toText } from "../src/instrument/instrument.js";
-import { FakeHost, LAYOUT, module } from "./instrument_harness.js";
+import { FakeHost, LAYOUT, module } from "./helpers/instrument_harness.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const GOLDEN = join(ROOT, "test", "golden", "instrument_small.wat");

@@ -6,8 +6,8 @@
  * forbids the access with its real bytes, and makes it read-write.
  */
 import binaryen from "binaryen";
-import { Access, computeLayout, type Layout, NO_READ, POLL_FLAG_ADDRESS, Protection } from "../src/abi.js";
-import { instrument, KERNEL_FEATURES, type InstrumentOptions } from "../src/instrument/instrument.js";
+import { Access, computeLayout, type Layout, NO_READ, POLL_FLAG_ADDRESS, Protection } from "../../src/abi.js";
+import { instrument, KERNEL_FEATURES, type InstrumentOptions } from "../../src/instrument/instrument.js";
 
 /** 4 KiB pages; the shared region is 32 pages after the table (which covers all 4 GiB); memory is 64 wasm pages. */
 export const LAYOUT = computeLayout({ pageSize: 4096, regionBytes: 131072, maxMemoryBytes: 64 * 65536 });
