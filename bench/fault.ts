@@ -47,7 +47,8 @@ async function main() {
       const natsUrl = transport === "nats" ? server.url : undefined;
       let raw;
       if (natsUrl) {
-        const [a, b] = await Promise.all([0, 1].map((nodeId) => NatsTransport.connect({ servers: natsUrl, job: `rtt${Date.now()}`, nodeId, nodeCount: 2 })));
+        const job = `rtt${Date.now()}`;
+        const [a, b] = await Promise.all([0, 1].map((nodeId) => NatsTransport.connect({ servers: natsUrl, job, nodeId, nodeCount: 2 })));
         raw = await measureRawRtt(a, b, PAGE, 2000);
         await Promise.all([a.close(), b.close()]);
       } else {

@@ -21,8 +21,8 @@ export interface NodeRunOptions {
   faultTimeoutMs?: number;
   /** Bound on one barrier or lock call, in milliseconds. @default 120000 */
   syncTimeoutMs?: number;
-  /** Worker spins on the mailbox before sleeping. @default 2000 */
-  spins?: number;
+  /** Microseconds a worker spins on the mailbox before sleeping. @default 300 (env DSM_SPIN_US) */
+  spinMicros?: number;
 }
 
 export interface RuntimeStats {
@@ -119,7 +119,7 @@ export class KernelNode implements PagePort {
       nodeCount: this.nodeCount,
       layout: this.layout,
       args,
-      spins: options.spins ?? 2000,
+      spinMicros: options.spinMicros ?? Number(process.env.DSM_SPIN_US ?? 300),
     };
     const worker = new Worker(WORKER_URL);
     this.worker = worker;

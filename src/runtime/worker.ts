@@ -15,7 +15,7 @@ export interface WorkerInit {
   nodeCount: number;
   layout: Layout;
   args: (number | bigint)[];
-  spins: number;
+  spinMicros: number;
 }
 
 export type WorkerReport =
@@ -30,7 +30,7 @@ export function monotonicMicros(): number {
 
 function runNode(init: WorkerInit): WorkerReport {
   const control = new Int32Array(init.memory.buffer, 0, 64);
-  const mailbox = new MailboxClient(control, init.spins);
+  const mailbox = new MailboxClient(control, init.spinMicros);
   const { layout } = init;
   const imports = {
     env: { memory: init.memory },
