@@ -11,7 +11,10 @@ export class UsageError extends Error {
 export const ENVIRONMENT = {
   DSM_TIMEOUT_MS: "default for --timeout (milliseconds a fault may take)",
   DSM_SYNC_TIMEOUT_MS: "default for --sync-timeout (milliseconds a barrier or lock wait may take)",
-  DSM_NATS_SERVER: "path of the nats-server binary (default: found on PATH or in /usr/sbin)",
+  DSM_SPIN_US: "microseconds a kernel spins on its mailbox before sleeping (default 300; read by the runtime)",
+  DSM_DEBUG: "print stack traces of errors",
+  DSM_UPDATE_GOLDEN: "tests only: 1 regenerates golden files",
+  DSM_TEST_FILE_TIMEOUT_MS: "tests only: bound on one test file (default 300000)",
 } as const;
 
 const SIZE = /^(\d+)([kmg]?)(i?b)?$/i;

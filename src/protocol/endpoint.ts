@@ -103,7 +103,7 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      this.post(to, this.encode(to, out));
+      this.transport.send(to, this.encode(to, out));
     } catch (error) {
       this.fail(error);
     }
@@ -148,7 +148,7 @@ export class Endpoint {
         if (!first) this.counters.retries++;
         first = false;
         try {
-          this.post(to, bytes);
+          this.transport.send(to, bytes);
         } catch (error) {
           return entry.reject(error as Error);
         }
@@ -158,15 +158,6 @@ export class Endpoint {
       this.pending.set(request, entry);
       transmit();
     });
-  }
-
-  /**
-   * Hands bytes to the transport, except those for this node itself (a page's manager is often
-   * the faulting node): they never touch the wire, but still arrive later, never re-entrantly.
-   */
-  private post(to: number, bytes: Uint8Array): void {
-    if (to === this.node) setImmediate(() => this.closed || this.receive(bytes));
-    else this.transport.send(to, bytes);
   }
 
   /** Counts a message a handler decided to ignore as stale or duplicate. */

@@ -16,8 +16,8 @@
  * `NoRespondersError`); a lost request or reply shows up only as `TransportTimeoutError`.
  * Client settings are chosen for DSM nodes rather than the library defaults: reconnect forever
  * with a short wait (a lost server in a cluster costs milliseconds, not a dead node), pings every
- * 2 s with 2 outstanding (a dead connection is noticed in ~4-6 s, not minutes). Echo stays on:
- * a node sends to itself through the server like to anyone else.
+ * 2 s with 2 outstanding (a dead connection is noticed in ~4-6 s, not minutes). A node's sends
+ * to itself skip the server (delivered on the next turn of the event loop, counted as sent).
  *
  * Not covered: detecting two processes that claim the same node id in one job (both would
  * receive the node's messages); JetStream; headers.
@@ -164,7 +164,16 @@ export class NatsTransport implements Transport {
 
   send(to: number, bytes: Uint8Array): void {
     this.checkSend(to, bytes);
-    this.publish(() => this.nc.publish(nodeSubject(this.job, to), wireCopy(bytes)));
+    if (to === this.nodeId) {
+      // A node's messages to itself (a page's manager is often the faulting node) skip the
+      // server: same bytes, counted the same, delivered later and never re-entrantly.
+      const copy = wireCopy(bytes);
+      setImmediate(() => {
+        if (!this.closed) this.dispatch(copy, undefined);
+      });
+    } else {
+      this.publish(() => this.nc.publish(nodeSubject(this.job, to), wireCopy(bytes)));
+    }
     this.count(bytes);
   }
 
@@ -214,13 +223,18 @@ export class NatsTransport implements Transport {
     const handler = this.handler;
     // A subscription error (a permissions violation) also arrives on nc.status(), seen by onStatus.
     if (error || !handler) return;
-    const reply = msg.reply ? this.replier(msg) : undefined;
+    this.dispatch(msg.data, msg.reply ? this.replier(msg) : undefined);
+  };
+
+  private dispatch(bytes: Uint8Array, reply: ((bytes: Uint8Array) => void) | undefined): void {
+    const handler = this.handler;
+    if (!handler) return;
     try {
-      handler(msg.data, reply);
+      handler(bytes, reply);
     } catch (thrown) {
       this.onHandlerError(thrown, this.nodeId);
     }
-  };
+  }
 
   private replier(msg: Msg): (bytes: Uint8Array) => void {
     let sent = false;
