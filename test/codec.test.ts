@@ -16,21 +16,11 @@ import {
   type MessageInit,
 } from "../src/protocol/codec.js";
 import { encodeDiff } from "../src/protocol/diff.js";
+import { prng } from "./helpers/random.js";
 
 const PAGE = 1024;
 const CONTEXT: DecodeContext = { nodeCount: 4, pageSize: PAGE, firstPage: 16, pageCount: 8 };
 
-// Seeded PRNG (mulberry32) so every failure reproduces.
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 function pageBytes(seed: number): Uint8Array {
   const bytes = new Uint8Array(PAGE);

@@ -2,19 +2,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { applyDiff, diffStats, DiffError, encodeDiff, maxDiffBytes, mergeDiffs } from "../src/protocol/diff.js";
 import { DiffLog, DiffLogError } from "../src/protocol/diff_log.js";
+import { prng } from "./helpers/random.js";
 
-// Seeded PRNG (mulberry32) so every failure reproduces.
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int };
-}
 type Rng = ReturnType<typeof prng>;
 
 function randomPage(rng: Rng, bytes: number): Uint8Array {

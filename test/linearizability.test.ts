@@ -14,17 +14,8 @@ import {
   type CheckResult,
   type Operation,
 } from "../src/verify/index.js";
+import { prng } from "./helpers/random.js";
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 const w = (node: number, value: number, start: number, end: number, address = 0): Operation => ({ node, kind: "write", address, value, start, end });
 const r = (node: number, value: number, start: number, end: number, address = 0): Operation => ({ node, kind: "read", address, value, start, end });

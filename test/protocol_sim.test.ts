@@ -24,17 +24,8 @@ import { NatsTransport } from "../src/transport/nats_transport.js";
 import type { Transport } from "../src/transport/transport.js";
 import { FakePort } from "./helpers/fake_port.js";
 import { natsOrSkip } from "./helpers/nats.js";
+import { prng } from "./helpers/random.js";
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 const PAGE = 1024;
 const FIRST = 16;
