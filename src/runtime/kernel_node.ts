@@ -9,7 +9,7 @@
  * function until the kernel parks, raising POLL_FLAG so that it parks at the next loop header.
  */
 import { Worker } from "node:worker_threads";
-import { Access, Reply, Request, Slot, regionPages, type Layout, type Protection } from "../abi.js";
+import { Access, NO_READ, NO_WRITE, Reply, Request, Slot, regionPages, type Layout, type Protection } from "../abi.js";
 import type { Coherence, PagePort } from "../protocol/coherence.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
@@ -28,6 +28,8 @@ export interface NodeRunOptions {
 export interface RuntimeStats {
   readFaults: number;
   writeFaults: number;
+  /** Faults the protocol resolved but a page of the range was gone again before the reply. */
+  refaults: number;
   polls: number;
   barriers: number;
   locks: number;
@@ -56,7 +58,7 @@ export class KernelNode implements PagePort {
   readonly pageSize: number;
   readonly firstPage: number;
   readonly pageCount: number;
-  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0 };
+  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0 };
   private readonly control: Int32Array;
   private readonly table: Uint8Array;
   private readonly layout: Layout;
@@ -187,7 +189,7 @@ export class KernelNode implements PagePort {
         if (access === Access.Write) this.stats.writeFaults++;
         else this.stats.readFaults++;
         const what = access === Access.Write ? "write" : "read";
-        await bound(coherence.fault(a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
+        await bound(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
         this.stats.faultMs += performance.now() - t0;
         return false;
       }
@@ -217,6 +219,24 @@ export class KernelNode implements PagePort {
     }
     this.stats.syncMs += performance.now() - t0;
     return false;
+  }
+
+  /**
+   * Resolves a fault and checks the result. The kernel does not check again after `__fault`
+   * returns, so every page of the range must allow the access at the moment of the reply. While
+   * the protocol waited for one page, another node may have taken an earlier one (the kernel was
+   * parked, so that was allowed): ask again until one pass finds the whole range accessible. The
+   * check and the reply run without yielding, so nothing changes in between.
+   */
+  private async resolve(coherence: Coherence, first: number, last: number, access: Access): Promise<void> {
+    const forbidden = access === Access.Write ? NO_READ | NO_WRITE : NO_READ;
+    for (;;) {
+      await coherence.fault(first, last, access);
+      let complete = true;
+      for (let p = first; p <= last && complete; p++) complete = (this.table[p] & forbidden) === 0;
+      if (complete) return;
+      this.stats.refaults++;
+    }
   }
 
   private drain(): void {
