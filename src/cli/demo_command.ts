@@ -1,44 +1,44 @@
 /**
- * `dsm demo` (npm start): the main job on the embedded default. Builds the example Jacobi kernel
- * and runs it as the uninstrumented baseline and on DSM nodes, printing one line per run.
+ * `dsm demo` (npm start): the main job on the embedded default. Builds the kernel suite, runs a
+ * quick comparison of the protocols on 1, 2 and 4 nodes in this process (`dsm bench --quick`),
+ * prints the table and writes the report folder.
  */
-import { fileURLToPath } from "node:url";
-import { buildKernelIsolated } from "../instrument/build_worker.js";
-import { loadKernelModule } from "../runtime/kernel_module.js";
-import { runJob, type JobRequest } from "./run_job.js";
-import type { JobResult } from "./job.js";
+import { parseArgs } from "node:util";
+import { runAndReport } from "./bench_command.js";
+import { formatTable } from "./bench/format.js";
+import { DEFAULT_OUT, planBench, type BenchOptionValues } from "./bench/plan.js";
+import { progressOn, type Progress } from "./bench/progress.js";
+import { UsageError } from "./options.js";
 
-const JACOBI = fileURLToPath(new URL("../../../assembly/kernels/jacobi.ts", import.meta.url));
+export const DEMO_HELP = `usage: dsm demo [--out DIR]
 
-export interface DemoRun {
-  label: string;
-  request: JobRequest;
-  baseline?: boolean;
-}
+Builds the kernel suite and runs a quick comparison of the coherence protocols on
+1, 2 and 4 nodes in this process (the same as dsm bench --quick), prints the table
+and writes the report (default ${DEFAULT_OUT}/). For more, see dsm bench --help.`;
 
-export function demoRuns(): DemoRun[] {
-  const base = { nodes: 1, protocol: "none", transport: "none", faultTimeoutMs: 10_000 };
-  return [
-    { label: "baseline (no DSM)", request: base, baseline: true },
-    { label: "1 node", request: { ...base, protocol: "diff", transport: "local" } },
-  ];
-}
+/** The bench options of the demo. */
+export const DEMO_OPTIONS: BenchOptionValues = { quick: true };
 
-export async function demoCommand(_argv: string[]): Promise<number> {
-  const args = [512, 50];
-  console.log(`building ${JACOBI} …`);
-  const built = await buildKernelIsolated(JACOBI);
-  const instrumented = loadKernelModule(built.instrumented, "jacobi.wasm");
-  const reference = loadKernelModule(built.reference, "jacobi.ref.wasm");
-  console.log(`jacobi ${args.join("×")}: run(${args.join(", ")})`);
-  let baselineMs = 0;
-  for (const run of demoRuns()) {
-    const job: JobResult = await runJob(run.baseline ? reference : instrumented, args, run.request);
-    if (run.baseline) baselineMs = job.kernelMs;
-    const ratio = baselineMs ? ` (${(job.kernelMs / baselineMs).toFixed(2)}× baseline)` : "";
-    console.log(
-      `  ${run.label.padEnd(24)} result ${job.result}  ${job.kernelMs.toFixed(1).padStart(8)} ms${ratio}  faults ${job.stats.readFaults + job.stats.writeFaults}  messages ${job.stats.messages}`,
-    );
+export async function demoCommand(argv: string[], progress: Progress = progressOn(process.stderr)): Promise<number> {
+  const { values } = parse(argv);
+  if (values.help) {
+    console.log(DEMO_HELP);
+    return 0;
   }
-  return 0;
+  const plan = planBench({ ...DEMO_OPTIONS, out: values.out });
+  console.log(`wasm-dsm demo: ${plan.kernels.length} kernels × ${plan.protocols.join("/")} on ${plan.nodes.join(", ")} node(s), in this process`);
+  const result = await runAndReport(plan, progress);
+  console.log(formatTable(result.rows, result.meta.machine.cores));
+  const wrong = result.rows.filter((r) => !r.correct).length;
+  console.log(`\n${wrong ? `${wrong} configuration(s) did not reproduce the baseline's result. ` : ""}report written to ${plan.out}/: open ${plan.out}/index.html, or read ${plan.out}/report.md`);
+  console.log(`more: dsm bench --help (more nodes, --transports nats, --page-sizes, --size full)`);
+  return wrong ? 1 : 0;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: { out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see dsm demo --help`);
+  }
 }

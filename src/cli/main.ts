@@ -4,14 +4,21 @@
 import { UsageError } from "./options.js";
 import { buildCommand, BUILD_HELP } from "./build_command.js";
 import { runCommand, RUN_HELP } from "./run_command.js";
+import { nodeCommand, NODE_HELP } from "./node_command.js";
 import { demoCommand } from "./demo_command.js";
+import { benchCommand, BENCH_HELP } from "./bench_command.js";
 
 const HELP = `usage: dsm <command> [options]
 
 commands:
   build <kernel.ts> [-o out.wasm]     compile and instrument a kernel
   run <kernel.ts|.wasm> [...] -- args run a kernel on one or more nodes
-  demo                                 build the example kernels and run them (npm start)
+  node <kernel.ts|.wasm> --nats URL --job ID --nodes N [...] -- args
+                                       run one node of a job spread over processes or machines
+  bench [options]                      compare protocols, node counts, transports and page sizes
+                                       on the kernel suite; writes a report folder
+  demo                                 build the kernel suite, run a quick comparison and write
+                                       its report (npm start)
 
 dsm <command> --help for the options of a command.`;
 
@@ -23,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
         return await buildCommand(rest);
       case "run":
         return await runCommand(rest);
+      case "node":
+        return await nodeCommand(rest);
+      case "bench":
+        return await benchCommand(rest);
       case "demo":
         return await demoCommand(rest);
       case undefined:
@@ -42,4 +53,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { BUILD_HELP, RUN_HELP };
+export { BUILD_HELP, RUN_HELP, NODE_HELP, BENCH_HELP };

@@ -11,6 +11,7 @@ import type { KernelModule } from "../runtime/kernel_module.js";
 import { DEFAULT_SYNC_TIMEOUT_MS } from "./cluster.js";
 import { newJobName } from "./job_id.js";
 import { sumStats, type JobResult, type PerNodeResult } from "./job.js";
+import type { NatsAuth } from "./nats_auth.js";
 import type { NodeProcessConfig, NodeProcessReport } from "./node_process.js";
 import type { JobRequest } from "./run_job.js";
 
@@ -20,7 +21,7 @@ export class NodeProcessError extends Error {
   override name = "NodeProcessError";
 }
 
-export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: (number | bigint)[], request: JobRequest): Promise<JobResult> {
+export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: (number | bigint)[], request: JobRequest, auth: NatsAuth = {}): Promise<JobResult> {
   const t0 = performance.now();
   let server: NatsServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), "dsm-job-"));
@@ -44,6 +45,7 @@ export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: 
         i64: args.map((a) => typeof a === "bigint"),
         faultTimeoutMs: request.faultTimeoutMs,
         syncTimeoutMs: request.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+        auth,
       };
       child.send(config);
       return new Promise<PerNodeResult>((resolve, reject) => {

@@ -1,16 +1,14 @@
 /**
  * Child-process entry for `dsm run --transport nats`: one node per OS process. The parent sends
- * a NodeProcessConfig over the IPC channel; the child connects to NATS, runs its node and sends
- * back a NodeProcessReport.
+ * a NodeProcessConfig over the IPC channel; the child joins its siblings through NATS (rendezvous,
+ * then heartbeats: a sibling that hangs or is cut off stops this one within seconds, see
+ * member_node.ts), runs its node and sends back a NodeProcessReport.
  */
 import { readFileSync } from "node:fs";
-import { createProtocol } from "../protocol/index.js";
-import { createSolo } from "../protocol/solo.js";
-import { KernelNode } from "../runtime/kernel_node.js";
 import { loadKernelModule } from "../runtime/kernel_module.js";
-import { NatsTransport } from "../transport/nats_transport.js";
-import { jobNumber } from "./job_id.js";
-import { jsonValue, type PerNodeResult } from "./job.js";
+import type { PerNodeResult } from "./job.js";
+import { runMemberNode } from "./member_node.js";
+import type { NatsAuth } from "./nats_auth.js";
 
 export interface NodeProcessConfig {
   kernelPath: string;
@@ -24,35 +22,33 @@ export interface NodeProcessConfig {
   i64: boolean[];
   faultTimeoutMs: number;
   syncTimeoutMs: number;
+  auth: NatsAuth;
 }
 
 export type NodeProcessReport = { type: "result"; node: PerNodeResult } | { type: "error"; name: string; message: string };
 
+/** Bound on the rendezvous of the sibling processes, which all start at once. */
+const JOIN_TIMEOUT_MS = 30_000;
+
 async function runNodeProcess(config: NodeProcessConfig): Promise<PerNodeResult> {
   const kernel = loadKernelModule(readFileSync(config.kernelPath), config.kernelPath);
-  const transport = await NatsTransport.connect({ servers: config.servers, job: config.job, nodeId: config.nodeId, nodeCount: config.nodeCount });
-  try {
-    const node = new KernelNode(kernel, config.nodeId, config.nodeCount);
-    const coherence =
-      config.nodeCount === 1
-        ? createSolo(node)
-        : createProtocol(config.protocol, {
-            transport,
-            port: node,
-            job: jobNumber(config.job),
-            timeoutMs: config.faultTimeoutMs,
-            syncTimeoutMs: config.syncTimeoutMs,
-          });
-    const args = config.args.map((a, i) => (config.i64[i] ? BigInt(a) : Number(a)));
-    try {
-      const r = await node.run(coherence, args, { faultTimeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs + 2000 });
-      return { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: { ...r.stats, ...coherence.stats(), ...transport.counters } };
-    } finally {
-      await coherence.close().catch(() => undefined);
-    }
-  } finally {
-    await transport.close().catch(() => undefined);
-  }
+  const args = config.args.map((a, i) => (config.i64[i] ? BigInt(a) : Number(a)));
+  const outcome = await runMemberNode({
+    kernel,
+    job: config.job,
+    nodes: config.nodeCount,
+    rank: config.nodeId,
+    protocol: config.protocol,
+    servers: config.servers,
+    auth: config.auth,
+    args,
+    faultTimeoutMs: config.faultTimeoutMs,
+    syncTimeoutMs: config.syncTimeoutMs,
+    joinTimeoutMs: JOIN_TIMEOUT_MS,
+    // The parent collects every node's report itself.
+    reportWaitMs: 0,
+  });
+  return outcome.node;
 }
 
 process.once("message", (config: NodeProcessConfig) => {

@@ -4,6 +4,8 @@ import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
 import { buildOptionsFrom, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./run_job.js";
+import { runNatsJob } from "./nats_job.js";
+import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 
@@ -24,6 +26,8 @@ options:
   --timeout MS          bound on one page fault (default 10000, env DSM_TIMEOUT_MS)
   --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                print one JSON object instead of a summary
+with --transport nats --nats URL, credentials and TLS:
+${NATS_AUTH_HELP}
   --page-size, --shared-size, --max-memory, --no-polls
                         layout options when building from a .ts file (see dsm build --help)`;
 
@@ -45,16 +49,24 @@ export async function runCommand(argv: string[]): Promise<number> {
     faultTimeoutMs: parseInteger("timeout", values.timeout ?? process.env.DSM_TIMEOUT_MS ?? "10000", 1, 3_600_000),
     syncTimeoutMs: parseInteger("sync-timeout", values["sync-timeout"] ?? process.env.DSM_SYNC_TIMEOUT_MS ?? "120000", 1, 86_400_000),
   };
+  const auth = parseNatsAuth(values);
+  if (hasNatsAuth(auth) && !(request.transport === "nats" && request.nats?.length)) {
+    throw new UsageError(`credentials and TLS options apply to servers given with --transport nats --nats URL; add them or drop the credentials`);
+  }
   const baseline = Boolean(values.baseline);
   if (baseline && request.nodes !== 1) throw new UsageError(`--baseline runs on one node without DSM; drop --nodes ${request.nodes}`);
   const kernel = await loadKernel(positionals[0], baseline, values);
   const args = parseRunArguments(kernel.meta, kernelArgs);
-  const result = await runJob(kernel, args, baseline ? { ...request, protocol: "none", transport: "none" } : request);
+  const result =
+    !baseline && request.transport === "nats"
+      ? await runNatsJob(kernel, kernel.bytes, args, request, auth)
+      : await runJob(kernel, args, baseline ? { ...request, protocol: "none", transport: "none" } : request);
   console.log(values.json ? JSON.stringify(result) : formatJob(result));
   return 0;
 }
 
-async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
+/** Reads a .wasm kernel or builds a .ts one; `values` holds the layout options for building. */
+export async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
   if (path.endsWith(".ts")) {
     const built = await buildKernelIsolated(path, buildOptionsFrom(values));
@@ -90,6 +102,7 @@ function parse(argv: string[]) {
         baseline: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        ...NATS_AUTH_OPTIONS,
         ...LAYOUT_OPTIONS,
       },
     });

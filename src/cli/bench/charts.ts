@@ -1,0 +1,114 @@
+/**
+ * The report's charts, per kernel: speedup against node count (a line per protocol), and bytes and
+ * messages per protocol at each node count (bars). A protocol run on several transports or page
+ * sizes gets a series per combination, named e.g. "ivy (nats, 16K)".
+ */
+import { formatCount, formatPage } from "./format.js";
+import { BASELINE_PROTOCOL, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
+import { barChart, lineChart, type LineSeries } from "./svg.js";
+
+export interface ChartFile {
+  /** Path inside the report folder, e.g. `charts/jacobi-speedup.svg`. */
+  path: string;
+  kernel: string;
+  title: string;
+  svg: string;
+}
+
+const PROTOCOL_COLORS: Record<string, string> = {
+  migrate: "#e8871e",
+  ivy: "#1f77b4",
+  diff: "#2ca02c",
+  mp: "#9467bd",
+  sab: "#d62728",
+};
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+export function kernelCharts(rows: BenchRow[]): ChartFile[] {
+  const kernels = [...new Set(rows.map((r) => r.kernel))];
+  return kernels.flatMap((kernel) => chartsOf(kernel, rows.filter((r) => r.kernel === kernel)));
+}
+
+function chartsOf(kernel: string, rows: BenchRow[]): ChartFile[] {
+  const measured = rows.filter((r) => r.protocol !== BASELINE_PROTOCOL);
+  const nodes = [...new Set(measured.map((r) => r.nodes))].sort((a, b) => a - b);
+  const args = rows[0]?.args.join(",") ?? "";
+  const speedupTitle = `${kernel} (${args}): speedup over the uninstrumented single node`;
+  const charts: ChartFile[] = [
+    {
+      path: `charts/${kernel}-speedup.svg`,
+      kernel,
+      title: speedupTitle,
+      svg: lineChart({
+        title: speedupTitle,
+        xLabel: "nodes",
+        yLabel: "speedup (×)",
+        categories: nodes.map(String),
+        series: seriesOf(measured, nodes, (r) => r.speedup),
+        reference: 1,
+        format: (v) => `${v.toFixed(2)}×`,
+      }),
+    },
+  ];
+  // Traffic: rows that send messages; one node sends none, so it is left out when there are more.
+  const traffic = measured.filter((r) => r.protocol !== SHARED_ARRAY_BUFFER);
+  const trafficNodes = nodes.length > 1 ? nodes.filter((n) => n > 1) : nodes;
+  const bytesUnit = binaryUnit(Math.max(0, ...traffic.map((r) => r.bytes)));
+  for (const metric of ["bytes", "messages"] as const) {
+    const title = `${kernel} (${args}): ${metric} per protocol`;
+    const scale = metric === "bytes" ? bytesUnit.size : 1;
+    charts.push({
+      path: `charts/${kernel}-${metric}.svg`,
+      kernel,
+      title,
+      svg: barChart({
+        title,
+        xLabel: "nodes",
+        yLabel: metric === "bytes" ? `${bytesUnit.name} sent (all nodes)` : "messages sent (all nodes)",
+        categories: trafficNodes.map(String),
+        series: seriesOf(traffic, trafficNodes, (r) => (r.error ? null : r[metric] / scale)),
+        format: (v) => (v < 10_000 ? String(+v.toFixed(2)) : formatCount(v)),
+      }),
+    });
+  }
+  return charts;
+}
+
+/** The binary unit that keeps axis labels short for values up to `max` bytes. */
+function binaryUnit(max: number): { name: string; size: number } {
+  const units = ["bytes", "KiB", "MiB", "GiB"];
+  let k = 0;
+  while (k < units.length - 1 && max >= 1024 ** (k + 1)) k++;
+  return { name: units[k], size: 1024 ** k };
+}
+
+/** One series per (protocol, transport, page size) in `rows`, with a value per node count. */
+function seriesOf(rows: BenchRow[], nodes: number[], value: (row: BenchRow) => number | null): LineSeries[] {
+  const variants = new Map<string, BenchRow>();
+  for (const r of rows) variants.set(variantKey(r), r);
+  const protocolOrder = [...new Set(rows.map((r) => r.protocol))];
+  const ordered = [...variants.entries()].sort(([, a], [, b]) => protocolOrder.indexOf(a.protocol) - protocolOrder.indexOf(b.protocol));
+  const transports = new Set(rows.map((r) => r.transport)).size;
+  const pages = new Set(rows.filter((r) => r.pageSize !== null).map((r) => r.pageSize)).size;
+  // Same protocol, same colour; its transports and page sizes differ by dash (lines) or shade (bars).
+  const seen = new Map<string, number>();
+  return ordered.map(([key, r]) => {
+    const extra = [transports > 1 ? r.transport : "", pages > 1 && r.pageSize !== null ? formatPage(r.pageSize) : ""].filter(Boolean);
+    const variant = seen.get(r.protocol) ?? 0;
+    seen.set(r.protocol, variant + 1);
+    return {
+      name: extra.length ? `${r.protocol} (${extra.join(", ")})` : r.protocol,
+      color: PROTOCOL_COLORS[r.protocol] ?? PALETTE[protocolOrder.indexOf(r.protocol) % PALETTE.length],
+      variant,
+      attrs: { "data-protocol": r.protocol, "data-transport": r.transport, "data-page-size": String(r.pageSize ?? "none") },
+      values: nodes.map((n) => {
+        const row = rows.find((x) => variantKey(x) === key && x.nodes === n);
+        return row ? value(row) : null;
+      }),
+    };
+  });
+}
+
+function variantKey(r: BenchRow): string {
+  return `${r.protocol}|${r.transport}|${r.pageSize}`;
+}

@@ -1,0 +1,172 @@
+/**
+ * The configurations of one bench run and the job that measures each. Per kernel: the
+ * uninstrumented single node (the baseline every speedup is against), then every transport ×
+ * page size × node count × protocol on DSM, then, for jacobi, the hand-written baselines.
+ *
+ * One node on the local transport runs without a protocol (there is nobody to be coherent with),
+ * so its configurations share one job: it is measured once and reported under every protocol.
+ */
+import { parseRunArguments, type KernelModule } from "../../runtime/kernel_module.js";
+import { LocalNetwork } from "../../transport/local_transport.js";
+import { NatsTransport } from "../../transport/nats_transport.js";
+import type { Transport } from "../../transport/transport.js";
+import { newJobName } from "../job_id.js";
+import { UsageError } from "../options.js";
+import { runJob } from "../run_job.js";
+import type { JacobiBaselines } from "./baselines.js";
+import type { BuiltKernel } from "./build_cache.js";
+import { argsFor, type BenchPlan } from "./plan.js";
+import { BASELINE_PROTOCOL, MESSAGE_PASSING, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
+import type { BenchKernel } from "./suite.js";
+
+export interface BenchJob {
+  /** Equal keys measure the same thing; the job runs once per repetition for all of them. */
+  key: string;
+  /** For progress lines. */
+  label: string;
+  /** Run once, unmeasured, before the repetitions: warms V8's code for the module. */
+  warmUp: boolean;
+  run(): Promise<Sample>;
+}
+
+export interface BenchConfig extends RowConfig {
+  job: BenchJob;
+  /** Key of the job this configuration's speedup and correctness are measured against. */
+  baselineKey: string;
+}
+
+export interface JobContext {
+  plan: BenchPlan;
+  /** The build of (kernel, page size). */
+  built(kernel: BenchKernel, pageSize: number): BuiltKernel;
+  /** nats server URLs when the nats transport is selected. */
+  natsServers: string[];
+  /** Loaded when jacobi and baselines are selected. */
+  baselines?: JacobiBaselines;
+}
+
+export function sizeLabel(plan: BenchPlan, kernel: BenchKernel): string {
+  if (plan.args) return "custom";
+  if (plan.argsByKernel?.[kernel.name]) return "small";
+  return plan.size;
+}
+
+export function benchConfigs(ctx: JobContext): BenchConfig[] {
+  const { plan } = ctx;
+  const configs: BenchConfig[] = [];
+  for (const kernel of plan.kernels) {
+    const args = argsFor(plan, kernel);
+    const base = { kernel: kernel.name, size: sizeLabel(plan, kernel), args };
+    const reference = ctx.built(kernel, plan.pageSizes[0]).reference;
+    const baselineJob = dsmJob(ctx, reference, args, `${kernel.name}|baseline`, `${kernel.name} uninstrumented`, 1, BASELINE_PROTOCOL, "local");
+    const baselineKey = baselineJob.key;
+    configs.push({ ...base, nodes: 1, protocol: BASELINE_PROTOCOL, transport: "local", pageSize: plan.pageSizes[0], job: baselineJob, baselineKey });
+    for (const transport of plan.transports) {
+      for (const pageSize of plan.pageSizes) {
+        const module = ctx.built(kernel, pageSize).instrumented;
+        for (const nodes of plan.nodes) {
+          for (const protocol of plan.protocols) {
+            const solo = nodes === 1 && transport === "local";
+            const key = `${kernel.name}|${transport}|${pageSize}|${nodes}|${solo ? "solo" : protocol}`;
+            const label = `${kernel.name} ${nodes} node${nodes > 1 ? "s" : ""} ${solo ? "(no protocol)" : protocol} ${transport} ${pageSize / 1024}K`;
+            const job = dsmJob(ctx, module, args, key, label, nodes, protocol, transport);
+            configs.push({ ...base, nodes, protocol, transport, pageSize, job, baselineKey });
+          }
+        }
+      }
+    }
+    if (kernel.name === "jacobi" && ctx.baselines) configs.push(...jacobiBaselines(ctx, ctx.baselines, base, baselineKey));
+  }
+  return configs;
+}
+
+function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: string, label: string, nodes: number, protocol: string, transport: string): BenchJob {
+  const typed = runArguments(module, args);
+  return {
+    key,
+    label,
+    // One node is cheap and touches the same code as more nodes.
+    warmUp: nodes === 1 && transport === "local",
+    run: async () => {
+      const job = await runJob(module, typed, {
+        nodes,
+        protocol,
+        transport,
+        nats: transport === "nats" ? ctx.natsServers : undefined,
+        faultTimeoutMs: ctx.plan.faultTimeoutMs,
+        syncTimeoutMs: ctx.plan.syncTimeoutMs,
+      });
+      const s = job.stats;
+      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes };
+    },
+  };
+}
+
+function jacobiBaselines(ctx: JobContext, baselines: JacobiBaselines, base: Pick<RowConfig, "kernel" | "size" | "args">, baselineKey: string): BenchConfig[] {
+  const [n, iters] = base.args;
+  const timeoutMs = ctx.plan.faultTimeoutMs;
+  const configs: BenchConfig[] = [];
+  for (const transport of ctx.plan.transports) {
+    for (const nodes of ctx.plan.nodes) {
+      const job: BenchJob = {
+        key: `jacobi|mp|${transport}|${nodes}`,
+        label: `jacobi ${nodes} node${nodes > 1 ? "s" : ""} message passing ${transport}`,
+        warmUp: nodes === ctx.plan.nodes[0] && transport === "local",
+        run: () =>
+          withTransports(ctx, transport, nodes, async (transports) => {
+            const run = await baselines.runMpJacobi(transports, n, iters, { timeoutMs });
+            return { ms: run.ms, result: run.result, faults: 0, messages: run.messages, bytes: run.bytes };
+          }),
+      };
+      configs.push({ ...base, nodes, protocol: MESSAGE_PASSING, transport, pageSize: null, job, baselineKey });
+    }
+  }
+  for (const nodes of ctx.plan.nodes) {
+    const job: BenchJob = {
+      key: `jacobi|sab|${nodes}`,
+      label: `jacobi ${nodes} worker${nodes > 1 ? "s" : ""} SharedArrayBuffer`,
+      // Every run starts fresh worker isolates, so there is nothing to warm.
+      warmUp: false,
+      run: async () => {
+        const run = await baselines.runSabJacobi(nodes, n, iters, { timeoutMs });
+        return { ms: run.ms, result: run.result, faults: 0, messages: 0, bytes: 0 };
+      },
+    };
+    configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey });
+  }
+  return configs;
+}
+
+/** `args` as `run`'s parameter types (i64 as BigInt); a wrong count or value is a usage error. */
+function runArguments(module: KernelModule, args: number[]): (number | bigint)[] {
+  const params = module.meta.run.params;
+  if (args.length !== params.length) {
+    throw new UsageError(`--args "${args.join(",")}": ${module.meta.kernel} has run(${params.join(", ")}), ${params.length} argument(s); got ${args.length}`);
+  }
+  try {
+    return parseRunArguments(module.meta, args.map(String));
+  } catch (error) {
+    throw new UsageError(`--args "${args.join(",")}": ${module.meta.kernel}: ${(error as Error).message}`);
+  }
+}
+
+/** Runs `work` on `nodes` fresh transports of a new job, closing them afterwards. */
+async function withTransports<T>(ctx: JobContext, transport: string, nodes: number, work: (transports: Transport[]) => Promise<T>): Promise<T> {
+  if (transport === "local") {
+    const network = new LocalNetwork(nodes);
+    try {
+      return await work(Array.from({ length: nodes }, (_, id) => network.transport(id)));
+    } finally {
+      await network.close();
+    }
+  }
+  const job = newJobName();
+  const transports = await Promise.all(
+    Array.from({ length: nodes }, (_, nodeId) => NatsTransport.connect({ servers: ctx.natsServers, job, nodeId, nodeCount: nodes })),
+  );
+  try {
+    return await work(transports);
+  } finally {
+    await Promise.all(transports.map((t) => t.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * What `dsm bench` runs: the matrix of kernels × protocols × node counts × transports × page sizes,
+ * read from the command-line options and validated at the edge. `--quick` is a preset for the
+ * options the user did not give; an explicit option always wins over it.
+ */
+import { availableParallelism } from "node:os";
+import { parseChoice, parseInteger, parseSize, UsageError } from "../options.js";
+import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "../run_job.js";
+import { BENCH_SUITE, SIZE_NAMES, type BenchKernel, type SizeName } from "./suite.js";
+
+export interface BenchPlan {
+  kernels: BenchKernel[];
+  size: SizeName;
+  /** Arguments of `run` for the one selected kernel, in place of its size's. @default undefined */
+  args?: number[];
+  /** Per-kernel arguments in place of the size's (the `--quick` preset). @default undefined */
+  argsByKernel?: Record<string, number[]>;
+  protocols: string[];
+  nodes: number[];
+  transports: string[];
+  /** DSM page sizes in bytes. @default [4096] */
+  pageSizes: number[];
+  /** Bytes of shared region of every build. @default 64 MiB (the build default) */
+  sharedSize?: number;
+  /** Repetitions of every configuration, interleaved. @default 3 */
+  reps: number;
+  /** Message-passing and SharedArrayBuffer Jacobi rows when jacobi is selected. @default true */
+  baselines: boolean;
+  /** nats server URLs for the nats transport; empty starts a private server. @default [] */
+  nats: string[];
+  /** Bound on one page fault. @default 10000 (or DSM_TIMEOUT_MS) */
+  faultTimeoutMs: number;
+  /** Bound on one barrier or lock wait. @default 120000 (or DSM_SYNC_TIMEOUT_MS) */
+  syncTimeoutMs: number;
+  /** Report folder. @default "bench-report" */
+  out: string;
+  /** Reuse builds from the on-disk cache. @default true */
+  cache: boolean;
+}
+
+/** The option values `dsm bench` reads (strings as typed; booleans for flags). */
+export interface BenchOptionValues {
+  kernels?: string;
+  protocols?: string;
+  nodes?: string;
+  transports?: string;
+  "page-sizes"?: string;
+  size?: string;
+  args?: string;
+  "shared-size"?: string;
+  reps?: string;
+  out?: string;
+  nats?: string;
+  timeout?: string;
+  "sync-timeout"?: string;
+  quick?: boolean;
+  "no-baselines"?: boolean;
+  "no-cache"?: boolean;
+}
+
+export const DEFAULT_OUT = "bench-report";
+export const MAX_NODES = 64;
+
+/**
+ * The `--quick` preset: every kernel on 1, 2 and 4 nodes with every protocol, local transport,
+ * one repetition, at sizes between `tiny` and `quick` so that the whole run, builds included,
+ * stays under 3 minutes on a 2-core machine. The sizes are set by the slowest configuration of
+ * each kernel, which is 4 nodes on 2 cores: with more kernel threads than cores, nodes spinning on
+ * their mailbox (DSM_SPIN_US) hold the cores a fault's reply needs, and kernels that fault often
+ * (intsort, lu, falseshare) slow down 10-50× there.
+ */
+export const QUICK_PRESET = {
+  protocols: "ivy,diff,migrate",
+  nodes: "1,2,4",
+  transports: "local",
+  reps: "1",
+  size: "quick",
+  argsByKernel: {
+    jacobi: [512, 60],
+    sor: [384, 40],
+    matmul: [128],
+    wordfreq: [20000, 16],
+    intsort: [8192, 20, 7],
+    tsp: [12, 1],
+    nbody: [128, 2],
+    fft2d: [7],
+    lu: [48],
+    falseshare: [4096, 30],
+    sparse: [64, 10],
+  } as Record<string, number[]>,
+};
+
+/**
+ * Node counts when --nodes is not given: 1, 2, 4, ... up to the cores of this machine (at least
+ * 1,2). More nodes than cores is single-host emulation, where fault-heavy kernels slow down by an
+ * order of magnitude; it is there when asked for, not by default.
+ */
+export function defaultNodes(cores = availableParallelism()): string {
+  const counts = [1];
+  while (counts.at(-1)! * 2 <= Math.max(2, cores)) counts.push(counts.at(-1)! * 2);
+  return counts.join(",");
+}
+
+export function planBench(values: BenchOptionValues, env: Record<string, string | undefined> = process.env): BenchPlan {
+  const preset = values.quick ? QUICK_PRESET : undefined;
+  const kernelNames = BENCH_SUITE.map((k) => k.name);
+  const kernels = list("kernels", values.kernels ?? kernelNames.join(","), (name) => parseChoice("kernels", name, kernelNames)).map(
+    (name) => BENCH_SUITE.find((k) => k.name === name)!,
+  );
+  const args = values.args === undefined ? undefined : list("args", values.args, parseArgument);
+  if (args && kernels.length !== 1) {
+    throw new UsageError(`--args "${values.args}": gives the arguments of one kernel, but ${kernels.length} are selected; add --kernels NAME`);
+  }
+  const size = parseChoice("size", values.size ?? preset?.size ?? "quick", SIZE_NAMES);
+  const transports = list("transports", values.transports ?? preset?.transports ?? "local", (t) => parseChoice("transports", t, TRANSPORT_NAMES));
+  if (values.nats !== undefined && !transports.includes("nats")) {
+    throw new UsageError(`--nats "${values.nats}": applies to the nats transport only; add --transports nats (or local,nats)`);
+  }
+  return {
+    kernels,
+    size,
+    args,
+    // An explicit --size means that size, not the preset's in-between one.
+    argsByKernel: preset && values.size === undefined ? preset.argsByKernel : undefined,
+    protocols: list("protocols", values.protocols ?? preset?.protocols ?? PROTOCOL_NAMES.join(","), (p) => parseChoice("protocols", p, PROTOCOL_NAMES)),
+    nodes: list("nodes", values.nodes ?? preset?.nodes ?? defaultNodes(), (n) => parseInteger("nodes", n, 1, MAX_NODES)).sort((a, b) => a - b),
+    transports,
+    pageSizes: list("page-sizes", values["page-sizes"] ?? "4K", parsePageSize).sort((a, b) => a - b),
+    sharedSize: values["shared-size"] === undefined ? undefined : parseSize("shared-size", values["shared-size"]),
+    reps: parseInteger("reps", values.reps ?? preset?.reps ?? "3", 1, 100),
+    baselines: !values["no-baselines"],
+    nats: values.nats === undefined ? [] : list("nats", values.nats, (url) => url),
+    faultTimeoutMs: parseInteger("timeout", values.timeout ?? env.DSM_TIMEOUT_MS ?? "10000", 1, 3_600_000),
+    syncTimeoutMs: parseInteger("sync-timeout", values["sync-timeout"] ?? env.DSM_SYNC_TIMEOUT_MS ?? "120000", 1, 86_400_000),
+    out: values.out ?? DEFAULT_OUT,
+    cache: !values["no-cache"],
+  };
+}
+
+/** The arguments of `run` a plan gives `kernel`. */
+export function argsFor(plan: BenchPlan, kernel: BenchKernel): number[] {
+  return plan.args ?? plan.argsByKernel?.[kernel.name] ?? kernel[plan.size];
+}
+
+/** A comma-separated option value: each item parsed, duplicates dropped, order kept. */
+function list<T>(option: string, text: string, parse: (item: string) => T): T[] {
+  const items = text.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw new UsageError(`--${option} "${text}": expected a comma-separated list without empty items, e.g. ${EXAMPLES[option] ?? "a,b"}`);
+  return [...new Set(items.map(parse))];
+}
+
+const EXAMPLES: Record<string, string> = {
+  kernels: "jacobi,matmul",
+  protocols: "ivy,diff",
+  nodes: "1,2,4",
+  transports: "local,nats",
+  "page-sizes": "4K,16K",
+  args: "1024,100",
+  nats: "nats://127.0.0.1:4222",
+};
+
+function parsePageSize(text: string): number {
+  const bytes = parseSize("page-sizes", text);
+  if (bytes < 1024 || bytes > 65536 || (bytes & (bytes - 1)) !== 0) {
+    throw new UsageError(`--page-sizes "${text}": expected a power of two from 1K to 64K, e.g. 4K`);
+  }
+  return bytes;
+}
+
+function parseArgument(text: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v)) throw new UsageError(`--args "${text}": expected a number`);
+  return v;
+}

@@ -1,0 +1,172 @@
+/**
+ * Runs a bench plan: builds every (kernel, page size) first, runs each single-node job once
+ * unmeasured (V8 compiles a module's hot functions with its optimising tier during its first run),
+ * then the repetitions interleaved —
+ * repetition 1 of every configuration, then repetition 2, ... — so that a slow minute on a shared
+ * machine spreads over all configurations instead of landing on one; rows report medians.
+ *
+ * A configuration that fails (a timeout, a wrong allocation) is reported as a failed row with its
+ * error and not run again; the others go on.
+ */
+import { startNatsServer, type NatsServer } from "../../transport/nats_server.js";
+import { BaselinesMissingError, loadJacobiBaselines, type JacobiBaselines } from "./baselines.js";
+import { KernelBuilds, type BuiltKernel } from "./build_cache.js";
+import { benchConfigs, type BenchJob } from "./jobs.js";
+import { machineInfo, type MachineInfo } from "./machine.js";
+import type { BenchPlan } from "./plan.js";
+import { duration, SILENT_PROGRESS, type Progress } from "./progress.js";
+import { makeRow, type BenchRow, type Measured } from "./rows.js";
+import type { BenchKernel } from "./suite.js";
+
+export interface BenchMeta {
+  startedAt: string;
+  durationMs: number;
+  machine: MachineInfo;
+  plan: {
+    kernels: string[];
+    size: string;
+    protocols: string[];
+    nodes: number[];
+    transports: string[];
+    pageSizes: number[];
+    reps: number;
+    baselines: boolean;
+  };
+  /** How to read the rows, and anything left out. */
+  notes: string[];
+}
+
+export interface BenchResult {
+  meta: BenchMeta;
+  rows: BenchRow[];
+}
+
+export interface BenchRunOptions {
+  /** @default silent */
+  progress?: Progress;
+}
+
+/** Builds at once: one per core, at most two (each build worker loads the compiler and Binaryen). */
+const MAX_BUILDS_AT_ONCE = 2;
+
+export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): Promise<BenchResult> {
+  const progress = options.progress ?? SILENT_PROGRESS;
+  const started = new Date();
+  const t0 = performance.now();
+  const machine = machineInfo();
+  const notes = [
+    "speedup = median time of the uninstrumented build on one node (protocol none) / median time of the row; both measured in this run",
+    "one node on the local transport runs without a protocol, so its rows are one measurement reported under every protocol",
+    "every single-node job ran once unmeasured before the repetitions (warm-up)",
+    `emulated: more nodes than the ${machine.cores} cores of this machine, all on one host (single-host emulation)`,
+  ];
+  const built = await buildAll(plan, Math.max(1, Math.min(MAX_BUILDS_AT_ONCE, machine.cores)), progress);
+  let server: NatsServer | undefined;
+  try {
+    const natsServers = plan.transports.includes("nats") ? (plan.nats.length ? plan.nats : [(server = await startNatsServer()).url]) : [];
+    let baselines: JacobiBaselines | undefined;
+    if (plan.baselines && plan.kernels.some((k) => k.name === "jacobi")) {
+      try {
+        baselines = await loadJacobiBaselines();
+        notes.push("mp and sab rows are hand-written Jacobi in JavaScript (not Wasm): mp runs every node in this process, taking turns on one thread; sab runs one worker thread per node");
+      } catch (error) {
+        if (!(error instanceof BaselinesMissingError)) throw error;
+        notes.push(`no mp or sab rows: ${error.message}`);
+      }
+    }
+    const configs = benchConfigs({ plan, natsServers, baselines, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
+    const jobs = [...new Map(configs.map((c) => [c.job.key, c.job])).values()];
+    const measured = await measure(jobs, plan.reps, progress);
+    const rows = configs.map((c) => {
+      const { job, baselineKey, ...config } = c;
+      return makeRow(config, measured.get(job.key)!, measured.get(baselineKey)!, machine);
+    });
+    return {
+      meta: {
+        startedAt: started.toISOString(),
+        durationMs: performance.now() - t0,
+        machine,
+        plan: {
+          kernels: plan.kernels.map((k) => k.name),
+          size: plan.size,
+          protocols: plan.protocols,
+          nodes: plan.nodes,
+          transports: plan.transports,
+          pageSizes: plan.pageSizes,
+          reps: plan.reps,
+          baselines: plan.baselines,
+        },
+        notes,
+      },
+      rows,
+    };
+  } finally {
+    await server?.stop();
+  }
+}
+
+function buildKey(kernel: BenchKernel, pageSize: number): string {
+  return `${kernel.name}|${pageSize}`;
+}
+
+async function buildAll(plan: BenchPlan, concurrency: number, progress: Progress): Promise<Map<string, BuiltKernel>> {
+  const builds = new KernelBuilds(plan.cache);
+  const todo = plan.kernels.flatMap((kernel) => plan.pageSizes.map((pageSize) => ({ kernel, pageSize })));
+  const done = new Map<string, BuiltKernel>();
+  progress.begin("build", todo.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const { kernel, pageSize } = todo[next++];
+      const label = `${kernel.name} (${pageSize / 1024}K pages)`;
+      const t = performance.now();
+      progress.start(label);
+      const result = await builds.build(kernel, { pageSize, ...(plan.sharedSize ? { regionBytes: plan.sharedSize } : {}) });
+      done.set(buildKey(kernel, pageSize), result);
+      progress.finish(label, result.cached ? "cached" : duration(performance.now() - t));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
+  progress.end();
+  return done;
+}
+
+async function measure(jobs: BenchJob[], reps: number, progress: Progress): Promise<Map<string, Measured>> {
+  const measured = new Map<string, Measured>(jobs.map((j) => [j.key, { samples: [] }]));
+  const warm = jobs.filter((j) => j.warmUp);
+  progress.begin("warm-up", warm.length);
+  for (const job of warm) {
+    progress.start(job.label);
+    try {
+      const sample = await job.run();
+      progress.finish(job.label, `${sample.ms.toFixed(1)} ms (not counted)`);
+    } catch (error) {
+      // Measured again below, where a failure is recorded.
+      progress.finish(job.label, `failed: ${(error as Error).message}`);
+    }
+  }
+  progress.end();
+  progress.begin("run", jobs.length * reps);
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const job of jobs) {
+      const m = measured.get(job.key)!;
+      const label = `${job.label}${reps > 1 ? ` rep ${rep}/${reps}` : ""}`;
+      if (m.error) {
+        progress.finish(label, "skipped (failed before)");
+        continue;
+      }
+      progress.start(label);
+      try {
+        const sample = await job.run();
+        m.samples.push(sample);
+        progress.finish(label, `${sample.ms.toFixed(1)} ms`);
+      } catch (error) {
+        const e = error as Error;
+        m.error = `${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`;
+        progress.finish(label, `failed: ${m.error}`);
+      }
+    }
+  }
+  progress.end();
+  return measured;
+}

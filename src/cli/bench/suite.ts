@@ -1,0 +1,127 @@
+/**
+ * The kernels `dsm bench` and `dsm demo` run: every kernel of assembly/kernels/ that is a parallel
+ * program, with its arguments at three sizes and the sharing pattern it stresses.
+ *
+ * The list mirrors test/helpers/suite.ts (which also pins each kernel's result at the tiny size and
+ * holds the TypeScript references); the CLI cannot import from test/, so the two are kept equal by
+ * hand and test/bench.test.ts checks that they are.
+ */
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file runs from dist/src/cli/bench/). */
+export const REPOSITORY_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+
+export const SIZE_NAMES = ["tiny", "quick", "full"] as const;
+export type SizeName = (typeof SIZE_NAMES)[number];
+
+export interface BenchKernel {
+  name: string;
+  /** Path of the kernel source, relative to the repository root. */
+  file: string;
+  /** Arguments of `run` for tests: small, but several pages per node. */
+  tiny: number[];
+  /** Arguments for a ~0.2-1 s single-node uninstrumented run. */
+  quick: number[];
+  /** Arguments for a full benchmark run; fits the default 64 MiB shared region. */
+  full: number[];
+  stresses: string;
+}
+
+export const BENCH_SUITE: readonly BenchKernel[] = [
+  {
+    name: "jacobi",
+    file: "assembly/kernels/jacobi.ts",
+    tiny: [64, 5],
+    quick: [1024, 100],
+    full: [1536, 300],
+    stresses: "nearest-neighbour sharing: one boundary row of each neighbour per sweep",
+  },
+  {
+    name: "sor",
+    file: "assembly/kernels/sor.ts",
+    tiny: [64, 5],
+    quick: [1024, 100],
+    full: [1536, 300],
+    stresses: "nearest-neighbour sharing, two barriers per iteration (red-black)",
+  },
+  {
+    name: "matmul",
+    file: "assembly/kernels/matmul.ts",
+    tiny: [32],
+    quick: [512],
+    full: [1024],
+    stresses: "read-mostly sharing: every node reads all of B",
+  },
+  {
+    name: "wordfreq",
+    file: "assembly/kernels/wordfreq.ts",
+    tiny: [200, 6],
+    quick: [30000, 32],
+    full: [100000, 128],
+    stresses: "mostly private work; one lock-protected merge into a small shared table",
+  },
+  {
+    name: "intsort",
+    file: "assembly/kernels/intsort.ts",
+    tiny: [4096, 20, 7],
+    quick: [4000000, 31, 7],
+    full: [6000000, 31, 7],
+    stresses: "all-to-all: per-node histogram rows read by all, scattered writes over the whole array",
+  },
+  {
+    name: "tsp",
+    file: "assembly/kernels/tsp.ts",
+    tiny: [9, 1],
+    quick: [14, 1],
+    full: [16, 1],
+    stresses: "lock-protected migratory work queue and a shared bound",
+  },
+  {
+    name: "nbody",
+    file: "assembly/kernels/nbody.ts",
+    tiny: [64, 2],
+    quick: [1024, 10],
+    full: [2048, 20],
+    stresses: "lock-protected force accumulation by every node; positions read by all",
+  },
+  {
+    name: "fft2d",
+    file: "assembly/kernels/fft2d.ts",
+    tiny: [5],
+    quick: [10],
+    full: [10],
+    stresses: "all-to-all transpose between row FFTs",
+  },
+  {
+    name: "lu",
+    file: "assembly/kernels/lu.ts",
+    tiny: [32],
+    quick: [768],
+    full: [1536],
+    stresses: "shrinking working set, pivot row read by all, one barrier per column",
+  },
+  {
+    name: "falseshare",
+    file: "assembly/kernels/falseshare.ts",
+    tiny: [600, 5],
+    quick: [16384, 3000],
+    full: [65536, 8000],
+    stresses: "false sharing: disjoint words of the same pages written by every node between barriers",
+  },
+  {
+    name: "sparse",
+    file: "assembly/kernels/sparse.ts",
+    tiny: [6, 5],
+    quick: [1024, 1000],
+    full: [4096, 2000],
+    stresses: "sparse updates: a few words per page changed between reads by all other nodes",
+  },
+];
+
+export function benchKernelNames(): string[] {
+  return BENCH_SUITE.map((k) => k.name);
+}
+
+export function benchKernel(name: string): BenchKernel | undefined {
+  return BENCH_SUITE.find((k) => k.name === name);
+}

@@ -1,0 +1,185 @@
+/**
+ * One node of a job whose nodes run as separate OS processes, possibly on several machines,
+ * joined through NATS: `dsm node`, and each child process of `dsm run --transport nats`.
+ *
+ *   connect the control channel ─▶ rendezvous (ranks, same kernel/protocol/args)
+ *     └ prepare(rank): NatsTransport for the rank, protocol subscribed, flushed; heartbeats start
+ *   watch heartbeats ─▶ run the kernel (final barrier included) ─▶ announce done with the report
+ *   rank 0 collects the other ranks' reports (bounded) for the job's statistics
+ *
+ * A lost or failed peer aborts this node's kernel at once; the error names the peer's rank.
+ * A failure of this node is announced to the others before it is thrown.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { FORMAT } from "../protocol/codec.js";
+import { createProtocol } from "../protocol/index.js";
+import { createSolo } from "../protocol/solo.js";
+import type { Coherence } from "../protocol/coherence.js";
+import { KernelNode } from "../runtime/kernel_node.js";
+import type { KernelModule } from "../runtime/kernel_module.js";
+import { NatsTransport } from "../transport/nats_transport.js";
+import { NatsControlChannel } from "./control_channel.js";
+import { Heartbeat } from "./heartbeat.js";
+import { jobNumber } from "./job_id.js";
+import { jsonValue, type PerNodeResult } from "./job.js";
+import type { NatsAuth } from "./nats_auth.js";
+import { Rendezvous, type Fingerprint, type Member } from "./rendezvous.js";
+
+export interface MemberNodeConfig {
+  kernel: KernelModule;
+  job: string;
+  nodes: number;
+  /** undefined: take a rank at rendezvous. */
+  rank?: number;
+  protocol: string;
+  servers: string[];
+  auth: NatsAuth;
+  args: (number | bigint)[];
+  faultTimeoutMs: number;
+  syncTimeoutMs: number;
+  /** Bound on the rendezvous. @default 60000 */
+  joinTimeoutMs?: number;
+  /** @default 500 */
+  heartbeatMs?: number;
+  /** @default 3000 */
+  lostAfterMs?: number;
+  /** Rank 0 waits this long for the other ranks' reports. @default 2000, 0 skips collecting */
+  reportWaitMs?: number;
+  /** Connection events of the node's transport (disconnect, reconnect, ...). */
+  onStatus?(rank: number, event: { type: string; data: unknown }): void;
+  /** Called once ranks are agreed, before the kernel starts; `server` is the one the transport uses. */
+  onJoined?(self: Member, members: Member[], server: string): void;
+}
+
+export interface MemberNodeOutcome {
+  self: Member;
+  members: Member[];
+  node: PerNodeResult;
+  /** Rank 0 only: every rank's report that arrived, by rank (its own included). */
+  perNode?: PerNodeResult[];
+  /** Ranks whose reports did not arrive in time. */
+  missingReports: number[];
+}
+
+/** The hex sha256 of a kernel's module bytes: what rendezvous compares. */
+export function kernelHash(kernel: KernelModule): string {
+  return createHash("sha256").update(kernel.bytes).digest("hex");
+}
+
+export function fingerprintOf(config: Pick<MemberNodeConfig, "kernel" | "protocol" | "nodes" | "args">): Fingerprint {
+  return {
+    kernel: kernelHash(config.kernel),
+    protocol: config.protocol,
+    pageSize: config.kernel.meta.layout.pageSize,
+    format: FORMAT,
+    nodes: config.nodes,
+    args: config.args.map((a) => a.toString()),
+  };
+}
+
+export async function runMemberNode(config: MemberNodeConfig): Promise<MemberNodeOutcome> {
+  const uid = randomBytes(6).toString("hex");
+  const control = await NatsControlChannel.connect({ servers: config.servers, job: config.job, auth: config.auth, name: `dsm-${config.job}-control-${uid}` });
+  const member = new MemberNode(config, control);
+  try {
+    return await member.run(uid);
+  } finally {
+    await member.close();
+    await control.close();
+  }
+}
+
+/** What one node builds once its rank is known, and tears down at the end. */
+class MemberNode {
+  private rendezvous: Rendezvous | undefined;
+  private preparing: Promise<void> | undefined;
+  private transport: NatsTransport | undefined;
+  private node: KernelNode | undefined;
+  private coherence: Coherence | undefined;
+  private heartbeat: Heartbeat | undefined;
+  /** The first lost or failed peer, which aborted this node. */
+  private lost: Error | undefined;
+
+  constructor(
+    private readonly config: MemberNodeConfig,
+    private readonly control: NatsControlChannel,
+  ) {}
+
+  async run(uid: string): Promise<MemberNodeOutcome> {
+    const { config } = this;
+    this.rendezvous = new Rendezvous(this.control, config.job, { uid, host: hostname(), pid: process.pid, rank: config.rank }, fingerprintOf(config), {
+      timeoutMs: config.joinTimeoutMs,
+      lostAfterMs: config.lostAfterMs,
+      prepare: (rank, members) => (this.preparing = this.prepare(rank, members)),
+    });
+    const { self, members } = await this.rendezvous.join();
+    config.onJoined?.(self, members, this.transport!.server);
+    const heartbeat = this.heartbeat!;
+    heartbeat.watch();
+    let report: PerNodeResult;
+    try {
+      const r = await this.node!.run(this.coherence!, config.args, { faultTimeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs + 2000 });
+      report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: { ...r.stats, ...this.coherence!.stats(), ...this.transport!.counters } };
+    } catch (error) {
+      if (this.lost) throw this.lost;
+      heartbeat.abort(`${(error as Error).name}: ${(error as Error).message}`);
+      throw error;
+    }
+    // A peer lost after the final barrier does not matter: every node's kernel has finished.
+    heartbeat.finish(report);
+    const outcome: MemberNodeOutcome = { self, members, node: report, missingReports: [] };
+    const waitMs = config.reportWaitMs ?? 2000;
+    if (self.rank === 0 && waitMs > 0) {
+      const others = members.filter((m) => m.rank !== 0).map((m) => m.rank);
+      const { reports, missing } = await heartbeat.reports(others, waitMs);
+      outcome.perNode = [report, ...others.filter((r) => reports.has(r)).map((r) => reports.get(r) as PerNodeResult)];
+      outcome.missingReports = missing;
+    }
+    return outcome;
+  }
+
+  /** Ranks are agreed: connect the transport, subscribe the protocol, start heartbeating. */
+  private async prepare(rank: number, members: Member[]): Promise<void> {
+    const { config } = this;
+    const onStatus = config.onStatus && ((event: { type: string; data: unknown }) => config.onStatus!(rank, event));
+    this.transport = await NatsTransport.connect({ servers: config.servers, job: config.job, nodeId: rank, nodeCount: config.nodes, ...config.auth, onStatus });
+    this.node = new KernelNode(config.kernel, rank, config.nodes);
+    this.coherence = createCoherence(config, this.node, this.transport);
+    await this.transport.flush();
+    this.heartbeat = new Heartbeat(this.control, {
+      self: members[rank],
+      members,
+      intervalMs: config.heartbeatMs,
+      lostAfterMs: config.lostAfterMs,
+      onFailure: (error) => this.abort(error),
+    });
+    this.heartbeat.beat();
+  }
+
+  private abort(error: Error): void {
+    this.lost ??= error;
+    // Closing the protocol rejects the fault or barrier the node waits in, which would otherwise
+    // hold the run until its own timeout.
+    void this.node!.abort(error).finally(() => this.coherence!.close().catch(() => undefined));
+  }
+
+  async close(): Promise<void> {
+    this.rendezvous?.close();
+    await this.preparing?.catch(() => undefined); // a rendezvous that failed meanwhile must not leak its transport
+    this.heartbeat?.close();
+    await this.coherence?.close().catch(() => undefined);
+    await this.transport?.close().catch(() => undefined);
+  }
+}
+
+function createCoherence(config: MemberNodeConfig, node: KernelNode, transport: NatsTransport): Coherence {
+  if (config.nodes === 1) return createSolo(node);
+  return createProtocol(config.protocol, {
+    transport,
+    port: node,
+    job: jobNumber(config.job),
+    timeoutMs: config.faultTimeoutMs,
+    syncTimeoutMs: config.syncTimeoutMs,
+  });
+}

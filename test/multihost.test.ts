@@ -1,0 +1,198 @@
+/**
+ * The multi-host test bed: three hosts (network namespaces) on a private bridge, one nats-server
+ * per host clustered by routes, `dsm node` processes on every host. A job across the hosts equals
+ * the one-node result; a killed nats-server changes nothing; a killed node or a host cut off from
+ * the others (link down, or an nft drop rule) makes every other node exit 1 naming a lost rank
+ * within 10 s. Needs root: skips loudly outside CI, fails in CI.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import type { KernelModule } from "../src/runtime/kernel_module.js";
+import { findNatsServer } from "../src/transport/nats_server.js";
+import { DsmProcess, oneNodeResult, settleAll } from "./helpers/dsm_node.js";
+import { kernel } from "./helpers/kernels.js";
+import { startNatsCluster, type NatsCluster } from "./helpers/nats_cluster.js";
+import { createTestBed, rootOrSkip, run, type TestBed } from "./helpers/netns.js";
+
+const LOST_WITHIN_MS = 10_000;
+const Hosts = suite("three hosts over a nats cluster");
+
+let bed: TestBed | undefined;
+let cluster: NatsCluster | undefined;
+let dir = "";
+let jacobi = "";
+let module: KernelModule;
+let jobs = 0;
+
+function teardown(): void {
+  bed?.teardown();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+// A test that throws past its finally, or an uncaught error, must not leave namespaces behind.
+process.on("exit", teardown);
+
+Hosts.before(async () => {
+  if (process.getuid?.() !== 0) return; // every test says SKIPPED (or fails under CI) itself
+  if (!findNatsServer()) throw new Error("nats-server is required for the multi-host test bed (apt-get install nats-server)");
+  dir = mkdtempSync(join(tmpdir(), "dsm-multihost-"));
+  jacobi = join(dir, "jacobi.wasm");
+  module = (await kernel("assembly/kernels/jacobi.ts")).instrumented;
+  writeFileSync(jacobi, module.bytes);
+  const t0 = Date.now();
+  bed = createTestBed(3);
+  cluster = await startNatsCluster({
+    hosts: bed.hosts.map((h) => h.ip),
+    ports: bed.hosts.map(() => ({ client: 4222, route: 6222 })),
+    prefix: (i) => bed!.exec(i),
+    dir,
+  });
+  console.log(`  test bed ${bed.name}: 3 hosts and 3 nats-servers up in ${Date.now() - t0} ms`);
+});
+
+Hosts.after(async () => {
+  await cluster?.stop();
+  const t0 = Date.now();
+  teardown();
+  if (bed) console.log(`  test bed torn down in ${Date.now() - t0} ms`);
+});
+
+/**
+ * `perHost[i]` nodes on host i, given every server of the cluster (`all`: the client picks one
+ * at random and fails over) or only their host's own server (`local`: a host cut off takes
+ * exactly its own nodes with it).
+ */
+function startJob(perHost: number[], args: string[], servers: "all" | "local"): DsmProcess[] {
+  const job = `mh${process.pid}x${++jobs}`;
+  const nodes = perHost.reduce((a, b) => a + b, 0);
+  return perHost.flatMap((count, host) => {
+    const nats = servers === "all" ? cluster!.urls : cluster!.servers[host].url;
+    return Array.from({ length: count }, () => new DsmProcess(["node", jacobi, "--nats", nats, "--job", job, "--nodes", String(nodes), "--json", "--", ...args], { prefix: bed!.exec(host) }));
+  });
+}
+
+const joined = (procs: DsmProcess[]) => Promise.all(procs.map((p) => p.waitFor((x) => x.rank !== undefined, 30_000, "joined line")));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function lostRank(p: DsmProcess): number | undefined {
+  const m = /dsm: NodeLostError: rank (\d+) lost: no heartbeat for 3000 ms/.exec(p.err);
+  return m ? Number(m[1]) : undefined;
+}
+
+Hosts("a job across three hosts gives the one-node result", async () => {
+  if (!rootOrSkip("a job across three hosts gives the one-node result")) return;
+  const args = ["64", "20"];
+  const procs = startJob([2, 1, 1], args, "all");
+  const exits = await settleAll(procs, 60_000);
+  assert.equal(exits.map((e) => e.code), [0, 0, 0, 0], procs.map((p) => p.err).join("\n"));
+  assert.equal(procs.map((p) => p.rank).sort(), [0, 1, 2, 3]);
+  const rank0 = procs.find((p) => p.rank === 0)!;
+  const job = JSON.parse(rank0.out);
+  assert.is(job.result, await oneNodeResult(module, args));
+  assert.equal(job.perNode.map((n: { node: number }) => n.node), [0, 1, 2, 3]);
+  console.log(`  4 nodes on 3 hosts: ${job.wallMs.toFixed(0)} ms wall, ${job.stats.messages} messages`);
+});
+
+Hosts("killing a nats-server mid-job still gives the one-node result", async () => {
+  if (!rootOrSkip("killing a nats-server mid-job still gives the one-node result")) return;
+  const args = ["64", "300"];
+  const procs = startJob([1, 1, 1], args, "all");
+  try {
+    await joined(procs);
+    await sleep(700);
+    const victim = cluster!.indexOf(procs.find((p) => p.rank === 0)!.server!);
+    assert.ok(victim >= 0, procs.map((p) => p.err).join("\n"));
+    await cluster!.kill(victim);
+    const exits = await settleAll(procs, 60_000);
+    assert.equal(exits.map((e) => e.code), [0, 0, 0], procs.map((p) => p.err).join("\n"));
+    const moved = procs.filter((p) => p.err.includes("nats reconnect"));
+    assert.ok(moved.some((p) => p.rank === 0), procs.map((p) => p.err).join("\n"));
+    const job = JSON.parse(procs.find((p) => p.rank === 0)!.out);
+    assert.is(job.result, await oneNodeResult(module, args));
+    console.log(`  killed the server on host ${victim} (rank 0's): ${moved.length} node(s) reconnected, job ${job.wallMs.toFixed(0)} ms wall`);
+  } finally {
+    await settleAll(procs, 5000).catch(() => undefined);
+    await Promise.all(cluster!.servers.map((s, i) => (s.exited ? cluster!.restart(i) : undefined)));
+  }
+});
+
+Hosts("killing a node process mid-job makes every other node exit 1 naming its rank within 10 s", async () => {
+  if (!rootOrSkip("killing a node process mid-job makes every other node exit 1 naming its rank within 10 s")) return;
+  const procs = startJob([1, 1, 1], ["64", "4000"], "local");
+  try {
+    await joined(procs);
+    await sleep(1000);
+    const victim = procs.find((p) => p.rank === 2)!;
+    const t0 = Date.now();
+    victim.kill("SIGKILL");
+    const others = procs.filter((p) => p !== victim);
+    const exits = await settleAll(others, LOST_WITHIN_MS);
+    assert.equal(exits.map((e) => e.code), [1, 1], others.map((p) => p.err).join("\n"));
+    assert.equal(others.map(lostRank), [2, 2], others.map((p) => p.err).join("\n"));
+    console.log(`  killed rank 2: the others exited after ${exits.map((e) => e.at - t0).join(", ")} ms`);
+  } finally {
+    await settleAll(procs, 5000).catch(() => undefined);
+  }
+});
+
+/** Cuts host 2 off with `cut`, checks every node exits 1 naming a lost rank in time, then heals with `heal`. */
+async function partition(cut: () => void, heal: () => void, what: string): Promise<void> {
+  const procs = startJob([1, 1, 1], ["64", "4000"], "local");
+  try {
+    await joined(procs);
+    await sleep(1000);
+    const isolated = procs[2];
+    const t0 = Date.now();
+    cut();
+    const exits = await settleAll(procs, LOST_WITHIN_MS);
+    assert.equal(exits.map((e) => e.code), [1, 1, 1], procs.map((p) => p.err).join("\n"));
+    // Each side names a rank of the other side.
+    assert.equal(procs.slice(0, 2).map(lostRank), [isolated.rank, isolated.rank], procs.map((p) => p.err).join("\n"));
+    const seenFromHost2 = lostRank(isolated);
+    assert.ok(seenFromHost2 !== undefined && seenFromHost2 !== isolated.rank, isolated.err);
+    console.log(`  ${what}: nodes exited after ${exits.map((e) => e.at - t0).join(", ")} ms`);
+  } finally {
+    try {
+      heal();
+    } catch {
+      // nothing to heal: the test failed before cutting
+    }
+    await settleAll(procs, 5000).catch(() => undefined);
+  }
+}
+
+Hosts("cutting one host off (link down on its bridge port) makes every node exit 1 naming a lost rank within 10 s", async () => {
+  if (!rootOrSkip("cutting one host off (link down on its bridge port) makes every node exit 1 naming a lost rank within 10 s")) return;
+  await partition(
+    () => bed!.cutOff(2),
+    () => run("ip", ["-n", bed!.bridgeNs, "link", "set", bed!.hosts[2].port, "up"]),
+    "host 2 link down",
+  );
+});
+
+Hosts("an nft rule dropping all traffic of one host does the same", async () => {
+  if (!rootOrSkip("an nft rule dropping all traffic of one host does the same")) return;
+  if (!hasNft()) {
+    if (process.env.CI === "true") assert.unreachable("nft is required in CI (apt-get install nftables)");
+    console.error("SKIPPED (nft not installed): multi-host nft drop rule");
+    return;
+  }
+  await partition(
+    () => bed!.dropAll(2),
+    () => run("ip", ["netns", "exec", bed!.hosts[2].ns, "nft", "delete", "table", "inet", "dsm_cut"]),
+    "host 2 nft drop",
+  );
+});
+
+function hasNft(): boolean {
+  try {
+    run("nft", ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Hosts.run();
