@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         console.log(HELP);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; use build, run or demo (dsm --help)`);
+        throw new UsageError(`unknown command "${command}"; use build, run, node, bench or demo (dsm --help)`);
     }
   } catch (error) {
     const e = error as Error;
