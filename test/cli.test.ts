@@ -127,6 +127,14 @@ Cli("reports a kernel that fails to compile with the compiler's diagnostic", () 
   assert.match(r.err, "nope");
 });
 
+Cli("refuses a kernel without an exported run, saying what to add", () => {
+  const norun = join(dir, "norun.ts");
+  writeFileSync(norun, "export function main(): i32 { return 1; }\n");
+  const r = dsm("build", norun);
+  assert.is(r.code, 1);
+  assert.is(r.err, `dsm: CompileError: kernel ${norun}: exports no function "run"; add: export function run(n: i32): f64 { ... }`);
+});
+
 Cli("parses sizes with binary units", () => {
   assert.is(parseSize("shared-size", "64M"), 64 * 1024 * 1024);
   assert.is(parseSize("page-size", "4k"), 4096);

@@ -20,6 +20,7 @@
  * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
  */
 import { diffStats } from "./diff.js";
+import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 
 export const MAGIC = 0xd5a1;
 export const FORMAT = 1;
@@ -196,6 +197,9 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.ConfirmAck, onPage("access")],
 ]);
 
+/** KIND_SPECS as an array indexed by kind, for the per-message lookups. */
+const SPEC_BY_KIND: (KindSpec | undefined)[] = Array.from({ length: 256 }, (_, kind) => KIND_SPECS.get(kind));
+
 /** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
 export const MAX_LOCK_ID = 0x7fffffff;
 
@@ -245,44 +249,62 @@ export class CodecError extends Error {
 /** The 4-byte payload of forwards: the requester's version of the page. */
 export function u32Payload(value: number): Uint8Array {
   const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value, true);
+  putU32(out, 0, value);
   return out;
 }
 
 export function readU32Payload(msg: Message): number {
-  return new DataView(msg.payload.buffer, msg.payload.byteOffset, 4).getUint32(0, true);
+  return getU32(msg.payload, 0);
+}
+
+/** A header field's value, checked to fit `bits`; an unset field is 0. */
+function field(kind: number, name: keyof typeof Field, value: number | undefined, bits: 16 | 32): number {
+  if (value == null) return 0;
+  if (!(Number.isInteger(value) && value >= 0 && value < (bits === 16 ? 0x10000 : 0x100000000))) {
+    throw new CodecError(`cannot encode ${kindName(kind)}: ${name} ${value} is not a u${bits}`);
+  }
+  return value;
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-export function encodeMessage(init: MessageInit): Uint8Array {
-  const spec = KIND_SPECS.get(init.kind);
-  if (!spec) throw new CodecError(`cannot encode ${kindName(init.kind)}: unknown kind; use a MessageKind`);
-  let payload = init.payload ?? new Uint8Array(0);
+const NO_PAYLOAD = new Uint8Array(0);
+
+/**
+ * Encodes a message into a new buffer, or into `scratch` when given and large enough: the result
+ * is then a view of `scratch`, valid until its next use (transports copy at the call, so a sender
+ * may encode every message it sends into one scratch buffer).
+ */
+export function encodeMessage(init: MessageInit, scratch?: Uint8Array): Uint8Array {
+  const kind = init.kind;
+  const spec = SPEC_BY_KIND[kind];
+  if (!spec) throw new CodecError(`cannot encode ${kindName(kind)}: unknown kind; use a MessageKind`);
+  let payload = init.payload ?? NO_PAYLOAD;
   if (spec.payload === "json") {
-    if (init.payload) throw new CodecError(`cannot encode ${kindName(init.kind)}: give a body, not raw payload bytes`);
+    if (init.payload) throw new CodecError(`cannot encode ${kindName(kind)}: give a body, not raw payload bytes`);
     payload = encoder.encode(JSON.stringify(init.body ?? {}));
   }
-  const out = new Uint8Array(HEADER_BYTES + payload.byteLength);
-  const view = new DataView(out.buffer);
-  const put = (name: keyof typeof Field, value: number | undefined, bits: 16 | 32) => {
-    const v = value ?? 0;
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new CodecError(`cannot encode ${kindName(init.kind)}: ${name} ${v} is not a u${bits}`);
-    if (bits === 16) view.setUint16(Field[name], v, true);
-    else view.setUint32(Field[name], v, true);
-  };
-  view.setUint16(Field.magic, MAGIC, true);
-  view.setUint8(Field.format, FORMAT);
-  view.setUint8(Field.kind, init.kind);
-  put("job", init.job, 32);
-  put("source", init.source, 16);
-  put("target", init.target, 16);
-  put("page", init.page, 32);
-  put("version", init.version, 32);
-  put("request", init.request, 32);
-  put("arg", init.arg, 32);
-  view.setUint32(Field.payloadLength, payload.byteLength, true);
+  const job = field(kind, "job", init.job, 32);
+  const source = field(kind, "source", init.source, 16);
+  const target = field(kind, "target", init.target, 16);
+  const page = field(kind, "page", init.page, 32);
+  const version = field(kind, "version", init.version, 32);
+  const request = field(kind, "request", init.request, 32);
+  const arg = field(kind, "arg", init.arg, 32);
+  const size = HEADER_BYTES + payload.byteLength;
+  const out = scratch && scratch.byteLength >= size ? scratch.subarray(0, size) : new Uint8Array(size);
+  putU16(out, Field.magic, MAGIC);
+  out[Field.format] = FORMAT;
+  out[Field.kind] = kind;
+  putU32(out, Field.job, job);
+  putU16(out, Field.source, source);
+  putU16(out, Field.target, target);
+  putU32(out, Field.page, page);
+  putU32(out, Field.version, version);
+  putU32(out, Field.request, request);
+  putU32(out, Field.arg, arg);
+  putU32(out, Field.payloadLength, payload.byteLength);
   out.set(payload, HEADER_BYTES);
   return out;
 }
@@ -291,31 +313,27 @@ export function encodeMessage(init: MessageInit): Uint8Array {
 export function decodeMessage(bytes: Uint8Array, ctx: DecodeContext): Message {
   if (!(bytes instanceof Uint8Array)) throw new CodecError("message is not a Uint8Array; transports deliver bytes");
   if (bytes.byteLength < HEADER_BYTES) throw new CodecError(`message of ${bytes.byteLength} bytes: shorter than the ${HEADER_BYTES}-byte header; it was truncated`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint16(Field.magic, true);
+  const magic = getU16(bytes, Field.magic);
   if (magic !== MAGIC) throw new CodecError(`magic 0x${magic.toString(16)}: not a wasm-dsm message (expected 0x${MAGIC.toString(16)})`);
-  const format = view.getUint8(Field.format);
+  const format = bytes[Field.format]!;
   if (format !== FORMAT) throw new CodecError(`format ${format}: this node speaks format ${FORMAT}; run the same wasm-dsm version on every node`);
-  const kind = view.getUint8(Field.kind);
-  const spec = KIND_SPECS.get(kind);
+  const kind = bytes[Field.kind]!;
+  const spec = SPEC_BY_KIND[kind];
   if (!spec) throw new CodecError(`kind ${kind}: unknown message kind`);
-  const name = kindName(kind);
   const msg: Message = {
     kind: kind as MessageKind,
-    job: view.getUint32(Field.job, true),
-    source: view.getUint16(Field.source, true),
-    target: view.getUint16(Field.target, true),
-    page: view.getUint32(Field.page, true),
-    version: view.getUint32(Field.version, true),
-    request: view.getUint32(Field.request, true),
-    arg: view.getUint32(Field.arg, true),
-    // A copy, and a plain Uint8Array: transports may reuse their buffers after the handler
-    // returns (the payload is installed later, inside a fault), and a Node Buffer's slice() is a
-    // view, which code expecting Uint8Array semantics gets wrong.
-    payload: new Uint8Array(bytes.byteLength - HEADER_BYTES),
+    job: getU32(bytes, Field.job),
+    source: getU16(bytes, Field.source),
+    target: getU16(bytes, Field.target),
+    page: getU32(bytes, Field.page),
+    version: getU32(bytes, Field.version),
+    request: getU32(bytes, Field.request),
+    arg: getU32(bytes, Field.arg),
+    payload: copyPayload(bytes),
+    body: undefined,
   };
-  msg.payload.set(bytes.subarray(HEADER_BYTES));
-  const length = view.getUint32(Field.payloadLength, true);
+  const length = getU32(bytes, Field.payloadLength);
+  const name = kindName(kind);
   if (length !== bytes.byteLength - HEADER_BYTES) {
     throw new CodecError(`${name}: payload length ${length} but ${bytes.byteLength - HEADER_BYTES} bytes follow the header; the message was truncated or padded`);
   }
@@ -325,6 +343,18 @@ export function decodeMessage(bytes: Uint8Array, ctx: DecodeContext): Message {
   checkArg(name, spec.arg, msg.arg, ctx);
   msg.body = checkPayload(name, spec, msg.payload, ctx);
   return msg;
+}
+
+/**
+ * The bytes after the header as a copy the message owns, and a plain Uint8Array: transports may
+ * reuse their buffers after the handler returns (the payload is installed later, inside a fault),
+ * and a Node Buffer's slice() is a view, which code expecting Uint8Array semantics gets wrong.
+ */
+function copyPayload(bytes: Uint8Array): Uint8Array {
+  if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes.slice(HEADER_BYTES);
+  const payload = new Uint8Array(bytes.byteLength - HEADER_BYTES);
+  payload.set(bytes.subarray(HEADER_BYTES));
+  return payload;
 }
 
 function checkPage(name: string, spec: KindSpec, page: number, ctx: DecodeContext): void {

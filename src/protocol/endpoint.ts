@@ -11,14 +11,16 @@
  *
  * Retries back off (retryMs, 2×, 4×, 8× at most) and stop at the call's deadline, where the call
  * rejects with the error its caller built. Receivers must therefore treat a repeated request as
- * the same request: every exchange carries the request id of the node that started it.
+ * the same request: every exchange carries the request id of the node that started it. One timer
+ * serves every call of the endpoint (armed for the earliest retransmission), since almost every
+ * call is answered long before its first retry and a timer per call would cost more than the call.
  *
  * Dropped and counted, never thrown: bytes the codec rejects, messages of another job or for
  * another node, replies nobody waits for, kinds nobody handles. A handler that throws is a bug;
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
 import type { PagePort } from "./coherence.js";
-import { CodecError, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit, type MessageKind } from "./codec.js";
+import { CodecError, HEADER_BYTES, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit, type MessageKind } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -37,8 +39,18 @@ export interface CallOptions {
   timeout: (lastProgress: Message | undefined) => Error;
 }
 
-interface PendingCall extends CallOptions {
-  last?: Message;
+interface PendingCall {
+  readonly to: number;
+  readonly request: number;
+  readonly bytes: Uint8Array;
+  readonly options: CallOptions;
+  /** performance.now() at which the call gives up. */
+  readonly deadline: number;
+  /** performance.now() of the next retransmission. */
+  due: number;
+  /** Wait before the retransmission after the next one. */
+  interval: number;
+  last: Message | undefined;
   resolve(reply: Message): void;
   reject(error: Error): void;
 }
@@ -69,7 +81,16 @@ export class Endpoint {
   readonly counters: EndpointCounters = { dropped: 0, malformed: 0, misdelivered: 0, stale: 0, retries: 0 };
   private readonly decodeContext: DecodeContext;
   private readonly handlers = new Map<number, (msg: Message) => void>();
+  /** Calls by request id, for routing replies. */
   private readonly pending = new Map<number, PendingCall>();
+  /** Every call not yet settled (a later call may reuse an earlier one's request id). */
+  private readonly calls = new Set<PendingCall>();
+  /** The one retransmission timer, armed for `retryAt`; unreferenced while no call waits. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = Infinity;
+  private retryRefed = false;
+  /** Where fire-and-forget messages are encoded: transports copy the bytes at the call. */
+  private readonly scratch: Uint8Array;
   private nextId = 1;
   private closed = false;
   private failure: Error | undefined;
@@ -84,6 +105,7 @@ export class Endpoint {
     this.job = options.job;
     this.retryMs = options.retryMs;
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
+    this.scratch = new Uint8Array(HEADER_BYTES + port.pageSize);
     transport.listen((bytes) => this.receive(bytes));
   }
 
@@ -103,7 +125,7 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      this.transport.send(to, this.encode(to, out));
+      this.transport.send(to, this.encode(to, out, out.request, this.scratch));
     } catch (error) {
       this.fail(error);
     }
@@ -114,51 +136,80 @@ export class Endpoint {
    * arrives or `timeoutMs` passes.
    */
   call(to: number, out: Outgoing, options: CallOptions): Promise<Message> {
+    if (this.closed) return Promise.reject(new ProtocolClosedError(this.node));
+    const request = out.request || this.nextRequest();
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encode(to, out, request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<Message>((resolve, reject) => {
-      if (this.closed) return reject(new ProtocolClosedError(this.node));
-      const request = out.request || this.nextRequest();
-      let bytes: Uint8Array;
-      try {
-        bytes = this.encode(to, { ...out, request });
-      } catch (error) {
-        return reject(error);
-      }
-      const deadline = Date.now() + options.timeoutMs;
-      let interval = this.retryMs;
-      let timer: NodeJS.Timeout | undefined;
-      let first = true;
-      const settle = () => {
-        clearTimeout(timer);
-        if (this.pending.get(request) === entry) this.pending.delete(request);
-      };
-      const entry: PendingCall = {
-        ...options,
-        resolve: (reply) => {
-          settle();
-          resolve(reply);
-        },
-        reject: (error) => {
-          settle();
-          reject(error);
-        },
-      };
-      const transmit = () => {
-        const left = deadline - Date.now();
-        if (left <= 0) return entry.reject(options.timeout(entry.last));
-        if (!first) this.counters.retries++;
-        first = false;
-        try {
-          this.transport.send(to, bytes);
-        } catch (error) {
-          return entry.reject(error as Error);
-        }
-        timer = setTimeout(transmit, Math.min(interval, left));
-        interval = Math.min(interval * 2, this.retryMs * 8);
-      };
-      this.pending.set(request, entry);
-      transmit();
+      const now = performance.now();
+      const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve, reject };
+      this.pending.set(request, call);
+      this.calls.add(call);
+      if (this.transmit(call, now, false)) this.armRetry(call.due);
     });
   }
+
+  /** Sends (or resends) a call, or ends it at its deadline; true while it still waits. */
+  private transmit(call: PendingCall, now: number, retry: boolean): boolean {
+    const left = call.deadline - now;
+    if (left <= 0) {
+      this.settle(call);
+      call.reject(call.options.timeout(call.last));
+      return false;
+    }
+    if (retry) this.counters.retries++;
+    try {
+      this.transport.send(call.to, call.bytes);
+    } catch (error) {
+      this.settle(call);
+      call.reject(error as Error);
+      return false;
+    }
+    call.due = now + Math.min(call.interval, left);
+    call.interval = Math.min(call.interval * 2, this.retryMs * 8);
+    return true;
+  }
+
+  private settle(call: PendingCall): void {
+    this.calls.delete(call);
+    if (this.pending.get(call.request) === call) this.pending.delete(call.request);
+    // Nothing waits: the timer may fire, finding nothing, but must not keep the process alive.
+    if (this.calls.size === 0 && this.retryRefed) {
+      this.retryTimer?.unref();
+      this.retryRefed = false;
+    }
+  }
+
+  private armRetry(due: number): void {
+    if (this.retryTimer !== undefined && this.retryAt <= due) {
+      if (!this.retryRefed) {
+        this.retryTimer.ref();
+        this.retryRefed = true;
+      }
+      return;
+    }
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryAt = due;
+    this.retryRefed = true;
+    this.retryTimer = setTimeout(this.onRetryTimer, Math.max(1, due - performance.now()));
+  }
+
+  private readonly onRetryTimer = (): void => {
+    this.retryTimer = undefined;
+    this.retryAt = Infinity;
+    if (this.closed) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const call of [...this.calls]) {
+      if (call.due <= now && !this.transmit(call, now, true)) continue;
+      if (this.calls.has(call)) next = Math.min(next, call.due);
+    }
+    if (next !== Infinity) this.armRetry(next);
+  };
 
   /** Counts a message a handler decided to ignore as stale or duplicate. */
   dropStale(): void {
@@ -192,12 +243,28 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of [...this.pending.values()]) entry.reject(new ProtocolClosedError(this.node));
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const calls = [...this.calls];
+    this.calls.clear();
     this.pending.clear();
+    for (const call of calls) call.reject(new ProtocolClosedError(this.node));
   }
 
-  private encode(to: number, out: Outgoing): Uint8Array {
-    return encodeMessage({ ...out, job: this.job, source: this.node, target: to });
+  private encode(to: number, out: Outgoing, request: number | undefined, scratch?: Uint8Array): Uint8Array {
+    const init: MessageInit = {
+      kind: out.kind,
+      job: this.job,
+      source: this.node,
+      target: to,
+      page: out.page,
+      version: out.version,
+      request,
+      arg: out.arg,
+      payload: out.payload,
+      body: out.body,
+    };
+    return encodeMessage(init, scratch);
   }
 
   private receive(bytes: Uint8Array): void {
@@ -222,8 +289,12 @@ export class Endpoint {
   private route(msg: Message): void {
     const call = this.pending.get(msg.request);
     if (call) {
-      if (call.replies.includes(msg.kind) && (!call.accept || call.accept(msg))) return call.resolve(msg);
-      if (call.progress?.includes(msg.kind)) {
+      const { replies, accept, progress } = call.options;
+      if (replies.includes(msg.kind) && (!accept || accept(msg))) {
+        this.settle(call);
+        return call.resolve(msg);
+      }
+      if (progress?.includes(msg.kind)) {
         call.last = msg;
         return;
       }

@@ -74,6 +74,8 @@ export abstract class PageProtocol implements Coherence {
   private started = false;
   private early: (() => void)[] = [];
   private readonly confirms = new Set<Promise<void>>();
+  /** Confirms of installed pages, sent on the next turn so they stay off the fault's path. */
+  private unconfirmed: (() => void)[] = [];
   /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
   private readonly forwardsWaiting = new Set<string>();
 
@@ -137,7 +139,8 @@ export abstract class PageProtocol implements Coherence {
       const missing: number[] = [];
       for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
       if (missing.length === 0) return;
-      await Promise.all(missing.map((p) => this.acquire(p, write, deadline)));
+      if (missing.length === 1) await this.acquire(missing[0]!, write, deadline);
+      else await Promise.all(missing.map((p) => this.acquire(p, write, deadline)));
     }
   }
 
@@ -159,6 +162,7 @@ export abstract class PageProtocol implements Coherence {
   }
 
   async finish(): Promise<void> {
+    this.sendConfirms();
     await Promise.all(this.confirms);
     this.endpoint.check();
     await this.sync.finish();
@@ -207,11 +211,14 @@ export abstract class PageProtocol implements Coherence {
   protected parkedForward(msg: Message, serve: () => void): void {
     const key = `${msg.page}:${msg.arg}:${msg.request}`;
     if (this.forwardsWaiting.has(key)) return this.endpoint.dropStale();
-    this.forwardsWaiting.add(key);
+    let served = false;
     this.parked(() => {
+      served = true;
       this.forwardsWaiting.delete(key);
       serve();
     });
+    // Usually the kernel is parked and the work ran at once; otherwise remember it is waiting.
+    if (!served) this.forwardsWaiting.add(key);
   }
 
   /** Lowers a page to None, counting it. Only while parked. */
@@ -259,15 +266,32 @@ export abstract class PageProtocol implements Coherence {
     );
     if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
     this.install(page, reply, write);
-    this.confirm(manager, page, reply.request, access);
+    this.confirmLater(manager, page, reply.request, access, this.versions[this.index(page)]);
   }
 
+  /**
+   * Queues the Confirm of an installed page until the next turn of the event loop: the fault's
+   * reply to the kernel is due now, and the manager needs the Confirm only to start the page's
+   * next transaction. On the local transport a message is delivered within the same turn, so
+   * sending it at once would put the whole Confirm exchange before the kernel resumes.
+   */
+  private confirmLater(manager: number, page: number, request: number, access: number, version: number): void {
+    if (this.unconfirmed.length === 0) setImmediate(this.sendConfirms);
+    this.unconfirmed.push(() => this.confirm(manager, page, request, access, version));
+  }
+
+  private readonly sendConfirms = (): void => {
+    const batch = this.unconfirmed;
+    this.unconfirmed = [];
+    if (!this.endpoint.isClosed) for (const send of batch) send();
+  };
+
   /** Tells the manager the transaction is done; retried in the background, failure kept. */
-  private confirm(manager: number, page: number, request: number, access: number): void {
+  private confirm(manager: number, page: number, request: number, access: number, version: number): void {
     const done: Promise<void> = this.endpoint
       .call(
         manager,
-        { kind: MessageKind.Confirm, page, request, arg: access, version: this.versions[this.index(page)] },
+        { kind: MessageKind.Confirm, page, request, arg: access, version },
         {
           replies: [MessageKind.ConfirmAck],
           accept: (m) => m.page === page,

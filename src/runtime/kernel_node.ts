@@ -13,7 +13,7 @@ import { Access, NO_READ, NO_WRITE, Reply, Request, Slot, regionPages, type Layo
 import type { Coherence, PagePort } from "../protocol/coherence.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
-import { MailboxHost, type MailboxRequest } from "./mailbox.js";
+import { HOST_POLL_US, MailboxHost, type MailboxRequest } from "./mailbox.js";
 import type { WorkerInit, WorkerReport } from "./worker.js";
 
 export interface NodeRunOptions {
@@ -21,7 +21,11 @@ export interface NodeRunOptions {
   faultTimeoutMs?: number;
   /** Bound on one barrier or lock call, in milliseconds. @default 120000 */
   syncTimeoutMs?: number;
-  /** Microseconds a worker spins on the mailbox before sleeping. @default 300 (env DSM_SPIN_US) */
+  /**
+   * Microseconds a worker spins on the mailbox before sleeping. The host polls for the worker's
+   * next request for at most as long (and at most HOST_POLL_US), so 0 turns off both.
+   * @default 300 (env DSM_SPIN_US)
+   */
   spinMicros?: number;
 }
 
@@ -51,6 +55,14 @@ interface Deferred {
   reject: (error: unknown) => void;
 }
 
+/** The bound on the request being handled (see {@link KernelNode.bounded}). */
+interface Watch {
+  /** performance.now() at which the request fails. */
+  deadline: number;
+  reject: (error: Error) => void;
+  error: () => Error;
+}
+
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 export class KernelNode implements PagePort {
@@ -67,6 +79,10 @@ export class KernelNode implements PagePort {
   private mailbox: MailboxHost;
   private worker?: Worker;
   private failure?: Error;
+  private watch: Watch | undefined;
+  /** One timer bounds every request: armed for `watchdogAt`, moved only when a deadline is earlier. */
+  private watchdog: NodeJS.Timeout | undefined;
+  private watchdogAt = Infinity;
 
   constructor(
     readonly kernel: KernelModule,
@@ -114,6 +130,8 @@ export class KernelNode implements PagePort {
   /** Runs the kernel to completion (including the final barrier) and returns its result. */
   async run(coherence: Coherence, args: (number | bigint)[], options: NodeRunOptions = {}): Promise<NodeResult> {
     await coherence.start();
+    const spinMicros = options.spinMicros ?? Number(process.env.DSM_SPIN_US ?? 300);
+    this.mailbox.pollMicros = Math.min(HOST_POLL_US, spinMicros);
     const init: WorkerInit = {
       module: this.kernel.module,
       memory: this.memory,
@@ -121,7 +139,7 @@ export class KernelNode implements PagePort {
       nodeCount: this.nodeCount,
       layout: this.layout,
       args,
-      spinMicros: options.spinMicros ?? Number(process.env.DSM_SPIN_US ?? 300),
+      spinMicros,
     };
     const worker = new Worker(WORKER_URL);
     this.worker = worker;
@@ -143,6 +161,7 @@ export class KernelNode implements PagePort {
       this.mailbox.stop();
       this.parked = true;
       await served.catch(() => undefined);
+      this.stopWatchdog();
       await worker.terminate();
     }
   }
@@ -189,7 +208,7 @@ export class KernelNode implements PagePort {
         if (access === Access.Write) this.stats.writeFaults++;
         else this.stats.readFaults++;
         const what = access === Access.Write ? "write" : "read";
-        await bound(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
+        await this.bounded(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
         this.stats.faultMs += performance.now() - t0;
         return false;
       }
@@ -198,20 +217,20 @@ export class KernelNode implements PagePort {
         return false;
       case Request.Barrier:
         this.stats.barriers++;
-        await bound(coherence.barrier(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "barrier", syncTimeoutMs));
+        await this.bounded(coherence.barrier(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "barrier", syncTimeoutMs));
         break;
       case Request.Lock:
         this.stats.locks++;
-        await bound(coherence.lock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `lock ${a0}`, syncTimeoutMs));
+        await this.bounded(coherence.lock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `lock ${a0}`, syncTimeoutMs));
         break;
       case Request.Unlock:
-        await bound(coherence.unlock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `unlock ${a0}`, syncTimeoutMs));
+        await this.bounded(coherence.unlock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `unlock ${a0}`, syncTimeoutMs));
         break;
       case Request.Alloc:
         coherence.allocated(a0 >>> 0, a1 >>> 0);
         return false;
       case Request.Done:
-        await bound(coherence.finish(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "final barrier", syncTimeoutMs));
+        await this.bounded(coherence.finish(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "final barrier", syncTimeoutMs));
         this.stats.syncMs += performance.now() - t0;
         return true;
       default:
@@ -239,6 +258,55 @@ export class KernelNode implements PagePort {
     }
   }
 
+  /**
+   * Resolves like `work`, or rejects with `error()` after `ms`. Requests are handled one at a
+   * time, so one watchdog timer serves them all: a timer per request would cost more than a
+   * local fault's whole protocol work.
+   */
+  private bounded<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const watch: Watch = { deadline: performance.now() + ms, reject, error };
+      this.watch = watch;
+      this.armWatchdog(watch.deadline);
+      work.then(
+        (value) => {
+          if (this.watch === watch) this.watch = undefined;
+          resolve(value);
+        },
+        (reason) => {
+          if (this.watch === watch) this.watch = undefined;
+          reject(reason);
+        },
+      );
+    });
+  }
+
+  private armWatchdog(deadline: number): void {
+    if (this.watchdog !== undefined) {
+      if (this.watchdogAt <= deadline) return;
+      clearTimeout(this.watchdog);
+    }
+    this.watchdogAt = deadline;
+    this.watchdog = setTimeout(this.onWatchdog, Math.max(1, deadline - performance.now()));
+  }
+
+  private readonly onWatchdog = (): void => {
+    this.watchdog = undefined;
+    this.watchdogAt = Infinity;
+    const watch = this.watch;
+    if (!watch) return;
+    if (performance.now() < watch.deadline) return this.armWatchdog(watch.deadline);
+    this.watch = undefined;
+    watch.reject(watch.error());
+  };
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== undefined) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    this.watchdogAt = Infinity;
+    this.watch = undefined;
+  }
+
   private drain(): void {
     while (this.queue.length > 0) {
       const batch = this.queue;
@@ -258,13 +326,4 @@ export class KernelNode implements PagePort {
     this.queue = [];
     for (const item of batch) item.reject(error);
   }
-}
-
-/** Resolves like `work`, or rejects with `onTimeout()` after `ms`. */
-export function bound<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

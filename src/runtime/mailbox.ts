@@ -4,7 +4,7 @@
  *
  *   worker                                   host
  *   write KIND, ARG0..ARG3
- *   Atomics.store(REQ_SEQ, s); notify  ──▶   Atomics.waitAsync(REQ_SEQ, s-1) wakes
+ *   Atomics.store(REQ_SEQ, s); notify  ──▶   polling sees REQ_SEQ == s, or Atomics.waitAsync wakes
  *   spin on ACK_SEQ, then Atomics.wait        kernel is parked: handle, change pages
  *                                            write STATUS, RESULT
  *   ACK_SEQ == s: read STATUS, RESULT  ◀──   Atomics.store(ACK_SEQ, s); notify
@@ -75,23 +75,65 @@ export class HostAbort extends Error {
   override name = "HostAbort";
 }
 
-/** Host side. Delivers each request to `handle` and publishes its reply. */
+/** Microseconds the host polls for the next request (one check per event-loop turn) before sleeping. */
+export const HOST_POLL_US = 50;
+/** Most requests a host waits for without polling after polls that found nothing. */
+const MAX_SKIP = 64;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Host side. Delivers each request to `handle` and publishes its reply.
+ *
+ * Waking a host asleep in Atomics.waitAsync takes about 10 µs on a 2-vCPU VM, as long as the
+ * protocol work of a local fault, so after a reply the host first polls for the next request,
+ * one check per turn of the event loop (timers, I/O and other nodes keep running), for up to
+ * `pollMicros`. Polling pays only while the kernel faults in quick succession on a CPU of its
+ * own; when the kernel shares the host's CPU, polling only delays it. So a poll that finds
+ * nothing makes the host sleep at once for the next 1, 2, 4 … 64 requests, and one that finds a
+ * request starts that count over.
+ */
 export class MailboxHost {
   private last = 0;
   private stopped = false;
+  /** Requests still to wait for without polling, and how many the next failed poll skips. */
+  private skip = 0;
+  private backoff = 1;
 
-  constructor(private readonly control: Int32Array) {}
+  constructor(
+    private readonly control: Int32Array,
+    /** Longest poll after a reply, in microseconds; 0 never polls. @default HOST_POLL_US */
+    public pollMicros = HOST_POLL_US,
+  ) {}
 
-  /** Waits (bounded by `pollMs` per round, re-checking `stopped`) for the next request. */
-  async next(pollMs = 200): Promise<MailboxRequest | null> {
+  /** Resolves with the next request, or null once stopped. */
+  async next(): Promise<MailboxRequest | null> {
     const c = this.control;
     const want = (this.last + 1) | 0;
+    let pollUntil = 0;
+    if (this.pollMicros > 0) {
+      if (this.skip > 0) this.skip--;
+      else pollUntil = performance.now() + this.pollMicros / 1000;
+    }
+    // Unbounded on purpose: the kernel may compute for as long as it likes. stop() ends the wait
+    // (run() calls it when the worker reports, fails or exits).
     while (!this.stopped) {
       if (Atomics.load(c, Slot.REQ_SEQ) === want) {
+        if (pollUntil > 0) this.backoff = 1;
         this.last = want;
         return { seq: want, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
       }
-      const wait = Atomics.waitAsync(c, Slot.REQ_SEQ, this.last, pollMs);
+      if (pollUntil > 0) {
+        if (performance.now() < pollUntil) {
+          await nextTurn();
+          continue;
+        }
+        pollUntil = 0;
+        this.skip = this.backoff;
+        this.backoff = Math.min(this.backoff * 2, MAX_SKIP);
+      }
+      // No timeout: a timeout costs a timer per wait, and stop() wakes this wait.
+      const wait = Atomics.waitAsync(c, Slot.REQ_SEQ, this.last);
       if (wait.async) await wait.value;
     }
     return null;

@@ -7,8 +7,16 @@
  *   ── check, count ────────────▶  copy bytes (the sender may reuse its buffer)
  *                                  intercept(0, 1, copy, "send") → deliver | drop | {delayMs}
  *                                  FIFO queue ── drained on setImmediate ──▶ handler(copy)
+ *                                       ▲                                        │ send
+ *                                       └──── joins the drain under way ◀────────┘
  *
  * - Asynchronous: a handler never runs inside `send`, `request` or `reply`.
+ * - One turn per exchange: a message sent by a handler while the queue is drained joins that
+ *   drain (after everything queued before it), so a request, its forwards and the reply cost one
+ *   turn of the event loop instead of one turn per hop. After {@link TURN_BUDGET} deliveries the
+ *   rest waits for the next turn, so nodes that keep answering each other cannot starve timers
+ *   and I/O. Promise callbacks a handler triggers run after the drain, and what they send waits
+ *   for the next turn, as it would on NATS.
  * - Ordered per sender: one FIFO queue for the whole network keeps every sender's messages in the
  *   order sent (and, stronger than NATS, in one global order) unless the intercept delays one.
  * - Delivered bytes are a fresh copy that, like the NATS parser's output, is a view at a nonzero
@@ -65,6 +73,18 @@ interface Envelope {
   requestId: number;
 }
 
+/** A place in the queue: `reached` runs when delivery gets there (see {@link LocalTransport.flush}). */
+interface Marker {
+  reached(): void;
+}
+
+/** Fills a delivered slot so the queue does not keep the message's bytes alive. */
+const EMPTY_SLOT: Marker = { reached() {} };
+
+function isMarker(item: Envelope | Marker): item is Marker {
+  return (item as Envelope).bytes === undefined;
+}
+
 interface Pending {
   resolve(bytes: Uint8Array): void;
   reject(error: Error): void;
@@ -73,6 +93,9 @@ interface Pending {
 
 /** Where a delivered copy starts inside its buffer (see the file overview). */
 const WIRE_OFFSET = 3;
+
+/** Deliveries one drain makes before leaving the rest of the queue to the next turn of the event loop. */
+export const TURN_BUDGET = 256;
 
 export class LocalNetwork {
   readonly nodeCount: number;
@@ -83,8 +106,11 @@ export class LocalNetwork {
   readonly stats = { delivered: 0, dropped: 0 };
   readonly onHandlerError: HandlerErrorHook;
   private readonly nodes: LocalTransport[] = [];
-  private queue: Envelope[] = [];
+  /** Messages and flush markers in order; `head` is the next one to deliver. */
+  private queue: (Envelope | Marker)[] = [];
+  private head = 0;
   private scheduled = false;
+  private draining = false;
   private readonly delayed = new Set<NodeJS.Timeout>();
 
   constructor(nodeCount: number, options: LocalNetworkOptions = {}) {
@@ -110,7 +136,10 @@ export class LocalNetwork {
   async close(): Promise<void> {
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
+    const forgotten = this.queue.slice(this.head);
     this.queue = [];
+    this.head = 0;
+    for (const item of forgotten) if (isMarker(item)) item.reached();
     await Promise.all(this.nodes.map((node) => node.close()));
   }
 
@@ -133,21 +162,54 @@ export class LocalNetwork {
     }
   }
 
-  private enqueue(envelope: Envelope): void {
-    this.queue.push(envelope);
-    if (!this.scheduled) {
+  /** @internal Calls `reached` once every message queued before it was delivered, or at close. */
+  mark(reached: () => void): void {
+    this.enqueue({ reached });
+  }
+
+  private enqueue(item: Envelope | Marker): void {
+    this.queue.push(item);
+    // During a drain the item joins it; the drain's loop reaches it.
+    if (!this.scheduled && !this.draining) {
       this.scheduled = true;
       setImmediate(this.drain);
     }
   }
 
-  // Only the batch present now: messages sent by handlers wait for the next turn, so two nodes
-  // talking forever cannot starve timers and I/O.
   private readonly drain = (): void => {
     this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    for (const envelope of batch) this.deliver(envelope);
+    this.draining = true;
+    let delivered = 0;
+    try {
+      // Re-read this.queue each time: a handler may close the network, which empties it.
+      while (this.head < this.queue.length) {
+        const item = this.queue[this.head]!;
+        if (isMarker(item)) {
+          this.queue[this.head++] = EMPTY_SLOT;
+          item.reached();
+          continue;
+        }
+        if (delivered === TURN_BUDGET) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+          this.scheduled = true;
+          setImmediate(this.drain);
+          return;
+        }
+        this.queue[this.head++] = EMPTY_SLOT;
+        delivered++;
+        this.deliver(item);
+      }
+      this.queue = [];
+      this.head = 0;
+    } finally {
+      this.draining = false;
+      // Only if a delivery threw: what is left still gets delivered.
+      if (this.head < this.queue.length && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.drain);
+      }
+    }
   };
 
   private deliver(envelope: Envelope): void {
@@ -220,7 +282,7 @@ export class LocalTransport implements Transport {
 
   /** Resolves once every message sent before the call (and not delayed by the intercept) was delivered. */
   flush(): Promise<void> {
-    return new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve) => this.network.mark(resolve));
   }
 
   async close(): Promise<void> {

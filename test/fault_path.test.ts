@@ -1,0 +1,248 @@
+/**
+ * What keeps a remote fault cheap, pinned so it stays that way: the local network delivers a
+ * whole exchange in one turn of the event loop without starving timers; one retransmission timer
+ * serves every call of an endpoint; the mailbox host polls for the next request and sleeps when
+ * polling does not pay; a fault's Confirm leaves after the fault resolved; one watchdog bounds
+ * every mailbox request, each by its own bound.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Access, Request, Slot } from "../src/abi.js";
+import { MessageKind } from "../src/protocol/codec.js";
+import { Endpoint } from "../src/protocol/endpoint.js";
+import { createIvy } from "../src/protocol/ivy.js";
+import { FaultTimeoutError } from "../src/runtime/errors.js";
+import { KernelNode } from "../src/runtime/kernel_node.js";
+import { MailboxHost } from "../src/runtime/mailbox.js";
+import { LocalNetwork, TURN_BUDGET } from "../src/transport/local_transport.js";
+import { FakeCoherence } from "./helpers/fake_coherence.js";
+import { FakePort } from "./helpers/fake_port.js";
+import { kernel } from "./helpers/kernels.js";
+import { recordedCluster } from "./helpers/recording_transport.js";
+
+const WAIT_MS = 3000;
+
+/** Rejects if `promise` does not settle within `ms`. */
+function within<T>(promise: Promise<T>, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+const Turns = suite("LocalNetwork turns");
+
+Turns("a request and the reply its handler sends arrive within one turn of the event loop", async () => {
+  const net = new LocalNetwork(2);
+  net.transport(1).listen((bytes, reply) => reply!(bytes));
+  const order: string[] = [];
+  const answered = net.transport(0).request(1, new Uint8Array([5]), WAIT_MS).then((bytes) => order.push(`reply ${bytes[0]}`));
+  setImmediate(() => order.push("next turn"));
+  await within(answered);
+  await nextTurn();
+  assert.equal(order, ["reply 5", "next turn"]);
+  await net.close();
+});
+
+Turns("messages that handlers send on arrive in the same turn, in the order sent", async () => {
+  const net = new LocalNetwork(3);
+  const heard: string[] = [];
+  net.transport(1).listen((bytes) => {
+    heard.push(`1 got ${bytes[0]}`);
+    net.transport(1).send(2, new Uint8Array([bytes[0]! + 10]));
+  });
+  net.transport(2).listen((bytes) => heard.push(`2 got ${bytes[0]}`));
+  net.transport(0).send(1, new Uint8Array([1]));
+  net.transport(0).send(1, new Uint8Array([2]));
+  setImmediate(() => heard.push("next turn"));
+  await within(sleep(5));
+  assert.equal(heard, ["1 got 1", "1 got 2", "2 got 11", "2 got 12", "next turn"]);
+  await net.close();
+});
+
+Turns("nodes that answer each other forever still let a timer run", async () => {
+  const net = new LocalNetwork(2);
+  const LIMIT = 1_000_000;
+  let bounces = 0;
+  let stopped = false;
+  let bouncesWhenTimerRan: number | undefined;
+  const bounce = (from: number) => () => {
+    bounces++;
+    if (!stopped && bounces < LIMIT) net.transport(from).send(1 - from, new Uint8Array(1));
+  };
+  net.transport(0).listen(bounce(0));
+  net.transport(1).listen(bounce(1));
+  const timer = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      bouncesWhenTimerRan = bounces;
+      stopped = true;
+      resolve();
+    }, 2),
+  );
+  net.transport(0).send(1, new Uint8Array(1));
+  await within(timer);
+  assert.ok(bouncesWhenTimerRan! > TURN_BUDGET, `only ${bouncesWhenTimerRan} bounces before the timer`);
+  assert.ok(bouncesWhenTimerRan! < LIMIT, "the timer ran only after the bouncing ended");
+  await net.close();
+});
+
+Turns("flush resolves once every message sent before it arrived, even when that takes several turns", async () => {
+  const net = new LocalNetwork(2);
+  let heard = 0;
+  net.transport(1).listen(() => heard++);
+  const count = 3 * TURN_BUDGET + 7;
+  for (let i = 0; i < count; i++) net.transport(0).send(1, new Uint8Array(1));
+  await within(net.transport(0).flush());
+  assert.is(heard, count);
+  assert.equal(net.stats, { delivered: count, dropped: 0 });
+  await net.close();
+});
+
+const Retries = suite("Endpoint retransmission");
+
+function endpoints(retryMs: number) {
+  const net = new LocalNetwork(2);
+  const port = new FakePort();
+  const [a, b] = [0, 1].map((i) => new Endpoint(net.transport(i), port, { job: 3, retryMs }));
+  return { net, a: a!, b: b! };
+}
+
+const acquire = (id: number, timeoutMs: number) => ({
+  replies: [MessageKind.LockGrant],
+  timeoutMs,
+  timeout: () => new Error(`lock ${id}: no grant within ${timeoutMs} ms`),
+});
+
+Retries("concurrent calls are each retransmitted until answered", async () => {
+  const { net, a, b } = endpoints(20);
+  const copies = new Map<number, number>();
+  b.on(MessageKind.LockAcquire, (m) => {
+    const seen = (copies.get(m.arg) ?? 0) + 1;
+    copies.set(m.arg, seen);
+    if (seen === 3) b.send(m.source, { kind: MessageKind.LockGrant, arg: m.arg, request: m.request });
+  });
+  const granted = await within(Promise.all([1, 2, 3].map((id) => a.call(1, { kind: MessageKind.LockAcquire, arg: id }, acquire(id, WAIT_MS)))));
+  assert.equal(granted.map((m) => m.arg), [1, 2, 3]);
+  assert.equal([...copies], [[1, 3], [2, 3], [3, 3]]);
+  assert.is(a.counters.retries, 6);
+  a.close();
+  b.close();
+  await net.close();
+});
+
+Retries("a call answered at once is sent once", async () => {
+  const { net, a, b } = endpoints(200);
+  b.on(MessageKind.LockAcquire, (m) => b.send(m.source, { kind: MessageKind.LockGrant, arg: m.arg, request: m.request }));
+  for (let id = 1; id <= 5; id++) await within(a.call(1, { kind: MessageKind.LockAcquire, arg: id }, acquire(id, WAIT_MS)));
+  await sleep(50);
+  assert.equal(net.transport(0).counters.messages, 5);
+  assert.is(a.counters.retries, 0);
+  a.close();
+  b.close();
+  await net.close();
+});
+
+Retries("calls with different deadlines each end with their own error, the earlier first", async () => {
+  const { net, a, b } = endpoints(20);
+  const ended: string[] = [];
+  const call = (id: number, timeoutMs: number) =>
+    a.call(1, { kind: MessageKind.LockAcquire, arg: id }, acquire(id, timeoutMs)).then(
+      () => ended.push(`lock ${id} granted`),
+      (error: Error) => ended.push(error.message),
+    );
+  await within(Promise.all([call(1, 250), call(2, 60)]));
+  assert.equal(ended, ["lock 2: no grant within 60 ms", "lock 1: no grant within 250 ms"]);
+  a.close();
+  b.close();
+  await net.close();
+});
+
+const Polling = suite("MailboxHost polling");
+
+/** Publishes a request as the worker does; `notify` false leaves a sleeping host asleep. */
+function publish(control: Int32Array, seq: number, kind: number, notify: boolean): void {
+  control[Slot.KIND] = kind;
+  control[Slot.ARG0] = 40 + seq;
+  Atomics.store(control, Slot.REQ_SEQ, seq);
+  if (notify) Atomics.notify(control, Slot.REQ_SEQ);
+}
+
+Polling("a request published while the host polls is found without a notify", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const host = new MailboxHost(control, 1_000_000);
+  const next = host.next();
+  setTimeout(() => publish(control, 1, Request.Fault, false), 5);
+  const request = await within(next, 100);
+  assert.equal(request, { seq: 1, kind: Request.Fault, args: [41, 0, 0, 0] });
+  host.stop();
+});
+
+Polling("after a poll that found nothing the host sleeps, and a notify wakes it", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const host = new MailboxHost(control, 1000);
+  let got: unknown;
+  const next = host.next().then((request) => (got = request));
+  await sleep(30);
+  publish(control, 1, Request.Barrier, false);
+  await sleep(30);
+  assert.is(got, undefined, "the host kept polling after its poll window");
+  Atomics.notify(control, Slot.REQ_SEQ);
+  await within(next);
+  assert.equal(got, { seq: 1, kind: Request.Barrier, args: [41, 0, 0, 0] });
+  host.stop();
+});
+
+Polling("a host that never polls sleeps until notified, and stop ends its wait with null", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const host = new MailboxHost(control, 0);
+  const first = host.next();
+  publish(control, 1, Request.Poll, true);
+  assert.equal(await within(first), { seq: 1, kind: Request.Poll, args: [41, 0, 0, 0] });
+  const second = host.next();
+  host.stop();
+  assert.is(await within(second), null);
+});
+
+const Confirms = suite("Confirm after the fault");
+
+Confirms("a read fault resolves before its Confirm is sent; the Confirm follows on the next turn", async () => {
+  const { net, nodes } = recordedCluster(2, createIvy);
+  await Promise.all(nodes.map((c) => c.start()));
+  await within(nodes[1]!.fault(16, 16, Access.Read));
+  const atResolution = net.transcript();
+  await net.quiet();
+  assert.equal(atResolution, ["ReadRequest 1→0 p16 v0", "ReadForward 0→0 p16 v0", "PageData 0→1 p16 v0"]);
+  assert.equal(net.transcript().slice(3), ["Confirm 1→0 p16 v0", "ConfirmAck 0→1 p16 v0"]);
+  await Promise.all(nodes.map((c) => c.close()));
+});
+
+const Bounds = suite("KernelNode bounds");
+
+Bounds("a fault after a barrier times out at the fault's bound, not the barrier's", async () => {
+  const { instrumented } = await kernel("test/kernels/barrier_then_load.ts");
+  const node = new KernelNode(instrumented, 0, 1);
+  const fake = new FakeCoherence(node);
+  fake.onFault = () => new Promise(() => {});
+  const started = performance.now();
+  const outcome = await within(
+    node.run(fake, [], { faultTimeoutMs: 200, syncTimeoutMs: 60_000 }).then(
+      () => undefined,
+      (error: Error) => error,
+    ),
+    10_000,
+  ).catch(async (error: Error) => {
+    await node.abort(error);
+    throw error;
+  });
+  assert.instance(outcome, FaultTimeoutError);
+  assert.is(outcome!.message, `node 0: read fault on page ${node.firstPage} not resolved after 200 ms`);
+  assert.ok(performance.now() - started < 10_000);
+});
+
+Turns.run();
+Retries.run();
+Polling.run();
+Confirms.run();
+Bounds.run();
