@@ -2,9 +2,8 @@
  * The kernels `dsm bench` and `dsm demo` run: every kernel of assembly/kernels/ that is a parallel
  * program, with its arguments at three sizes and the sharing pattern it stresses.
  *
- * The list mirrors test/helpers/suite.ts (which also pins each kernel's result at the tiny size and
- * holds the TypeScript references); the CLI cannot import from test/, so the two are kept equal by
- * hand and test/bench.test.ts checks that they are.
+ * test/helpers/suite.ts adds each kernel's pinned result at the tiny size and its TypeScript
+ * reference.
  */
 import { fileURLToPath } from "node:url";
 
