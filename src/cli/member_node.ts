@@ -38,6 +38,8 @@ export interface MemberNodeConfig {
   args: (number | bigint)[];
   faultTimeoutMs: number;
   syncTimeoutMs: number;
+  /** Microseconds the kernel spins on its mailbox. @default the runtime's (DSM_SPIN_US or 300) */
+  spinMicros?: number;
   /** Bound on the rendezvous. @default 60000 */
   joinTimeoutMs?: number;
   /** @default 500 */
@@ -119,7 +121,11 @@ class MemberNode {
     heartbeat.watch();
     let report: PerNodeResult;
     try {
-      const r = await this.node!.run(this.coherence!, config.args, { faultTimeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs + 2000 });
+      const r = await this.node!.run(this.coherence!, config.args, {
+        faultTimeoutMs: config.faultTimeoutMs,
+        syncTimeoutMs: config.syncTimeoutMs + 2000,
+        spinMicros: config.spinMicros,
+      });
       report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: { ...r.stats, ...this.coherence!.stats(), ...this.transport!.counters } };
     } catch (error) {
       if (this.lost) throw this.lost;

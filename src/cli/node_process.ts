@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { loadKernelModule } from "../runtime/kernel_module.js";
-import type { PerNodeResult } from "./job.js";
+import { spinMicrosFor, type PerNodeResult } from "./job.js";
 import { runMemberNode } from "./member_node.js";
 import type { NatsAuth } from "./nats_auth.js";
 
@@ -45,6 +45,8 @@ async function runNodeProcess(config: NodeProcessConfig): Promise<PerNodeResult>
     faultTimeoutMs: config.faultTimeoutMs,
     syncTimeoutMs: config.syncTimeoutMs,
     joinTimeoutMs: JOIN_TIMEOUT_MS,
+    // Every node of the job runs on this machine, each process a kernel thread and a host thread.
+    spinMicros: spinMicrosFor(2 * config.nodeCount - 1),
     // The parent collects every node's report itself.
     reportWaitMs: 0,
   });
