@@ -1,0 +1,56 @@
+/**
+ * wasm-dsm as a library: what a program embedding it uses, by name. The `dsm` command
+ * (src/cli/) is built from these.
+ */
+
+// ABI and memory layout
+export { ABI_VERSION, Access, Protection, computeLayout, type Layout, type LayoutOptions, type Metadata } from "./abi.js";
+
+// Building kernels
+export { buildKernel, type BuildOptions, type BuildOutput } from "./instrument/build.js";
+export { buildKernelIsolated } from "./instrument/build_worker.js";
+export { compileKernel, CompileError } from "./instrument/compile.js";
+export { instrument, toText, InstrumentError, type InstrumentOptions } from "./instrument/instrument.js";
+
+// Running them
+export { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "./runtime/kernel_node.js";
+export { loadKernelModule, parseRunArguments, type KernelModule } from "./runtime/kernel_module.js";
+export { FaultTimeoutError, KernelArgumentError, KernelModuleError, KernelTrapError, SyncWaitError, WorkerExitError } from "./runtime/errors.js";
+export { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./cli/run_job.js";
+export { runCluster, type ClusterOptions } from "./cli/cluster.js";
+export type { JobResult, NodeStats, PerNodeResult } from "./cli/job.js";
+
+// Coherence protocols
+export { createProtocol, PROTOCOLS } from "./protocol/index.js";
+export type { Coherence, PagePort, ProtocolContext, ProtocolStats } from "./protocol/coherence.js";
+export {
+  AllocationMismatchError,
+  BarrierCountError,
+  InvalidProtocolOptionError,
+  LockUsageError,
+  PageRangeError,
+  PageTimeoutError,
+  ProtocolClosedError,
+  SyncTimeoutError,
+  UnknownProtocolError,
+} from "./protocol/errors.js";
+
+// Transports
+export type { Transport, MessageHandler } from "./transport/transport.js";
+export { LocalNetwork, LocalTransport } from "./transport/local_transport.js";
+export { NatsTransport, type NatsTransportOptions } from "./transport/nats_transport.js";
+export { startNatsServer, findNatsServer, type NatsServer } from "./transport/nats_server.js";
+export {
+  NatsAuthError,
+  NatsConnectError,
+  NatsCredentialsError,
+  NatsServerNotFoundError,
+  NoRespondersError,
+  PayloadTooLargeError,
+  TransportClosedError,
+  TransportError,
+  TransportTimeoutError,
+} from "./transport/errors.js";
+
+// Checking what a run did
+export { checkLinearizable, decodeHistoryLog, type Operation, type CheckResult } from "./verify/index.js";
