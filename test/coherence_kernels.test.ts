@@ -65,3 +65,17 @@ for (const [file, args] of KERNELS) {
   }
 }
 Nats.run();
+
+const Straddle = suite("migrate with every node reading values that straddle two pages");
+Straddle("nbody 256×1 on 4 nodes finishes with the reference result, three runs in a row", async () => {
+  // Before range faults held their pages back, the nodes passed pages 272/273 round forever about
+  // half the time and the run failed with a fault timeout.
+  const file = "assembly/kernels/nbody.ts";
+  const { instrumented, reference: ref } = await kernel(file);
+  const expected = (await runJob(ref, [256, 1], { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
+  for (let run = 0; run < 3; run++) {
+    const job = await runCluster(instrumented, [256, 1], { nodes: 4, protocol: "migrate" });
+    assert.is(job.result, expected);
+  }
+});
+Straddle.run();

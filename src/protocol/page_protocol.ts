@@ -70,7 +70,7 @@ export abstract class PageProtocol implements Coherence {
   protected readonly timeoutMs: number;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0 };
   private started = false;
   private early: (() => void)[] = [];
   private readonly confirms = new Set<Promise<void>>();
@@ -135,12 +135,16 @@ export abstract class PageProtocol implements Coherence {
     const deadline = Date.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
     // confirmed at once) while a later page arrives; repeat until all are accessible together.
-    for (;;) {
+    for (let pass = 0; ; pass++) {
       const missing: number[] = [];
       for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
       if (missing.length === 0) return;
-      if (missing.length === 1) await this.acquire(missing[0]!, write, deadline);
-      else await Promise.all(missing.map((p) => this.acquire(p, write, deadline)));
+      if (pass > 0 && this.roles.readsMove) {
+        await this.acquireHeld(first, last, write, deadline);
+        continue;
+      }
+      if (missing.length === 1) this.confirmLater(await this.acquire(missing[0]!, write, deadline));
+      else await Promise.all(missing.map(async (p) => this.confirmLater(await this.acquire(p, write, deadline))));
     }
   }
 
@@ -250,7 +254,26 @@ export abstract class PageProtocol implements Coherence {
     });
   }
 
-  private async acquire(page: number, write: boolean, deadline: number): Promise<void> {
+  /**
+   * When every access moves the page (migrate), nodes that each need the same two pages at once
+   * could pass them round forever: each page is confirmed, and so forwarded on, while the other is
+   * still on its way. Here every page of the range is taken in ascending order and its Confirm held
+   * back until all are present, so the managers start no next transaction on them meanwhile. No
+   * deadlock: a node waits only while holding lower pages, and a parked node still serves forwards
+   * of pages it does not hold back.
+   */
+  private async acquireHeld(first: number, last: number, write: boolean, deadline: number): Promise<void> {
+    this.counters.rangeHolds++;
+    const held: (() => void)[] = [];
+    try {
+      for (let p = first; p <= last; p++) held.push(await this.acquire(p, write, deadline));
+    } finally {
+      for (const send of held) this.confirmLater(send);
+    }
+  }
+
+  /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
+  private async acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
     const manager = this.roles.managerOf(page);
     const access = write ? 1 : 0;
     this.counters.pageRequests++;
@@ -266,7 +289,8 @@ export abstract class PageProtocol implements Coherence {
     );
     if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
     this.install(page, reply, write);
-    this.confirmLater(manager, page, reply.request, access, this.versions[this.index(page)]);
+    const version = this.versions[this.index(page)];
+    return () => this.confirm(manager, page, reply.request, access, version);
   }
 
   /**
@@ -275,9 +299,9 @@ export abstract class PageProtocol implements Coherence {
    * next transaction. On the local transport a message is delivered within the same turn, so
    * sending it at once would put the whole Confirm exchange before the kernel resumes.
    */
-  private confirmLater(manager: number, page: number, request: number, access: number, version: number): void {
+  private confirmLater(send: () => void): void {
     if (this.unconfirmed.length === 0) setImmediate(this.sendConfirms);
-    this.unconfirmed.push(() => this.confirm(manager, page, request, access, version));
+    this.unconfirmed.push(send);
   }
 
   private readonly sendConfirms = (): void => {
