@@ -19,6 +19,7 @@ import { LocalNetwork } from "../src/transport/local_transport.js";
 import { NatsTransport, nodeSubject } from "../src/transport/nats_transport.js";
 import type { Transport } from "../src/transport/transport.js";
 import { natsOrSkip } from "./helpers/nats.js";
+import { collectorWithin, rejection, thrown } from "./helpers/expect.js";
 
 interface Nodes {
   transports: Transport[];
@@ -31,29 +32,7 @@ type MakeNodes = (count: number, hooks?: { onHandlerError?: HandlerErrorHook }) 
 
 const WAIT_MS = 3000;
 
-/** Collects `expected` items; `done` rejects if they do not all arrive within `timeoutMs`. */
-function collector<T>(expected: number, timeoutMs = WAIT_MS) {
-  const items: T[] = [];
-  let resolve!: (items: T[]) => void;
-  let reject!: (error: Error) => void;
-  const done = new Promise<T[]>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const timer = setTimeout(() => reject(new Error(`waited ${timeoutMs} ms for ${expected} items, got ${items.length}`)), timeoutMs);
-  if (expected === 0) resolve(items);
-  return {
-    items,
-    done,
-    push(item: T) {
-      items.push(item);
-      if (items.length === expected) {
-        clearTimeout(timer);
-        resolve(items);
-      }
-    },
-  };
-}
+const collector = collectorWithin(WAIT_MS);
 
 function pattern(length: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -65,24 +44,6 @@ function pattern(length: number, seed: number): Uint8Array {
 function show(bytes: Uint8Array): string {
   if (bytes.byteLength <= 16) return `[${Array.from(bytes).join(",")}]`;
   return `${bytes.byteLength} bytes sha256:${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
-
-function thrown(fn: () => void): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an exception");
 }
 
 function transportSuite(name: string, makeNodes: MakeNodes) {

@@ -12,48 +12,11 @@ import {
   UnknownNodeError,
 } from "../src/transport/errors.js";
 import { LocalNetwork, type MessageKind } from "../src/transport/local_transport.js";
+import { collectorWithin, rejection, thrown } from "./helpers/expect.js";
 
 const WAIT_MS = 2000;
 
-/** Collects `expected` items; `done` rejects if they do not all arrive within `timeoutMs`. */
-function collector<T>(expected: number, timeoutMs = WAIT_MS) {
-  const items: T[] = [];
-  let resolve!: (items: T[]) => void;
-  let reject!: (error: Error) => void;
-  const done = new Promise<T[]>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const timer = setTimeout(() => reject(new Error(`waited ${timeoutMs} ms for ${expected} items, got ${items.length}`)), timeoutMs);
-  return {
-    done,
-    push(item: T) {
-      items.push(item);
-      if (items.length === expected) {
-        clearTimeout(timer);
-        resolve(items);
-      }
-    },
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
-
-function thrown(fn: () => void): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an exception");
-}
+const collector = collectorWithin(WAIT_MS);
 
 const hooks = suite("LocalNetwork intercept");
 

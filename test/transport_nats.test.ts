@@ -20,40 +20,11 @@ import {
 import { startNatsServer } from "../src/transport/nats_server.js";
 import { NatsTransport, natsConnectionOptions, type NatsTransportOptions } from "../src/transport/nats_transport.js";
 import { natsOrSkip } from "./helpers/nats.js";
+import { collectorWithin, rejection } from "./helpers/expect.js";
 
 const WAIT_MS = 3000;
 
-/** Collects `expected` items; `done` rejects if they do not all arrive within `timeoutMs`. */
-function collector<T>(expected: number, timeoutMs = WAIT_MS) {
-  const items: T[] = [];
-  let resolve!: (items: T[]) => void;
-  let reject!: (error: Error) => void;
-  const done = new Promise<T[]>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const timer = setTimeout(() => reject(new Error(`waited ${timeoutMs} ms for ${expected} items, got ${items.length}`)), timeoutMs);
-  return {
-    items,
-    done,
-    push(item: T) {
-      items.push(item);
-      if (items.length === expected) {
-        clearTimeout(timer);
-        resolve(items);
-      }
-    },
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
+const collector = collectorWithin(WAIT_MS);
 
 /** True while the process exists and is not a zombie (killed, waiting for init to reap it). */
 function isRunning(pid: number): boolean {
