@@ -2,14 +2,13 @@
  * `dsm bench`: runs the kernel suite over a matrix of protocols, node counts, transports and page
  * sizes, prints a table (or JSON rows) and writes a report folder. The work is in src/cli/bench/.
  */
-import { parseArgs } from "node:util";
 import { formatTable } from "./bench/format.js";
 import { DEFAULT_OUT, defaultNodes, planBench, type BenchOptionValues, type BenchPlan } from "./bench/plan.js";
 import { progressOn, SILENT_PROGRESS, type Progress } from "./bench/progress.js";
 import { writeReport } from "./bench/report_files.js";
 import { runBench, type BenchResult } from "./bench/runner.js";
 import { BENCH_SUITE } from "./bench/suite.js";
-import { UsageError } from "./options.js";
+import { parseCommandLine, UsageError } from "./options.js";
 import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "./run_job.js";
 
 export const BENCH_HELP = `usage: dsm bench [options]
@@ -78,11 +77,7 @@ export async function runAndReport(plan: BenchPlan, progress: Progress = SILENT_
 }
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+  return parseCommandLine("bench", argv, {
         kernels: { type: "string" },
         protocols: { type: "string" },
         nodes: { type: "string" },
@@ -101,9 +96,5 @@ function parse(argv: string[]) {
         timeout: { type: "string" },
         "sync-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}; see dsm bench --help`);
-  }
+      });
 }

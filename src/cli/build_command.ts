@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { buildKernel, type BuildOptions } from "../instrument/build.js";
-import { parseSize, UsageError } from "./options.js";
+import { parseSize, parseCommandLine, UsageError } from "./options.js";
 
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
 
@@ -59,13 +58,5 @@ export function referencePath(wasmPath: string): string {
 }
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" }, ...LAYOUT_OPTIONS },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}; see dsm build --help`);
-  }
+  return parseCommandLine("build", argv, { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" }, ...LAYOUT_OPTIONS });
 }

@@ -2,13 +2,12 @@
  * `dsm node`: one node of a job whose nodes are started separately, on one machine or several,
  * joined through a NATS server or cluster. Rank 0 prints the job's result.
  */
-import { parseArgs } from "node:util";
 import { parseRunArguments } from "../runtime/kernel_module.js";
 import { LAYOUT_OPTIONS } from "./build_command.js";
 import { sumStats, type JobResult } from "./job.js";
 import { runMemberNode } from "./member_node.js";
 import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
-import { parseChoice, parseInteger, UsageError } from "./options.js";
+import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 import { loadKernel } from "./run_command.js";
 import { PROTOCOL_NAMES } from "./run_job.js";
@@ -114,11 +113,7 @@ export async function nodeCommand(argv: string[], env: NodeJS.ProcessEnv = proce
 }
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+  return parseCommandLine("node", argv, {
         nats: { type: "string" },
         job: { type: "string" },
         nodes: { type: "string" },
@@ -131,9 +126,5 @@ function parse(argv: string[]) {
         help: { type: "boolean", short: "h" },
         ...NATS_AUTH_OPTIONS,
         ...LAYOUT_OPTIONS,
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}; see dsm node --help`);
-  }
+      });
 }

@@ -3,6 +3,8 @@
  * Environment variables read by the CLI all start with DSM_ and are listed in ENVIRONMENT.
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -48,4 +50,13 @@ export function parseChoice<T extends string>(option: string, text: string, choi
     throw new UsageError(`--${option} "${text}": unknown; use one of ${choices.join(", ")}`);
   }
   return text as T;
+}
+
+/** Parses a command's options (positionals allowed); a parse failure points at `dsm <command> --help`. */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig["options"]>>(command: string, argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see dsm ${command} --help`);
+  }
 }

@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
 import { buildOptionsFrom, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./run_job.js";
 import { runNatsJob } from "./nats_job.js";
 import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
-import { parseChoice, parseInteger, UsageError } from "./options.js";
+import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 
 export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.wasm> [options] -- [run arguments]
@@ -88,11 +87,7 @@ export async function loadKernel(path: string, baseline: boolean, values: Record
 }
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+  return parseCommandLine("run", argv, {
         nodes: { type: "string" },
         protocol: { type: "string" },
         transport: { type: "string" },
@@ -104,9 +99,5 @@ function parse(argv: string[]) {
         help: { type: "boolean", short: "h" },
         ...NATS_AUTH_OPTIONS,
         ...LAYOUT_OPTIONS,
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}; see dsm run --help`);
-  }
+      });
 }
