@@ -53,6 +53,7 @@ export async function runCluster(kernel: KernelModule, args: (number | bigint)[]
           job,
           timeoutMs: options.faultTimeoutMs ?? 10_000,
           syncTimeoutMs: options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+          placement: "allocation",
         });
         return { coherence, counters: () => ({ ...transports[id].counters }), close: () => coherence.close() };
       },

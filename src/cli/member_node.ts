@@ -187,5 +187,6 @@ function createCoherence(config: MemberNodeConfig, node: KernelNode, transport: 
     job: jobNumber(config.job),
     timeoutMs: config.faultTimeoutMs,
     syncTimeoutMs: config.syncTimeoutMs,
+    placement: "allocation",
   });
 }

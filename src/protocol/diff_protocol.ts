@@ -53,7 +53,7 @@ export class DiffProtocol extends PageProtocol {
     const managerOf = (page: number) => (page - first) % nodes;
     super(options, {
       managerOf,
-      initialEntry: (page) => ({ owner: managerOf(page), holders: new Set(Array.from({ length: nodes }, (_, n) => n)), version: 0, writing: false }),
+      initialEntry: (_page, manager) => ({ owner: manager, holders: new Set(Array.from({ length: nodes }, (_, n) => n)), version: 0, writing: false }),
       readsMove: false,
       dataKinds: [MessageKind.PageData, MessageKind.DiffData, MessageKind.Grant],
     });
@@ -71,6 +71,11 @@ export class DiffProtocol extends PageProtocol {
 
   protected initialProtection(): Protection {
     return Protection.ReadOnly;
+  }
+
+  /** Every page starts read-only everywhere, whoever manages it; an invalidation may already have come. */
+  protected override get reprotectPlaced(): boolean {
+    return false;
   }
 
   protected serveForward(msg: Message, requesterVersion: number): void {

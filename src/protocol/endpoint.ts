@@ -211,6 +211,16 @@ export class Endpoint {
     if (next !== Infinity) this.armRetry(next);
   };
 
+  /** Routes a message received earlier again, as if it arrived now (a handler held it back). */
+  redeliver(msg: Message): void {
+    if (this.closed) return;
+    try {
+      this.route(msg);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** Counts a message a handler decided to ignore as stale or duplicate. */
   dropStale(): void {
     this.counters.stale++;

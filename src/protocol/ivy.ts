@@ -34,14 +34,14 @@ export class IvyProtocol extends OwnershipProtocol {
     const managerOf = (page: number) => (page - first) % nodes;
     super(options, {
       managerOf,
-      initialEntry: (page) => ({ owner: managerOf(page), holders: new Set([managerOf(page)]), version: 0, writing: true }),
+      initialEntry: (_page, manager) => ({ owner: manager, holders: new Set([manager]), version: 0, writing: true }),
       readsMove: false,
       dataKinds: [MessageKind.PageData, MessageKind.Grant],
     });
   }
 
   protected initialProtection(page: number): Protection {
-    return this.roles.managerOf(page) === this.node ? Protection.ReadWrite : Protection.None;
+    return this.managerOf(page) === this.node ? Protection.ReadWrite : Protection.None;
   }
 }
 

@@ -32,14 +32,14 @@ export class MigrateProtocol extends OwnershipProtocol {
     const managerOf = (page: number) => homeOf(page, firstPage, pageCount, nodes);
     super(options, {
       managerOf,
-      initialEntry: (page) => ({ owner: managerOf(page), holders: new Set([managerOf(page)]), version: 0, writing: true }),
+      initialEntry: (_page, manager) => ({ owner: manager, holders: new Set([manager]), version: 0, writing: true }),
       readsMove: true,
       dataKinds: [MessageKind.PageData, MessageKind.Grant],
     });
   }
 
   protected initialProtection(page: number): Protection {
-    return this.roles.managerOf(page) === this.node ? Protection.ReadWrite : Protection.None;
+    return this.managerOf(page) === this.node ? Protection.ReadWrite : Protection.None;
   }
 }
 

@@ -22,6 +22,7 @@ import { MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError } from "./errors.js";
+import { createPlacement, type Placement, type PlacementName } from "./placement.js";
 import { SyncService, type SyncHooks } from "./sync.js";
 
 /** Tuning beyond the fixed context; every field is optional. */
@@ -39,6 +40,12 @@ export interface ProtocolTuning {
   historyBytes?: number;
   /** Work piggy-backed on barriers and locks. @default none */
   syncHooks?: SyncHooks;
+  /**
+   * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
+   * each collective allocation cut into one block per node. Kernel runs use "allocation".
+   * @default "region"
+   */
+  placement?: PlacementName;
 }
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;
@@ -47,10 +54,10 @@ export type ProtocolOptions = ProtocolContext & ProtocolTuning;
 const MAX_EARLY = 10_000;
 
 export interface PageRoles {
-  /** The node that manages `page`. */
+  /** The node that manages `page` under the "region" placement. */
   managerOf(page: number): number;
   /** Initial directory entry of a page this node manages. */
-  initialEntry(page: number): DirectoryEntry;
+  initialEntry(page: number, manager: number): DirectoryEntry;
   /** A read fault asks for write access (the page moves instead of being copied). */
   readsMove: boolean;
   /** Reply kinds this protocol's holders send. */
@@ -78,6 +85,9 @@ export abstract class PageProtocol implements Coherence {
   private unconfirmed: (() => void)[] = [];
   /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
   private readonly forwardsWaiting = new Set<string>();
+  private readonly placement: Placement;
+  /** Requests for pages this node will manage once its kernel has allocated them (placement.ts). */
+  private unplaced: Message[] = [];
 
   constructor(
     options: ProtocolOptions,
@@ -96,8 +106,9 @@ export abstract class PageProtocol implements Coherence {
     this.versions = new Uint32Array(port.pageCount);
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
     this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, hooks: options.syncHooks });
-    this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page) });
-    const managed = (handle: (m: Message) => void) => (m: Message) => (roles.managerOf(m.page) === this.node ? handle(m) : this.endpoint.dropMisdelivered());
+    this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
+    this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
+    const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.InvalidateAck, managed((m) => this.directory.onInvalidateAck(m)));
@@ -163,6 +174,28 @@ export abstract class PageProtocol implements Coherence {
 
   allocated(address: number, bytes: number): void {
     this.sync.allocated(address, bytes);
+    const placed = this.placement.allocate(address, bytes);
+    // Nobody touched these pages yet (a kernel uses a page only after allocating it, and a node
+    // that allocated it earlier asked this node, which held the request): give them the
+    // protection their new manager implies. The kernel is parked in its allocation.
+    if (placed && this.reprotectPlaced) {
+      for (let p = placed.first; p <= placed.last; p++) this.port.setProtection(p, this.initialProtection(p));
+    }
+    if (this.unplaced.length > 0) {
+      const held = this.unplaced;
+      this.unplaced = [];
+      for (const m of held) this.endpoint.redeliver(m);
+    }
+  }
+
+  /** The node that manages `page` now. */
+  protected managerOf(page: number): number {
+    return this.placement.managerOf(page);
+  }
+
+  /** Whether a page's initial protection depends on its manager (ivy, migrate). */
+  protected get reprotectPlaced(): boolean {
+    return true;
   }
 
   async finish(): Promise<void> {
@@ -232,6 +265,19 @@ export abstract class PageProtocol implements Coherence {
     this.counters.invalidations++;
   }
 
+  /** Hands a manager's message to `handle`, holds it until the kernel allocates the page, or drops it. */
+  private onManaged(m: Message, handle: (m: Message) => void): void {
+    // Held even when the region mapping names this node: the allocation may name another, and
+    // a transaction started now would be undone when the allocation sets the page's protection.
+    if (this.placement.pending(m.page)) {
+      if (this.unplaced.length < MAX_EARLY) this.unplaced.push(m);
+      else this.endpoint.dropStale();
+      return;
+    }
+    if (this.managerOf(m.page) === this.node) return handle(m);
+    this.endpoint.dropMisdelivered();
+  }
+
   private afterStart(handle: () => void): void {
     if (this.started) return handle();
     if (this.early.length < MAX_EARLY) this.early.push(handle);
@@ -274,7 +320,7 @@ export abstract class PageProtocol implements Coherence {
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
   private async acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
-    const manager = this.roles.managerOf(page);
+    const manager = this.managerOf(page);
     const access = write ? 1 : 0;
     this.counters.pageRequests++;
     const reply = await this.endpoint.call(

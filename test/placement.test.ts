@@ -1,0 +1,124 @@
+/**
+ * Data placement (src/protocol/placement.ts): the block split of each collective allocation, and
+ * the protocols under it — a node's own block starts local, and a request that reaches a manager
+ * before that manager's kernel allocated the page waits for the allocation instead of being lost
+ * or served under the region mapping. Recording network: 1 KiB pages 16..23 (addresses 16 KiB..).
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Access, Protection } from "../src/abi.js";
+import { createDiff } from "../src/protocol/diff_protocol.js";
+import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
+import { createIvy } from "../src/protocol/ivy.js";
+import { createMigrate } from "../src/protocol/migrate.js";
+import { AllocationPlacement, createPlacement } from "../src/protocol/placement.js";
+import { recordedCluster } from "./helpers/recording_transport.js";
+
+const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
+const KIB = 1024;
+
+function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+const Blocks = suite("allocation placement");
+
+Blocks("each allocation is cut into one contiguous block per node in rank order", () => {
+  const p = new AllocationPlacement(16, 16, 3, 10, (page) => (page - 16) % 3);
+  assert.equal(p.allocate(16 * KIB, 6 * KIB), { first: 16, last: 21 });
+  assert.equal([16, 17, 18, 19, 20, 21].map((page) => p.managerOf(page)), [0, 0, 1, 1, 2, 2]);
+  // 1.5 pages: two pages, split ⌊i·3/2⌋ = 0, 1.
+  assert.equal(p.allocate(22 * KIB, 1536), { first: 22, last: 23 });
+  assert.equal([p.managerOf(22), p.managerOf(23)], [0, 1]);
+});
+
+Blocks("pages beyond the last allocation are pending; allocated ones and zero-byte allocations are not", () => {
+  const p = new AllocationPlacement(16, 16, 2, 10, () => 1);
+  assert.is(p.pending(16), true);
+  assert.is(p.allocate(16 * KIB, 0), null);
+  assert.is(p.pending(16), true);
+  p.allocate(16 * KIB, 2 * KIB);
+  assert.equal([p.pending(16), p.pending(17), p.pending(18)], [false, false, true]);
+  assert.is(p.managerOf(18), 1, "the region mapping answers for a page no allocation covers");
+});
+
+Blocks("a page an earlier allocation placed keeps its manager; the region's end clamps an allocation", () => {
+  const p = new AllocationPlacement(16, 4, 2, 10, () => 0);
+  p.allocate(16 * KIB, 2 * KIB);
+  assert.equal(p.allocate(16 * KIB, 4 * KIB), { first: 18, last: 19 });
+  assert.equal([16, 17, 18, 19].map((page) => p.managerOf(page)), [0, 1, 1, 1]);
+  assert.is(p.allocate(40 * KIB, KIB), null);
+});
+
+Blocks("an unknown placement name is refused naming the choices", () => {
+  const region = { firstPage: 16, pageCount: 4, pageSize: KIB, nodeCount: 2 };
+  assert.throws(
+    () => createPlacement("striped" as "region", region, () => 0),
+    (e: Error) => e instanceof InvalidProtocolOptionError && e.message === 'placement "striped" is invalid; use one of region, allocation',
+  );
+});
+
+Blocks.run();
+
+const Protocols = suite("protocols under allocation placement");
+
+Protocols("ivy: after an allocation each node owns its own block read-write and has no access to the others", async () => {
+  const { nodes, ports } = recordedCluster(2, createIvy, { placement: "allocation", pageCount: 8 });
+  await Promise.all(nodes.map((c) => c.start()));
+  for (const node of nodes) node.allocated(16 * KIB, 4 * KIB);
+  const protections = (page: number) => ports.map((p) => p.protection(page));
+  assert.equal([16, 17, 18, 19].map(protections), [
+    [RW, None],
+    [RW, None],
+    [None, RW],
+    [None, RW],
+  ]);
+});
+
+Protocols("migrate: the same block split replaces the region's homes", async () => {
+  const { nodes, ports } = recordedCluster(2, createMigrate, { placement: "allocation", pageCount: 8 });
+  await Promise.all(nodes.map((c) => c.start()));
+  for (const node of nodes) node.allocated(20 * KIB, 2 * KIB);
+  assert.equal([20, 21].map((page) => ports.map((p) => p.protection(page))), [
+    [RW, None],
+    [None, RW],
+  ]);
+});
+
+Protocols("a request reaching a manager that has not allocated the page waits for the allocation, then is served", async () => {
+  const { net, nodes, ports } = recordedCluster(2, createIvy, { placement: "allocation", pageCount: 8 });
+  await Promise.all(nodes.map((c) => c.start()));
+  nodes[1].allocated(16 * KIB, 2 * KIB); // node 1 is ahead: page 16 is node 0's
+  const fault = nodes[1].fault(16, 16, Access.Write);
+  await net.quiet();
+  assert.equal(net.transcript(), ["WriteRequest 1→0 p16 v0"], "held, not answered under the region mapping");
+  ports[0].page(16).fill(5); // node 0 allocates, then its kernel had written the page before the forward is served
+  nodes[0].allocated(16 * KIB, 2 * KIB);
+  await within(fault);
+  await net.quiet();
+  assert.equal(net.transcript(), [
+    "WriteRequest 1→0 p16 v0",
+    "WriteForward 0→0 p16 v0",
+    "PageData 0→1 p16 v0",
+    "Confirm 1→0 p16 v1",
+    "ConfirmAck 0→1 p16 v0",
+  ]);
+  assert.equal(ports.map((p) => p.protection(16)), [None, RW]);
+  assert.is(ports[1].page(16)[7], 5);
+  assert.is(nodes[0].stats().misdelivered, 0);
+});
+
+Protocols("diff: an invalidation that reaches a node before its allocation is not undone by it", async () => {
+  const { nodes, ports } = recordedCluster(2, createDiff, { placement: "allocation", pageCount: 8 });
+  await Promise.all(nodes.map((c) => c.start()));
+  nodes[0].allocated(16 * KIB, 2 * KIB); // page 16 is node 0's; node 1 has not allocated yet
+  await within(nodes[0].fault(16, 16, Access.Write));
+  assert.equal(ports.map((p) => p.protection(16)), [RW, None]);
+  nodes[1].allocated(16 * KIB, 2 * KIB);
+  assert.equal(ports.map((p) => p.protection(16)), [RW, None]);
+  assert.equal(ports.map((p) => p.protection(17)), [RO, RO]);
+});
+
+Protocols.run();
