@@ -35,7 +35,7 @@ async function onLocalNetwork<T>(nodes: number, work: (transports: Transport[], 
   }
 }
 
-/** Messages of one run: HELLO and its reply per neighbour pair and direction, 2 ROWs per boundary and sweep, GATHER and its ack per other node. */
+/** Messages of one run: HELLO and its reply per neighbour pair and direction, 2 ROWs per boundary and sweep, one GATHER of row sums and its ack per other node. */
 function expectedMessages(nodes: number, iters: number): number {
   return (nodes - 1) * (4 + 2 * iters + 2);
 }

@@ -1,11 +1,14 @@
 // Jacobi relaxation on an n×n grid of f64, `iters` sweeps, rows split evenly across nodes.
 // Stresses nearest-neighbour sharing: each node reads one boundary row of each neighbour per sweep.
+// The checksum is a reduction: each node sums its own rows into a shared array of row sums, and
+// node 0 adds those up in row order (the same value on any number of nodes).
 import { nodeId, nodeCount, sharedAlloc, barrier } from "wasm-dsm";
 
 export function run(n: i32, iters: i32): f64 {
   const bytes = <usize>n * <usize>n * 8;
   let src = sharedAlloc(bytes);
   let dst = sharedAlloc(bytes);
+  const sums = sharedAlloc(<usize>n * 8);
   const id = nodeId();
   const nodes = nodeCount();
   const lo = (id * n) / nodes;
@@ -36,10 +39,14 @@ export function run(n: i32, iters: i32): f64 {
     src = dst;
     dst = tmp;
   }
+  for (let i = lo; i < hi; i++) {
+    let s: f64 = 0;
+    for (let j = 0; j < n; j++) s += load<f64>(src + ((<usize>i * n + j) << 3)) * <f64>((i * 31 + j * 17) % 97 + 1);
+    store<f64>(sums + (<usize>i << 3), s);
+  }
+  barrier();
   if (id != 0) return 0;
   let sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) sum += load<f64>(src + ((<usize>i * n + j) << 3)) * <f64>((i * 31 + j * 17) % 97 + 1);
-  }
+  for (let i = 0; i < n; i++) sum += load<f64>(sums + (<usize>i << 3));
   return sum;
 }

@@ -34,12 +34,18 @@ export function sweepRows(src: Float64Array, dst: Float64Array, n: number, lo: n
   }
 }
 
-/** The kernel's checksum over the whole grid (base 0), in row-major order. */
+/** The weighted sum of global row i of `grid` (stored from row `base`): one term of the checksum. */
+export function rowSum(grid: Float64Array, n: number, i: number, base: number): number {
+  const row = (i - base) * n;
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += grid[row + j] * (((i * 31 + j * 17) % 97) + 1);
+  return sum;
+}
+
+/** The kernel's checksum: the row sums of the whole grid (base 0) added in row order. */
 export function checksum(grid: Float64Array, n: number): number {
   let sum = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) sum += grid[i * n + j] * (((i * 31 + j * 17) % 97) + 1);
-  }
+  for (let i = 0; i < n; i++) sum += rowSum(grid, n, i, 0);
   return sum;
 }
 

@@ -12,10 +12,11 @@
  *                                    sweep own rows, swap
  *
  * Start: each node asks each neighbour HELLO (request/reply, retried while nobody listens), so no
- * row is sent before its receiver listens. End: nodes 1.. send their rows to node 0 as GATHER
- * requests, acknowledged; node 0 computes the checksum. Rows go as fire-and-forget sends, like PVM;
- * a lost one shows up as {@link MpTimeoutError}. Wire format, little-endian:
- * u32 kind, u32 sweep, u32 first row, u32 row count, then rows × n f64.
+ * row is sent before its receiver listens. End: every node sums its own rows (the kernel's
+ * reduction); nodes 1.. send their row sums to node 0 as a GATHER request, acknowledged; node 0
+ * adds all row sums in row order. Rows go as fire-and-forget sends, like PVM; a lost one shows up
+ * as {@link MpTimeoutError}. Wire format, little-endian: u32 kind, u32 sweep, u32 first row,
+ * u32 row count, then rows × n f64 (ROW) or row count f64 row sums (GATHER).
  *
  * {@link runMpJacobi} runs every node in this process (one thread: the nodes' compute takes turns,
  * so its time is the sum of their sweeps plus the messaging); {@link runMpJacobiNode} runs one node,
@@ -23,12 +24,10 @@
  */
 import { NoRespondersError } from "../../src/transport/errors.js";
 import type { Transport } from "../../src/transport/transport.js";
-import { checkJacobiArgs, checksum, initRows, rowsOf, sweepRows } from "./jacobi_rows.js";
+import { checkJacobiArgs, initRows, rowSum, rowsOf, sweepRows } from "./jacobi_rows.js";
 
 const Kind = { Hello: 1, Row: 2, Gather: 3 } as const;
 const HEADER = 16;
-/** Largest GATHER payload: well under NATS' default 1 MiB max_payload. */
-const GATHER_BYTES = 512 * 1024;
 
 export interface MpJacobiOptions {
   /** Bound on every wait for another node, in milliseconds. @default 10000 */
@@ -90,8 +89,8 @@ class MpJacobiNode {
   /** Early rows by `sweep:row`, and the one wait for a row that has not arrived. */
   private readonly arrived = new Map<string, Uint8Array>();
   private readonly waiting = new Map<string, Waiter>();
-  /** Node 0 only: the whole grid, and how many rows of it came from others. */
-  private grid?: Float64Array;
+  /** Node 0 only: the row sums of the whole grid, and how many of them came from others. */
+  private sums?: Float64Array;
   private gathered = 0;
   private gatherWaiter?: Waiter;
   private failure?: Error;
@@ -107,7 +106,7 @@ class MpJacobiNode {
     checkJacobiArgs(n, iters, this.nodes);
     ({ lo: this.lo, hi: this.hi } = rowsOf(this.id, this.nodes, n));
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    if (this.id === 0) this.grid = new Float64Array(n * n);
+    if (this.id === 0) this.sums = new Float64Array(n);
     transport.listen((bytes, reply) => this.receive(bytes, reply));
   }
 
@@ -128,13 +127,17 @@ class MpJacobiNode {
       sweepRows(src, dst, n, lo, hi, base);
       [src, dst] = [dst, src];
     }
+    const own = new Float64Array(hi - lo);
+    for (let i = lo; i < hi; i++) own[i - lo] = rowSum(src, n, i, base);
     if (id !== 0) {
-      await this.sendRowsToZero(src, base);
+      await this.sendSumsToZero(own);
       return 0;
     }
-    this.grid!.set(src.subarray(n, (hi - lo + 1) * n), lo * n);
+    this.sums!.set(own, lo);
     await this.allGathered();
-    return checksum(this.grid!, n);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.sums![i];
+    return sum;
   }
 
   private async hello(to: number): Promise<void> {
@@ -152,12 +155,8 @@ class MpJacobiNode {
     }
   }
 
-  private async sendRowsToZero(src: Float64Array, base: number): Promise<void> {
-    const perMessage = Math.max(1, Math.floor(GATHER_BYTES / (8 * this.n)));
-    for (let first = this.lo; first < this.hi; first += perMessage) {
-      const count = Math.min(perMessage, this.hi - first);
-      await this.transport.request(0, encodeRows(Kind.Gather, 0, src, this.n, first, count, base), this.timeoutMs);
-    }
+  private async sendSumsToZero(sums: Float64Array): Promise<void> {
+    await this.transport.request(0, encodeRows(Kind.Gather, 0, sums, 1, this.lo, sums.length, this.lo), this.timeoutMs);
   }
 
   /** The bytes of row `row` for sweep `sweep`, as soon as they arrive. */
@@ -205,8 +204,8 @@ class MpJacobiNode {
           waiter.resolve();
         }
       } else {
-        if (!this.grid || first + count > this.n) throw new MpMessageError(`node ${this.id}: unexpected gather of rows ${first}..${first + count - 1}`);
-        copyRows(bytes.subarray(HEADER), this.grid, this.n, first, 0);
+        if (!this.sums || first + count > this.n) throw new MpMessageError(`node ${this.id}: unexpected gather of rows ${first}..${first + count - 1}`);
+        copyRows(bytes.subarray(HEADER), this.sums, 1, first, 0);
         this.gathered += count;
         reply?.(new Uint8Array(0));
         if (this.gatherWaiter && this.gathered === this.n - (this.hi - this.lo)) {
@@ -249,7 +248,7 @@ function decodeHeader(bytes: Uint8Array, n: number): { kind: number; sweep: numb
   const first = view.getUint32(8, true);
   const count = view.getUint32(12, true);
   if (kind !== Kind.Hello && kind !== Kind.Row && kind !== Kind.Gather) throw new MpMessageError(`message kind ${kind}: not HELLO, ROW or GATHER`);
-  const want = kind === Kind.Hello ? HEADER : HEADER + count * n * 8;
+  const want = kind === Kind.Hello ? HEADER : HEADER + count * (kind === Kind.Row ? n : 1) * 8;
   if (bytes.byteLength !== want) throw new MpMessageError(`message kind ${kind} of ${bytes.byteLength} bytes: expected ${want} for ${count} row(s) of ${n}`);
   return { kind, sweep, first, count };
 }
