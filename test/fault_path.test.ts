@@ -2,18 +2,20 @@
  * What keeps a remote fault cheap, pinned so it stays that way: the local network delivers a
  * whole exchange in one turn of the event loop without starving timers; one retransmission timer
  * serves every call of an endpoint; the mailbox host polls for the next request and sleeps when
- * polling does not pay; a fault's Confirm leaves after the fault resolved; one watchdog bounds
- * every mailbox request, each by its own bound.
+ * polling does not pay; a worker spins for its reply only while the running threads fit the
+ * cores; a fault's Confirm leaves after the fault resolved; one watchdog bounds every mailbox
+ * request, each by its own bound.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Access, Request, Slot } from "../src/abi.js";
+import { Worker } from "node:worker_threads";
+import { Access, Reply, Request, Slot } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
 import { KernelNode } from "../src/runtime/kernel_node.js";
-import { MailboxHost } from "../src/runtime/mailbox.js";
+import { CoreGauge, MailboxHost } from "../src/runtime/mailbox.js";
 import { LocalNetwork, TURN_BUDGET } from "../src/transport/local_transport.js";
 import { FakeCoherence } from "./helpers/fake_coherence.js";
 import { FakePort } from "./helpers/fake_port.js";
@@ -205,6 +207,53 @@ Polling("a host that never polls sleeps until notified, and stop ends its wait w
   assert.is(await within(second), null);
 });
 
+const Spin = suite("spinning only while a core is free");
+
+/**
+ * A worker that sends one request through a MailboxClient that may spin 10 s, sharing `gauge`;
+ * resolves with the gauge's running count seen while the worker waits for the reply.
+ */
+async function runningWhileWaiting(cores: number, settle: (running: Int32Array) => Promise<void>): Promise<number> {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const gauge = new CoreGauge(new SharedArrayBuffer(4), cores);
+  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
+  const code = `
+    import { workerData, parentPort } from "node:worker_threads";
+    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
+    const gauge = new CoreGauge(workerData.gauge, workerData.cores);
+    gauge.enter();
+    new MailboxClient(new Int32Array(workerData.control), 10_000_000, gauge).call(${Request.Poll});
+    gauge.leave();
+    parentPort.postMessage("done");`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer, cores } });
+  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
+  const host = new MailboxHost(control, 0);
+  try {
+    const request = await within(host.next());
+    await settle(gauge.running);
+    const running = Atomics.load(gauge.running, 0);
+    host.reply(request!, Reply.Ok);
+    await within(done);
+    assert.is(Atomics.load(gauge.running, 0), 0, "the worker left the gauge when it finished");
+    return running;
+  } finally {
+    host.stop();
+    await worker.terminate();
+  }
+}
+
+Spin("with its thread and the host over the cores, a waiting worker sleeps and leaves the running count", async () => {
+  const running = await runningWhileWaiting(1, async (count) => {
+    for (let i = 0; i < 200 && Atomics.load(count, 0) !== 0; i++) await sleep(10);
+  });
+  assert.is(running, 0);
+});
+
+Spin("with a core free for it, a waiting worker spins and stays counted as running", async () => {
+  const running = await runningWhileWaiting(8, async () => void (await sleep(50)));
+  assert.is(running, 1);
+});
+
 const Confirms = suite("Confirm after the fault");
 
 Confirms("a read fault resolves before its Confirm is sent; the Confirm follows on the next turn", async () => {
@@ -244,5 +293,6 @@ Bounds("a fault after a barrier times out at the fault's bound, not the barrier'
 Turns.run();
 Retries.run();
 Polling.run();
+Spin.run();
 Confirms.run();
 Bounds.run();

@@ -6,6 +6,7 @@
 import { availableParallelism } from "node:os";
 import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
 import { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "../runtime/kernel_node.js";
+import { CoreGauge } from "../runtime/mailbox.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
 
 /** Runtime counters, protocol counters and transport counters of one node (or summed). */
@@ -55,9 +56,10 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
   const t0 = performance.now();
   const nodes = Array.from({ length: options.nodes }, (_, id) => new KernelNode(kernel, id, options.nodes));
   const envs = nodes.map((node) => options.environment(node.nodeId, node));
+  const spin = spinPolicy(options);
   let firstError: Error | undefined;
   const runs = nodes.map((node, i) =>
-    node.run(envs[i].coherence, args, { ...options, spinMicros: options.spinMicros ?? spinMicrosFor(options.nodes) }).then((result) => (options.inspect?.(node, result), result)).catch(async (error: Error) => {
+    node.run(envs[i].coherence, args, { ...options, ...spin }).then((result) => (options.inspect?.(node, result), result)).catch(async (error: Error) => {
       if (!firstError) {
         firstError = error;
         await Promise.all(nodes.filter((n) => n !== node).map((n) => n.abort(error)));
@@ -92,7 +94,21 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
 }
 
 /**
- * How long a kernel spins on its mailbox before sleeping. Spinning saves the ~45 µs of waking a
+ * The nodes of one process share a {@link CoreGauge}: each worker spins (up to 300 µs) only while
+ * the kernel threads running at that moment and the host fit the cores, so a lone faulting node
+ * spins while its peers wait at a barrier, and none spins while all compute. DSM_SPIN_US or
+ * `spinMicros` sets a fixed spin instead.
+ */
+function spinPolicy(options: NodeRunOptions): Pick<NodeRunOptions, "spinMicros" | "gauge"> {
+  const env = process.env.DSM_SPIN_US;
+  if (options.spinMicros !== undefined) return { spinMicros: options.spinMicros, gauge: options.gauge };
+  if (env !== undefined && env !== "") return { spinMicros: Number(env) };
+  return { spinMicros: 300, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(4), availableParallelism()) };
+}
+
+/**
+ * How long a kernel of a process of its own spins on its mailbox before sleeping, when its
+ * machine runs `kernelThreads` kernel threads in all. Spinning saves the ~45 µs of waking a
  * sleeping thread, but only while every kernel thread and the host have a core of their own;
  * with more threads than cores the spinning takes the CPU the reply needs (intsort on 4 nodes
  * over 2 cores: 5–10 s spinning, 0.7 s not). DSM_SPIN_US overrides.

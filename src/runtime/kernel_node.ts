@@ -13,7 +13,7 @@ import { Access, NO_READ, NO_WRITE, Reply, Request, Slot, regionPages, type Layo
 import type { Coherence, PagePort } from "../protocol/coherence.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
-import { HOST_POLL_US, MailboxHost, type MailboxRequest } from "./mailbox.js";
+import { HOST_POLL_US, MailboxHost, type CoreGauge, type MailboxRequest } from "./mailbox.js";
 import type { WorkerInit, WorkerReport } from "./worker.js";
 
 export interface NodeRunOptions {
@@ -27,6 +27,16 @@ export interface NodeRunOptions {
    * @default 300 (env DSM_SPIN_US)
    */
   spinMicros?: number;
+  /**
+   * Shared by the nodes of one process: a worker then spins only while the process's running
+   * kernel threads and the host fit its cores (mailbox.ts). @default none: always spin
+   */
+  gauge?: CoreGauge;
+  /**
+   * Called each time the kernel parks on a request (fault, poll, sync call, allocation, done),
+   * before it is served: a host may change pages then. Tests use it for chaos mode (chaos.ts).
+   */
+  parkHook?: (nodeId: number, request: Request) => void;
 }
 
 export interface RuntimeStats {
@@ -140,6 +150,7 @@ export class KernelNode implements PagePort {
       layout: this.layout,
       args,
       spinMicros,
+      gauge: options.gauge && { buffer: options.gauge.buffer, cores: options.gauge.cores },
     };
     const worker = new Worker(WORKER_URL);
     this.worker = worker;
@@ -182,6 +193,7 @@ export class KernelNode implements PagePort {
       this.parked = true;
       let done = false;
       try {
+        options.parkHook?.(this.nodeId, request.kind);
         this.drain();
         done = await this.handle(coherence, request, faultTimeoutMs, syncTimeoutMs);
         this.drain();

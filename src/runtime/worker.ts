@@ -6,7 +6,7 @@
 import { parentPort } from "node:worker_threads";
 import { instantiateSync, type Imports } from "@assemblyscript/loader";
 import { FAULT_IMPORT, IMPORT_MODULE, POLL_IMPORT, Request, type Layout } from "../abi.js";
-import { HostAbort, MailboxClient } from "./mailbox.js";
+import { CoreGauge, HostAbort, MailboxClient } from "./mailbox.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -16,6 +16,8 @@ export interface WorkerInit {
   layout: Layout;
   args: (number | bigint)[];
   spinMicros: number;
+  /** Shared running-thread count of the process and its core count (mailbox.ts CoreGauge); absent: spin always. */
+  gauge?: { buffer: SharedArrayBuffer; cores: number };
 }
 
 export type WorkerReport =
@@ -30,7 +32,16 @@ export function monotonicMicros(): number {
 
 function runNode(init: WorkerInit): WorkerReport {
   const control = new Int32Array(init.memory.buffer, 0, 64);
-  const mailbox = new MailboxClient(control, init.spinMicros);
+  const gauge = init.gauge ? new CoreGauge(init.gauge.buffer, init.gauge.cores) : undefined;
+  gauge?.enter();
+  try {
+    return runKernel(init, new MailboxClient(control, init.spinMicros, gauge));
+  } finally {
+    gauge?.leave();
+  }
+}
+
+function runKernel(init: WorkerInit, mailbox: MailboxClient): WorkerReport {
   const { layout } = init;
   const imports = {
     env: { memory: init.memory },
