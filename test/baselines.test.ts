@@ -14,17 +14,10 @@ import type { Transport } from "../src/transport/transport.js";
 import { natsOrSkip } from "./helpers/nats.js";
 import { jacobi } from "./helpers/reference_dense.js";
 import { suiteKernel } from "./helpers/suite.js";
+import { within } from "./helpers/expect.js";
 
 /** Bound on one baseline run in these tests. */
 const BOUND_MS = 15_000;
-
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function onLocalNetwork<T>(nodes: number, work: (transports: Transport[], network: LocalNetwork) => Promise<T>): Promise<T> {
   const network = new LocalNetwork(nodes);

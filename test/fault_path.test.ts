@@ -21,15 +21,9 @@ import { FakeCoherence } from "./helpers/fake_coherence.js";
 import { FakePort } from "./helpers/fake_port.js";
 import { kernel } from "./helpers/kernels.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const WAIT_MS = 3000;
-
-/** Rejects if `promise` does not settle within `ms`. */
-function within<T>(promise: Promise<T>, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));

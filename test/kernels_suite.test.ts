@@ -9,17 +9,10 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { referenceResult, SUITE, SUITE_ROOT } from "./helpers/suite.js";
 import { buildUninstrumented, runSolo } from "./helpers/suite_build.js";
+import { within } from "./helpers/expect.js";
 
 /** Bound on one tiny single-node run, including its build. */
 const RUN_BOUND_MS = 20_000;
-
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 const Table = suite("the kernel suite table");
 

@@ -9,18 +9,11 @@ import { runCluster } from "../src/cli/cluster.js";
 import { PROTOCOLS } from "../src/protocol/index.js";
 import { SUITE } from "./helpers/suite.js";
 import { buildSuiteKernel, typedArgs } from "./helpers/suite_build.js";
+import { within } from "./helpers/expect.js";
 
 /** Bound on one multi-node tiny run; the slowest take about a second on a loaded 2-vCPU machine. */
 const RUN_BOUND_MS = 30_000;
 const NODE_COUNTS = [2, 3, 4];
-
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 const Nodes = suite("suite kernels on several nodes reproduce the single-node result");
 

@@ -13,15 +13,10 @@ import { createIvy } from "../src/protocol/ivy.js";
 import { createMigrate } from "../src/protocol/migrate.js";
 import { AllocationPlacement, createPlacement } from "../src/protocol/placement.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 const KIB = 1024;
-
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 const Blocks = suite("allocation placement");
 

@@ -9,14 +9,9 @@ import { MessageKind } from "../src/protocol/codec.js";
 import { createDiff, DiffProtocol } from "../src/protocol/diff_protocol.js";
 import type { ProtocolTuning } from "../src/protocol/page_protocol.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
-
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 async function setup(tuning: ProtocolTuning = {}) {
   const cluster = recordedCluster(3, createDiff, tuning);

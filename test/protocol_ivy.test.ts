@@ -8,15 +8,9 @@ import { Access, Protection } from "../src/abi.js";
 import { encodeMessage, MessageKind } from "../src/protocol/codec.js";
 import { createIvy, IvyProtocol } from "../src/protocol/ivy.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
-
-/** Rejects if `promise` does not settle within `ms`. */
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 async function setup(n = 3, retryMs?: number) {
   const cluster = recordedCluster(n, createIvy, retryMs ? { retryMs } : {});

@@ -8,14 +8,9 @@ import { Access, Protection } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { createMigrate, homeOf } from "../src/protocol/migrate.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, None } = Protection;
-
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 async function setup(n: number) {
   const cluster = recordedCluster(n, createMigrate);

@@ -25,6 +25,7 @@ import type { Transport } from "../src/transport/transport.js";
 import { FakePort } from "./helpers/fake_port.js";
 import { natsOrSkip } from "./helpers/nats.js";
 import { prng } from "./helpers/random.js";
+import { within } from "./helpers/expect.js";
 
 
 const PAGE = 1024;
@@ -191,12 +192,6 @@ async function simulate(create: (o: ProtocolOptions) => Coherence, options: SimO
     await Promise.all(coherence.map((c) => c.close()));
     await wire.close();
   }
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`simulation not done within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 const FACTORIES = [

@@ -6,6 +6,7 @@ import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeout
 import { SyncService } from "../src/protocol/sync.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
 import { FakePort } from "./helpers/fake_port.js";
+import { within } from "./helpers/expect.js";
 
 const JOB = 5;
 
@@ -34,13 +35,6 @@ function syncNodes(n: number, options: { timeoutMs?: number; retryMs?: number; l
     nodes.push({ endpoint, sync: new SyncService(endpoint, { timeoutMs: options.timeoutMs ?? 2000 }) });
   }
   return { nodes, sent, network };
-}
-
-/** Rejects if `promise` does not settle within `ms`. */
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {

@@ -1,4 +1,13 @@
-/** Bounded waiting and error capture shared by the transport tests. */
+/** Bounded waiting and error capture shared by the tests. */
+
+/** `work`, or a rejection naming `what` if it does not settle within `ms`. */
+export function within<T>(work: Promise<T>, ms = 3000, what = "promise"): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, bound]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Returns `collector(expected, timeoutMs = defaultMs)`: it collects `expected` items, and its
