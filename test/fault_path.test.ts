@@ -190,6 +190,27 @@ Polling("after a poll that found nothing the host sleeps, and a notify wakes it"
   host.stop();
 });
 
+Polling("with a gauge, the host polls while the running threads fit the cores and sleeps at once when they do not", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const gauge = new CoreGauge(new SharedArrayBuffer(4), 2);
+  const host = new MailboxHost(control, 1_000_000);
+  host.gauge = gauge;
+  gauge.enter(); // one kernel thread running: it and the host fit 2 cores
+  const polled = host.next();
+  setTimeout(() => publish(control, 1, Request.Fault, false), 5);
+  assert.equal(await within(polled, 100), { seq: 1, kind: Request.Fault, args: [41, 0, 0, 0] });
+  gauge.enter(); // two running: no core left for polling
+  let got: unknown;
+  const slept = host.next().then((request) => (got = request));
+  publish(control, 2, Request.Poll, false);
+  await sleep(30);
+  assert.is(got, undefined, "the host polled although the cores were taken");
+  Atomics.notify(control, Slot.REQ_SEQ);
+  await within(slept);
+  assert.equal(got, { seq: 2, kind: Request.Poll, args: [42, 0, 0, 0] });
+  host.stop();
+});
+
 Polling("a host that never polls sleeps until notified, and stop ends its wait with null", async () => {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const host = new MailboxHost(control, 0);

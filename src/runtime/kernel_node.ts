@@ -142,6 +142,7 @@ export class KernelNode implements PagePort {
     await coherence.start();
     const spinMicros = options.spinMicros ?? Number(process.env.DSM_SPIN_US ?? 300);
     this.mailbox.pollMicros = Math.min(HOST_POLL_US, spinMicros);
+    this.mailbox.gauge = options.gauge;
     const init: WorkerInit = {
       module: this.kernel.module,
       memory: this.memory,

@@ -136,11 +136,14 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * protocol work of a local fault, so after a reply the host first polls for the next request,
  * one check per turn of the event loop (timers, I/O and other nodes keep running), for up to
  * `pollMicros`. Polling pays only while the kernel faults in quick succession on a CPU of its
- * own; when the kernel shares the host's CPU, polling only delays it. So a poll that finds
- * nothing makes the host sleep at once for the next 1, 2, 4 … 64 requests, and one that finds a
- * request starts that count over.
+ * own; when the kernel shares the host's CPU, polling only delays it. With a {@link CoreGauge}
+ * the host polls whenever the running kernel threads and itself fit the cores. Without one, a
+ * poll that finds nothing makes the host sleep at once for the next 1, 2, 4 … 64 requests, and
+ * one that finds a request starts that count over.
  */
 export class MailboxHost {
+  /** The process's running-thread gauge, if its nodes share one: it decides when to poll. */
+  gauge: CoreGauge | undefined;
   private last = 0;
   private stopped = false;
   /** Requests still to wait for without polling, and how many the next failed poll skips. */
@@ -159,7 +162,9 @@ export class MailboxHost {
     const want = (this.last + 1) | 0;
     let pollUntil = 0;
     if (this.pollMicros > 0) {
-      if (this.skip > 0) this.skip--;
+      if (this.gauge) {
+        if (this.gauge.mayspin()) pollUntil = performance.now() + this.pollMicros / 1000;
+      } else if (this.skip > 0) this.skip--;
       else pollUntil = performance.now() + this.pollMicros / 1000;
     }
     // Unbounded on purpose: the kernel may compute for as long as it likes. stop() ends the wait
@@ -176,8 +181,10 @@ export class MailboxHost {
           continue;
         }
         pollUntil = 0;
-        this.skip = this.backoff;
-        this.backoff = Math.min(this.backoff * 2, MAX_SKIP);
+        if (!this.gauge) {
+          this.skip = this.backoff;
+          this.backoff = Math.min(this.backoff * 2, MAX_SKIP);
+        }
       }
       // No timeout: a timeout costs a timer per wait, and stop() wakes this wait.
       const wait = Atomics.waitAsync(c, Slot.REQ_SEQ, this.last);
