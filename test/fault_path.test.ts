@@ -228,7 +228,7 @@ const Spin = suite("spinning only while a core is free");
  * A worker that sends one request through a MailboxClient that may spin 10 s, sharing `gauge`;
  * resolves with the gauge's running count seen while the worker waits for the reply.
  */
-async function runningWhileWaiting(cores: number, settle: (running: Int32Array) => Promise<void>): Promise<number> {
+async function runningWhileWaiting(cores: number, spinMicros: number, settles: ((running: Int32Array) => Promise<void>)[]): Promise<number[]> {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const gauge = new CoreGauge(new SharedArrayBuffer(4), cores);
   const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
@@ -237,36 +237,49 @@ async function runningWhileWaiting(cores: number, settle: (running: Int32Array) 
     const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
     const gauge = new CoreGauge(workerData.gauge, workerData.cores);
     gauge.enter();
-    new MailboxClient(new Int32Array(workerData.control), 10_000_000, gauge).call(${Request.Poll});
+    const client = new MailboxClient(new Int32Array(workerData.control), ${spinMicros}, gauge);
+    for (let i = 0; i < ${settles.length}; i++) client.call(${Request.Poll});
     gauge.leave();
     parentPort.postMessage("done");`;
   const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer, cores } });
   const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
   const host = new MailboxHost(control, 0);
   try {
-    const request = await within(host.next());
-    await settle(gauge.running);
-    const running = Atomics.load(gauge.running, 0);
-    host.reply(request!, Reply.Ok);
+    const seen: number[] = [];
+    for (const settle of settles) {
+      const request = await within(host.next());
+      await settle(gauge.running);
+      seen.push(Atomics.load(gauge.running, 0));
+      host.reply(request!, Reply.Ok);
+    }
     await within(done);
     assert.is(Atomics.load(gauge.running, 0), 0, "the worker left the gauge when it finished");
-    return running;
+    return seen;
   } finally {
     host.stop();
     await worker.terminate();
   }
 }
 
+/** Waits (at most 2 s) for the worker to leave the running count. */
+const untilAsleep = async (count: Int32Array) => {
+  for (let i = 0; i < 200 && Atomics.load(count, 0) !== 0; i++) await sleep(10);
+};
+const briefly = async () => void (await sleep(50));
+
 Spin("with its thread and the host over the cores, a waiting worker sleeps and leaves the running count", async () => {
-  const running = await runningWhileWaiting(1, async (count) => {
-    for (let i = 0; i < 200 && Atomics.load(count, 0) !== 0; i++) await sleep(10);
-  });
-  assert.is(running, 0);
+  assert.equal(await runningWhileWaiting(1, 10_000_000, [untilAsleep]), [0]);
 });
 
 Spin("with a core free for it, a waiting worker spins and stays counted as running", async () => {
-  const running = await runningWhileWaiting(8, async () => void (await sleep(50)));
-  assert.is(running, 1);
+  assert.equal(await runningWhileWaiting(8, 10_000_000, [briefly]), [1]);
+});
+
+Spin("after a spin that got no reply the worker sleeps at once for the next request, then spins again", async () => {
+  // 300 ms spins: the first ends unanswered (running drops to 0 once it sleeps), the second is
+  // skipped (asleep at once), the third spins again and is answered within it.
+  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, async () => undefined]);
+  assert.equal(seen, [0, 0, 1]);
 });
 
 const Confirms = suite("Confirm after the fault");

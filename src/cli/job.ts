@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
 import { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "../runtime/kernel_node.js";
-import { CoreGauge } from "../runtime/mailbox.js";
+import { CoreGauge, GAUGED_SPIN_US } from "../runtime/mailbox.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
 
 /** Runtime counters, protocol counters and transport counters of one node (or summed). */
@@ -94,16 +94,16 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
 }
 
 /**
- * The nodes of one process share a {@link CoreGauge}: each worker spins (up to 300 µs) only while
- * the kernel threads running at that moment and the host fit the cores, so a lone faulting node
- * spins while its peers wait at a barrier, and none spins while all compute. DSM_SPIN_US or
- * `spinMicros` sets a fixed spin instead.
+ * The nodes of one process share a {@link CoreGauge}: each worker spins (up to GAUGED_SPIN_US,
+ * backing off after spins that got no reply) only while the kernel threads running at that
+ * moment and the host fit the cores, so a lone faulting node spins while its peers wait at a
+ * barrier, and none spins while all compute. DSM_SPIN_US or `spinMicros` sets a fixed spin instead.
  */
 function spinPolicy(options: NodeRunOptions): Pick<NodeRunOptions, "spinMicros" | "gauge"> {
   const env = process.env.DSM_SPIN_US;
   if (options.spinMicros !== undefined) return { spinMicros: options.spinMicros, gauge: options.gauge };
   if (env !== undefined && env !== "") return { spinMicros: Number(env) };
-  return { spinMicros: 300, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(4), availableParallelism()) };
+  return { spinMicros: GAUGED_SPIN_US, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(4), availableParallelism()) };
 }
 
 /**
