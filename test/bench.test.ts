@@ -66,7 +66,7 @@ const KERNEL_LIST = "jacobi, sor, matmul, wordfreq, intsort, tsp, nbody, fft2d, 
 
 for (const [what, values, message] of [
   ["an unknown kernel", { kernels: "jacobi,frob" }, `--kernels "frob": unknown; use one of ${KERNEL_LIST}`],
-  ["an unknown protocol", { protocols: "ivy,lrc" }, `--protocols "lrc": unknown; use one of migrate, ivy, diff`],
+  ["an unknown protocol", { protocols: "ivy,mesi" }, `--protocols "mesi": unknown; use one of migrate, ivy, diff, lrc`],
   ["an empty item in a list", { protocols: "ivy,,diff" }, `--protocols "ivy,,diff": expected a comma-separated list without empty items, e.g. ivy,diff`],
   ["zero nodes", { nodes: "0,2" }, `--nodes "0": expected a whole number from 1 to 64`],
   ["an unknown transport", { transports: "tcp" }, `--transports "tcp": unknown; use one of local, nats`],
@@ -96,7 +96,7 @@ Options("with no options the plan is every kernel and protocol on local nodes up
   const plan = planBench({}, {});
   assert.equal(plan.kernels.map((k) => k.name), KERNEL_LIST.split(", "));
   assert.equal([plan.protocols, plan.nodes, plan.transports, plan.pageSizes, plan.reps, plan.size, plan.out], [
-    ["migrate", "ivy", "diff"], defaultNodes().split(",").map(Number), ["local"], [4096], 3, "quick", "bench-report",
+    ["migrate", "ivy", "diff", "lrc"], defaultNodes().split(",").map(Number), ["local"], [4096], 3, "quick", "bench-report",
   ]);
   assert.equal([1, 2, 3, 4, 6, 8].map(defaultNodes), ["1,2", "1,2", "1,2", "1,2,4", "1,2,4", "1,2,4,8"]);
   assert.is(plan.faultTimeoutMs, 10_000);
@@ -104,7 +104,7 @@ Options("with no options the plan is every kernel and protocol on local nodes up
 
 Options("--quick presets the matrix and small sizes; explicit options override it; lists are deduplicated and nodes sorted", () => {
   const quick = planBench({ quick: true }, {});
-  assert.equal([quick.protocols, quick.nodes, quick.transports, quick.reps], [["ivy", "diff", "migrate"], [1, 2, 4], ["local"], 1]);
+  assert.equal([quick.protocols, quick.nodes, quick.transports, quick.reps], [["ivy", "diff", "migrate", "lrc"], [1, 2, 4], ["local"], 1]);
   assert.equal(quick.argsByKernel, QUICK_PRESET.argsByKernel);
   const mixed = planBench({ quick: true, reps: "2", nodes: "4,1,4", size: "tiny", "page-sizes": "16K,4K" }, {});
   assert.equal([mixed.reps, mixed.nodes, mixed.pageSizes, mixed.argsByKernel], [2, [1, 4], [4096, 16384], undefined]);

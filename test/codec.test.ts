@@ -16,6 +16,7 @@ import {
   type MessageInit,
 } from "../src/protocol/codec.js";
 import { encodeDiff } from "../src/protocol/diff.js";
+import { encodeIntervalDiffs } from "../src/protocol/lrc_wire.js";
 import { prng } from "./helpers/random.js";
 
 const PAGE = 1024;
@@ -58,6 +59,11 @@ function samples(): MessageInit[] {
     { ...onPage, kind: MessageKind.InvalidateAck, arg: 3 },
     { ...onPage, kind: MessageKind.Confirm, arg: 1 },
     { ...onPage, kind: MessageKind.ConfirmAck, arg: 1 },
+    { ...base, kind: MessageKind.LrcAcquire, arg: 12, request: 6, body: { vt: [0, 2, 0, 1] } },
+    { ...base, kind: MessageKind.LrcForward, arg: 12, body: { acquirer: 3, request: 6, vt: [0, 2, 0, 1] } },
+    { ...base, kind: MessageKind.LrcGrant, arg: 12, request: 6, body: { vt: [1, 2, 0, 1], intervals: [{ n: 0, i: 1, vt: [1, 2, 0, 0], p: [16, 2, 20, 1] }] } },
+    { ...onPage, version: 0, kind: MessageKind.LrcDiffRequest, body: { pages: [[19, [2, 3]], [20, [1]]] } },
+    { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
   ];
   return all;
 }

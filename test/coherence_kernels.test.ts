@@ -14,7 +14,8 @@ const KERNELS: [string, number[]][] = [
   ["assembly/kernels/matmul.ts", [24]],
   ["assembly/kernels/wordfreq.ts", [300, 8]],
 ];
-const PROTOCOLS = ["migrate", "ivy", "diff"];
+// All three kernels are race-free (shared data ordered by barriers and locks), so lrc belongs here.
+const PROTOCOLS = ["migrate", "ivy", "diff", "lrc"];
 
 const reference = new Map<string, unknown>();
 
@@ -54,7 +55,7 @@ Nats.after(async () => {
 });
 for (const [file, args] of KERNELS) {
   for (const protocol of PROTOCOLS) {
-    for (const nodes of [2, 4]) {
+    for (const nodes of [2, 4, 8]) {
       Nats(`${file.split("/").pop()} on ${nodes} nodes with ${protocol}`, async () => {
         if (!server) return;
         const { instrumented } = await kernel(file);

@@ -27,8 +27,14 @@ async function history(protocol: string, nodes: number, seed: number, natsUrl?: 
   return ops;
 }
 
+/**
+ * lrc is left out on purpose: the history kernel races (unsynchronised reads and writes of shared
+ * words), and lazy release consistency promises sequential consistency to race-free programs only.
+ */
+const LINEARIZABLE = ["migrate", "ivy", "diff"];
+
 const Local = suite("linearizable histories over the local transport");
-for (const protocol of ["migrate", "ivy", "diff"]) {
+for (const protocol of LINEARIZABLE) {
   for (const seed of [1, 2, 3]) {
     Local(`${protocol}, 4 nodes, seed ${seed}: no violation`, async () => {
       const ops = await history(protocol, 4, seed);
@@ -49,7 +55,7 @@ Nats.before(async () => {
 Nats.after(async () => {
   await server?.stop();
 });
-for (const protocol of ["migrate", "ivy", "diff"]) {
+for (const protocol of LINEARIZABLE) {
   Nats(`${protocol}, 3 nodes: no violation`, async () => {
     if (!server) return;
     const ops = await history(protocol, 3, 7, server.url);

@@ -31,7 +31,7 @@ options:
   --args A,A            the arguments of run for the one kernel given by --kernels
   --shared-size N       shared region of every build (default 64M)
   --reps N              repetitions of each configuration (default 3)
-  --quick               preset: every kernel at small sizes, ivy/diff/migrate on 1,2,4
+  --quick               preset: every kernel at small sizes, ivy/diff/migrate/lrc on 1,2,4
                         nodes, local, 1 repetition (under 3 minutes on 2 cores);
                         options given explicitly override it
   --no-baselines        no mp or sab rows for jacobi

@@ -9,5 +9,8 @@ export function formatJob(job: JobResult): string {
     `time      ${job.kernelMs.toFixed(1)} ms in run on node 0, ${job.wallMs.toFixed(1)} ms wall`,
     `faults    ${s.readFaults} read, ${s.writeFaults} write; ${s.messages} messages, ${s.bytes} bytes`,
   ];
+  if (job.protocol === "lrc") {
+    lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);
+  }
   return lines.join("\n");
 }

@@ -19,6 +19,10 @@ options:
                           migrate  one copy per page, moved on every fault
                           ivy      read copies, writes invalidate (sequentially consistent)
                           diff     versioned diffs from the owner (linearizable)
+                          lrc      lazy release consistency, several writers per page:
+                                   race-free programs (shared data ordered by locks and
+                                   barriers) see sequential consistency; racy programs
+                                   do not, and lrc is not linearizable
   --transport T         ${TRANSPORT_NAMES.join(", ")} (default local: all nodes in this process)
   --nats URL[,URL]      nats server(s) for --transport nats (default: start a private one)
   --baseline            run the uninstrumented reference build on one node, without DSM

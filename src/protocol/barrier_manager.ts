@@ -11,10 +11,15 @@
  * Idempotent: a repeated arrive for the current epoch only refreshes the request id; a repeated
  * arrive for a released epoch gets the release again (the first one was lost). A node cannot be
  * two epochs ahead of another, so remembering the last few releases is enough.
+ *
+ * With a {@link BarrierExchange} (lrc), each release also carries that node's part of the
+ * exchange, computed once from all arrivals and remembered with the release.
  */
 import { compareArrivals } from "./alloc_log.js";
 import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
+import type { LrcRelease } from "./lrc_wire.js";
+import type { BarrierExchange } from "./sync.js";
 
 interface Arrival {
   request: number;
@@ -26,6 +31,8 @@ interface Released {
   body: ReleaseBody;
   flags: number;
   requests: Map<number, number>;
+  /** Per node, its part of the exchange. */
+  parts?: LrcRelease[];
   /** Nodes that acknowledged a final release. */
   done: Set<number>;
   onDone?: () => void;
@@ -39,7 +46,10 @@ export class BarrierManager {
   private arrivals = new Map<number, Arrival>();
   private readonly released = new Map<number, Released>();
 
-  constructor(private readonly endpoint: Endpoint) {}
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly exchange?: BarrierExchange,
+  ) {}
 
   onArrive(msg: Message): void {
     const epoch = msg.version;
@@ -107,6 +117,7 @@ export class BarrierManager {
     if (flags === 0 && finished.length > 0) body.finished = finished;
     const requests = new Map([...this.arrivals].map(([node, a]) => [node, a.request]));
     const released: Released = { body, flags, requests, done: new Set() };
+    if (this.exchange) released.parts = this.exchange.release(bodies.map((b) => b.lrc!));
     this.released.set(this.epoch, released);
     this.released.delete(this.epoch - REMEMBERED);
     for (const [node, request] of requests) this.sendRelease(node, this.epoch, request, released);
@@ -115,6 +126,7 @@ export class BarrierManager {
   }
 
   private sendRelease(node: number, epoch: number, request: number, released: Released): void {
-    this.endpoint.send(node, { kind: MessageKind.BarrierRelease, version: epoch, request, arg: released.flags, body: released.body });
+    const body = released.parts ? { ...released.body, lrc: released.parts[node] } : released.body;
+    this.endpoint.send(node, { kind: MessageKind.BarrierRelease, version: epoch, request, arg: released.flags, body });
   }
 }

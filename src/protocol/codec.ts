@@ -21,6 +21,17 @@
  */
 import { diffStats } from "./diff.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
+import {
+  decodeIntervalDiffs,
+  validateLrcAcquire,
+  validateLrcBarrierPart,
+  validateLrcDiffRequest,
+  validateLrcForward,
+  validateLrcGrant,
+  type LrcArrival,
+  type LrcRelease,
+} from "./lrc_wire.js";
+export type { LrcAcquireBody, LrcDiffRequestBody, LrcForwardBody, LrcGrantBody } from "./lrc_wire.js";
 
 export const MAGIC = 0xd5a1;
 export const FORMAT = 1;
@@ -82,6 +93,16 @@ export const MessageKind = {
   /** requester → manager: the page is installed; arg = access. */
   Confirm: 25,
   ConfirmAck: 26,
+  /** lrc, node → lock manager: arg = lock id, JSON {@link LrcAcquireBody}. */
+  LrcAcquire: 32,
+  /** lrc, lock manager → the lock's previous requester: arg = lock id, JSON {@link LrcForwardBody}. */
+  LrcForward: 33,
+  /** lrc, previous holder → acquirer: arg = lock id, request = the acquire's, JSON {@link LrcGrantBody}. */
+  LrcGrant: 34,
+  /** lrc, faulting node → a writer of the page: JSON {@link LrcDiffRequestBody}. */
+  LrcDiffRequest: 35,
+  /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */
+  LrcDiffReply: 36,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -95,7 +116,7 @@ export function kindName(kind: number): string {
 /** Flags of BarrierArrive / BarrierRelease. */
 export const BarrierFlag = { Final: 1 } as const;
 
-type PayloadShape = "none" | "page" | "diff" | "u32" | "json";
+type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json";
 type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
 interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
@@ -113,6 +134,8 @@ export interface ArriveBody {
   first: number;
   /** [address, bytes] of the allocations since the previous barrier. */
   entries: [number, number][];
+  /** lrc only: vector time and new intervals. */
+  lrc?: LrcArrival;
 }
 export interface AllocationMismatch {
   node: number;
@@ -126,6 +149,8 @@ export interface ReleaseBody {
   mismatch?: AllocationMismatch;
   /** Nodes that reached the final barrier (run returned) while the others called barrier(). */
   finished?: number[];
+  /** lrc only: the intervals this node lacks (one per node). */
+  lrc?: LrcRelease;
 }
 export interface BarrierWaitBody {
   /** Nodes the manager has not heard from for this epoch. */
@@ -140,17 +165,19 @@ const isPair = (v: unknown): v is [number, number] => Array.isArray(v) && v.leng
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNode = (v: unknown, ctx: DecodeContext) => isU32(v) && v < ctx.nodeCount;
 
-function validateArrive(body: unknown): string | undefined {
+function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body) || !isU32(body.count) || !isU32(body.hash) || !isU32(body.first) || !Array.isArray(body.entries)) {
     return "arrive body needs count, hash, first and entries";
   }
   if (!body.entries.every(isPair)) return "arrive entries must be [address, bytes] pairs";
   if (body.first + body.entries.length !== body.count) return `arrive entries ${body.first}+${body.entries.length} do not add up to count ${body.count}`;
-  return undefined;
+  return validateLrcBarrierPart(body.lrc, ctx);
 }
 
 function validateRelease(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body)) return "release body must be an object";
+  const lrc = validateLrcBarrierPart(body.lrc, ctx);
+  if (lrc) return lrc;
   if (body.finished !== undefined && !(Array.isArray(body.finished) && body.finished.every((n) => isNode(n, ctx)))) {
     return "release finished must list node ids";
   }
@@ -171,7 +198,7 @@ function validateLockWait(body: unknown, ctx: DecodeContext): string | undefined
 }
 
 const sync = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: false, arg, payload, validate });
-const onPage = (arg: ArgShape, payload: PayloadShape = "none"): KindSpec => ({ page: true, arg, payload });
+const onPage = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: true, arg, payload, validate });
 
 /** What each kind may carry. */
 export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpec>([
@@ -195,6 +222,11 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.InvalidateAck, onPage("node")],
   [MessageKind.Confirm, onPage("access")],
   [MessageKind.ConfirmAck, onPage("access")],
+  [MessageKind.LrcAcquire, sync("lock", "json", validateLrcAcquire)],
+  [MessageKind.LrcForward, sync("lock", "json", validateLrcForward)],
+  [MessageKind.LrcGrant, sync("lock", "json", validateLrcGrant)],
+  [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
+  [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
 ]);
 
 /** KIND_SPECS as an array indexed by kind, for the per-message lookups. */
@@ -395,6 +427,13 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
     }
     case "diff":
       checkDiff(name, payload, ctx.pageSize);
+      return undefined;
+    case "diffs":
+      try {
+        decodeIntervalDiffs(payload, ctx);
+      } catch (error) {
+        throw new CodecError(`${name}: bad diffs: ${(error as Error).message}`);
+      }
       return undefined;
     case "json":
       return parseJson(name, spec, payload, ctx);

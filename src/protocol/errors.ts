@@ -106,6 +106,24 @@ export class PageTimeoutError extends Error {
   }
 }
 
+/** lrc: a writer could not give the diff of an interval it announced (its history was collected). */
+export class LrcDiffMissingError extends Error {
+  override name = "LrcDiffMissingError";
+  constructor(
+    readonly page: number,
+    /** The writer asked. */
+    readonly node: number,
+    readonly interval: number,
+  ) {
+    super(`page ${page}: node ${node} has no diff for its interval ${interval}; every node must take part in every barrier's garbage collection`);
+  }
+}
+
+/** lrc found its own state inconsistent (a write notice for a page being written, a lock owed twice): a bug, reported with what it found. */
+export class LrcStateError extends Error {
+  override name = "LrcStateError";
+}
+
 /** The runtime asked about a page outside the shared region. */
 export class PageRangeError extends Error {
   override name = "PageRangeError";

@@ -3,16 +3,18 @@ import type { Coherence } from "./coherence.js";
 import { createDiff } from "./diff_protocol.js";
 import { UnknownProtocolError } from "./errors.js";
 import { createIvy } from "./ivy.js";
+import { createLrc } from "./lrc.js";
 import { createMigrate } from "./migrate.js";
 import type { ProtocolOptions } from "./page_protocol.js";
 
-export const PROTOCOLS = ["migrate", "ivy", "diff"] as const;
+export const PROTOCOLS = ["migrate", "ivy", "diff", "lrc"] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
 
 const FACTORIES: Record<ProtocolName, (options: ProtocolOptions) => Coherence> = {
   migrate: createMigrate,
   ivy: createIvy,
   diff: createDiff,
+  lrc: createLrc,
 };
 
 export function isProtocolName(name: string): name is ProtocolName {
@@ -27,6 +29,7 @@ export function createProtocol(name: string, options: ProtocolOptions): Coherenc
 
 export { createDiff, DiffProtocol, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LENGTH } from "./diff_protocol.js";
 export { createIvy, IvyProtocol } from "./ivy.js";
+export { createLrc, LrcProtocol, DEFAULT_GC_BYTES, type LrcOptions } from "./lrc.js";
 export { createMigrate, MigrateProtocol, homeOf } from "./migrate.js";
 export { defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./page_protocol.js";
 export type { SyncHooks } from "./sync.js";
@@ -35,6 +38,8 @@ export {
   BarrierCountError,
   InvalidProtocolOptionError,
   LockUsageError,
+  LrcDiffMissingError,
+  LrcStateError,
   PageRangeError,
   PageTimeoutError,
   ProtocolClosedError,

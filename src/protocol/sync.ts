@@ -10,17 +10,19 @@
  *   finish():   the final barrier; node 0 then lingers until every node confirmed its release
  *
  * Protocols may piggy-back work on sync points through {@link SyncHooks} (ivy, migrate and diff are
- * sequentially consistent and need none; a release-consistent protocol would flush there).
+ * sequentially consistent and need none), and exchange state through every barrier with a
+ * {@link BarrierExchange} (lrc: vector times and write notices ride on arrive and release).
  *
  * Not covered: a node that crashes while holding a lock or before a barrier (the others time out
  * with SyncTimeoutError naming it).
  */
 import { AllocLog } from "./alloc_log.js";
 import { BarrierManager } from "./barrier_manager.js";
-import { BarrierFlag, MAX_LOCK_ID, MessageKind, type BarrierWaitBody, type LockWaitBody, type Message, type ReleaseBody } from "./codec.js";
+import { BarrierFlag, MAX_LOCK_ID, MessageKind, type ArriveBody, type BarrierWaitBody, type LockWaitBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
 import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeoutError } from "./errors.js";
 import { LockManager } from "./lock_manager.js";
+import type { LrcArrival, LrcRelease } from "./lrc_wire.js";
 
 export interface SyncHooks {
   beforeBarrier?(): Promise<void> | void;
@@ -29,9 +31,22 @@ export interface SyncHooks {
   beforeUnlock?(id: number): Promise<void> | void;
 }
 
+/**
+ * State a protocol sends through every barrier: each node's arrival carries `arrive()`, the
+ * manager turns all arrivals into one part per node with `release()`, and each node hands its part
+ * to `released()` (kernel parked) before barrier() returns. `release` must be a pure function of
+ * the arrivals: a repeated arrive gets the remembered part again.
+ */
+export interface BarrierExchange {
+  arrive(final: boolean): LrcArrival;
+  release(arrivals: readonly LrcArrival[]): LrcRelease[];
+  released(part: LrcRelease): Promise<void> | void;
+}
+
 export interface SyncOptions {
   timeoutMs: number;
   hooks?: SyncHooks;
+  exchange?: BarrierExchange;
 }
 
 /** The node that manages every barrier. */
@@ -56,7 +71,7 @@ export class SyncService {
     endpoint.on(MessageKind.LockRelease, (m) => this.locks.onRelease(m));
     endpoint.on(MessageKind.BarrierRelease, (m) => this.onLateRelease(m));
     if (endpoint.node === BARRIER_MANAGER) {
-      const barriers = new BarrierManager(endpoint);
+      const barriers = new BarrierManager(endpoint, options.exchange);
       this.barriers = barriers;
       endpoint.on(MessageKind.BarrierArrive, (m) => barriers.onArrive(m));
       endpoint.on(MessageKind.BarrierDone, (m) => barriers.onDone(m));
@@ -144,7 +159,9 @@ export class SyncService {
     await this.settle();
     await this.hooks.beforeBarrier?.();
     const epoch = ++this.epoch;
-    const body = this.allocs.arrival();
+    const body: ArriveBody = this.allocs.arrival();
+    const exchange = this.options.exchange;
+    if (exchange) body.lrc = exchange.arrive((flags & BarrierFlag.Final) !== 0);
     const release = await this.endpoint.call(
       BARRIER_MANAGER,
       { kind: MessageKind.BarrierArrive, version: epoch, arg: flags, body },
@@ -161,6 +178,7 @@ export class SyncService {
     if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
     if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
     this.allocs.markSent(body.count);
+    if (exchange && result.lrc) await exchange.released(result.lrc);
     await this.hooks.afterBarrier?.();
     return epoch;
   }

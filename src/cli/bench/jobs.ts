@@ -16,7 +16,7 @@ import { runJob } from "../run_job.js";
 import type { JacobiBaselines } from "./baselines.js";
 import type { BuiltKernel } from "./build_cache.js";
 import { argsFor, type BenchPlan } from "./plan.js";
-import { BASELINE_PROTOCOL, MESSAGE_PASSING, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
+import { BASELINE_PROTOCOL, MESSAGE_PASSING, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
 import type { BenchKernel } from "./suite.js";
 
 export interface BenchJob {
@@ -97,7 +97,9 @@ function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: stri
         syncTimeoutMs: ctx.plan.syncTimeoutMs,
       });
       const s = job.stats;
-      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes };
+      const reported = PROTOCOL_COUNTERS.filter((k) => typeof s[k] === "number");
+      const counters = reported.length > 0 ? Object.fromEntries(reported.map((k) => [k, s[k]])) : undefined;
+      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes, ...(counters ? { counters } : {}) };
     },
   };
 }

@@ -70,7 +70,7 @@ export const MAX_NODES = 64;
  * (intsort, lu, falseshare) slow down 10-50× there.
  */
 export const QUICK_PRESET = {
-  protocols: "ivy,diff,migrate",
+  protocols: "ivy,diff,migrate,lrc",
   nodes: "1,2,4",
   transports: "local",
   reps: "1",

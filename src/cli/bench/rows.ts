@@ -13,7 +13,12 @@ export interface Sample {
   faults: number;
   messages: number;
   bytes: number;
+  /** The protocol's own counters that rows report (see PROTOCOL_COUNTERS), all nodes. */
+  counters?: Record<string, number>;
 }
+
+/** Protocol counters a row carries when the protocol reports them: lrc's intervals, write notices, twins, diffs and collections. */
+export const PROTOCOL_COUNTERS = ["intervals", "writeNotices", "twins", "diffsCreated", "diffsApplied", "gcRuns"] as const;
 
 /** Protocol labels of rows that are not a DSM protocol. */
 export const BASELINE_PROTOCOL = "none";
@@ -27,7 +32,7 @@ export interface BenchRow {
   /** The arguments of `run`. */
   args: number[];
   nodes: number;
-  /** migrate, ivy, diff; `none` for the uninstrumented single node; `mp` and `sab` for the Jacobi baselines. */
+  /** migrate, ivy, diff, lrc; `none` for the uninstrumented single node; `mp` and `sab` for the Jacobi baselines. */
   protocol: string;
   transport: string;
   /** DSM page size in bytes; null for the hand-written baselines, which have no pages. */
@@ -46,6 +51,8 @@ export interface BenchRow {
   messages: number;
   /** Median bytes sent by all nodes. */
   bytes: number;
+  /** Medians of the protocol's own counters, all nodes; only for protocols that report them (lrc). */
+  counters?: Record<string, number>;
   /** Node 0's result (the first repetition's). */
   result: number | string | null;
   /** Every repetition returned exactly the baseline's result. */
@@ -86,6 +93,8 @@ export function makeRow(config: RowConfig, measured: Measured, baseline: Measure
   const baselineOk = baseline.samples.length > 0 && !baseline.error;
   const baselineMs = baselineOk ? median(baseline.samples.map((s) => s.ms)) : null;
   const expected = baseline.samples[0]?.result;
+  const counted = ok && samples.every((s) => s.counters);
+  const counters = counted ? Object.fromEntries(Object.keys(samples[0].counters!).map((k) => [k, median(samples.map((s) => s.counters![k] ?? 0))])) : undefined;
   return {
     ...config,
     reps: samples.length,
@@ -95,6 +104,7 @@ export function makeRow(config: RowConfig, measured: Measured, baseline: Measure
     faults: ok ? median(samples.map((s) => s.faults)) : 0,
     messages: ok ? median(samples.map((s) => s.messages)) : 0,
     bytes: ok ? median(samples.map((s) => s.bytes)) : 0,
+    ...(counters ? { counters } : {}),
     result: samples[0]?.result ?? null,
     correct: ok && baselineOk && samples.every((s) => s.result === expected),
     emulated: config.nodes > machine.cores,

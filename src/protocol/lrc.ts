@@ -1,0 +1,412 @@
+/**
+ * lrc — lazy release consistency with multiple writers (TreadMarks: Keleher, Cox, Dwarkadas,
+ * Zwaenepoel, 1994). Several nodes may write one page at once; memory is made consistent only at
+ * synchronisation, and only for the node that synchronises.
+ *
+ * Execution is split into intervals at every lock acquire, lock release and barrier; vector times
+ * say which intervals a node has seen (lrc_intervals.ts). A write fault makes a twin of the page and
+ * makes it read-write; when the interval ends its pages become read-only, and each page's diff (the
+ * words it changed) is made lazily (lrc_pages.ts).
+ *
+ * Lock acquire (lrc_locks.ts): the grant carries the write notices the acquirer lacks.
+ *   A ── LrcAcquire(id, vt_A) ──▶ manager(id) ── LrcForward(A, vt_A) ──▶ B (last requester)
+ *   B ── LrcGrant(id, {vt_B, intervals A lacks}) ──▶ A: every page named is invalidated
+ *
+ * Barrier (barrier_manager.ts, node 0, through the SyncService's BarrierExchange):
+ *   each node ── BarrierArrive({…, lrc: {vt, its own new intervals, gc?}}) ──▶ node 0
+ *   node 0 ── BarrierRelease({…, lrc: {vt, the intervals that node lacks, gc}}) ──▶ each node
+ *
+ * Access miss on page p with write notices pending from writers W1 … Wk:
+ *   node ── LrcDiffRequest([p, run of Wi's intervals]…) ──▶ Wi        (to every Wi at once)
+ *   node ◀── LrcDiffReply([p, last interval of the run, merged diff]…) ── Wi
+ *                                                     (a prefix when large: the node asks again)
+ *   the notices of p, sorted in happens-before order, are grouped into runs of one writer that
+ *   can be applied as one (lrc_intervals.ts mergeableRuns); each run comes as one diff merged by
+ *   its writer; the runs are applied in order (several writers of one page merge: race-free
+ *   writers change disjoint words); then p is read-only, or twinned and read-write for a write.
+ *   Read-ahead (lrc_sweep.ts): a miss that continues a forward sweep also brings in the following
+ *   pages whose writers are asked anyway, and a write fault that continues one twins the following
+ *   up-to-date pages this node wrote in its last intervals, so a sweep costs a few faults.
+ *
+ * Garbage collection: when a node holds more than `gcBytes` of diffs, twins and records, its
+ * barrier arrival says so; the release tells every node to fetch all pending diffs, meet at one
+ * more barrier, and drop every diff, closed twin and interval record.
+ *
+ * Guarantee: a program free of data races (every conflicting pair of accesses ordered by locks or
+ * barriers) sees sequential consistency. A racy program does not; lrc is not linearizable (a read
+ * may return an old value long after another node's write). Not covered: crashed nodes; writes to
+ * different bytes of one 32-bit word by different nodes between synchronisations (a race here).
+ */
+import { Access, Protection } from "../abi.js";
+import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
+import { MessageKind, type DecodeContext, type Message } from "./codec.js";
+import { applyWordDiff, mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
+import { Endpoint } from "./endpoint.js";
+import { InvalidProtocolOptionError, LrcDiffMissingError, PageRangeError, PageTimeoutError } from "./errors.js";
+import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts, type WriteNotice } from "./lrc_intervals.js";
+import { LrcLocks } from "./lrc_locks.js";
+import { PREFETCH_PAGES, Sweep } from "./lrc_sweep.js";
+import { LrcPages } from "./lrc_pages.js";
+import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcDiffRequestBody, type LrcRelease } from "./lrc_wire.js";
+import { defaultRetryMs, type ProtocolOptions } from "./page_protocol.js";
+import { SyncService } from "./sync.js";
+
+/** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */
+export const DEFAULT_GC_BYTES = 32 << 20;
+/** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
+const REPLY_BYTES = 512 << 10;
+
+/** Consecutive notices of one writer for one page, fetched as one merged diff. */
+interface Run {
+  page: number;
+  notices: WriteNotice[];
+  diff: WordDiff | undefined;
+}
+
+const runKey = (page: number, lastInterval: number) => `${page}.${lastInterval}`;
+
+export interface LrcOptions extends ProtocolOptions {
+  /** Garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
+  gcBytes?: number;
+}
+
+export class LrcProtocol implements Coherence {
+  private readonly port: PagePort;
+  private readonly endpoint: Endpoint;
+  private readonly sync: SyncService;
+  private readonly locks: LrcLocks;
+  private readonly store: IntervalStore;
+  private readonly pages: LrcPages;
+  private readonly node: number;
+  private readonly timeoutMs: number;
+  private readonly gcBytes: number;
+  private readonly counters = {
+    intervals: 0,
+    writeNotices: 0,
+    twins: 0,
+    diffsCreated: 0,
+    diffsApplied: 0,
+    gcRuns: 0,
+    invalidations: 0,
+    diffRequests: 0,
+    diffsSent: 0,
+    diffBytes: 0,
+    lockForwards: 0,
+    localLocks: 0,
+    remoteLocks: 0,
+    prefetched: 0,
+    writeAhead: 0,
+  };
+  private readonly decodeContext: DecodeContext;
+  /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
+  private readonly missAhead: Sweep;
+  private readonly writeAhead: Sweep;
+  /** Vector time after the previous barrier: every node has every interval up to it. */
+  private lastBarrier: number[];
+  private gcDue = false;
+  private collecting = false;
+  private started = false;
+  private early: (() => void)[] = [];
+
+  constructor(options: LrcOptions) {
+    const { port, transport, timeoutMs } = options;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
+    const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
+    if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
+    const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
+    if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
+    if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
+    const gcBytes = options.gcBytes ?? DEFAULT_GC_BYTES;
+    if (!(gcBytes === Infinity || (Number.isInteger(gcBytes) && gcBytes >= 0))) throw new InvalidProtocolOptionError("gcBytes", gcBytes, "a byte count of at least 0");
+    this.port = port;
+    this.node = transport.nodeId;
+    this.timeoutMs = timeoutMs;
+    this.gcBytes = gcBytes;
+    this.store = new IntervalStore(this.node, transport.nodeCount);
+    const lastPage = port.firstPage + port.pageCount - 1;
+    this.missAhead = new Sweep(lastPage);
+    this.writeAhead = new Sweep(lastPage);
+    this.decodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
+    this.lastBarrier = this.store.vt.slice();
+    this.pages = new LrcPages(port, this.counters);
+    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
+    this.sync = new SyncService(this.endpoint, {
+      timeoutMs: syncTimeoutMs,
+      hooks: options.syncHooks,
+      exchange: {
+        arrive: (final) => this.arrival(final),
+        release: releaseParts,
+        released: (part) => this.onRelease(part),
+      },
+    });
+    this.locks = new LrcLocks(
+      this.endpoint,
+      {
+        closeInterval: () => this.closeInterval(),
+        vt: () => this.store.vt.slice(),
+        grantFor: (vt) => ({ vt: this.store.vt.slice(), intervals: this.store.missing(vt) }),
+        apply: (grant) => this.learn(grant.intervals),
+      },
+      syncTimeoutMs,
+      this.counters,
+    );
+    this.endpoint.on(MessageKind.LrcDiffRequest, (m) => this.afterStart(() => this.serveDiffs(m)));
+  }
+
+  async start(): Promise<void> {
+    const { firstPage, pageCount } = this.port;
+    for (let p = firstPage; p < firstPage + pageCount; p++) this.port.setProtection(p, Protection.ReadOnly);
+    this.started = true;
+    const early = this.early;
+    this.early = [];
+    for (const handle of early) handle();
+  }
+
+  async fault(first: number, last: number, access: Access): Promise<void> {
+    this.endpoint.check();
+    const { firstPage, pageCount } = this.port;
+    if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
+      throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
+    }
+    const misses: number[] = [];
+    for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) misses.push(p);
+    // A write to a page this node wrote lately is likely the start of the same sweep again: bring
+    // in and open the run of pages it wrote lately that follows, not just the sweep so far.
+    const again = access === Access.Write ? this.pages.recentRunEnd(last, PREFETCH_PAGES) : last;
+    if (misses.length > 0) await this.validate(misses, Math.max(again, this.missAhead.next(first, last)));
+    const interval = this.store.vt[this.node] + 1;
+    for (let p = first; p <= last; p++) {
+      if (access === Access.Write) {
+        if (this.port.protection(p) !== Protection.ReadWrite) this.pages.openWrite(p, interval, false);
+      } else if (this.port.protection(p) === Protection.None) {
+        this.port.setProtection(p, Protection.ReadOnly);
+      }
+    }
+    // A write sweep: the pages ahead that are up to date and that this node wrote in its last
+    // intervals are twinned and writable now too. One the kernel does not write after all leaves
+    // no write notice (see LrcPages.closeInterval).
+    if (access === Access.Write) {
+      const end = Math.max(again, this.writeAhead.next(first, last));
+      for (let p = last + 1; p <= end; p++) {
+        if (this.port.protection(p) === Protection.ReadOnly && this.pages.wroteRecently(p)) {
+          this.pages.openWrite(p, interval, true);
+          this.counters.writeAhead++;
+        }
+      }
+    }
+  }
+
+  async barrier(): Promise<void> {
+    this.endpoint.check();
+    await this.sync.barrier();
+    if (this.gcDue) await this.collect();
+  }
+
+  async lock(id: number): Promise<void> {
+    await this.locks.lock(id);
+  }
+
+  async unlock(id: number): Promise<void> {
+    await this.locks.unlock(id);
+  }
+
+  allocated(address: number, bytes: number): void {
+    this.sync.allocated(address, bytes);
+  }
+
+  async finish(): Promise<void> {
+    this.endpoint.check();
+    await this.sync.finish();
+  }
+
+  stats(): ProtocolStats {
+    const c = this.endpoint.counters;
+    return {
+      ...this.counters,
+      pagesSent: 0,
+      heldBytes: this.heldBytes(),
+      dropped: c.dropped,
+      malformed: c.malformed,
+      misdelivered: c.misdelivered,
+      stale: c.stale,
+      retries: c.retries,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.endpoint.close();
+  }
+
+  /** Ends the open interval (parked); an interval that wrote pages gets a record. */
+  private closeInterval(): void {
+    const written = this.pages.closeInterval();
+    if (written.length === 0) return;
+    this.store.create(pageRuns(written));
+    this.counters.intervals++;
+  }
+
+  /** Applies intervals learnt at an acquire or barrier: their write notices invalidate pages. */
+  private learn(records: readonly IntervalRecord[]): void {
+    for (const record of this.store.learn(records)) {
+      const notice = noticeOf(record);
+      forEachPage(record.p, (page) => this.pages.notice(page, notice));
+    }
+  }
+
+  private heldBytes(): number {
+    return this.pages.bytes + this.store.bytes;
+  }
+
+  private arrival(final: boolean): LrcArrival {
+    this.closeInterval();
+    if (!final && this.heldBytes() > this.gcBytes) this.pages.compact();
+    const gc = !final && !this.collecting && this.heldBytes() > this.gcBytes;
+    return { vt: this.store.vt.slice(), intervals: this.store.ownSince(this.lastBarrier[this.node]), gc };
+  }
+
+  private onRelease(part: LrcRelease): void {
+    this.learn(part.intervals);
+    this.lastBarrier = maxVt(this.store.vt, part.vt);
+    if (part.gc && !this.collecting) this.gcDue = true;
+  }
+
+  /**
+   * Garbage collection, right after a barrier whose release asked for it: bring every page up to
+   * date, wait until every node has (nobody will ask for a diff after that), drop the history.
+   */
+  private async collect(): Promise<void> {
+    this.gcDue = false;
+    this.collecting = true;
+    try {
+      const pending = this.pages.pendingPages().sort((a, b) => a - b);
+      for (let k = 0; k < pending.length; k += PREFETCH_PAGES) await this.fetchAndApply(pending.slice(k, k + PREFETCH_PAGES));
+      await this.sync.barrier();
+      this.pages.collect();
+      this.store.collect();
+      this.counters.gcRuns++;
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  /**
+   * Brings `faulted` up to date (parked), with the pages up to `end` whose pending writers are
+   * among those asked anyway: one request per writer, diffs applied per page in happens-before
+   * order.
+   */
+  private async validate(faulted: readonly number[], end: number): Promise<void> {
+    const must = faulted.filter((p) => this.pages.pendingOf(p));
+    if (must.length === 0) return;
+    const writers = new Set<number>();
+    for (const p of must) for (const n of this.pages.pendingOf(p)!) writers.add(n.node);
+    const batch = [...must];
+    for (let p = must[must.length - 1] + 1; p <= end; p++) {
+      const pending = this.pages.pendingOf(p);
+      if (pending && pending.every((n) => writers.has(n.node))) batch.push(p);
+    }
+    this.counters.prefetched += batch.length - must.length;
+    await this.fetchAndApply(batch);
+  }
+
+  /**
+   * Fetches every diff pending for `pages` and applies them; the pages end read-only (parked).
+   * Per page, the notices are sorted into happens-before order and grouped into runs of one writer
+   * (mergeableRuns); each run comes as one diff, merged by its writer, and the runs are applied in
+   * order.
+   */
+  private async fetchAndApply(pages: readonly number[]): Promise<void> {
+    const byWriter = new Map<number, Map<string, Run>>();
+    const plans = new Map<number, Run[]>();
+    for (const page of pages) {
+      const pending = this.pages.pendingOf(page);
+      if (!pending) continue;
+      const runs = mergeableRuns([...pending].sort(hbOrder)).map((notices): Run => ({ page, notices, diff: undefined }));
+      plans.set(page, runs);
+      for (const run of runs) {
+        const writer = run.notices[0].node;
+        let wanted = byWriter.get(writer);
+        if (!wanted) byWriter.set(writer, (wanted = new Map()));
+        wanted.set(runKey(page, run.notices.at(-1)!.index), run);
+      }
+    }
+    await Promise.all([...byWriter].map(([writer, wanted]) => this.fetchFrom(writer, wanted)));
+    for (const page of pages) {
+      const bytes = this.port.page(page);
+      for (const run of plans.get(page) ?? []) {
+        applyWordDiff(bytes, run.diff!, true);
+        this.counters.diffsApplied += run.notices.length;
+      }
+      this.pages.applied(page);
+      if (this.port.protection(page) === Protection.None) this.port.setProtection(page, Protection.ReadOnly);
+    }
+  }
+
+  /** Asks `writer` for the wanted runs, again while its replies are partial. */
+  private async fetchFrom(writer: number, wanted: Map<string, Run>): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    while (wanted.size > 0) {
+      const body: LrcDiffRequestBody = { pages: [...wanted.values()].map((run) => [run.page, run.notices.map((n) => n.index)]) };
+      const page = body.pages[0][0];
+      this.counters.diffRequests++;
+      const reply = await this.endpoint.call(
+        writer,
+        { kind: MessageKind.LrcDiffRequest, page, body },
+        {
+          replies: [MessageKind.LrcDiffReply],
+          accept: (m) => m.page === page,
+          timeoutMs: Math.max(1, deadline - Date.now()),
+          timeout: () => new PageTimeoutError(page, writer, "read", this.timeoutMs),
+        },
+      );
+      const entries = decodeIntervalDiffs(reply.payload, this.decodeContext, false);
+      if (entries.length === 0) throw new LrcDiffMissingError(page, writer, body.pages[0][1][0]);
+      for (const { page: p, interval, diff } of entries) {
+        const key = runKey(p, interval);
+        const run = wanted.get(key);
+        if (!run) continue;
+        wanted.delete(key);
+        run.diff = diff;
+      }
+    }
+  }
+
+  /**
+   * Writer role: for each run asked for (a page and consecutive intervals of this node), one diff
+   * merging the run's diffs, named by its last interval; in the order asked, stopping at
+   * REPLY_BYTES or at a run this node cannot serve.
+   */
+  private serveDiffs(msg: Message): void {
+    const { pages } = msg.body as LrcDiffRequestBody;
+    const entries: IntervalDiff[] = [];
+    let size = 0;
+    for (const [page, intervals] of pages) {
+      const diffs: WordDiff[] = [];
+      let missing = false;
+      for (const interval of intervals) {
+        const diff = interval <= this.store.vt[this.node] ? this.pages.diffOf(page, interval) : undefined;
+        if (!diff) missing = true;
+        else diffs.push(diff);
+      }
+      if (missing) break; // the requester reports the run missing
+      const merged = mergeWordDiffs(this.port.pageSize, diffs);
+      if (entries.length > 0 && size + entryBytes(merged) > REPLY_BYTES) break;
+      entries.push({ page, interval: intervals[intervals.length - 1], diff: merged });
+      size += entryBytes(merged);
+      this.counters.diffsSent += intervals.length;
+    }
+    this.counters.diffBytes += size;
+    this.endpoint.send(msg.source, { kind: MessageKind.LrcDiffReply, page: msg.page, request: msg.request, payload: encodeIntervalDiffs(entries) });
+  }
+
+  private afterStart(handle: () => void): void {
+    if (this.started) return handle();
+    if (this.early.length < 10_000) this.early.push(handle);
+    else this.endpoint.dropStale();
+  }
+}
+
+export { releaseParts };
+
+export function createLrc(options: LrcOptions): Coherence {
+  return new LrcProtocol(options);
+}

@@ -1,0 +1,202 @@
+/**
+ * The diffs of lazy release consistency: exactly the 32-bit words one node wrote in one interval,
+ * in whichever of two forms is smaller.
+ *
+ *   runs  diff.ts format (u16 offset, u16 count, words…), but never bridging an unchanged word:
+ *         several nodes may write neighbouring words of one page concurrently, and a bridged word
+ *         would carry a stale value over another writer's
+ *   mask  one bit per page word (u32 little-endian mask words), then the changed words in order:
+ *         smaller when the changes are scattered
+ *   repeat the mask of the mask form as (u32 count, u32 mask word) pairs after a u32 pair count,
+ *         then the changed words: smaller when the scatter is regular, e.g. every fourth i64 of a
+ *         falsely shared page has one mask word 0x03030303 repeated over the whole page
+ *
+ *   page words 0..7 changed {1, 2, 6}:  runs = [1,2] w1 w2 [6,1] w6   (5 words)
+ *                                       mask = 0b01000110 w1 w2 w6     (4 words, 1 mask word)
+ *
+ * Not covered: sub-word writes by two nodes to one word between synchronisations (a data race at
+ * this granularity), big-endian hosts (headers and masks are read as host-order words).
+ */
+import { applyDiff, DiffError, diffStats } from "./diff.js";
+
+export type DiffForm = "runs" | "mask" | "repeat";
+
+export interface WordDiff {
+  form: DiffForm;
+  bytes: Uint8Array;
+}
+
+function wordsOf(bytes: Uint8Array): Uint32Array {
+  if ((bytes.byteOffset & 3) === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  return new Uint32Array(bytes.slice().buffer);
+}
+
+/** Mask words for a page of `pageBytes` bytes. */
+export function maskWords(pageBytes: number): number {
+  return Math.ceil(pageBytes / 4 / 32);
+}
+
+// Scratch for encodeWritten, which runs to completion synchronously: a diff of an n-word page
+// takes at most n + 1 words in runs form (each run header is paid for by an unchanged word after
+// the run, or is the one extra word), and n/32 + n in mask form.
+let scratch = new Uint32Array(0);
+
+/** The words of `page` that differ from `twin`, in the smaller form. */
+export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
+  const n = page.byteLength >>> 2;
+  const a = wordsOf(twin);
+  const b = wordsOf(page);
+  const m = maskWords(page.byteLength);
+  if (scratch.length < m + n + 1) scratch = new Uint32Array(m + n + 1);
+  const out = scratch;
+  out.fill(0, 0, m);
+  // One pass writes the mask form and counts the runs the other form would need.
+  let k = m;
+  let runs = 0;
+  let previousChanged = false;
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) {
+      previousChanged = false;
+      continue;
+    }
+    out[i >>> 5] |= 1 << (i & 31);
+    out[k++] = b[i];
+    if (!previousChanged) runs++;
+    previousChanged = true;
+  }
+  const changed = k - m;
+  if (changed === 0) return { form: "runs", bytes: new Uint8Array(0) };
+  let pairs = 0;
+  for (let j = 0; j < m; j++) if (j === 0 || out[j] !== out[j - 1]) pairs++;
+  const repeat = 1 + 2 * pairs;
+  if (repeat < m && repeat < runs) return { form: "repeat", bytes: new Uint8Array(repeatForm(out, m, k, pairs).buffer) };
+  if (m < runs) return { form: "mask", bytes: new Uint8Array(out.slice(0, k).buffer) };
+  let length = 0;
+  let i = 0;
+  while (i < n) {
+    if (a[i] === b[i]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && a[i] !== b[i]) i++;
+    out[length++] = (start | ((i - start) << 16)) >>> 0;
+    for (let j = start; j < i; j++) out[length++] = b[j];
+  }
+  return { form: "runs", bytes: new Uint8Array(out.slice(0, length).buffer) };
+}
+
+/** The repeat form of a mask-form diff held in `out[0..k)` with `m` mask words forming `pairs` runs. */
+function repeatForm(out: Uint32Array, m: number, k: number, pairs: number): Uint32Array {
+  const r = new Uint32Array(1 + 2 * pairs + (k - m));
+  r[0] = pairs;
+  let at = 1;
+  for (let j = 0; j < m; j++) {
+    if (j > 0 && out[j] === out[j - 1]) {
+      r[at - 2]++;
+      continue;
+    }
+    r[at++] = 1;
+    r[at++] = out[j];
+  }
+  r.set(out.subarray(m, k), at);
+  return r;
+}
+
+/**
+ * The mask of a mask or repeat form diff (validated for the page's `m` mask words) and where its
+ * words start; throws DiffError when the repeat pairs do not cover exactly the mask.
+ */
+function maskOf(diff: WordDiff, m: number): { mask: Uint32Array; start: number } {
+  const w = wordsOf(diff.bytes);
+  if (diff.form === "mask") {
+    if (w.length < m) throw new DiffError(`mask diff of ${diff.bytes.byteLength} bytes: shorter than its ${m * 4}-byte mask`);
+    return { mask: w.subarray(0, m), start: m };
+  }
+  const pairs = w.length > 0 ? w[0] : 0;
+  if (w.length === 0 || 1 + 2 * pairs > w.length) throw new DiffError(`repeat diff of ${diff.bytes.byteLength} bytes: shorter than its ${pairs} mask pairs`);
+  const mask = new Uint32Array(m);
+  let j = 0;
+  for (let p = 0; p < pairs; p++) {
+    const count = w[1 + 2 * p];
+    if (j + count > m) throw new DiffError(`repeat diff covers more than the ${m} mask words of the page`);
+    mask.fill(w[2 + 2 * p], j, j + count);
+    j += count;
+  }
+  if (j !== m) throw new DiffError(`repeat diff covers ${j} of the ${m} mask words of the page`);
+  return { mask, start: 1 + 2 * pairs };
+}
+
+/** Throws DiffError naming the problem when `diff` does not fit a page of `pageBytes` bytes. */
+export function checkWordDiff(diff: WordDiff, pageBytes: number | undefined): void {
+  if (diff.form === "runs") {
+    diffStats(diff.bytes, pageBytes);
+    return;
+  }
+  if (pageBytes === undefined) throw new DiffError(`a ${diff.form} diff needs the page size to be checked`);
+  if (diff.bytes.byteLength % 4 !== 0) throw new DiffError(`${diff.form} diff of ${diff.bytes.byteLength} bytes: not whole words`);
+  const m = maskWords(pageBytes);
+  const { mask, start } = maskOf(diff, m);
+  let bits = 0;
+  for (let k = 0; k < m; k++) bits += popcount(mask[k]);
+  if (m * 32 > pageBytes / 4 && mask[m - 1] >>> (pageBytes / 4 - (m - 1) * 32) !== 0) throw new DiffError(`${diff.form} diff marks words beyond the page`);
+  const carried = (diff.bytes.byteLength >>> 2) - start;
+  if (bits !== carried) throw new DiffError(`${diff.form} diff marks ${bits} words but carries ${carried}`);
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+/**
+ * Writes the words of `diff` into `target` (a whole page). `checked`: the diff was validated
+ * against this page size already (by the codec), so it is not counted again.
+ */
+export function applyWordDiff(target: Uint8Array, diff: WordDiff, checked = false): void {
+  if (diff.form === "runs") return applyDiff(target, diff.bytes);
+  if (!checked) checkWordDiff(diff, target.byteLength);
+  const t = new Uint32Array(target.buffer, target.byteOffset, target.byteLength >>> 2);
+  forEachWord(diff, t.length, (i, v) => (t[i] = v));
+}
+
+/** Calls `fn` with the index and new value of every word `diff` writes (validated diffs only). */
+function forEachWord(diff: WordDiff, pageWords: number, fn: (index: number, value: number) => void): void {
+  const w = wordsOf(diff.bytes);
+  if (diff.form !== "runs") {
+    const m = Math.ceil(pageWords / 32);
+    const { mask, start } = maskOf(diff, m);
+    let k = start;
+    for (let j = 0; j < m; j++) {
+      let x = mask[j];
+      while (x !== 0) {
+        fn((j << 5) + 31 - Math.clz32(x & -x), w[k++]);
+        x &= x - 1;
+      }
+    }
+    return;
+  }
+  let p = 0;
+  while (p < w.length) {
+    const offset = w[p] & 0xffff;
+    const count = w[p] >>> 16;
+    for (let i = 0; i < count; i++) fn(offset + i, w[p + 1 + i]);
+    p += 1 + count;
+  }
+}
+
+/**
+ * One diff equal to applying `diffs` in turn (later words win), in the smaller form: a writer's
+ * consecutive intervals of one page sent as one.
+ */
+export function mergeWordDiffs(pageBytes: number, diffs: readonly WordDiff[]): WordDiff {
+  if (diffs.length === 1) return diffs[0];
+  const n = pageBytes >>> 2;
+  const after = new Uint32Array(n);
+  const before = new Uint32Array(n);
+  for (const d of diffs) forEachWord(d, n, (i, v) => (after[i] = v));
+  // A stand-in for the page before the first diff: different exactly at the written words.
+  for (const d of diffs) forEachWord(d, n, (i) => (before[i] = ~after[i] >>> 0));
+  return encodeWritten(new Uint8Array(before.buffer), new Uint8Array(after.buffer));
+}

@@ -1,0 +1,213 @@
+/**
+ * One node's page state under lazy release consistency (lrc.ts): twins, the diffs of its own
+ * intervals, and the write notices it has received but not yet applied.
+ *
+ *   write fault on p in the open interval o:
+ *     twin := copy of p; p read-write; p joins o's pages (o's record will carry a notice for p)
+ *     a twin of p from a closed interval j was still there: j's diff is (that twin → the new
+ *     twin), both copies are kept and the diff is encoded only when asked for
+ *   interval closes (lock, unlock, barrier): its pages become read-only, so a twin holds the
+ *     writes of exactly one interval and the next write to p faults
+ *   diff asked for (p, j): encoded from j's two copies, or from j's twin and the page (which the
+ *     kernel cannot be writing: it is read-only) — lazy diff creation
+ *   write notice (q, k) for p arrives: the twin of p's last closed interval is diffed first (the
+ *     page is about to change), p gets no access, and (q, k) waits in p's pending list until the
+ *     next access miss fetches the diffs
+ *
+ * No diff is ever taken of a page the kernel may be writing, so none needs parking. Diffs are
+ * exact, word by word (lrc_diff.ts).
+ */
+import { Protection } from "../abi.js";
+import type { PagePort } from "./coherence.js";
+import { encodeWritten, type WordDiff } from "./lrc_diff.js";
+import { LrcStateError } from "./errors.js";
+import type { WriteNotice } from "./lrc_intervals.js";
+
+interface Twin {
+  bytes: Uint8Array;
+  /** The interval the writes since the copy belong to. */
+  interval: number;
+}
+
+/** A closed interval's diff not yet encoded: the page before and after it. */
+interface Snapshot {
+  before: Uint8Array;
+  after: Uint8Array;
+}
+
+export interface PageCounters {
+  twins: number;
+  diffsCreated: number;
+  writeNotices: number;
+  invalidations: number;
+}
+
+/** What one pending write notice costs in memory, roughly. */
+const NOTICE_BYTES = 48;
+
+export class LrcPages {
+  /** Pages written in the open interval. */
+  readonly dirty = new Set<number>();
+  /** Pages of the open interval twinned ahead of a write sweep, not yet known to be written. */
+  private readonly speculative = new Set<number>();
+  /** Pages written in this node's last two intervals with writes: what a write sweep will likely write again. */
+  private recent: [Set<number>, Set<number>] = [new Set(), new Set()];
+  private readonly twins = new Map<number, Twin>();
+  /** Closed intervals' diffs kept as two copies: page → interval → snapshot. */
+  private readonly snapshots = new Map<number, Map<number, Snapshot>>();
+  private snapshotCount = 0;
+  /** Diffs of this node's own intervals: page → interval → diff. */
+  private readonly diffs = new Map<number, Map<number, WordDiff>>();
+  /** Write notices received and not yet applied, per page. */
+  private readonly pending = new Map<number, WriteNotice[]>();
+  private diffBytes = 0;
+  private pendingCount = 0;
+
+  constructor(
+    private readonly port: PagePort,
+    private readonly counters: PageCounters,
+  ) {}
+
+  /** Bytes of twins, copies, diffs and pending write notices held, for the GC bound. */
+  get bytes(): number {
+    return this.diffBytes + (this.twins.size + this.snapshotCount) * this.port.pageSize + this.pendingCount * NOTICE_BYTES;
+  }
+
+  /**
+   * Starts writing `page` in the open interval `interval` (parked). `speculative`: the kernel has
+   * not written it yet (read-ahead of a write sweep).
+   */
+  openWrite(page: number, interval: number, speculative: boolean): void {
+    if (this.dirty.has(page)) {
+      if (!speculative) this.speculative.delete(page);
+      return this.port.setProtection(page, Protection.ReadWrite);
+    }
+    const bytes = this.port.page(page).slice();
+    const closed = this.twins.get(page);
+    if (closed) {
+      let own = this.snapshots.get(page);
+      if (!own) this.snapshots.set(page, (own = new Map()));
+      own.set(closed.interval, { before: closed.bytes, after: bytes });
+      this.snapshotCount++;
+    }
+    this.twins.set(page, { bytes, interval });
+    this.counters.twins++;
+    this.dirty.add(page);
+    if (speculative) this.speculative.add(page);
+    this.port.setProtection(page, Protection.ReadWrite);
+  }
+
+  /**
+   * Ends the open interval (parked): its pages become read-only; returns those written. A page
+   * opened speculatively and left unchanged is dropped with its twin and gets no write notice.
+   */
+  closeInterval(): number[] {
+    const written: number[] = [];
+    for (const page of this.dirty) {
+      if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
+      if (this.speculative.has(page) && this.unchanged(page)) continue;
+      written.push(page);
+    }
+    this.dirty.clear();
+    this.speculative.clear();
+    if (written.length > 0) this.recent = [this.recent[1], new Set(written)];
+    return written;
+  }
+
+  /** Whether this node wrote `page` in one of its last two intervals that wrote anything. */
+  wroteRecently(page: number): boolean {
+    return this.recent[0].has(page) || this.recent[1].has(page);
+  }
+
+  /** The last page of the run of pages from `page` on that this node wrote lately, at most `max` pages. */
+  recentRunEnd(page: number, max: number): number {
+    let end = page;
+    while (end + 1 < page + max && this.wroteRecently(end + 1)) end++;
+    return end;
+  }
+
+  /** This node's diff of `page` in its closed interval `interval`, encoded now if needed; undefined when unknown. */
+  diffOf(page: number, interval: number): WordDiff | undefined {
+    const stored = this.diffs.get(page)?.get(interval);
+    if (stored) return stored;
+    const snapshot = this.snapshots.get(page)?.get(interval);
+    if (snapshot) {
+      this.snapshots.get(page)!.delete(interval);
+      this.snapshotCount--;
+      return this.store(page, interval, encodeWritten(snapshot.before, snapshot.after));
+    }
+    const twin = this.twins.get(page);
+    if (twin && twin.interval === interval && !this.dirty.has(page)) {
+      this.twins.delete(page);
+      return this.store(page, interval, encodeWritten(twin.bytes, this.port.page(page)));
+    }
+    return undefined;
+  }
+
+  /** Records a write notice of another node for `page` and takes this node's access away. Parked. */
+  notice(page: number, notice: WriteNotice): void {
+    if (this.dirty.has(page)) throw new LrcStateError(`page ${page}: write notice while the page is in an open interval; close the interval first`);
+    const twin = this.twins.get(page);
+    if (twin) this.diffOf(page, twin.interval);
+    let list = this.pending.get(page);
+    if (!list) this.pending.set(page, (list = []));
+    list.push(notice);
+    this.pendingCount++;
+    this.counters.writeNotices++;
+    if (this.port.protection(page) !== Protection.None) {
+      this.port.setProtection(page, Protection.None);
+      this.counters.invalidations++;
+    }
+  }
+
+  /** Notices of `page` not yet applied (undefined when its copy is current). */
+  pendingOf(page: number): readonly WriteNotice[] | undefined {
+    return this.pending.get(page);
+  }
+
+  /** The pending notices of `page` were applied. */
+  applied(page: number): void {
+    this.pendingCount -= this.pending.get(page)?.length ?? 0;
+    this.pending.delete(page);
+  }
+
+  /** Pages with notices not yet applied. */
+  pendingPages(): number[] {
+    return [...this.pending.keys()];
+  }
+
+  /** Encodes every closed interval kept as two copies into its (usually much smaller) diff. */
+  compact(): void {
+    for (const [page, own] of this.snapshots) for (const interval of [...own.keys()]) this.diffOf(page, interval);
+  }
+
+  /** Drops every diff, copy and closed interval's twin: nobody will ask for them (garbage collection). */
+  collect(): void {
+    if (this.pending.size > 0) throw new LrcStateError(`${this.pending.size} page(s) still have unapplied write notices; validate them before collecting`);
+    for (const page of [...this.twins.keys()]) if (!this.dirty.has(page)) this.twins.delete(page);
+    this.snapshots.clear();
+    this.snapshotCount = 0;
+    this.diffs.clear();
+    this.diffBytes = 0;
+  }
+
+  private store(page: number, interval: number, diff: WordDiff): WordDiff {
+    let own = this.diffs.get(page);
+    if (!own) this.diffs.set(page, (own = new Map()));
+    own.set(interval, diff);
+    this.diffBytes += diff.bytes.byteLength;
+    this.counters.diffsCreated++;
+    return diff;
+  }
+
+  /** Whether a speculative twin shows `page` unwritten; if so the twin is dropped. */
+  private unchanged(page: number): boolean {
+    const twin = this.twins.get(page)!;
+    const a = new Uint32Array(twin.bytes.buffer, twin.bytes.byteOffset, twin.bytes.byteLength >>> 2);
+    const p = this.port.page(page);
+    const b = new Uint32Array(p.buffer, p.byteOffset, p.byteLength >>> 2);
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    this.twins.delete(page);
+    return true;
+  }
+}

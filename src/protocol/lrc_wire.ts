@@ -1,0 +1,212 @@
+/**
+ * What lazy release consistency (lrc.ts) puts on the wire, and how the codec validates it.
+ *
+ * JSON bodies (lock kinds and the `lrc` part of barrier arrivals and releases):
+ *   vector time   number[nodeCount]: vt[q] = the newest interval of node q known (all older ones too)
+ *   interval      {n: node, i: index, vt: vector time at its end, p: pages as [first, count] runs flat}
+ *
+ * Binary payload of LrcDiffReply ("diffs"): zero or more entries, each
+ *   u32 page, u32 interval index, u32 byteLength | form flag, byteLength bytes of one diff
+ * An entry's diff (lrc_diff.ts: runs form; mask form with MASK_FLAG; repeat form with REPEAT_FLAG)
+ * holds the words the replying node wrote to that page in that interval.
+ */
+import type { DecodeContext } from "./codec.js";
+import { DiffError } from "./diff.js";
+import { checkWordDiff, type WordDiff } from "./lrc_diff.js";
+import { getU32, putU32 } from "./little_endian.js";
+
+/** One interval of one node: the pages it wrote (its write notices) and what it knew. */
+export interface IntervalRecord {
+  /** The node whose interval it is. */
+  n: number;
+  /** 1, 2, 3, … per node. */
+  i: number;
+  /** Vector time at the interval's end (vt[n] = i). */
+  vt: number[];
+  /** Pages written, as flat [first, count] runs. */
+  p: number[];
+}
+
+/** node → lock manager: the acquirer's vector time. */
+export interface LrcAcquireBody {
+  vt: number[];
+}
+
+/** lock manager → the previous requester of the lock, who grants it when it is done with it. */
+export interface LrcForwardBody {
+  acquirer: number;
+  /** The acquirer's request id; the grant answers it. */
+  request: number;
+  vt: number[];
+}
+
+/** granter → acquirer: the granter's vector time and every interval the acquirer lacks. */
+export interface LrcGrantBody {
+  vt: number[];
+  intervals: IntervalRecord[];
+}
+
+/** The `lrc` part of a barrier arrival: this node's new intervals. */
+export interface LrcArrival {
+  vt: number[];
+  intervals: IntervalRecord[];
+  /** This node holds more diffs, twins and records than its bound: collect garbage. */
+  gc: boolean;
+}
+
+/** The `lrc` part of a barrier release, per node: the intervals it lacks. */
+export interface LrcRelease {
+  vt: number[];
+  intervals: IntervalRecord[];
+  /** Every node validates its pages, meets the others at one more barrier, and discards its history. */
+  gc: boolean;
+}
+
+/** node → writer: per page, the intervals of that writer whose diffs it needs: [page, [interval…]]…. */
+export interface LrcDiffRequestBody {
+  pages: [number, number[]][];
+}
+
+const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function badVt(v: unknown, ctx: DecodeContext): string | undefined {
+  if (!Array.isArray(v) || v.length !== ctx.nodeCount || !v.every(isU32)) return `vector time must be ${ctx.nodeCount} interval numbers`;
+  return undefined;
+}
+
+function badPages(p: unknown, ctx: DecodeContext): string | undefined {
+  if (!Array.isArray(p) || p.length % 2 !== 0 || !p.every(isU32)) return "interval pages must be [first, count] runs";
+  for (let k = 0; k < p.length; k += 2) {
+    const first = p[k] as number;
+    const count = p[k + 1] as number;
+    if (count < 1) return `interval page run at ${first} is empty`;
+    if (ctx.firstPage !== undefined && ctx.pageCount !== undefined && (first < ctx.firstPage || first + count > ctx.firstPage + ctx.pageCount)) {
+      return `interval pages ${first}..${first + count - 1} are outside the shared region`;
+    }
+  }
+  return undefined;
+}
+
+function badIntervals(list: unknown, ctx: DecodeContext): string | undefined {
+  if (!Array.isArray(list)) return "intervals must be a list";
+  for (const r of list) {
+    if (!isObject(r) || !isU32(r.n) || r.n >= ctx.nodeCount || !isU32(r.i) || r.i < 1) return "interval needs node n and index i >= 1";
+    const problem = badVt(r.vt, ctx) ?? badPages(r.p, ctx);
+    if (problem) return problem;
+    if ((r.vt as number[])[r.n] !== r.i) return `interval ${r.n}.${r.i}: its vector time must name it`;
+  }
+  return undefined;
+}
+
+export function validateLrcAcquire(body: unknown, ctx: DecodeContext): string | undefined {
+  return isObject(body) ? badVt(body.vt, ctx) : "acquire body must be an object";
+}
+
+export function validateLrcForward(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body) || !isU32(body.acquirer) || body.acquirer >= ctx.nodeCount || !isU32(body.request)) return "forward body needs acquirer node and request";
+  return badVt(body.vt, ctx);
+}
+
+export function validateLrcGrant(body: unknown, ctx: DecodeContext): string | undefined {
+  return isObject(body) ? (badVt(body.vt, ctx) ?? badIntervals(body.intervals, ctx)) : "grant body must be an object";
+}
+
+/** The `lrc` part of an arrival or release (both carry vt, intervals and gc). */
+export function validateLrcBarrierPart(part: unknown, ctx: DecodeContext): string | undefined {
+  if (part === undefined) return undefined;
+  if (!isObject(part) || typeof part.gc !== "boolean") return "lrc part needs vt, intervals and gc";
+  return badVt(part.vt, ctx) ?? badIntervals(part.intervals, ctx);
+}
+
+const isPage = (v: unknown, ctx: DecodeContext) =>
+  isU32(v) && (ctx.firstPage === undefined || ctx.pageCount === undefined || (v >= ctx.firstPage && v < ctx.firstPage + ctx.pageCount));
+
+export function validateLrcDiffRequest(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body) || !Array.isArray(body.pages) || body.pages.length === 0) return "diff request needs a non-empty list of [page, intervals]";
+  for (const entry of body.pages) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isPage(entry[0], ctx)) return "diff request entries must be [page in the shared region, intervals]";
+    const intervals = entry[1];
+    if (!Array.isArray(intervals) || intervals.length === 0 || !intervals.every((i) => isU32(i) && i >= 1)) return `diff request for page ${entry[0]} needs interval indices >= 1`;
+  }
+  return undefined;
+}
+
+/** One entry of an LrcDiffReply. */
+export interface IntervalDiff {
+  page: number;
+  interval: number;
+  diff: WordDiff;
+}
+
+/** Set in an entry's length word for a mask-form diff. */
+export const MASK_FLAG = 0x80000000;
+/** Set in an entry's length word for a repeat-form diff. */
+export const REPEAT_FLAG = 0x40000000;
+const FORM_FLAGS = { runs: 0, mask: MASK_FLAG, repeat: REPEAT_FLAG } as const;
+const ENTRY_HEADER = 12;
+
+/** Bytes an entry takes on the wire. */
+export function entryBytes(diff: WordDiff): number {
+  return ENTRY_HEADER + diff.bytes.byteLength;
+}
+
+export function encodeIntervalDiffs(entries: readonly IntervalDiff[]): Uint8Array {
+  let size = 0;
+  for (const e of entries) size += entryBytes(e.diff);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const e of entries) {
+    const length = e.diff.bytes.byteLength;
+    putU32(out, at, e.page);
+    putU32(out, at + 4, e.interval);
+    putU32(out, at + 8, (length | FORM_FLAGS[e.diff.form]) >>> 0);
+    out.set(e.diff.bytes, at + ENTRY_HEADER);
+    at += ENTRY_HEADER + length;
+  }
+  return out;
+}
+
+/**
+ * Splits an LrcDiffReply payload, validating every entry unless `check` is false (the codec
+ * validated the message already); throws DiffError naming the problem.
+ */
+export function decodeIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, check = true): IntervalDiff[] {
+  const out: IntervalDiff[] = [];
+  let at = 0;
+  while (at < payload.byteLength) {
+    if (at + ENTRY_HEADER > payload.byteLength) throw new DiffError(`diff entry at byte ${at} is truncated`);
+    const page = getU32(payload, at);
+    const interval = getU32(payload, at + 4);
+    const word = getU32(payload, at + 8);
+    const length = word & ~(MASK_FLAG | REPEAT_FLAG);
+    if ((word & MASK_FLAG) !== 0 && (word & REPEAT_FLAG) !== 0) throw new DiffError(`diff entry at byte ${at}: both form flags set`);
+    if (!isPage(page, ctx)) throw new DiffError(`diff entry at byte ${at}: page ${page} is outside the shared region`);
+    if (interval < 1) throw new DiffError(`diff entry at byte ${at}: interval 0 does not exist`);
+    if (at + ENTRY_HEADER + length > payload.byteLength) throw new DiffError(`diff entry at byte ${at}: ${length} bytes announced, ${payload.byteLength - at - ENTRY_HEADER} follow`);
+    // A copy the entry owns, aligned, so it is read through a word view.
+    const form = (word & MASK_FLAG) !== 0 ? "mask" : (word & REPEAT_FLAG) !== 0 ? "repeat" : "runs";
+    const diff: WordDiff = { form, bytes: payload.slice(at + ENTRY_HEADER, at + ENTRY_HEADER + length) };
+    if (check) checkWordDiff(diff, ctx.pageSize);
+    out.push({ page, interval, diff });
+    at += ENTRY_HEADER + length;
+  }
+  return out;
+}
+
+/** Pages as flat [first, count] runs (input in any order, no duplicates needed). */
+export function pageRuns(pages: Iterable<number>): number[] {
+  const sorted = [...pages].sort((a, b) => a - b);
+  const runs: number[] = [];
+  for (const p of sorted) {
+    const n = runs.length;
+    if (n > 0 && runs[n - 2]! + runs[n - 1]! === p) runs[n - 1] = runs[n - 1]! + 1;
+    else if (n === 0 || runs[n - 2]! + runs[n - 1]! < p) runs.push(p, 1);
+  }
+  return runs;
+}
+
+/** Calls `fn` for every page of flat [first, count] runs. */
+export function forEachPage(runs: readonly number[], fn: (page: number) => void): void {
+  for (let k = 0; k < runs.length; k += 2) for (let p = runs[k]!; p < runs[k]! + runs[k + 1]!; p++) fn(p);
+}

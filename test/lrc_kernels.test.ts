@@ -1,0 +1,170 @@
+/**
+ * Race-free kernels under lrc on real runtimes: lock-protected counters from many nodes, a
+ * barrier-phased stencil, several nodes writing one page at once, over the local transport and
+ * over NATS; and a long run whose garbage collection keeps each node's history bounded.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { makeRow } from "../src/cli/bench/rows.js";
+import { runCluster } from "../src/cli/cluster.js";
+import { runLocalJob } from "../src/cli/job.js";
+import { formatJob } from "../src/cli/report.js";
+import { runJob } from "../src/cli/run_job.js";
+import { createLrc } from "../src/protocol/lrc.js";
+import type { KernelModule } from "../src/runtime/kernel_module.js";
+import { LocalNetwork } from "../src/transport/local_transport.js";
+import { kernel } from "./helpers/kernels.js";
+import { natsOrSkip } from "./helpers/nats.js";
+
+const RUN_BOUND_MS = 30_000;
+
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The counters kernel's checksum, computed here with i64 wrap-around as the kernel does. */
+function countersExpected(counters: number, times: number, nodes: number): string {
+  let h = 0n;
+  for (let c = 0; c < counters; c++) h = BigInt.asIntN(64, h * 1000n + BigInt(times * nodes));
+  return BigInt.asIntN(64, h * 1000n + BigInt(nodes)).toString();
+}
+
+async function reference(file: string, args: number[]) {
+  const { reference: ref } = await kernel(file);
+  return (await runJob(ref, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
+}
+
+interface Case {
+  file: string;
+  args: number[];
+  /** The expected result on `nodes` nodes; undefined: the one-node reference result. */
+  expected?: (nodes: number) => string;
+}
+
+const CASES: Record<string, Case> = {
+  counters: { file: "test/kernels/lrc_counters.ts", args: [8, 12], expected: (nodes) => countersExpected(8, 12, nodes) },
+  stencil: { file: "test/kernels/lrc_stencil.ts", args: [2048, 12] },
+  halves: { file: "test/kernels/lrc_halves.ts", args: [1024, 6] },
+};
+
+async function expectedOf(c: Case, nodes: number) {
+  return c.expected ? c.expected(nodes) : await reference(c.file, c.args);
+}
+
+const Local = suite("lrc kernels over the local transport equal their exact results");
+
+for (const [name, c] of Object.entries(CASES)) {
+  Local(`${name}(${c.args.join(", ")}) on 2, 3 and 4 nodes`, async () => {
+    const { instrumented } = await kernel(c.file);
+    for (const nodes of [2, 3, 4]) {
+      const what = `${name} on ${nodes} nodes`;
+      const job = await within(runCluster(instrumented, c.args, { nodes, protocol: "lrc", faultTimeoutMs: 10_000 }), RUN_BOUND_MS, what);
+      assert.is(job.result, await expectedOf(c, nodes), what);
+      assert.ok(job.stats.intervals > 0 && job.stats.writeNotices > 0 && job.stats.diffsApplied > 0, `${what}: ${JSON.stringify(job.stats)}`);
+    }
+  });
+}
+
+Local("several nodes writing one page at once merge without moving the page back and forth", async () => {
+  const { instrumented } = await kernel(CASES.halves.file);
+  const job = await runCluster(instrumented, CASES.halves.args, { nodes: 4, protocol: "lrc", faultTimeoutMs: 10_000 });
+  assert.is(job.result, await reference(CASES.halves.file, CASES.halves.args));
+  // One write fault per node and round, and the page's words travel as diffs: no node ever sends
+  // a whole page.
+  assert.is(job.stats.pagesSent, 0);
+  for (const node of job.perNode) assert.is(node.stats.writeFaults, 6, `node ${node.node}`);
+});
+
+Local("lock-protected counters: lock grants travel between nodes and some locks are retaken without a message", async () => {
+  const { instrumented } = await kernel(CASES.counters.file);
+  const job = await runCluster(instrumented, CASES.counters.args, { nodes: 3, protocol: "lrc", faultTimeoutMs: 10_000 });
+  assert.is(job.result, countersExpected(8, 12, 3));
+  assert.is(job.stats.localLocks + job.stats.remoteLocks, 3 * 8 * 12);
+  assert.ok(job.stats.remoteLocks > 0 && job.stats.lockForwards > 0);
+  const s = job.stats;
+  assert.is(
+    formatJob(job).split("\n").at(-1),
+    `lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`,
+  );
+});
+
+Local.run();
+
+const Nats = suite("lrc kernels over NATS equal their exact results");
+let server: Awaited<ReturnType<typeof natsOrSkip>> = null;
+Nats.before(async () => {
+  server = await natsOrSkip("lrc kernels over NATS");
+});
+Nats.after(async () => {
+  await server?.stop();
+});
+for (const [name, c] of Object.entries(CASES)) {
+  Nats(`${name}(${c.args.join(", ")}) on 3 nodes`, async () => {
+    if (!server) return;
+    const { instrumented } = await kernel(c.file);
+    const job = await within(runCluster(instrumented, c.args, { nodes: 3, protocol: "lrc", natsUrl: server.url, faultTimeoutMs: 10_000 }), RUN_BOUND_MS, `${name} over NATS`);
+    assert.is(job.result, await expectedOf(c, 3));
+  });
+}
+Nats.run();
+
+const Gc = suite("lrc garbage collection in a long run");
+
+/** Runs `module` on `nodes` local nodes of lrc with the given GC bound. */
+async function runWithBound(module: KernelModule, args: number[], nodes: number, gcBytes: number) {
+  const network = new LocalNetwork(nodes);
+  try {
+    return await runLocalJob(module, args, {
+      nodes,
+      protocol: "lrc",
+      transport: "local",
+      faultTimeoutMs: 10_000,
+      syncTimeoutMs: 20_000,
+      environment: (id, port) => {
+        const transport = network.transport(id);
+        const coherence = createLrc({ transport, port, job: 5, timeoutMs: 10_000, gcBytes });
+        return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
+      },
+    });
+  } finally {
+    await network.close();
+  }
+}
+
+Gc("300 barrier phases over 16 pages: collections keep every node's history under the bound, and the result stays exact", async () => {
+  const args = [16 * 1024, 300];
+  const { instrumented } = await kernel(CASES.halves.file);
+  const bound = 256 * 1024;
+  const bounded = await within(runWithBound(instrumented, args, 3, bound), RUN_BOUND_MS, "bounded run");
+  const unbounded = await within(runWithBound(instrumented, args, 3, Infinity), RUN_BOUND_MS, "unbounded run");
+  const expected = await reference(CASES.halves.file, args);
+  assert.is(bounded.result, expected);
+  assert.is(unbounded.result, expected);
+  for (const node of bounded.perNode) {
+    assert.ok(node.stats.gcRuns >= 2, `node ${node.node}: ${node.stats.gcRuns} collections`);
+    assert.ok(node.stats.heldBytes < bound, `node ${node.node} holds ${node.stats.heldBytes} bytes`);
+  }
+  const unboundedHeld = Math.max(...unbounded.perNode.map((n) => n.stats.heldBytes));
+  assert.ok(unboundedHeld > 4 * bound, `without collection a node holds ${unboundedHeld} bytes`);
+});
+
+Gc.run();
+
+const Rows = suite("lrc counters in dsm bench rows");
+
+Rows("a row carries the medians of lrc's counters, and rows of protocols without them carry none", () => {
+  const config = { kernel: "falseshare", size: "tiny", args: [600, 5], nodes: 2, protocol: "lrc", transport: "local", pageSize: 4096 };
+  const machine = { gitRevision: "abc", cores: 2 };
+  const baseline = { samples: [{ ms: 10, result: 7, faults: 0, messages: 0, bytes: 0 }] };
+  const counters = (twins: number) => ({ intervals: 10, writeNotices: 30, twins, diffsCreated: 30, diffsApplied: 27, gcRuns: 0 });
+  const sample = (twins: number) => ({ ms: 20, result: 7, faults: 16, messages: 50, bytes: 100, counters: counters(twins) });
+  assert.equal(makeRow(config, { samples: [sample(30), sample(34), sample(31)] }, baseline, machine).counters, counters(31));
+  const plain = makeRow({ ...config, protocol: "ivy" }, { samples: [{ ms: 20, result: 7, faults: 16, messages: 50, bytes: 100 }] }, baseline, machine);
+  assert.is("counters" in plain, false);
+});
+
+Rows.run();

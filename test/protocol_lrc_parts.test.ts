@@ -1,0 +1,212 @@
+/**
+ * The pieces of lazy release consistency on their own: exact word diffs, intervals and vector
+ * time, the barrier merge, and the codec's checks of lrc messages.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CodecError, decodeMessage, encodeMessage, MessageKind, type DecodeContext, type MessageInit } from "../src/protocol/codec.js";
+import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
+import { createLrc, releaseParts } from "../src/protocol/lrc.js";
+import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/lrc_diff.js";
+import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/lrc_intervals.js";
+import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/lrc_wire.js";
+import { LocalNetwork } from "../src/transport/local_transport.js";
+import { FakePort } from "./helpers/fake_port.js";
+
+const PAGE = 1024;
+const CONTEXT: DecodeContext = { nodeCount: 3, pageSize: PAGE, firstPage: 16, pageCount: 8 };
+
+function words(values: Record<number, number>, base?: Uint32Array): Uint8Array {
+  const w = base ? base.slice() : new Uint32Array(PAGE / 4);
+  for (const [i, v] of Object.entries(values)) w[Number(i)] = v;
+  return new Uint8Array(w.buffer);
+}
+
+const Diffs = suite("lrc word diffs");
+
+Diffs("a diff carries exactly the changed words: an unchanged word between two changes is not bridged", () => {
+  const twin = words({ 0: 1, 1: 1, 2: 1 });
+  const page = words({ 0: 9, 1: 1, 2: 9 });
+  const diff = encodeWritten(twin, page);
+  assert.is(diff.form, "runs");
+  // Another writer changed word 1 meanwhile: applying this diff must keep its value.
+  const other = words({ 0: 1, 1: 77, 2: 1 });
+  applyWordDiff(other, diff);
+  assert.equal(Array.from(new Uint32Array(other.buffer).slice(0, 4)), [9, 77, 9, 0]);
+});
+
+Diffs("regularly scattered changes take the repeat form, irregular ones the mask form, and both apply the same", () => {
+  for (const [stride, form, bytes] of [[4, "repeat", 12 + 64 * 4], [3, "mask", 32 + 64 * 4]] as const) {
+    const changes: Record<number, number> = {};
+    for (let k = 0; k < 64; k++) changes[k * stride] = 1000 + k; // stride 4: every fourth word, as in falseshare
+    const diff = encodeWritten(words({}), words(changes));
+    assert.equal([diff.form, diff.bytes.byteLength], [form, bytes], `stride ${stride}`);
+    const target = words({ 1: 5 });
+    applyWordDiff(target, diff);
+    const expected = new Uint32Array(PAGE / 4);
+    for (let k = 0; k < 64; k++) expected[k * stride] = 1000 + k;
+    expected[1] = 5;
+    assert.equal(Array.from(new Uint32Array(target.buffer)), Array.from(expected), `stride ${stride}`);
+  }
+});
+
+Diffs("an unchanged page gives an empty diff", () => {
+  const diff = encodeWritten(words({ 3: 3 }), words({ 3: 3 }));
+  assert.equal([diff.form, diff.bytes.byteLength], ["runs", 0]);
+});
+
+Diffs("reply entries round-trip with page, interval and form, and a bad mask is refused", () => {
+  const a = encodeWritten(words({}), words({ 5: 1, 6: 2 }));
+  const b = encodeWritten(words({}), words(Object.fromEntries(Array.from({ length: 40 }, (_, k) => [k * 3, k + 1]))));
+  const decoded = decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 2, diff: a }, { page: 20, interval: 7, diff: b }]), CONTEXT);
+  assert.equal(decoded.map((e) => [e.page, e.interval, e.diff.form, e.diff.bytes.byteLength]), [[17, 2, "runs", 12], [20, 7, "mask", 32 + 160]]);
+  const bad = { ...b, bytes: b.bytes.slice(0, b.bytes.byteLength - 4) };
+  assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: bad }]), CONTEXT), /mask diff marks 40 words but carries 39/);
+});
+
+Diffs("a repeat diff whose pairs do not cover the page's mask is refused", () => {
+  const diff = encodeWritten(words({}), words(Object.fromEntries(Array.from({ length: 64 }, (_, k) => [k * 4, 1]))));
+  const bad = { ...diff, bytes: diff.bytes.slice() };
+  new Uint32Array(bad.bytes.buffer)[1] = 7; // 7 of the 8 mask words
+  assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: bad }]), CONTEXT), /repeat diff covers 7 of the 8 mask words of the page/);
+});
+
+Diffs("merging a writer's diffs equals applying them in turn", () => {
+  const v0 = words({});
+  const v1 = words({ 1: 1, 2: 1, 9: 1 });
+  const v2 = words({ 1: 1, 2: 2, 9: 1, 200: 2 });
+  const v3 = words({ 1: 3, 2: 2, 9: 1, 200: 2, 201: 3 });
+  const merged = mergeWordDiffs(PAGE, [encodeWritten(v0, v1), encodeWritten(v1, v2), encodeWritten(v2, v3)]);
+  const target = words({ 5: 55 });
+  applyWordDiff(target, merged);
+  assert.equal(Array.from(new Uint32Array(target.buffer)), Array.from(new Uint32Array(words({ 1: 3, 2: 2, 5: 55, 9: 1, 200: 2, 201: 3 }).buffer)));
+});
+
+Diffs.run();
+
+const Intervals = suite("lrc intervals and vector time");
+
+const record = (n: number, i: number, vt: number[], p: number[] = [16, 1]): IntervalRecord => ({ n, i, vt, p });
+
+Intervals("a node's intervals are numbered 1, 2, … and carry its vector time", () => {
+  const store = new IntervalStore(1, 3);
+  store.create([16, 2]);
+  store.learn([record(0, 1, [1, 0, 0])]);
+  const second = store.create([18, 1]);
+  assert.equal(second, { n: 1, i: 2, vt: [1, 2, 0], p: [18, 1] });
+  assert.equal(store.vt, [1, 2, 0]);
+});
+
+Intervals("a node lacking intervals gets exactly those, oldest first per node", () => {
+  const store = new IntervalStore(0, 3);
+  store.create([16, 1]);
+  store.create([17, 1]);
+  store.learn([record(2, 1, [0, 0, 1]), record(2, 2, [0, 0, 2])]);
+  assert.equal(store.missing([1, 0, 1]).map((r) => `${r.n}.${r.i}`), ["0.2", "2.2"]);
+  assert.equal(store.missing([2, 0, 2]), []);
+});
+
+Intervals("duplicates are ignored and a gap is refused naming the missing interval", () => {
+  const store = new IntervalStore(0, 2);
+  assert.equal(store.learn([record(1, 1, [0, 1]), record(1, 1, [0, 1])]).length, 1);
+  try {
+    store.learn([record(1, 3, [0, 3])]);
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, IntervalOrderError);
+    assert.is((error as Error).message, "interval 1.3: node 0 knows only up to 1.1; records must arrive without gaps");
+  }
+});
+
+Intervals("happens-before order: an interval sorts after every interval it knew of", () => {
+  const a = noticeOf(record(0, 1, [1, 0, 0]));
+  const b = noticeOf(record(1, 1, [1, 1, 0])); // knew a
+  const c = noticeOf(record(2, 1, [0, 0, 1])); // concurrent with both
+  const d = noticeOf(record(0, 2, [2, 1, 1])); // knew all three
+  assert.equal([d, c, b, a].sort(hbOrder).map((n) => `${n.node}.${n.index}`), ["0.1", "2.1", "1.1", "0.2"]);
+});
+
+Intervals("runs: a writer's notices merge unless a notice of another writer placed between them knew of the run", () => {
+  // Node 0's intervals 1 and 2 and node 1's interval 1 are concurrent: each writer's run goes on.
+  // Node 1's interval 2 knew of 0.2, so it ends node 0's run: 0.3 after it starts a new one.
+  const n = (node: number, index: number, vt: number[]) => noticeOf(record(node, index, vt));
+  const sorted = [n(0, 1, [1, 0]), n(1, 1, [0, 1]), n(0, 2, [2, 0]), n(1, 2, [2, 2]), n(0, 3, [3, 2])].sort(hbOrder);
+  assert.equal(mergeableRuns(sorted).map((run) => run.map((x) => `${x.node}.${x.index}`)), [["0.1", "0.2"], ["1.1", "1.2"], ["0.3"]]);
+});
+
+Intervals("after a collection, a node asking for collected intervals is refused", () => {
+  const store = new IntervalStore(0, 2);
+  store.create([16, 1]);
+  store.collect();
+  assert.equal(store.count, 0);
+  assert.throws(() => store.missing([0, 0]), /intervals of node 0 after 0 were collected here/);
+});
+
+Intervals("page runs", () => {
+  assert.equal(pageRuns([20, 16, 17, 18, 22, 21]), [16, 3, 20, 3]);
+  assert.equal(pageRuns([]), []);
+});
+
+Intervals.run();
+
+const Barrier = suite("lrc barrier merge");
+
+Barrier("every node gets the merged vector time and exactly the intervals it lacks; gc when any node asks", () => {
+  const parts = releaseParts([
+    { vt: [1, 0, 0], intervals: [record(0, 1, [1, 0, 0])], gc: false },
+    { vt: [1, 2, 0], intervals: [record(1, 1, [0, 1, 0]), record(1, 2, [1, 2, 0])], gc: true },
+    { vt: [0, 0, 0], intervals: [], gc: false },
+  ]);
+  assert.equal(parts.map((p) => p.vt), [[1, 2, 0], [1, 2, 0], [1, 2, 0]]);
+  assert.equal(parts.map((p) => p.intervals.map((r) => `${r.n}.${r.i}`)), [["1.1", "1.2"], [], ["0.1", "1.1", "1.2"]]);
+  assert.equal(parts.map((p) => p.gc), [true, true, true]);
+});
+
+Barrier.run();
+
+const Wire = suite("lrc messages in the codec");
+
+function codecError(init: MessageInit): string {
+  try {
+    decodeMessage(encodeMessage(init), CONTEXT);
+  } catch (error) {
+    assert.instance(error, CodecError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a CodecError");
+}
+
+const base = { job: 1, source: 0, target: 1 };
+
+Wire("bad lrc bodies are refused with the problem named", () => {
+  assert.is(codecError({ ...base, kind: MessageKind.LrcAcquire, arg: 1, body: { vt: [0, 0] } }), "LrcAcquire: vector time must be 3 interval numbers");
+  assert.is(codecError({ ...base, kind: MessageKind.LrcForward, arg: 1, body: { acquirer: 5, request: 1, vt: [0, 0, 0] } }), "LrcForward: forward body needs acquirer node and request");
+  assert.is(
+    codecError({ ...base, kind: MessageKind.LrcGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 2, vt: [0, 1, 0], p: [16, 1] }] } }),
+    "LrcGrant: interval 1.2: its vector time must name it",
+  );
+  assert.is(
+    codecError({ ...base, kind: MessageKind.LrcGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 1, vt: [0, 1, 0], p: [23, 2] }] } }),
+    "LrcGrant: interval pages 23..24 are outside the shared region",
+  );
+  assert.is(codecError({ ...base, kind: MessageKind.LrcDiffRequest, page: 16, body: { pages: [[16, []]] } }), "LrcDiffRequest: diff request for page 16 needs interval indices >= 1");
+  assert.is(
+    codecError({ ...base, kind: MessageKind.BarrierArrive, version: 1, body: { count: 0, hash: 1, first: 0, entries: [], lrc: { vt: [0, 0, 0], intervals: [] } } }),
+    "BarrierArrive: lrc part needs vt, intervals and gc",
+  );
+  const truncated = encodeIntervalDiffs([{ page: 16, interval: 1, diff: encodeWritten(words({}), words({ 0: 1 })) }]).slice(0, 14);
+  assert.is(codecError({ ...base, kind: MessageKind.LrcDiffReply, page: 16, payload: truncated }), "LrcDiffReply: bad diffs: diff entry at byte 0: 8 bytes announced, 2 follow");
+});
+
+Wire("gcBytes must be a byte count", () => {
+  const network = new LocalNetwork(1);
+  try {
+    createLrc({ transport: network.transport(0), port: new FakePort(), job: 1, timeoutMs: 1000, gcBytes: -1 });
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, InvalidProtocolOptionError);
+    assert.is((error as Error).message, "gcBytes -1 is invalid; use a byte count of at least 0");
+  }
+});
+
+Wire.run();
