@@ -1,31 +1,27 @@
 /**
- * What the access checks cost: runs each example kernel uninstrumented and instrumented in this
- * process, on one node with an all-zero protection table (every page read-write, so no check
- * ever faults), and reports median run() times, their ratio, and the geometric mean of ratios.
+ * What the access checks cost: runs each kernel of the suite uninstrumented and in every
+ * instrumentation variant (bench/overhead_cases.ts) in this process, on one node with an all-zero
+ * protection table (every page read-write, so no check ever faults), and reports median run()
+ * times, each variant's ratio to the plain build, and the geometric mean of ratios per variant.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/overhead.js [--reps N] [--no-optimize] [--no-polls]
+ *   npm run bench:overhead -- [--reps N] [--kernels a,b] [--variants all,none,...] [--no-polls]
+ *                             [--no-optimize] [--report FILE.md]
  *
- * Repetitions alternate plain and instrumented, each on a fresh memory and instance, after one
- * warm-up run of each (V8 compiles hot functions with its optimising tier after a first run).
- * Prints one readable line and one JSON line per kernel, then the geometric mean.
+ * Repetitions interleave the plain build and the variants, each run on a fresh memory and
+ * instance, after one warm-up run of each (V8 compiles hot functions with its optimising tier
+ * after a first run). Prints one readable line and one JSON line per kernel and variant, then
+ * the geometric mean per variant; `--report` also writes the per-kernel table as Markdown.
+ * `--no-optimize` is short for `--variants none`.
  */
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import binaryen from "binaryen";
 import { computeLayout, type Layout } from "../src/abi.js";
 import { compileKernel } from "../src/instrument/compile.js";
 import { instrument } from "../src/instrument/instrument.js";
-
-interface Case {
-  kernel: string;
-  args: number[];
-}
-
-const CASES: Case[] = [
-  { kernel: "matmul", args: [640] },
-  { kernel: "jacobi", args: [1024, 120] },
-  { kernel: "wordfreq", args: [200000, 4] },
-];
+import { OVERHEAD_CASES, overheadVariants, type OverheadVariant } from "./overhead_cases.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -33,8 +29,8 @@ class BenchError extends Error {
   override name = "BenchError";
 }
 
-interface Variant {
-  name: "plain" | "instrumented";
+interface Build {
+  name: string;
   module: WebAssembly.Module;
   times: number[];
   result: unknown;
@@ -68,19 +64,31 @@ function imports(layout: Layout, memory: WebAssembly.Memory): WebAssembly.Import
   };
 }
 
+/** `run`'s arguments, with i64 parameters as BigInt (as the runtime passes them). */
+function typedArgs(wasm: Uint8Array, args: number[]): (number | bigint)[] {
+  const m = binaryen.readBinary(wasm);
+  try {
+    const run = binaryen.getFunctionInfo(m.getFunction(binaryen.getExportInfo(m.getExport("run")).value));
+    const params = binaryen.expandType(run.params);
+    return args.map((a, i) => (params[i] === binaryen.i64 ? BigInt(a) : a));
+  } finally {
+    m.dispose();
+  }
+}
+
 /** One run on a fresh memory and instance; returns the milliseconds run() took. */
-function runOnce(variant: Variant, layout: Layout, args: number[]): number {
+function runOnce(build: Build, layout: Layout, args: (number | bigint)[]): number {
   const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages, shared: true });
-  const instance = new WebAssembly.Instance(variant.module, imports(layout, memory));
-  const exports = instance.exports as { _start(): void; run(...args: number[]): unknown };
+  const instance = new WebAssembly.Instance(build.module, imports(layout, memory));
+  const exports = instance.exports as { _start(): void; run(...args: (number | bigint)[]): unknown };
   exports._start();
   const start = performance.now();
   const result = exports.run(...args);
   const ms = performance.now() - start;
-  if (variant.result !== undefined && variant.result !== result) {
-    throw new BenchError(`${variant.name} run returned ${String(result)}, an earlier run ${String(variant.result)}`);
+  if (build.result !== undefined && build.result !== result) {
+    throw new BenchError(`${build.name} run returned ${String(result)}, an earlier run ${String(build.result)}`);
   }
-  variant.result = result;
+  build.result = result;
   return ms;
 }
 
@@ -88,6 +96,8 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const geomean = (xs: number[]) => Math.exp(xs.reduce((a, r) => a + Math.log(r), 0) / xs.length);
+const round = (x: number) => Math.round(x * 1000) / 1000;
 
 function gitRev(): string {
   try {
@@ -102,44 +112,80 @@ function option(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+function selected<T extends { name: string }>(all: T[], flag: string, list: string | undefined): T[] {
+  if (list === undefined) return all;
+  const names = list.split(",");
+  const unknown = names.filter((n) => !all.some((x) => x.name === n));
+  if (unknown.length > 0) throw new BenchError(`${flag} ${unknown.join(",")}: unknown; choose from ${all.map((x) => x.name).join(",")}`);
+  return all.filter((x) => names.includes(x.name));
+}
+
+interface Row {
+  kernel: string;
+  size: string;
+  plainMs: number;
+  ms: Map<string, number>;
+}
+
+function markdown(rows: Row[], variants: OverheadVariant[], means: Map<string, number>, reps: number, rev: string): string {
+  const head = `| kernel | size | plain ms | ${variants.map((v) => v.name).join(" | ")} |`;
+  const rule = `|---|---|---:|${variants.map(() => "---:").join("|")}|`;
+  const lines = rows.map((r) => `| ${r.kernel} | ${r.size} | ${r.plainMs.toFixed(1)} | ${variants.map((v) => `${(r.ms.get(v.name)! / r.plainMs).toFixed(2)}x`).join(" | ")} |`);
+  const mean = `| geomean | | | ${variants.map((v) => `${means.get(v.name)!.toFixed(2)}x`).join(" | ")} |`;
+  return `# Instrumentation overhead (rev ${rev})\n\nMedian of ${reps} interleaved single-node runs, all pages read-write; ratio to the uninstrumented build.\n\n${[head, rule, ...lines, mean].join("\n")}\n`;
+}
+
 async function main(): Promise<void> {
-  const reps = Number(option("--reps") ?? 7);
+  const reps = Number(option("--reps") ?? 5);
   if (!Number.isInteger(reps) || reps < 1) throw new BenchError(`--reps ${option("--reps")}: must be a positive integer`);
-  const optimizeChecks = !process.argv.includes("--no-optimize");
   const polls = !process.argv.includes("--no-polls");
+  const variants = selected(overheadVariants(polls), "--variants", process.argv.includes("--no-optimize") ? "none" : option("--variants"));
+  const cases = selected(OVERHEAD_CASES.map((c) => ({ ...c, name: c.kernel })), "--kernels", option("--kernels"));
   const layout = computeLayout();
   const rev = gitRev();
-  const ratios: number[] = [];
-  for (const c of CASES) {
-    const plainBytes = await compileKernel(join(ROOT, "assembly", "kernels", `${c.kernel}.ts`), layout);
-    const checkedBytes = instrument(plainBytes, layout, { optimizeChecks, polls });
-    const variants: Variant[] = [
-      { name: "plain", module: new WebAssembly.Module(plainBytes as Uint8Array<ArrayBuffer>), times: [], result: undefined },
-      { name: "instrumented", module: new WebAssembly.Module(checkedBytes as Uint8Array<ArrayBuffer>), times: [], result: undefined },
-    ];
-    for (const v of variants) runOnce(v, layout, c.args); // warm-up
-    for (let r = 0; r < reps; r++) for (const v of variants) v.times.push(runOnce(v, layout, c.args));
-    const [plain, checked] = variants;
-    if (plain.result !== checked.result) {
-      throw new BenchError(`${c.kernel}: instrumented run returned ${String(checked.result)}, plain run ${String(plain.result)}`);
+  const ratios = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const plainBytes = await compileKernel(join(ROOT, c.file), layout);
+    const plainModule = new WebAssembly.Module(plainBytes as Uint8Array<ArrayBuffer>);
+    const builds: Build[] = [{ name: "plain", module: plainModule, times: [], result: undefined }];
+    for (const v of variants) {
+      const bytes = instrument(plainBytes, layout, v.options);
+      builds.push({ name: v.name, module: new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), times: [], result: undefined });
     }
+    const args = typedArgs(plainBytes, c.args);
+    for (const b of builds) runOnce(b, layout, args); // warm-up
+    for (let r = 0; r < reps; r++) for (const b of builds) b.times.push(runOnce(b, layout, args));
     if (hooks.faults !== 0 || hooks.polls !== 0) {
       throw new BenchError(`${c.kernel}: ${hooks.faults} faults and ${hooks.polls} polls with an all-zero protection table; expected none`);
     }
+    const [plain, ...checked] = builds;
     const plainMs = median(plain.times);
-    const checkedMs = median(checked.times);
-    const ratio = checkedMs / plainMs;
-    ratios.push(ratio);
     const size = c.args.join("x");
-    console.log(`${c.kernel.padEnd(9)} ${size.padEnd(9)} plain ${plainMs.toFixed(1).padStart(7)} ms  instrumented ${checkedMs.toFixed(1).padStart(7)} ms  ratio ${ratio.toFixed(2)}x`);
-    console.log(JSON.stringify({ kernel: c.kernel, size, reps, optimizeChecks, polls, plainMs: round(plainMs), instrumentedMs: round(checkedMs), ratio: round(ratio), result: String(plain.result), rev }));
+    const row: Row = { kernel: c.kernel, size, plainMs, ms: new Map() };
+    for (const b of checked) {
+      if (b.result !== plain.result) throw new BenchError(`${c.kernel}: variant ${b.name} returned ${String(b.result)}, the plain build ${String(plain.result)}`);
+      const ms = median(b.times);
+      const ratio = ms / plainMs;
+      row.ms.set(b.name, ms);
+      ratios.get(b.name)!.push(ratio);
+      console.log(`${c.kernel.padEnd(10)} ${size.padEnd(12)} ${b.name.padEnd(14)} plain ${plainMs.toFixed(1).padStart(7)} ms  instrumented ${ms.toFixed(1).padStart(7)} ms  ratio ${ratio.toFixed(2)}x`);
+      console.log(JSON.stringify({ kernel: c.kernel, size, variant: b.name, reps, polls, plainMs: round(plainMs), instrumentedMs: round(ms), ratio: round(ratio), result: String(plain.result), rev }));
+    }
+    rows.push(row);
   }
-  const geomean = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
-  console.log(`geomean ratio ${geomean.toFixed(2)}x over ${ratios.length} kernels`);
-  console.log(JSON.stringify({ kernel: "geomean", optimizeChecks, polls, ratio: round(geomean), rev }));
+  const means = new Map<string, number>();
+  for (const v of variants) {
+    const list = ratios.get(v.name)!;
+    const mean = geomean(list);
+    means.set(v.name, mean);
+    const worst = Math.max(...list);
+    console.log(`geomean ${v.name.padEnd(14)} ${mean.toFixed(2)}x over ${list.length} kernels, worst ${worst.toFixed(2)}x`);
+    console.log(JSON.stringify({ kernel: "geomean", variant: v.name, polls, ratio: round(mean), worst: round(worst), kernels: list.length, rev }));
+  }
+  const report = option("--report");
+  if (report) writeFileSync(report, markdown(rows, variants, means, reps, rev));
 }
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 main().catch((error) => {
   console.error(error instanceof Error ? `${error.name}: ${error.message}` : error);

@@ -10,7 +10,8 @@ export { ABI_VERSION, Access, Protection, computeLayout, type Layout, type Layou
 export { buildKernel, type BuildOptions, type BuildOutput } from "./instrument/build.js";
 export { buildKernelIsolated } from "./instrument/build_worker.js";
 export { compileKernel, CompileError } from "./instrument/compile.js";
-export { instrument, toText, InstrumentError, type InstrumentOptions } from "./instrument/instrument.js";
+export { instrument, toText, enabledOptimizations, CHECK_OPTIMIZATIONS, InstrumentError, type CheckOptimization, type InstrumentOptions } from "./instrument/instrument.js";
+export { assertChecked, verifyChecks, UncheckedAccessError, type UncheckedAccess } from "./instrument/verify_checks.js";
 
 // Running them
 export { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "./runtime/kernel_node.js";

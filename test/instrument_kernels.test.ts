@@ -29,6 +29,14 @@ const SMALL = `
       (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))))
       (br_if $next (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
     (local.get $s))
+  (func (export "scale") (param $a i32) (param $n i32) (local $i i32)
+    (loop $next
+      (if (i32.lt_s (local.get $i) (local.get $n))
+        (then
+          (f64.store (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 3)))
+            (f64.mul (f64.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 3)))) (f64.const 2)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))))
   (func (export "calls") (param $n i32) (local $i i32)
     (loop $next
       (drop (call $touch (local.get $i)))

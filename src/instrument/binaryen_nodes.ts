@@ -29,7 +29,7 @@ interface Nodes {
   GlobalGet: { getName(expr: Ref): string };
   GlobalSet: { getName(expr: Ref): string; setValue: Set };
   Const: { getValueI32(expr: Ref): number };
-  Unary: { setValue: Set };
+  Unary: { getOp(expr: Ref): number; getValue: Get; setValue: Set };
   Binary: { getOp(expr: Ref): number; getLeft: Get; getRight: Get; setLeft: Set; setRight: Set };
   Select: { setIfTrue: Set; setIfFalse: Set; setCondition: Set };
   Drop: { setValue: Set };

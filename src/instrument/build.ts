@@ -8,8 +8,15 @@ import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type Layo
 import { compileKernel, CompileError } from "./compile.js";
 import { withCustomSection } from "./custom_section.js";
 import { instrument, type InstrumentOptions } from "./instrument.js";
+import { assertChecked } from "./verify_checks.js";
 
-export interface BuildOptions extends LayoutOptions, InstrumentOptions {}
+export interface BuildOptions extends LayoutOptions, InstrumentOptions {
+  /**
+   * Prove every access of the instrumented module checked (verify_checks.ts) and fail the build
+   * with an UncheckedAccessError otherwise. @default true
+   */
+  verifyChecks?: boolean;
+}
 
 export interface BuildOutput {
   /** Checked module for dsm run. */
@@ -25,6 +32,7 @@ export async function buildKernel(sourcePath: string, options: BuildOptions = {}
   const run = runSignature(plain, sourcePath);
   const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(sourcePath) };
   const checked = instrument(plain, layout, options);
+  if (options.verifyChecks ?? true) assertChecked(checked, layout, sourcePath);
   return {
     instrumented: withCustomSection(checked, METADATA_SECTION, encodeMetadata(meta)),
     reference: withCustomSection(plain, METADATA_SECTION, encodeMetadata({ ...meta, instrumented: false })),

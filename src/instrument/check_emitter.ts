@@ -19,6 +19,7 @@
 import binaryen from "binaryen";
 import { Access, type Layout, NO_READ, POLL_FLAG_ADDRESS } from "../abi.js";
 import type { VarKey } from "./operand_scan.js";
+import { addLoopHelpers, type LoopHelperNames } from "./loop_helpers.js";
 import { addRangeHelper } from "./range_helper.js";
 
 type Ref = binaryen.ExpressionRef;
@@ -37,7 +38,7 @@ export interface CheckedAccess {
 }
 
 /** Internal names of the functions the checks call. */
-export interface HookNames {
+export interface HookNames extends LoopHelperNames {
   fault: string;
   poll: string;
   range: string;
@@ -46,6 +47,7 @@ export interface HookNames {
 export class CheckEmitter {
   private labels = 0;
   private rangeHelperAdded = false;
+  private loopHelpersAdded = false;
   /** Cache slots live at this point of the function; reset after every call. */
   slots: number[] = [];
 
@@ -54,6 +56,13 @@ export class CheckEmitter {
     private readonly layout: Layout,
     readonly names: HookNames,
   ) {}
+
+  /** The names of the versioned loops' helpers (loop_helpers.ts), added on first use. */
+  loopHelpers(): LoopHelperNames {
+    if (!this.loopHelpersAdded) addLoopHelpers(this.m, this.layout, this.names);
+    this.loopHelpersAdded = true;
+    return this.names;
+  }
 
   /** `(if (i32.atomic.load (i32.const POLL_FLAG_ADDRESS)) (then (call $poll) RESETS))` */
   poll(): Ref {
@@ -103,13 +112,18 @@ export class CheckEmitter {
   }
 
   /**
-   * The same check, its slow path moved out of the loop: the fast path branches to `label`; the
-   * slow path, run there, faults and starts over like {@link retry}, running `afterFault` (which
-   * may leave) after each fault, then refills the slots.
+   * The same check, its slow path moved out of the loop: the fast path tests each cached access's
+   * slot, reads the table for one that missed and refills its slot, and branches to `label` when
+   * the table forbids an access; the slow path, run there, faults and starts over like
+   * {@link retry}, running `afterFault` (which may leave) after each fault, then refills the slots.
    */
   groupExit(list: CheckedAccess[], label: string, afterFault: () => Ref[]): { fast: Ref; slow: Ref[] } {
     const m = this.m;
-    const tests = this.tests(list).map((t) => m.br(label, t));
+    // A cached access whose page changed reads the table in place and refills its slot; only a
+    // miss in the table leaves the loop (leaving and re-entering costs far more than a table read).
+    const tests = list.map((a) =>
+      a.slot === undefined ? m.br(label, this.miss([a])) : m.if(this.cacheMiss(a), m.block(null, [m.br(label, this.miss([a])), ...this.refill([a])])),
+    );
     return { fast: tests.length === 1 ? tests[0] : m.block(null, tests), slow: [this.retry(list, afterFault), ...this.refill(list)] };
   }
 

@@ -53,6 +53,11 @@ export class CheckGroup {
     return this.restart !== undefined || merged(this.members, access, this.pageSize).length <= 1;
   }
 
+  /** What the group's check covers. */
+  get checked(): readonly CheckedAccess[] {
+    return this.members;
+  }
+
   /** Adds an access, merged with members where that checks the same pages. */
   add(access: CheckedAccess): void {
     this.members = merged(this.members, access, this.pageSize);

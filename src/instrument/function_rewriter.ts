@@ -14,13 +14,19 @@
  * been written since the group's check point (tracked with the group's serial number); when its
  * address is a pure computation of such variables, that computation is hoisted to the check point.
  *
+ * After a group closes, what it checked stays known while no call, loop header or other check
+ * comes; an access it covers there, on every path (the walk forgets it after an `if` whose arm
+ * made a check, and at the end of a named block that made one), gets no check (`dominance`).
+ *
  * Loops: an outermost loop gets the page cache slots of the accesses in its call-free loops
  * (loop_scan.ts, check_emitter.ts), reset after every call inside it; a call-free innermost loop
  * gets a {@link LoopFrame}, which follows what the body has done so far to decide whether each
- * group's slow path may move out of the loop (loop_restart.ts).
+ * group's slow path may move out of the loop (loop_restart.ts); a counted one may also get an
+ * unchecked copy (loop_version.ts).
  */
 import binaryen from "binaryen";
-import type { Layout } from "../abi.js";
+import { type Layout, POLL_FLAG_ADDRESS } from "../abi.js";
+import { analyseCountedLoop } from "./affine_loop.js";
 import { nodes } from "./binaryen_nodes.js";
 import type { CheckEmitter, CheckedAccess } from "./check_emitter.js";
 import { CheckGroup } from "./check_group.js";
@@ -28,8 +34,12 @@ import { InstrumentError } from "./errors.js";
 import { kindName, plainChildren } from "./expression_kinds.js";
 import { LoopFrame, retarget } from "./loop_restart.js";
 import { scanLoopNest } from "./loop_scan.js";
+import { versionLoop, worthVersioning } from "./loop_version.js";
 import { AccessShapeError, describeAccess, type MemoryAccess, type RangeAccess, type SingleAccess } from "./memory_access.js";
 import { addressForm, laterWrites, localKey, mayWrite, pureReads, type VarKey, type Writes } from "./operand_scan.js";
+import { RERUNNABLE, type RewriteOptions } from "./rewrite_options.js";
+
+export type { RewriteOptions } from "./rewrite_options.js";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -45,43 +55,12 @@ interface PointerPlacement {
   pure: VarKey[] | undefined;
 }
 
-export interface RewriteOptions {
-  polls: boolean;
-  /** Combine checks into groups, cache pages and move slow paths out of call-free loops. */
-  optimize: boolean;
-  /** Globals the host can change (imported or exported): reading one is not re-runnable. */
-  hostGlobals: ReadonlySet<string>;
-}
-
-/** Kinds that only compute or branch: re-running them gives the same result (loop_restart.ts). */
-const RERUNNABLE = new Set<number>([
-  binaryen.NopId,
-  binaryen.BlockId,
-  binaryen.IfId,
-  binaryen.LoopId,
-  binaryen.BreakId,
-  binaryen.SwitchId,
-  binaryen.LocalGetId,
-  binaryen.LocalSetId,
-  binaryen.GlobalGetId,
-  binaryen.ConstId,
-  binaryen.UnaryId,
-  binaryen.BinaryId,
-  binaryen.SelectId,
-  binaryen.DropId,
-  binaryen.ReturnId,
-  binaryen.UnreachableId,
-  binaryen.SIMDExtractId,
-  binaryen.SIMDReplaceId,
-  binaryen.SIMDShuffleId,
-  binaryen.SIMDTernaryId,
-  binaryen.SIMDShiftId,
-]);
-
 const addVar = nodes._BinaryenFunctionAddVar;
 
 export class FunctionRewriter {
   private group: CheckGroup | undefined;
+  /** What the last closed group checked, at its serial, while no check, call or loop came since. */
+  private known: { serial: number; members: readonly CheckedAccess[] } | undefined;
   private serial = 0;
   private lastWrite = new Map<VarKey, number>();
   private lastCall = -1;
@@ -90,6 +69,8 @@ export class FunctionRewriter {
   /** In the current outermost loop: loops without calls, the leaves among them, free cache slots. */
   private callFree = new Set<Ref>();
   private leaves = new Set<Ref>();
+  /** In the current outermost loop: the loops versioning may copy (call-free, no inner loop). */
+  private versionable = new Set<Ref>();
   private freeSlots: number[] = [];
   /** The loop whose slow paths move out (loop_restart.ts), when the walk is inside one. */
   private frame: LoopFrame | undefined;
@@ -131,17 +112,25 @@ export class FunctionRewriter {
     const named = id === binaryen.BlockId && nodes.Block.getName(expr) !== null;
     // Code in an `if` arm or before a branch out of a named block may be skipped.
     let saved = named || isIf ? this.frame?.enterConditional() : undefined;
+    // What was checked before a block or an `if` arm dominates it, not the code after it.
+    let dominating = named ? this.known : undefined;
+    let checkedInArm = false;
     children.refs.forEach((child, i) => {
       const rewritten = this.visit(child);
       if (rewritten !== child) children.set(i, rewritten);
       if (isIf) {
         this.close();
+        if (i > 0 && this.known !== dominating) checkedInArm = true;
+        if (i === 0) dominating = this.known;
+        else this.known = dominating; // the other arm does not run after this one
         if (saved && i > 0) this.frame!.leaveConditional(saved);
         saved = this.frame?.enterConditional();
       }
     });
+    if (isIf && checkedInArm) this.known = undefined; // a check in an arm may have faulted
     if (named) {
       this.close();
+      this.known = this.knownSince(dominating);
       if (saved) this.frame!.leaveConditional(saved);
     }
     if (this.frame && (!RERUNNABLE.has(id) || (id === binaryen.GlobalGetId && this.options.hostGlobals.has(nodes.GlobalGet.getName(expr))))) {
@@ -157,6 +146,7 @@ export class FunctionRewriter {
     } else if (id === binaryen.CallId || id === binaryen.CallIndirectId) {
       this.close();
       this.lastCall = this.serial;
+      this.known = undefined;
       return this.withResets(expr);
     } else if (id === binaryen.BreakId || id === binaryen.SwitchId || id === binaryen.ReturnId || id === binaryen.UnreachableId) {
       this.close();
@@ -181,15 +171,19 @@ export class FunctionRewriter {
   private visitLoop(loop: Ref): Ref {
     const outermost = this.loops.length === 0;
     let init: Ref[] = [];
-    if (outermost && this.options.optimize) {
+    if (outermost && (this.options.pageCaches || this.options.loopRestart || this.options.versioning)) {
       const nest = scanLoopNest(loop);
       this.callFree = nest.callFree;
-      this.leaves = nest.leaves;
-      this.freeSlots = Array.from({ length: nest.cachedSites }, () => addVar(this.func, binaryen.i32));
+      this.leaves = this.options.loopRestart ? nest.leaves : new Set();
+      this.versionable = this.options.versioning ? nest.leaves : new Set();
+      const slots = this.options.pageCaches ? nest.cachedSites : 0;
+      this.freeSlots = Array.from({ length: slots }, () => addVar(this.func, binaryen.i32));
       this.emitter.slots = [...this.freeSlots];
       init = this.emitter.resets();
     }
     const n = this.labels++;
+    const copy = this.versionable.has(loop) ? this.m.copyExpression(loop) : undefined;
+    const counted = copy ? analyseCountedLoop(copy, POLL_FLAG_ADDRESS) : undefined;
     const outerFrame = this.frame;
     let frame: LoopFrame | undefined;
     let original: Ref | undefined;
@@ -201,6 +195,7 @@ export class FunctionRewriter {
     this.frame = frame;
     this.loops.push(loop);
     this.close();
+    this.known = undefined; // the loop header joins the back edges
     const body = this.visit(nodes.Loop.getBody(loop));
     this.close();
     let poll: Ref | undefined;
@@ -214,11 +209,17 @@ export class FunctionRewriter {
     nodes.Loop.setBody(loop, poll ? this.m.block(null, [poll, body], type === binaryen.unreachable ? binaryen.auto : type) : body);
     this.loops.pop();
     this.frame = outerFrame;
+    this.known = undefined;
     const safe = frame?.needsSafeBody ? this.safeBody(original!, nodes.Loop.getName(loop), frame.labels.again) : undefined;
-    const result = frame?.hasHandlers ? frame.wrap(this.m, safe) : loop;
+    let result = frame?.hasHandlers ? frame.wrap(this.m, safe) : loop;
+    if (counted && worthVersioning(counted)) {
+      const labels = { done: `__dsm_vdone${n}`, checked: `__dsm_vchecked${n}`, fast: `__dsm_fast${n}` };
+      result = versionLoop(this.m, counted, copy!, result, this.emitter.loopHelpers(), labels) ?? result;
+    }
     if (!outermost) return result;
     this.emitter.slots = [];
     this.leaves = new Set();
+    this.versionable = new Set();
     if (init.length === 0) return result;
     const resultType = binaryen.getExpressionType(result);
     return this.m.block(null, [...init, result], resultType === binaryen.unreachable ? binaryen.auto : resultType);
@@ -230,7 +231,7 @@ export class FunctionRewriter {
    */
   private safeBody(copy: Ref, loopName: string | null, again: string): Ref {
     if (loopName !== null) retarget(copy, loopName, again);
-    const naive = new FunctionRewriter(this.m, this.func, this.name, this.emitter, this.layout, { ...this.options, optimize: false });
+    const naive = new FunctionRewriter(this.m, this.func, this.name, this.emitter, this.layout, { ...this.options, groups: false, pageCaches: false, loopRestart: false, versioning: false, dominance: false });
     return naive.rewriteExpression(copy);
   }
 
@@ -276,9 +277,14 @@ export class FunctionRewriter {
     }
     const ptr = this.placePointer(access, later[0]);
     if (ptr.spilled) this.noteWrite(ptr.base!, after[0]);
-    const checked: CheckedAccess = { base: ptr.base, offset: (ptr.delta + access.offset) | 0, width: access.width, access: access.access, slot: this.takeSlot() };
     const blocks = binaryen.getExpressionId(expr) === binaryen.AtomicWaitId;
-    const group = this.options.optimize ? this.group : undefined;
+    const prior = { base: ptr.base, offset: (ptr.delta + access.offset) | 0, width: access.width, access: access.access };
+    if (!blocks && !this.group && this.covered(prior)) {
+      const prologue = ptr.set ? [ptr.set, ...spills] : spills;
+      return prologue.length === 0 ? expr : this.m.block(null, [...prologue, expr], binaryen.getExpressionType(expr));
+    }
+    const checked: CheckedAccess = { ...prior, slot: this.takeSlot() };
+    const group = this.options.groups ? this.group : undefined;
     if (group && !this.stable(ptr.base, group) && ptr.pure?.every((k) => this.stable(k, group)) && group.accepts(checked)) {
       group.hoist(ptr.set!);
       ptr.set = undefined;
@@ -292,14 +298,31 @@ export class FunctionRewriter {
     return prologue.length === 0 ? code : this.m.block(null, [...prologue, code], binaryen.getExpressionType(expr));
   }
 
+  /**
+   * Whether the last closed group's check covers `a`: it ran with no call, loop header or other
+   * check since (a check may fault and so park the kernel), on every path here (the walk forgets
+   * it after an `if` or a block it was not made before), and `a`'s base variable is unchanged.
+   */
+  private covered(a: CheckedAccess): boolean {
+    const known = this.options.dominance ? this.known : undefined;
+    if (!known || this.lastCall >= known.serial || !this.stableSince(a.base, known.serial)) return false;
+    return known.members.some((m) => m.base === a.base && m.access >= a.access && m.offset <= a.offset && a.offset + a.width <= m.offset + m.width);
+  }
+
+  /** `known` if it is still the last check made, else nothing (a later check may have faulted). */
+  private knownSince(dominating: typeof this.known): typeof this.known {
+    return dominating !== undefined && this.known === dominating ? dominating : undefined;
+  }
+
   /** Closes the open group and starts one whose check point is right before `expr`. */
   private openGroup(expr: Ref, prologue: Ref[], checked: CheckedAccess, blocks: boolean): Ref {
     this.close();
+    this.known = undefined;
     const block = this.m.block(null, [...prologue, this.m.nop(), blocks ? this.withResets(expr) : expr], binaryen.getExpressionType(expr));
     const restart = this.frame?.restartable ? { frame: this.frame, label: `__dsm_slow${this.labels++}` } : undefined;
     this.group = new CheckGroup(++this.serial, { block, index: prologue.length }, this.layout.pageSize, restart);
     this.group.add(checked);
-    if (!this.options.optimize || blocks) this.close();
+    if (!this.options.groups || blocks) this.close();
     return block;
   }
 
@@ -348,6 +371,7 @@ export class FunctionRewriter {
     const after = this.visitOperands(expr, access);
     if (access.operands.some((o) => binaryen.getExpressionType(o) === binaryen.unreachable)) return expr;
     this.close();
+    this.known = undefined; // the range check may fault
     const later = laterWrites(access.operands);
     const prologue: Ref[] = [];
     access.operands.forEach((_, i) => {
@@ -362,9 +386,13 @@ export class FunctionRewriter {
 
   /** True when `key` (undefined: an absolute address) holds the same value as at the group's check point. */
   private stable(key: VarKey | undefined, group: CheckGroup): boolean {
+    return this.stableSince(key, group.serial);
+  }
+
+  private stableSince(key: VarKey | undefined, serial: number): boolean {
     if (key === undefined) return true;
-    if ((this.lastWrite.get(key) ?? -1) >= group.serial) return false;
-    return !(key.startsWith("g") && this.lastCall >= group.serial);
+    if ((this.lastWrite.get(key) ?? -1) >= serial) return false;
+    return !(key.startsWith("g") && this.lastCall >= serial);
   }
 
   private noteWrite(key: VarKey, serial: number): void {
@@ -372,7 +400,10 @@ export class FunctionRewriter {
   }
 
   private close(): void {
-    this.group?.close(this.m, this.emitter);
+    if (this.group) {
+      this.group.close(this.m, this.emitter);
+      this.known = { serial: this.group.serial, members: this.group.checked };
+    }
     this.group = undefined;
   }
 }

@@ -46,26 +46,50 @@
  * memory.fill and memory.init check whole byte ranges through one added helper function, which
  * faults with the range's first and last page; a zero length checks nothing.
  *
- * What the pass optimises (`optimizeChecks`, default on), each step keeping every access checked
- * against what the table said after the last time the kernel could have been parked — and the
- * kernel is parked only inside a call:
+ * What the pass optimises (`optimizeChecks`, default on; each optimisation can be turned off alone
+ * with `optimizations`, named in brackets), each step keeping every access checked against what
+ * the table said after the last time the kernel could have been parked — and the kernel is parked
+ * only inside a call:
  * - A one-byte access, or a constant address whose bytes share a page, reads one table byte.
- * - Accesses with no call, loop, `if`, branch or branch target between them share one check,
- *   placed before the first (check_group.ts), when their byte ranges merge into one: a read
- *   inside a write's range is covered by it; accesses of one kind on the same variable spanning
- *   at most one DSM page are checked as one range. Each one's address must be readable at the
- *   check: its variable not written in between, or a pure computation of such variables, then
- *   computed there.
- * - In a loop, an access whose innermost loop makes no call caches the page it found accessible
- *   in a local; while its bytes stay in that page the check is one subtraction and compare, no
- *   table read. Every call in the loop nest, every fault and every poll resets all such locals to
- *   a sentinel that admits only addresses beyond any memory (check_emitter.ts).
- * - In an innermost loop that makes no call, the poll and the checks branch out of the loop to
- *   handlers that do the slow work and re-enter it from the top, when the code before the check
- *   may be re-run; V8 compiles a loop without calls much better (loop_restart.ts). There a check
- *   may cover several ranges (faulting on each missing one, then starting over), and after every
- *   two faults in handlers the loop runs one iteration of a copy of its body checked access by
- *   access, so that a host taking pages away during faults cannot keep it from progressing.
+ * - [groups] Accesses with no call, loop, `if`, branch or branch target between them share one
+ *   check, placed before the first (check_group.ts), when their byte ranges merge into one: a read
+ *   inside a write's range is covered by it; accesses of one kind on the same variable spanning at
+ *   most one DSM page are checked as one range. Each one's address must be readable at the check:
+ *   its variable not written in between, or a pure computation of such variables, then computed
+ *   there.
+ * - [dominance] An access covered by the last check made, when no call, loop header or other
+ *   check came between them on any path (the check dominates it: the access is in an `if` arm or
+ *   block the check precedes), gets no check of its own.
+ * - [pageCaches] In a loop, an access whose innermost loop makes no call caches the page it found
+ *   accessible in a local; while its bytes stay in that page the check is one subtraction and
+ *   compare, no table read. Every call in the loop nest, every fault and every poll resets all such
+ *   locals to a sentinel that admits only addresses beyond any memory (check_emitter.ts).
+ * - [loopRestart] In an innermost loop that makes no call, the poll and the checks branch out of
+ *   the loop to handlers that do the slow work and re-enter it from the top, when the code before
+ *   the check may be re-run; V8 compiles a loop without calls much better (loop_restart.ts). There
+ *   a check may cover several ranges (faulting on each missing one, then starting over), and after
+ *   every two faults in handlers the loop runs one iteration of a copy of its body checked access
+ *   by access, so that a host taking pages away during faults cannot keep it from progressing.
+ * - [versioning] A counted innermost loop that makes no call and whose addresses are affine in
+ *   its index (`for (i = a; i < b; i += c)` over `p + i * s` and the like) gets an unchecked copy
+ *   behind one guard that finds every page the loop can touch allowed, scanning the table four
+ *   bytes at a time; the copy leaves for the checked loop when the guard fails or a poll is due,
+ *   so that pages the host changed while the kernel was parked are checked again
+ *   (loop_version.ts, affine_loop.ts):
+ *
+ *     (loop $l (if (i32.lt_s (local.get $i) (local.get $n)) (then BODY (br $l))))
+ *
+ *     (block $done
+ *       (block $checked
+ *         (br_if $checked <guard fails>)
+ *         (loop $fast (br_if $checked <poll flag>) (if (i32.lt_s (local.get $i) (local.get $n)) (then BODY (br $fast))))
+ *         (br $done))
+ *       <the loop, checked as above>)
+ *
+ * A loop that waits on memory (`while (load(flag) == 0) {}`) is not counted: it keeps its poll
+ * and its check, and so sees other nodes' writes. verify_checks.ts proves, independently of how
+ * the checks were placed, that every access of the result is covered; build.ts runs it on every
+ * build.
  * The pass does not run Binaryen's optimiser afterwards: it could move an access or a table load
  * across a call or a poll.
  *
@@ -75,8 +99,11 @@
  *
  * Not covered (refused with an {@link InstrumentError} naming the function and instruction):
  * exceptions, tables and reference types, GC, strings, tuples (multi-value), stack switching,
- * 64-bit or multiple memories. Checks are not hoisted out of loops (a loop's pages are found one
- * iteration at a time), and accesses in loops that call something get no page cache.
+ * 64-bit or multiple memories. Checks are hoisted out of counted innermost loops only: loops that
+ * call something, nest a loop, count down, or make one non-affine access (indirect or hashed
+ * addresses) find their pages one iteration at a time, and accesses in loops that call something
+ * get no page cache. Only the last check made can make a later one unnecessary: any check may
+ * fault, and a fault parks the kernel.
  */
 import binaryen from "binaryen";
 import { FAULT_IMPORT, IMPORT_MODULE, type Layout, POLL_IMPORT } from "../abi.js";
@@ -86,6 +113,10 @@ import { FunctionRewriter } from "./function_rewriter.js";
 
 export { InstrumentError } from "./errors.js";
 
+/** The optimisations of the checks, each of which can be turned off alone (see the file comment). */
+export const CHECK_OPTIMIZATIONS = ["groups", "dominance", "pageCaches", "loopRestart", "versioning"] as const;
+export type CheckOptimization = (typeof CHECK_OPTIMIZATIONS)[number];
+
 export interface InstrumentOptions {
   /** Insert a poll at the top of every loop body. @default true */
   polls?: boolean;
@@ -94,6 +125,23 @@ export interface InstrumentOptions {
    * caches in call-free loops); false checks each access on its own, for comparison. @default true
    */
   optimizeChecks?: boolean;
+  /**
+   * Turns single optimisations off (false) while `optimizeChecks` is on: `groups` (one check for
+   * accesses with no call or branch between them), `dominance` (no check for an access the last
+   * check covers on every path to it), `pageCaches` (a cached page per access in
+   * call-free loops), `loopRestart` (slow paths moved out of call-free innermost loops),
+   * `versioning` (an unchecked copy of each counted loop behind one guard over all its pages).
+   * @default every optimisation on
+   */
+  optimizations?: Partial<Record<CheckOptimization, boolean>>;
+}
+
+/** Which optimisations `options` turns on. */
+export function enabledOptimizations(options: InstrumentOptions): Record<CheckOptimization, boolean> {
+  const all = options.optimizeChecks ?? true;
+  const result = {} as Record<CheckOptimization, boolean>;
+  for (const name of CHECK_OPTIMIZATIONS) result[name] = all && (options.optimizations?.[name] ?? true);
+  return result;
 }
 
 /** The features kernels are compiled with; binaryen's reader leaves them unset. */
@@ -109,7 +157,14 @@ export const KERNEL_FEATURES =
 
 const MAX_WASM_PAGES = 65535;
 
-const HOOKS = { fault: "__dsm_fault", poll: "__dsm_poll", range: "__dsm_check_range" };
+const HOOKS = {
+  fault: "__dsm_fault",
+  poll: "__dsm_poll",
+  range: "__dsm_check_range",
+  inexact: "__dsm_inexact",
+  exact: "__dsm_exact",
+  pages: "__dsm_pages_allow",
+};
 
 /** Returns `wasm` with every memory access checked against the protection table of `layout`. */
 export function instrument(wasm: Uint8Array, layout: Layout, options: InstrumentOptions = {}): Uint8Array {
@@ -117,7 +172,7 @@ export function instrument(wasm: Uint8Array, layout: Layout, options: Instrument
   try {
     prepare(m);
     const emitter = new CheckEmitter(m, layout, HOOKS);
-    const rewriteOptions = { polls: options.polls ?? true, optimize: options.optimizeChecks ?? true, hostGlobals: hostGlobals(m) };
+    const rewriteOptions = { polls: options.polls ?? true, ...enabledOptimizations(options), hostGlobals: hostGlobals(m) };
     const functions: binaryen.FunctionRef[] = [];
     for (let i = 0; i < m.getNumFunctions(); i++) functions.push(m.getFunctionByIndex(i));
     const exported = exportNames(m);

@@ -8,6 +8,7 @@
 import binaryen from "binaryen";
 import { Access, computeLayout, type Layout, NO_READ, POLL_FLAG_ADDRESS, Protection } from "../../src/abi.js";
 import { instrument, KERNEL_FEATURES, type InstrumentOptions } from "../../src/instrument/instrument.js";
+import { assertChecked } from "../../src/instrument/verify_checks.js";
 
 /** 4 KiB pages; the shared region is 32 pages after the table (which covers all 4 GiB); memory is 64 wasm pages. */
 export const LAYOUT = computeLayout({ pageSize: 4096, regionBytes: 131072, maxMemoryBytes: 64 * 65536 });
@@ -117,6 +118,7 @@ export class FakeHost {
     more: { env?: Record<string, unknown>; dsm?: Record<string, unknown> } = {},
   ): Record<string, (...args: never[]) => unknown> {
     const bytes = options.plain ? wasm : instrument(wasm, this.layout, options);
+    if (!options.plain) assertChecked(bytes, this.layout, "fixture"); // every instrumented fixture is proven checked
     const imports = {
       env: { memory: this.memory, ...more.env },
       dsm: {

@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
-import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type LayoutOptions, type Metadata, type WasmNumType } from "../../src/abi.js";
+import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type Layout, type LayoutOptions, type Metadata, type WasmNumType } from "../../src/abi.js";
 import { runLocalJob, type JobResult } from "../../src/cli/job.js";
 import type { BuildOptions } from "../../src/instrument/build.js";
 import { compileKernel } from "../../src/instrument/compile.js";
@@ -135,5 +135,34 @@ export function runSolo(kernel: KernelModule, args: number[], nodes = 1): Promis
     protocol: "none",
     transport: "none",
     environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
+  });
+}
+
+/**
+ * `file` instrumented with `options` in this process (cheap: the compiled module is cached), its
+ * checks proven by the static checker (verify_checks.ts), and stamped like `dsm build`'s output.
+ */
+export function buildSuiteVariant(file: string, options: BuildOptions = {}): Promise<KernelModule> {
+  return remember(`variant ${file} ${JSON.stringify(options)}`, async () => {
+    const layout = computeLayout(options);
+    const plain = await compiledOnly(file, layout);
+    const { instrument } = await import("../../src/instrument/instrument.js");
+    const { assertChecked } = await import("../../src/instrument/verify_checks.js");
+    const checked = instrument(plain, layout, options);
+    assertChecked(checked, layout, file);
+    const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run: runSignature(plain), kernel: file.split("/").pop()! };
+    return loadKernelModule(withCustomSection(checked, METADATA_SECTION, encodeMetadata(meta)), file);
+  });
+}
+
+/** The compiled module without metadata, cached like the others. */
+function compiledOnly(file: string, layout: Layout): Promise<Uint8Array> {
+  const key = cacheKey("compiled", file, layout);
+  return remember(key, async () => {
+    const cached = readCached(`${key}.wasm`);
+    if (cached) return cached;
+    const plain = await compileKernel(join(SUITE_ROOT, file), layout);
+    writeCached(`${key}.wasm`, plain);
+    return plain;
   });
 }
