@@ -2,6 +2,7 @@
  * A compiled kernel as the runtime sees it: the WebAssembly.Module, its metadata section, and the
  * argument conversion for its `run` export.
  */
+import { setFlagsFromString } from "node:v8";
 import { decodeMetadata, METADATA_SECTION, MetadataError, type Metadata, type WasmNumType } from "../abi.js";
 import { KernelArgumentError, KernelModuleError } from "./errors.js";
 
@@ -14,11 +15,29 @@ export interface KernelModule {
   source: string;
 }
 
+/**
+ * Compiles a kernel with V8's optimising compiler from the start. By default V8 first compiles
+ * Wasm with its baseline compiler and optimises a function only for its next call, and a kernel
+ * spends its whole run in one call of `run`: it would run baseline code to the end (jacobi 2048²
+ * × 100: 1300 ms against 630 ms optimised). The flag is process-wide, so it is set only around
+ * this compilation, which then compiles every function at once (not lazily at its first call).
+ */
+function compileOptimised(bytes: Uint8Array): WebAssembly.Module {
+  setFlagsFromString("--no-liftoff");
+  setFlagsFromString("--no-wasm-lazy-compilation");
+  try {
+    return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } finally {
+    setFlagsFromString("--wasm-lazy-compilation");
+    setFlagsFromString("--liftoff");
+  }
+}
+
 /** Compiles and validates module bytes; refuses modules without wasm-dsm metadata. */
 export function loadKernelModule(bytes: Uint8Array, source: string): KernelModule {
   let module: WebAssembly.Module;
   try {
-    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    module = compileOptimised(bytes);
   } catch (cause) {
     throw new KernelModuleError(`${source}: not a valid WebAssembly module (${(cause as Error).message}); build it with dsm build`, { cause });
   }
