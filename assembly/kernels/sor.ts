@@ -5,13 +5,15 @@
 // Stresses nearest-neighbour sharing with two barriers per iteration: each half-sweep reads one
 // boundary row of each neighbouring node that the neighbour wrote in the previous half-sweep.
 // Deterministic for any node count: during a half-sweep every point is written by exactly one node
-// with the same formula from values nobody writes in that half-sweep; node 0 sums in a fixed order.
+// with the same formula from values nobody writes in that half-sweep. The checksum is a reduction:
+// each node sums its own rows into a shared array of row sums, which node 0 adds in row order.
 import { nodeId, nodeCount, sharedAlloc, barrier } from "wasm-dsm";
 
 const OMEGA: f64 = 1.5;
 
 export function run(n: i32, iters: i32): f64 {
   const grid = sharedAlloc(<usize>n * <usize>n * 8);
+  const sums = sharedAlloc(<usize>n * 8);
   const id = nodeId();
   const nodes = nodeCount();
   const lo = (id * n) / nodes;
@@ -41,10 +43,14 @@ export function run(n: i32, iters: i32): f64 {
       barrier();
     }
   }
+  for (let i = lo; i < hi; i++) {
+    let s: f64 = 0;
+    for (let j = 0; j < n; j++) s += load<f64>(grid + ((<usize>i * n + j) << 3)) * <f64>((i * 31 + j * 17) % 97 + 1);
+    store<f64>(sums + (<usize>i << 3), s);
+  }
+  barrier();
   if (id != 0) return 0;
   let sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) sum += load<f64>(grid + ((<usize>i * n + j) << 3)) * <f64>((i * 31 + j * 17) % 97 + 1);
-  }
+  for (let i = 0; i < n; i++) sum += load<f64>(sums + (<usize>i << 3));
   return sum;
 }

@@ -33,16 +33,7 @@ export function jacobiSweep(src: Float64Array, dst: Float64Array, n: number, lo:
   }
 }
 
-/** The checksum of sor.ts: a weighted sum in row-major order. */
-export function gridChecksum(grid: Float64Array, n: number): number {
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) sum += grid[i * n + j] * (((i * 31 + j * 17) % 97) + 1);
-  }
-  return sum;
-}
-
-/** The checksum of jacobi.ts: the same weights, summed per row, then the row sums in row order. */
+/** The checksum of jacobi.ts and sor.ts: weighted sums per row, then the row sums in row order. */
 export function rowSumChecksum(grid: Float64Array, n: number): number {
   let sum = 0;
   for (let i = 0; i < n; i++) {
@@ -75,7 +66,7 @@ export function sor(n: number, iters: number): number {
       }
     }
   }
-  return gridChecksum(g, n);
+  return rowSumChecksum(g, n);
 }
 
 /** assembly/kernels/matmul.ts: run(n). */
