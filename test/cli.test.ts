@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { ABI_VERSION, computeLayout, encodeMetadata } from "../src/abi.js";
 import { withCustomSection } from "../src/instrument/custom_section.js";
 import { parseSize } from "../src/cli/options.js";
+import { BUILD_HELP } from "../src/cli/build_command.js";
+import { buildKernel } from "../src/instrument/build.js";
+import { CHECK_OPTIMIZATIONS } from "../src/instrument/instrument.js";
 import { ROOT } from "./helpers/kernels.js";
 
 const DSM = join(ROOT, "bin/dsm.js");
@@ -40,6 +43,22 @@ Cli("build writes the instrumented and reference modules for a kernel outside th
   assert.is(r.code, 0, r.err);
   assert.ok(r.out.startsWith(`wrote ${join(dir, "sum.wasm")}`), r.out);
   assert.ok(readFileSync(join(dir, "sum.ref.wasm")).length > 0);
+});
+
+Cli("build --no-opt turns off the named check optimisations and refuses unknown names, listing them", async () => {
+  const all = dsm("build", KERNEL, "-o", join(dir, "sum-noopt.wasm"), "--no-opt", "all");
+  assert.is(all.code, 0, all.err);
+  const unoptimised = await buildKernel(KERNEL, { optimizeChecks: false });
+  assert.equal(new Uint8Array(readFileSync(join(dir, "sum-noopt.wasm"))), unoptimised.instrumented);
+  const some = dsm("build", KERNEL, "-o", join(dir, "sum-some.wasm"), "--no-opt", "versioning, groups");
+  assert.is(some.code, 0, some.err);
+  const without = await buildKernel(KERNEL, { optimizations: { versioning: false, groups: false } });
+  assert.equal(new Uint8Array(readFileSync(join(dir, "sum-some.wasm"))), without.instrumented);
+  assert.not.equal(without.instrumented, unoptimised.instrumented);
+  const bad = dsm("build", KERNEL, "--no-opt", "fast");
+  assert.is(bad.code, 2);
+  assert.match(bad.err, `--no-opt "fast": unknown; use one of ${CHECK_OPTIMIZATIONS.join(", ")}, all`);
+  for (const name of CHECK_OPTIMIZATIONS) assert.ok(BUILD_HELP.replace(/\s+/g, " ").includes(name), `dsm build --help names ${name}`);
 });
 
 Cli("run --json on one node returns the exact result and the documented fields", () => {

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { buildKernel, type BuildOptions } from "../instrument/build.js";
-import { parseSize, parseCommandLine, UsageError } from "./options.js";
+import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "../instrument/instrument.js";
+import { parseChoice, parseSize, parseCommandLine, UsageError } from "./options.js";
 
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
 
@@ -14,13 +15,17 @@ options:
   --shared-size N       bytes of shared region for sharedAlloc (default 64M)
   --max-memory N        declared maximum memory of a node (default 256M)
   --no-polls            no poll points at loop headers (a node in a long loop then
-                        answers other nodes only when it faults or syncs)`;
+                        answers other nodes only when it faults or syncs)
+  --no-opt LIST         turn off check optimisations to measure them (every access
+                        stays checked): any of groups, dominance, pageCaches,
+                        loopRestart, versioning, or all`;
 
 export const LAYOUT_OPTIONS = {
   "page-size": { type: "string" },
   "shared-size": { type: "string" },
   "max-memory": { type: "string" },
   "no-polls": { type: "boolean" },
+  "no-opt": { type: "string" },
 } as const;
 
 /** Reads the layout and instrumentation options shared by build and run. */
@@ -30,7 +35,17 @@ export function buildOptionsFrom(values: Record<string, string | boolean | undef
   if (typeof values["shared-size"] === "string") options.regionBytes = parseSize("shared-size", values["shared-size"]);
   if (typeof values["max-memory"] === "string") options.maxMemoryBytes = parseSize("max-memory", values["max-memory"]);
   if (values["no-polls"]) options.polls = false;
+  if (typeof values["no-opt"] === "string") Object.assign(options, parseNoOpt(values["no-opt"]));
   return options;
+}
+
+/** `--no-opt groups,versioning` or `--no-opt all`: the optimisations to turn off. */
+function parseNoOpt(text: string): Pick<BuildOptions, "optimizeChecks" | "optimizations"> {
+  const names = text.split(",").map((name) => name.trim());
+  if (names.includes("all")) return { optimizeChecks: false };
+  const optimizations: Partial<Record<CheckOptimization, boolean>> = {};
+  for (const name of names) optimizations[parseChoice("no-opt", name, [...CHECK_OPTIMIZATIONS, "all"] as const) as CheckOptimization] = false;
+  return { optimizations };
 }
 
 export async function buildCommand(argv: string[]): Promise<number> {

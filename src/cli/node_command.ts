@@ -30,8 +30,8 @@ options:
   --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                rank 0 prints one JSON object instead of a summary
 ${NATS_AUTH_HELP}
-  --page-size, --shared-size, --max-memory, --no-polls
-                        layout options when building from a .ts file (see dsm build --help)`;
+  --page-size, --shared-size, --max-memory, --no-polls, --no-opt
+                        layout and check options when building from a .ts file (see dsm build --help)`;
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bound on closing down after the job, so a stuck connection cannot keep the process alive. */

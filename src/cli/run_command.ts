@@ -31,8 +31,8 @@ options:
   --json                print one JSON object instead of a summary
 with --transport nats --nats URL, credentials and TLS:
 ${NATS_AUTH_HELP}
-  --page-size, --shared-size, --max-memory, --no-polls
-                        layout options when building from a .ts file (see dsm build --help)`;
+  --page-size, --shared-size, --max-memory, --no-polls, --no-opt
+                        layout and check options when building from a .ts file (see dsm build --help)`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf("--");
