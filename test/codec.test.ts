@@ -64,6 +64,8 @@ function samples(): MessageInit[] {
     { ...base, kind: MessageKind.LrcGrant, arg: 12, request: 6, body: { vt: [1, 2, 0, 1], intervals: [{ n: 0, i: 1, vt: [1, 2, 0, 0], p: [16, 2, 20, 1] }] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffRequest, body: { pages: [[19, [2, 3]], [20, [1]]] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
+    { ...onPage, version: 0, kind: MessageKind.LrcPageRequest },
+    { ...onPage, version: 0, kind: MessageKind.LrcPageReply, payload: pageBytes(9) },
   ];
   return all;
 }
@@ -193,6 +195,15 @@ Validation("payload sizes are checked per kind", () => {
   assert.is(codecError(() => decodeMessage(encodeMessage(fwd), CONTEXT)), "ReadForward: payload of 3 bytes, expected a 4-byte version");
   const extra = { ...grant, payload: new Uint8Array(4) };
   assert.is(codecError(() => decodeMessage(encodeMessage(extra), CONTEXT)), "Grant: carries no payload but has 4 bytes");
+});
+
+Validation("lrc page requests carry no payload and lrc page replies exactly one page", () => {
+  const request = { kind: MessageKind.LrcPageRequest, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(4) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(request), CONTEXT)), "LrcPageRequest: carries no payload but has 4 bytes");
+  const reply = { kind: MessageKind.LrcPageReply, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(1023) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(reply), CONTEXT)), "LrcPageReply: page payload of 1023 bytes, expected 1024");
+  const outside = { kind: MessageKind.LrcPageRequest, job: 1, source: 0, target: 1, page: 24 };
+  assert.is(codecError(() => decodeMessage(encodeMessage(outside), CONTEXT)), "LrcPageRequest: page 24 is outside the shared region (pages 16..23)");
 });
 
 Validation("a diff that does not fit the page is refused", () => {

@@ -142,6 +142,23 @@ Intervals("after a collection, a node asking for collected intervals is refused"
   assert.throws(() => store.missing([0, 0]), /intervals of node 0 after 0 were collected here/);
 });
 
+Intervals("writers since the last collection: per page the highest writer and whether this node wrote it; none after a collection", () => {
+  const store = new IntervalStore(1, 3);
+  store.create([16, 2]);
+  store.learn([record(0, 1, [1, 0, 0], [17, 2]), record(2, 1, [0, 0, 1], [20, 1])]);
+  const writers = (s: IntervalStore) => [...s.writers()].sort((a, b) => a[0] - b[0]);
+  assert.equal(writers(store), [
+    [16, { last: 1, self: true }],
+    [17, { last: 1, self: true }],
+    [18, { last: 0, self: false }],
+    [20, { last: 2, self: false }],
+  ]);
+  store.collect();
+  assert.equal(writers(store), []);
+  store.learn([record(0, 2, [2, 1, 1], [16, 1])]);
+  assert.equal(writers(store), [[16, { last: 0, self: false }]]);
+});
+
 Intervals("page runs", () => {
   assert.equal(pageRuns([20, 16, 17, 18, 22, 21]), [16, 3, 20, 3]);
   assert.equal(pageRuns([]), []);

@@ -103,6 +103,10 @@ export const MessageKind = {
   LrcDiffRequest: 35,
   /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */
   LrcDiffReply: 36,
+  /** lrc, faulting node → the node a collection named as holding a complete copy of the page. */
+  LrcPageRequest: 37,
+  /** lrc, that node → requester: its current bytes of the page, "page" payload. */
+  LrcPageReply: 38,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -227,6 +231,8 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.LrcGrant, sync("lock", "json", validateLrcGrant)],
   [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
+  [MessageKind.LrcPageRequest, onPage("zero")],
+  [MessageKind.LrcPageReply, onPage("zero", "page")],
 ]);
 
 /** KIND_SPECS as an array indexed by kind, for the per-message lookups. */

@@ -28,9 +28,27 @@
  *   pages whose writers are asked anyway, and a write fault that continues one twins the following
  *   up-to-date pages this node wrote in its last intervals, so a sweep costs a few faults.
  *
+ * Access miss on a stale page p (left so by a collection, below): first the whole page from the
+ * node the collection named (lrc_fetch.ts), then the diffs of p's pending notices as above.
+ *   node ── LrcPageRequest(p) ──▶ source;  node ◀── LrcPageReply(p, bytes) ── source
+ *
  * Garbage collection: when a node holds more than `gcBytes` of diffs, twins and records, its
- * barrier arrival says so; the release tells every node to fetch all pending diffs, meet at one
- * more barrier, and drop every diff, closed twin and interval record.
+ * barrier arrival says so; the release tells every node to collect. Right after that barrier every
+ * node holds every interval record since the previous collection, the same set everywhere, so for
+ * every page p they name the same writers W(p). A node in W(p) fetches p's pending diffs (its copy
+ * ends complete). A node outside W(p) with notices of p pending drops them unapplied and marks p
+ * stale, naming max(W(p)) as its source; a later collection that finds p written again names a new
+ * source, otherwise the mark stays. Then all meet at one more barrier (nobody asks for a diff
+ * after it) and drop every diff, closed twin and interval record.
+ *   Why a race-free program still reads what it must: the source validated p at the collection,
+ * so its copy then held every write to p made before it. A stale node that touches p later first
+ * takes the source's bytes, then applies the notices it learnt since, in happens-before order. The
+ * source's bytes may already hold writes made after the collection: those the node has notices of
+ * are written again by their diffs (a diff sets words to their written values, and the diffs are
+ * applied in happens-before order, so the newest known write of a word wins); those it has no
+ * notice of are concurrent with it, and a race-free node does not read those words until it
+ * synchronises, which brings their notices and invalidates p again. The node's own later diffs
+ * hold only the words it writes, never the words it took from the source.
  *
  * Guarantee: a program free of data races (every conflicting pair of accesses ordered by locks or
  * barriers) sees sequential consistency. A racy program does not; lrc is not linearizable (a read
@@ -39,31 +57,21 @@
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { MessageKind, type DecodeContext, type Message } from "./codec.js";
-import { applyWordDiff, mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
+import { MessageKind, type DecodeContext } from "./codec.js";
+import { applyWordDiff } from "./lrc_diff.js";
 import { Endpoint } from "./endpoint.js";
-import { InvalidProtocolOptionError, LrcDiffMissingError, PageRangeError, PageTimeoutError } from "./errors.js";
-import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts, type WriteNotice } from "./lrc_intervals.js";
+import { InvalidProtocolOptionError, PageRangeError } from "./errors.js";
+import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts } from "./lrc_intervals.js";
 import { LrcLocks } from "./lrc_locks.js";
+import { fetchDiffs, fetchPage, runKey, serveDiffs, servePage, type Run } from "./lrc_fetch.js";
 import { PREFETCH_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
-import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcDiffRequestBody, type LrcRelease } from "./lrc_wire.js";
+import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
 import { defaultRetryMs, type ProtocolOptions } from "./page_protocol.js";
 import { SyncService } from "./sync.js";
 
 /** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */
 export const DEFAULT_GC_BYTES = 32 << 20;
-/** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
-const REPLY_BYTES = 512 << 10;
-
-/** Consecutive notices of one writer for one page, fetched as one merged diff. */
-interface Run {
-  page: number;
-  notices: WriteNotice[];
-  diff: WordDiff | undefined;
-}
-
-const runKey = (page: number, lastInterval: number) => `${page}.${lastInterval}`;
 
 export interface LrcOptions extends ProtocolOptions {
   /** Garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
@@ -96,6 +104,9 @@ export class LrcProtocol implements Coherence {
     remoteLocks: 0,
     prefetched: 0,
     writeAhead: 0,
+    stalePages: 0,
+    pagesFetched: 0,
+    pagesSent: 0,
   };
   private readonly decodeContext: DecodeContext;
   /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
@@ -150,7 +161,14 @@ export class LrcProtocol implements Coherence {
       syncTimeoutMs,
       this.counters,
     );
-    this.endpoint.on(MessageKind.LrcDiffRequest, (m) => this.afterStart(() => this.serveDiffs(m)));
+    const diffOf = (page: number, interval: number) => (interval <= this.store.vt[this.node] ? this.pages.diffOf(page, interval) : undefined);
+    this.endpoint.on(MessageKind.LrcDiffRequest, (m) => this.afterStart(() => serveDiffs(this.endpoint, m, diffOf, port.pageSize, this.counters)));
+    this.endpoint.on(MessageKind.LrcPageRequest, (m) =>
+      this.afterStart(() => {
+        this.counters.pagesSent++;
+        servePage(this.endpoint, this.port, m).catch((error) => this.endpoint.fail(error));
+      }),
+    );
   }
 
   async start(): Promise<void> {
@@ -173,7 +191,7 @@ export class LrcProtocol implements Coherence {
     // A write to a page this node wrote lately is likely the start of the same sweep again: bring
     // in and open the run of pages it wrote lately that follows, not just the sweep so far.
     const again = access === Access.Write ? this.pages.recentRunEnd(last, PREFETCH_PAGES) : last;
-    if (misses.length > 0) await this.validate(misses, Math.max(again, this.missAhead.next(first, last)));
+    if (misses.length > 0) await this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
     const interval = this.store.vt[this.node] + 1;
     for (let p = first; p <= last; p++) {
       if (access === Access.Write) {
@@ -223,7 +241,6 @@ export class LrcProtocol implements Coherence {
     const c = this.endpoint.counters;
     return {
       ...this.counters,
-      pagesSent: 0,
       heldBytes: this.heldBytes(),
       dropped: c.dropped,
       malformed: c.malformed,
@@ -271,15 +288,26 @@ export class LrcProtocol implements Coherence {
   }
 
   /**
-   * Garbage collection, right after a barrier whose release asked for it: bring every page up to
-   * date, wait until every node has (nobody will ask for a diff after that), drop the history.
+   * Garbage collection, right after a barrier whose release asked for it: bring up to date the
+   * pages this node wrote since the last collection, leave the others with pending notices stale
+   * (see the file comment), wait until every node has (nobody will ask for a diff after that),
+   * drop the history.
    */
   private async collect(): Promise<void> {
     this.gcDue = false;
     this.collecting = true;
     try {
-      const pending = this.pages.pendingPages().sort((a, b) => a - b);
-      for (let k = 0; k < pending.length; k += PREFETCH_PAGES) await this.fetchAndApply(pending.slice(k, k + PREFETCH_PAGES));
+      const writers = this.store.writers();
+      const validate: number[] = [];
+      for (const page of this.pages.pendingPages().sort((a, b) => a - b)) {
+        const w = writers.get(page);
+        if (!w || w.self) validate.push(page);
+        else {
+          this.pages.markStale(page, w.last);
+          this.counters.stalePages++;
+        }
+      }
+      for (let k = 0; k < validate.length; k += PREFETCH_PAGES) await this.fetchAndApply(validate.slice(k, k + PREFETCH_PAGES), "read");
       await this.sync.barrier();
       this.pages.collect();
       this.store.collect();
@@ -290,31 +318,43 @@ export class LrcProtocol implements Coherence {
   }
 
   /**
-   * Brings `faulted` up to date (parked), with the pages up to `end` whose pending writers are
-   * among those asked anyway: one request per writer, diffs applied per page in happens-before
-   * order.
+   * Brings `faulted` up to date (parked), with the pages up to `end` whose pending writers (and
+   * stale source, if any) are among those asked anyway: one diff request per writer and one page
+   * request per stale page, diffs applied per page in happens-before order.
    */
-  private async validate(faulted: readonly number[], end: number): Promise<void> {
-    const must = faulted.filter((p) => this.pages.pendingOf(p));
+  private async validate(faulted: readonly number[], end: number, access: Access): Promise<void> {
+    const stale = (p: number) => this.pages.staleSource(p);
+    const must = faulted.filter((p) => this.pages.pendingOf(p) || stale(p) !== undefined);
     if (must.length === 0) return;
-    const writers = new Set<number>();
-    for (const p of must) for (const n of this.pages.pendingOf(p)!) writers.add(n.node);
+    const asked = new Set<number>();
+    for (const p of must) {
+      for (const n of this.pages.pendingOf(p) ?? []) asked.add(n.node);
+      if (stale(p) !== undefined) asked.add(stale(p)!);
+    }
     const batch = [...must];
     for (let p = must[must.length - 1] + 1; p <= end; p++) {
       const pending = this.pages.pendingOf(p);
-      if (pending && pending.every((n) => writers.has(n.node))) batch.push(p);
+      const source = stale(p);
+      if (!pending && source === undefined) continue;
+      if ((pending ?? []).every((n) => asked.has(n.node)) && (source === undefined || asked.has(source))) batch.push(p);
     }
     this.counters.prefetched += batch.length - must.length;
-    await this.fetchAndApply(batch);
+    await this.fetchAndApply(batch, access === Access.Write ? "write" : "read");
   }
 
   /**
    * Fetches every diff pending for `pages` and applies them; the pages end read-only (parked).
-   * Per page, the notices are sorted into happens-before order and grouped into runs of one writer
-   * (mergeableRuns); each run comes as one diff, merged by its writer, and the runs are applied in
-   * order.
+   * A stale page is first installed whole from its source. Per page, the notices are sorted into
+   * happens-before order and grouped into runs of one writer (mergeableRuns); each run comes as
+   * one diff, merged by its writer, and the runs are applied in order.
    */
-  private async fetchAndApply(pages: readonly number[]): Promise<void> {
+  private async fetchAndApply(pages: readonly number[], access: "read" | "write"): Promise<void> {
+    const whole = new Map<number, Uint8Array>();
+    const wholeFetches = pages.flatMap((page) => {
+      const source = this.pages.staleSource(page);
+      if (source === undefined) return [];
+      return [fetchPage(this.endpoint, source, page, access, this.timeoutMs).then((bytes) => void whole.set(page, bytes))];
+    });
     const byWriter = new Map<number, Map<string, Run>>();
     const plans = new Map<number, Run[]>();
     for (const page of pages) {
@@ -329,9 +369,16 @@ export class LrcProtocol implements Coherence {
         wanted.set(runKey(page, run.notices.at(-1)!.index), run);
       }
     }
-    await Promise.all([...byWriter].map(([writer, wanted]) => this.fetchFrom(writer, wanted)));
+    const diffFetches = [...byWriter].map(([writer, wanted]) => fetchDiffs(this.endpoint, writer, wanted, this.decodeContext, this.timeoutMs, this.counters));
+    await Promise.all([...wholeFetches, ...diffFetches]);
     for (const page of pages) {
       const bytes = this.port.page(page);
+      const installed = whole.get(page);
+      if (installed) {
+        bytes.set(installed);
+        this.pages.fresh(page);
+        this.counters.pagesFetched++;
+      }
       for (const run of plans.get(page) ?? []) {
         applyWordDiff(bytes, run.diff!, true);
         this.counters.diffsApplied += run.notices.length;
@@ -339,63 +386,6 @@ export class LrcProtocol implements Coherence {
       this.pages.applied(page);
       if (this.port.protection(page) === Protection.None) this.port.setProtection(page, Protection.ReadOnly);
     }
-  }
-
-  /** Asks `writer` for the wanted runs, again while its replies are partial. */
-  private async fetchFrom(writer: number, wanted: Map<string, Run>): Promise<void> {
-    const deadline = Date.now() + this.timeoutMs;
-    while (wanted.size > 0) {
-      const body: LrcDiffRequestBody = { pages: [...wanted.values()].map((run) => [run.page, run.notices.map((n) => n.index)]) };
-      const page = body.pages[0][0];
-      this.counters.diffRequests++;
-      const reply = await this.endpoint.call(
-        writer,
-        { kind: MessageKind.LrcDiffRequest, page, body },
-        {
-          replies: [MessageKind.LrcDiffReply],
-          accept: (m) => m.page === page,
-          timeoutMs: Math.max(1, deadline - Date.now()),
-          timeout: () => new PageTimeoutError(page, writer, "read", this.timeoutMs),
-        },
-      );
-      const entries = decodeIntervalDiffs(reply.payload, this.decodeContext, false);
-      if (entries.length === 0) throw new LrcDiffMissingError(page, writer, body.pages[0][1][0]);
-      for (const { page: p, interval, diff } of entries) {
-        const key = runKey(p, interval);
-        const run = wanted.get(key);
-        if (!run) continue;
-        wanted.delete(key);
-        run.diff = diff;
-      }
-    }
-  }
-
-  /**
-   * Writer role: for each run asked for (a page and consecutive intervals of this node), one diff
-   * merging the run's diffs, named by its last interval; in the order asked, stopping at
-   * REPLY_BYTES or at a run this node cannot serve.
-   */
-  private serveDiffs(msg: Message): void {
-    const { pages } = msg.body as LrcDiffRequestBody;
-    const entries: IntervalDiff[] = [];
-    let size = 0;
-    for (const [page, intervals] of pages) {
-      const diffs: WordDiff[] = [];
-      let missing = false;
-      for (const interval of intervals) {
-        const diff = interval <= this.store.vt[this.node] ? this.pages.diffOf(page, interval) : undefined;
-        if (!diff) missing = true;
-        else diffs.push(diff);
-      }
-      if (missing) break; // the requester reports the run missing
-      const merged = mergeWordDiffs(this.port.pageSize, diffs);
-      if (entries.length > 0 && size + entryBytes(merged) > REPLY_BYTES) break;
-      entries.push({ page, interval: intervals[intervals.length - 1], diff: merged });
-      size += entryBytes(merged);
-      this.counters.diffsSent += intervals.length;
-    }
-    this.counters.diffBytes += size;
-    this.endpoint.send(msg.source, { kind: MessageKind.LrcDiffReply, page: msg.page, request: msg.request, payload: encodeIntervalDiffs(entries) });
   }
 
   private afterStart(handle: () => void): void {

@@ -15,10 +15,11 @@
  * vt(q, j)[p] < i. Then the sum of vt(q, j) is smaller than the sum of vt(p, i), so sorting by
  * (sum, node) is a linear extension of happens-before: {@link hbOrder}.
  *
- * Garbage collection (at a barrier, once every node validated every page) drops all records:
- * `base` remembers vt at that point, and nobody will ask for an older interval again.
+ * Garbage collection (at a barrier, once every writer of a page validated it and every other node
+ * with notices of it dropped them, see lrc.ts) drops all records: `base` remembers vt at that point,
+ * and nobody will ask for an older interval again.
  */
-import type { IntervalRecord, LrcArrival, LrcRelease } from "./lrc_wire.js";
+import { forEachPage, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
 
 /** Records known about one node: indices base+1 … base+records.length. */
 interface NodeRecords {
@@ -100,6 +101,28 @@ export class IntervalStore {
   ownSince(after: number): IntervalRecord[] {
     const { base, records } = this.nodes[this.self];
     return records.slice(Math.max(0, after - base));
+  }
+
+  /**
+   * For every page written in an interval held here (since the last collection): the highest node
+   * that wrote it, and whether this node did. Right after a barrier every node holds the same
+   * records, so every node gets the same answer.
+   */
+  writers(): Map<number, { last: number; self: boolean }> {
+    const out = new Map<number, { last: number; self: boolean }>();
+    for (let q = 0; q < this.nodeCount; q++) {
+      for (const record of this.nodes[q].records) {
+        forEachPage(record.p, (page) => {
+          const w = out.get(page);
+          if (!w) out.set(page, { last: q, self: q === this.self });
+          else {
+            w.last = Math.max(w.last, q);
+            w.self ||= q === this.self;
+          }
+        });
+      }
+    }
+    return out;
   }
 
   /** Drops every record: all nodes have applied them all (garbage collection). */

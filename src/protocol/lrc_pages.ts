@@ -13,6 +13,9 @@
  *   write notice (q, k) for p arrives: the twin of p's last closed interval is diffed first (the
  *     page is about to change), p gets no access, and (q, k) waits in p's pending list until the
  *     next access miss fetches the diffs
+ *   garbage collection, p not written here since the last one: p's notices are dropped unapplied
+ *     and p is stale, naming the node that holds a complete copy; the next access miss fetches
+ *     the whole page from it first, then the diffs of any notices received since
  *
  * No diff is ever taken of a page the kernel may be writing, so none needs parking. Diffs are
  * exact, word by word (lrc_diff.ts).
@@ -60,6 +63,8 @@ export class LrcPages {
   private readonly diffs = new Map<number, Map<number, WordDiff>>();
   /** Write notices received and not yet applied, per page. */
   private readonly pending = new Map<number, WriteNotice[]>();
+  /** Pages whose copy here is incomplete, and the node a collection named as holding a complete one. */
+  private readonly stale = new Map<number, number>();
   private diffBytes = 0;
   private pendingCount = 0;
 
@@ -169,6 +174,27 @@ export class LrcPages {
   applied(page: number): void {
     this.pendingCount -= this.pending.get(page)?.length ?? 0;
     this.pending.delete(page);
+  }
+
+  /**
+   * Garbage collection, `page` not written here since the last one: its notices are dropped
+   * unapplied, it keeps no access, and its complete copy is at `source` (parked).
+   */
+  markStale(page: number, source: number): void {
+    if (this.dirty.has(page)) throw new LrcStateError(`page ${page}: marked stale while in an open interval; close the interval first`);
+    this.applied(page);
+    this.stale.set(page, source);
+    if (this.port.protection(page) !== Protection.None) this.port.setProtection(page, Protection.None);
+  }
+
+  /** The node holding a complete copy of `page`, when the copy here is stale; else undefined. */
+  staleSource(page: number): number | undefined {
+    return this.stale.get(page);
+  }
+
+  /** `page` was installed whole from its stale source. */
+  fresh(page: number): void {
+    this.stale.delete(page);
   }
 
   /** Pages with notices not yet applied. */
