@@ -60,14 +60,14 @@ import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
 import { MessageKind, type DecodeContext } from "./codec.js";
 import { applyWordDiff } from "./lrc_diff.js";
 import { Endpoint } from "./endpoint.js";
-import { InvalidProtocolOptionError, PageRangeError } from "./errors.js";
+import { InvalidProtocolOptionError } from "./errors.js";
 import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts } from "./lrc_intervals.js";
 import { LrcLocks } from "./lrc_locks.js";
 import { fetchDiffs, fetchPage, runKey, serveDiffs, servePage, type Run } from "./lrc_fetch.js";
 import { PREFETCH_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
-import { defaultRetryMs, type ProtocolOptions } from "./page_protocol.js";
+import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./page_protocol.js";
 import { SyncService } from "./sync.js";
 
 /** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */
@@ -121,12 +121,7 @@ export class LrcProtocol implements Coherence {
 
   constructor(options: LrcOptions) {
     const { port, transport, timeoutMs } = options;
-    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
-    const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
-    if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
-    const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
-    if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
-    if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
+    const { retryMs, syncTimeoutMs } = checkedTimings(options);
     const gcBytes = options.gcBytes ?? DEFAULT_GC_BYTES;
     if (!(gcBytes === Infinity || (Number.isInteger(gcBytes) && gcBytes >= 0))) throw new InvalidProtocolOptionError("gcBytes", gcBytes, "a byte count of at least 0");
     this.port = port;
@@ -182,10 +177,7 @@ export class LrcProtocol implements Coherence {
 
   async fault(first: number, last: number, access: Access): Promise<void> {
     this.endpoint.check();
-    const { firstPage, pageCount } = this.port;
-    if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
-      throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
-    }
+    checkFaultRange(this.port, first, last);
     const misses: number[] = [];
     for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) misses.push(p);
     // A write to a page this node wrote lately is likely the start of the same sweep again: bring

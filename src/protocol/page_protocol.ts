@@ -68,6 +68,26 @@ export function defaultRetryMs(timeoutMs: number): number {
   return Math.min(200, Math.max(10, Math.floor(timeoutMs / 25)));
 }
 
+/** Validates the options every protocol shares; returns the retry interval and sync bound with their defaults. */
+export function checkedTimings(options: ProtocolOptions): { retryMs: number; syncTimeoutMs: number } {
+  const { timeoutMs } = options;
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
+  const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
+  if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
+  const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
+  if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
+  if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
+  return { retryMs, syncTimeoutMs };
+}
+
+/** Throws PageRangeError unless first..last is a page range inside the port's shared region. */
+export function checkFaultRange(port: PagePort, first: number, last: number): void {
+  const { firstPage, pageCount } = port;
+  if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
+    throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
+  }
+}
+
 export abstract class PageProtocol implements Coherence {
   protected readonly port: PagePort;
   protected readonly endpoint: Endpoint;
@@ -94,12 +114,7 @@ export abstract class PageProtocol implements Coherence {
     protected readonly roles: PageRoles,
   ) {
     const { port, transport, timeoutMs } = options;
-    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
-    const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
-    if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
-    const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
-    if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
-    if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
+    const { retryMs, syncTimeoutMs } = checkedTimings(options);
     this.port = port;
     this.node = transport.nodeId;
     this.timeoutMs = timeoutMs;
@@ -138,10 +153,7 @@ export abstract class PageProtocol implements Coherence {
 
   async fault(first: number, last: number, access: Access): Promise<void> {
     this.endpoint.check();
-    const { firstPage, pageCount } = this.port;
-    if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
-      throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
-    }
+    checkFaultRange(this.port, first, last);
     const write = access === Access.Write || this.roles.readsMove;
     const deadline = Date.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
