@@ -18,20 +18,21 @@
  *
  * `decodeMessage` checks every field against the table {@link KIND_SPECS} and the decode context
  * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
+ * The JSON bodies of the sync kinds are defined and validated in sync_wire.ts, those of lrc in
+ * lrc_wire.ts; this file holds the header, the kind table, and encoding and decoding.
  */
 import { diffStats } from "./diff.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import {
   decodeIntervalDiffs,
   validateLrcAcquire,
-  validateLrcBarrierPart,
   validateLrcDiffRequest,
   validateLrcForward,
   validateLrcGrant,
-  type LrcArrival,
-  type LrcRelease,
 } from "./lrc_wire.js";
 export type { LrcAcquireBody, LrcDiffRequestBody, LrcForwardBody, LrcGrantBody } from "./lrc_wire.js";
+import { validateArrive, validateLockWait, validateRelease, validateWait } from "./sync_wire.js";
+export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockWaitBody, ReleaseBody } from "./sync_wire.js";
 
 export const MAGIC = 0xd5a1;
 export const FORMAT = 1;
@@ -128,77 +129,6 @@ interface KindSpec {
   arg: ArgShape;
   payload: PayloadShape;
   validate?: (body: unknown, ctx: DecodeContext) => string | undefined;
-}
-
-export interface ArriveBody {
-  /** Allocations so far, and an FNV-1a hash of all of them. */
-  count: number;
-  hash: number;
-  /** Index of `entries[0]` in the log: the count at the previous barrier. */
-  first: number;
-  /** [address, bytes] of the allocations since the previous barrier. */
-  entries: [number, number][];
-  /** lrc only: vector time and new intervals. */
-  lrc?: LrcArrival;
-}
-export interface AllocationMismatch {
-  node: number;
-  /** 1-based index of the first allocation that differs. */
-  index: number;
-  /** [address, bytes] on `node`, and on node 0; null when that node made no such allocation. */
-  got: [number, number] | null;
-  expected: [number, number] | null;
-}
-export interface ReleaseBody {
-  mismatch?: AllocationMismatch;
-  /** Nodes that reached the final barrier (run returned) while the others called barrier(). */
-  finished?: number[];
-  /** lrc only: the intervals this node lacks (one per node). */
-  lrc?: LrcRelease;
-}
-export interface BarrierWaitBody {
-  /** Nodes the manager has not heard from for this epoch. */
-  missing: number[];
-}
-export interface LockWaitBody {
-  holder: number;
-}
-
-const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-const isPair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isU32(v[0]) && isU32(v[1]);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isNode = (v: unknown, ctx: DecodeContext) => isU32(v) && v < ctx.nodeCount;
-
-function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
-  if (!isObject(body) || !isU32(body.count) || !isU32(body.hash) || !isU32(body.first) || !Array.isArray(body.entries)) {
-    return "arrive body needs count, hash, first and entries";
-  }
-  if (!body.entries.every(isPair)) return "arrive entries must be [address, bytes] pairs";
-  if (body.first + body.entries.length !== body.count) return `arrive entries ${body.first}+${body.entries.length} do not add up to count ${body.count}`;
-  return validateLrcBarrierPart(body.lrc, ctx);
-}
-
-function validateRelease(body: unknown, ctx: DecodeContext): string | undefined {
-  if (!isObject(body)) return "release body must be an object";
-  const lrc = validateLrcBarrierPart(body.lrc, ctx);
-  if (lrc) return lrc;
-  if (body.finished !== undefined && !(Array.isArray(body.finished) && body.finished.every((n) => isNode(n, ctx)))) {
-    return "release finished must list node ids";
-  }
-  if (body.mismatch === undefined) return undefined;
-  const m = body.mismatch;
-  if (!isObject(m) || !isNode(m.node, ctx) || !isU32(m.index) || m.index < 1) return "release mismatch needs node and index";
-  if (!(m.got === null || isPair(m.got)) || !(m.expected === null || isPair(m.expected))) return "release mismatch got/expected must be [address, bytes] or null";
-  return undefined;
-}
-
-function validateWait(body: unknown, ctx: DecodeContext): string | undefined {
-  if (!isObject(body) || !Array.isArray(body.missing) || !body.missing.every((n) => isNode(n, ctx))) return "wait body needs missing node ids";
-  return undefined;
-}
-
-function validateLockWait(body: unknown, ctx: DecodeContext): string | undefined {
-  return isObject(body) && isNode(body.holder, ctx) ? undefined : "lock wait body needs a holder node id";
 }
 
 const sync = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: false, arg, payload, validate });

@@ -14,6 +14,7 @@ import type { DecodeContext } from "./codec.js";
 import { DiffError } from "./diff.js";
 import { checkWordDiff, type WordDiff } from "./lrc_diff.js";
 import { getU32, putU32 } from "./little_endian.js";
+import { isObject, isU32 } from "./wire_checks.js";
 
 /** One interval of one node: the pages it wrote (its write notices) and what it knew. */
 export interface IntervalRecord {
@@ -67,8 +68,6 @@ export interface LrcDiffRequestBody {
   pages: [number, number[]][];
 }
 
-const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function badVt(v: unknown, ctx: DecodeContext): string | undefined {
   if (!Array.isArray(v) || v.length !== ctx.nodeCount || !v.every(isU32)) return `vector time must be ${ctx.nodeCount} interval numbers`;
