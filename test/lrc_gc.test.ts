@@ -6,53 +6,24 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { runJob } from "../src/cli/run_job.js";
-import { runLocalJob } from "../src/cli/job.js";
-import { createLrc } from "../src/protocol/lrc.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
-import { LocalNetwork } from "../src/transport/local_transport.js";
+import { within } from "./helpers/expect.js";
 import { kernel } from "./helpers/kernels.js";
+import { runLrcWithGcBound } from "./helpers/lrc_job.js";
 import { SUITE } from "./helpers/suite.js";
 import { buildSuiteKernel, typedArgs } from "./helpers/suite_build.js";
 
 const RUN_BOUND_MS = 30_000;
 
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function reference(file: string, args: number[]) {
   const { reference: ref } = await kernel(file);
   return (await runJob(ref, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
 }
 
-/** Runs `module` on `nodes` local nodes of lrc with the given GC bound. */
-async function runWithBound(module: KernelModule, args: (number | bigint)[], nodes: number, gcBytes: number) {
-  const network = new LocalNetwork(nodes);
-  try {
-    return await within(
-      runLocalJob(module, args, {
-        nodes,
-        protocol: "lrc",
-        transport: "local",
-        faultTimeoutMs: 10_000,
-        syncTimeoutMs: 20_000,
-        environment: (id, port) => {
-          const transport = network.transport(id);
-          const coherence = createLrc({ transport, port, job: 6, timeoutMs: 10_000, gcBytes });
-          return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
-        },
-      }),
-      RUN_BOUND_MS,
-      `${nodes}-node run`,
-    );
-  } finally {
-    await network.close();
-  }
-}
+/** Runs `module` on `nodes` local nodes of lrc with the given GC bound, bounded in time. */
+const runWithBound = (module: KernelModule, args: (number | bigint)[], nodes: number, gcBytes: number) =>
+  within(runLrcWithGcBound(module, args, nodes, gcBytes, 6), RUN_BOUND_MS, `${nodes}-node run`);
 
 const sum = (nodes: { stats: Record<string, number> }[], name: string) => nodes.reduce((s, n) => s + n.stats[name], 0);
 

@@ -7,24 +7,15 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { makeRow } from "../src/cli/bench/rows.js";
 import { runCluster } from "../src/cli/cluster.js";
-import { runLocalJob } from "../src/cli/job.js";
 import { formatJob } from "../src/cli/report.js";
 import { runJob } from "../src/cli/run_job.js";
-import { createLrc } from "../src/protocol/lrc.js";
-import type { KernelModule } from "../src/runtime/kernel_module.js";
-import { LocalNetwork } from "../src/transport/local_transport.js";
+import { within } from "./helpers/expect.js";
 import { kernel } from "./helpers/kernels.js";
+import { runLrcWithGcBound } from "./helpers/lrc_job.js";
 import { natsOrSkip } from "./helpers/nats.js";
 
 const RUN_BOUND_MS = 30_000;
 
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** The counters kernel's checksum, computed here with i64 wrap-around as the kernel does. */
 function countersExpected(counters: number, times: number, nodes: number): string {
@@ -114,33 +105,13 @@ Nats.run();
 
 const Gc = suite("lrc garbage collection in a long run");
 
-/** Runs `module` on `nodes` local nodes of lrc with the given GC bound. */
-async function runWithBound(module: KernelModule, args: number[], nodes: number, gcBytes: number) {
-  const network = new LocalNetwork(nodes);
-  try {
-    return await runLocalJob(module, args, {
-      nodes,
-      protocol: "lrc",
-      transport: "local",
-      faultTimeoutMs: 10_000,
-      syncTimeoutMs: 20_000,
-      environment: (id, port) => {
-        const transport = network.transport(id);
-        const coherence = createLrc({ transport, port, job: 5, timeoutMs: 10_000, gcBytes });
-        return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
-      },
-    });
-  } finally {
-    await network.close();
-  }
-}
 
 Gc("300 barrier phases over 16 pages: collections keep every node's history under the bound, and the result stays exact", async () => {
   const args = [16 * 1024, 300];
   const { instrumented } = await kernel(CASES.halves.file);
   const bound = 256 * 1024;
-  const bounded = await within(runWithBound(instrumented, args, 3, bound), RUN_BOUND_MS, "bounded run");
-  const unbounded = await within(runWithBound(instrumented, args, 3, Infinity), RUN_BOUND_MS, "unbounded run");
+  const bounded = await within(runLrcWithGcBound(instrumented, args, 3, bound), RUN_BOUND_MS, "bounded run");
+  const unbounded = await within(runLrcWithGcBound(instrumented, args, 3, Infinity), RUN_BOUND_MS, "unbounded run");
   const expected = await reference(CASES.halves.file, args);
   assert.is(bounded.result, expected);
   assert.is(unbounded.result, expected);

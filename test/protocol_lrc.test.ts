@@ -9,14 +9,10 @@ import type { Coherence } from "../src/protocol/coherence.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { createLrc, type LrcOptions } from "../src/protocol/lrc.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 
-function within<T>(promise: Promise<T>, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
 
 async function setup(n: number, tuning: Partial<LrcOptions> & { pageCount?: number } = {}) {
   const { gcBytes, ...rest } = tuning;
