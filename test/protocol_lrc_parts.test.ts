@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { CodecError, decodeMessage, encodeMessage, MessageKind, type DecodeContext, type MessageInit } from "../src/protocol/codec.js";
 import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
 import { createLrc, releaseParts } from "../src/protocol/lrc.js";
+import { PageCopies } from "../src/protocol/lrc_copies.js";
 import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/lrc_diff.js";
 import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/lrc_intervals.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/lrc_wire.js";
@@ -69,6 +70,75 @@ Diffs("a repeat diff whose pairs do not cover the page's mask is refused", () =>
   const bad = { ...diff, bytes: diff.bytes.slice() };
   new Uint32Array(bad.bytes.buffer)[1] = 7; // 7 of the 8 mask words
   assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: bad }]), CONTEXT), /repeat diff covers 7 of the 8 mask words of the page/);
+});
+
+Diffs("random pages of every density: the diff validates, carries exactly the changed words and applies them over another writer's words", () => {
+  let seed = 12345;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const forms = new Set<string>();
+  for (let trial = 0; trial < 300; trial++) {
+    const n = PAGE / 4;
+    const twin = new Uint32Array(n);
+    for (let i = 0; i < n; i++) twin[i] = next();
+    const page = twin.slice();
+    // Densities from one word to all of them, scattered, strided (falseshare's pattern) or in runs.
+    const shape = trial % 3;
+    const stride = 1 + (next() % 8);
+    const density = next() % 101;
+    const changed = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const pick = shape === 0 ? next() % 100 < density : shape === 1 ? i % stride === trial % stride : Math.floor(i / 16) % stride === 0;
+      if (pick) {
+        page[i] = (twin[i] + 1 + (next() % 1000)) >>> 0;
+        changed.add(i);
+      }
+    }
+    const diff = encodeWritten(new Uint8Array(twin.buffer), new Uint8Array(page.buffer));
+    forms.add(diff.form);
+    // Through the codec's check, as a reply entry.
+    const [entry] = decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff }]), CONTEXT);
+    assert.is(entry.diff.form, diff.form);
+    // Another writer's words elsewhere survive; exactly the changed words arrive.
+    const other = new Uint32Array(n);
+    for (let i = 0; i < n; i++) other[i] = changed.has(i) ? 0 : 0xabc00000 + i;
+    applyWordDiff(new Uint8Array(other.buffer), entry.diff, true);
+    for (let i = 0; i < n; i++) {
+      if (other[i] !== (changed.has(i) ? page[i] : 0xabc00000 + i)) assert.unreachable(`trial ${trial} (${diff.form}): word ${i} is ${other[i]}`);
+    }
+    const words = diff.form === "runs" ? 0 : diff.form === "mask" ? PAGE / 128 : 1 + 2 * new Uint32Array(diff.bytes.buffer, diff.bytes.byteOffset)[0];
+    if (diff.form !== "runs") assert.is(diff.bytes.byteLength, 4 * (words + changed.size), `trial ${trial}: ${diff.form} carries the changed words only`);
+  }
+  assert.equal([...forms].sort(), ["mask", "repeat", "runs"]);
+});
+
+Diffs("a mask or repeat diff marking a word past the end of the page is refused", () => {
+  const context = { ...CONTEXT, pageSize: 1000 }; // 250 words: the last mask word has 26 bits of page
+  const diff = encodeWritten(new Uint8Array(1000), new Uint8Array(new Uint32Array(250).fill(1).buffer));
+  assert.is(diff.form, "runs");
+  const mask = new Uint32Array(8 + 251);
+  mask.fill(0xffffffff, 0, 8); // 256 bits, 6 past the end
+  const bad = { form: "mask" as const, bytes: new Uint8Array(mask.buffer) };
+  assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: bad }]), context), /marks words beyond the page/);
+  const repeat = new Uint32Array([1, 8, 0xffffffff, ...new Uint32Array(256)]);
+  assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: { form: "repeat", bytes: new Uint8Array(repeat.buffer) } }]), context), /marks words beyond the page/);
+});
+
+Diffs("page copies are recycled only when their last holder lets go", () => {
+  const copies = new PageCopies(8, 4);
+  const a = copies.copy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+  copies.hold(a);
+  copies.release(a);
+  assert.equal([copies.live, copies.spares], [1, 0]);
+  const b = copies.copy(new Uint8Array(8).fill(9));
+  assert.ok(a !== b, "a held copy is not handed out again");
+  assert.equal(Array.from(a), [1, 2, 3, 4, 5, 6, 7, 8]);
+  copies.release(a);
+  copies.release(a); // once too often: ignored, never recycled twice
+  assert.equal([copies.live, copies.spares], [1, 1]);
+  const c = copies.copy(new Uint8Array(8).fill(3));
+  assert.ok(c === a, "a released copy is reused");
+  assert.equal(Array.from(c), [3, 3, 3, 3, 3, 3, 3, 3]);
+  assert.equal([copies.live, copies.spares], [2, 0]);
 });
 
 Diffs("merging a writer's diffs equals applying them in turn", () => {

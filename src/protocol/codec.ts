@@ -24,7 +24,7 @@
 import { diffStats } from "./diff.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import {
-  decodeIntervalDiffs,
+  checkIntervalDiffs,
   validateLrcAcquire,
   validateLrcDiffRequest,
   validateLrcForward,
@@ -366,7 +366,7 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
       return undefined;
     case "diffs":
       try {
-        decodeIntervalDiffs(payload, ctx);
+        checkIntervalDiffs(payload, ctx);
       } catch (error) {
         throw new CodecError(`${name}: bad diffs: ${(error as Error).message}`);
       }

@@ -49,20 +49,24 @@ export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
   const m = maskWords(page.byteLength);
   if (scratch.length < m + n + 1) scratch = new Uint32Array(m + n + 1);
   const out = scratch;
-  out.fill(0, 0, m);
-  // One pass writes the mask form and counts the runs the other form would need.
+  // One pass, a mask word (32 page words) at a time, writes the mask form (branch-free compares,
+  // then the changed words by their bits) and counts the runs the other form would need: the
+  // set bits whose lower neighbour (the previous word) is clear.
   let k = m;
   let runs = 0;
-  let previousChanged = false;
-  for (let i = 0; i < n; i++) {
-    if (a[i] === b[i]) {
-      previousChanged = false;
-      continue;
+  let carry = 0;
+  for (let j = 0; j < m; j++) {
+    const base = j << 5;
+    const end = Math.min(32, n - base);
+    let mask = 0;
+    for (let bit = 0; bit < end; bit++) {
+      const d = a[base + bit] ^ b[base + bit];
+      mask |= ((d | -d) >>> 31) << bit;
     }
-    out[i >>> 5] |= 1 << (i & 31);
-    out[k++] = b[i];
-    if (!previousChanged) runs++;
-    previousChanged = true;
+    out[j] = mask;
+    runs += popcount(mask & ~((mask << 1) | carry));
+    carry = mask >>> 31;
+    for (let x = mask; x !== 0; x &= x - 1) out[k++] = b[base + 31 - Math.clz32(x & -x)];
   }
   const changed = k - m;
   if (changed === 0) return { form: "runs", bytes: new Uint8Array(0) };
@@ -136,11 +140,32 @@ export function checkWordDiff(diff: WordDiff, pageBytes: number | undefined): vo
   if (pageBytes === undefined) throw new DiffError(`a ${diff.form} diff needs the page size to be checked`);
   if (diff.bytes.byteLength % 4 !== 0) throw new DiffError(`${diff.form} diff of ${diff.bytes.byteLength} bytes: not whole words`);
   const m = maskWords(pageBytes);
-  const { mask, start } = maskOf(diff, m);
+  const w = wordsOf(diff.bytes);
+  // The marked words and the last mask word, read in place (a repeat form is not expanded).
   let bits = 0;
-  for (let k = 0; k < m; k++) bits += popcount(mask[k]);
-  if (m * 32 > pageBytes / 4 && mask[m - 1] >>> (pageBytes / 4 - (m - 1) * 32) !== 0) throw new DiffError(`${diff.form} diff marks words beyond the page`);
-  const carried = (diff.bytes.byteLength >>> 2) - start;
+  let last = 0;
+  let start: number;
+  if (diff.form === "mask") {
+    if (w.length < m) throw new DiffError(`mask diff of ${diff.bytes.byteLength} bytes: shorter than its ${m * 4}-byte mask`);
+    for (let k = 0; k < m; k++) bits += popcount(w[k]);
+    last = w[m - 1];
+    start = m;
+  } else {
+    const pairs = w.length > 0 ? w[0] : 0;
+    if (w.length === 0 || 1 + 2 * pairs > w.length) throw new DiffError(`repeat diff of ${diff.bytes.byteLength} bytes: shorter than its ${pairs} mask pairs`);
+    let j = 0;
+    for (let p = 0; p < pairs; p++) {
+      const count = w[1 + 2 * p];
+      if (j + count > m) throw new DiffError(`repeat diff covers more than the ${m} mask words of the page`);
+      if (count > 0) last = w[2 + 2 * p];
+      bits += count * popcount(w[2 + 2 * p]);
+      j += count;
+    }
+    if (j !== m) throw new DiffError(`repeat diff covers ${j} of the ${m} mask words of the page`);
+    start = 1 + 2 * pairs;
+  }
+  if (m * 32 > pageBytes / 4 && last >>> (pageBytes / 4 - (m - 1) * 32) !== 0) throw new DiffError(`${diff.form} diff marks words beyond the page`);
+  const carried = w.length - start;
   if (bits !== carried) throw new DiffError(`${diff.form} diff marks ${bits} words but carries ${carried}`);
 }
 
@@ -158,7 +183,32 @@ export function applyWordDiff(target: Uint8Array, diff: WordDiff, checked = fals
   if (diff.form === "runs") return applyDiff(target, diff.bytes);
   if (!checked) checkWordDiff(diff, target.byteLength);
   const t = new Uint32Array(target.buffer, target.byteOffset, target.byteLength >>> 2);
-  forEachWord(diff, t.length, (i, v) => (t[i] = v));
+  const w = wordsOf(diff.bytes);
+  if (diff.form === "mask") {
+    const m = maskWords(target.byteLength);
+    let k = m;
+    for (let j = 0; j < m; j++) k = applyMaskWord(t, j << 5, w[j], w, k);
+    return;
+  }
+  // Repeat form, read in place: (count, mask word) pairs, then the words.
+  const pairs = w[0];
+  let k = 1 + 2 * pairs;
+  let base = 0;
+  for (let p = 0; p < pairs; p++) {
+    const count = w[1 + 2 * p];
+    const mask = w[2 + 2 * p];
+    for (let c = 0; c < count; c++, base += 32) k = applyMaskWord(t, base, mask, w, k);
+  }
+}
+
+/** Writes the words `mask` marks (page words base..base+31) from `w[k]` on; returns the next k. */
+function applyMaskWord(t: Uint32Array, base: number, mask: number, w: Uint32Array, k: number): number {
+  let x = mask;
+  while (x !== 0) {
+    t[base + 31 - Math.clz32(x & -x)] = w[k++];
+    x &= x - 1;
+  }
+  return k;
 }
 
 /** Calls `fn` with the index and new value of every word `diff` writes (validated diffs only). */

@@ -22,6 +22,7 @@
  */
 import { Protection } from "../abi.js";
 import type { PagePort } from "./coherence.js";
+import { PageCopies } from "./lrc_copies.js";
 import { encodeWritten, type WordDiff } from "./lrc_diff.js";
 import { LrcStateError } from "./errors.js";
 import type { WriteNotice } from "./lrc_intervals.js";
@@ -67,11 +68,15 @@ export class LrcPages {
   private readonly stale = new Map<number, number>();
   private diffBytes = 0;
   private pendingCount = 0;
+  /** Twins and snapshot copies, recycled. */
+  private readonly copies: PageCopies;
 
   constructor(
     private readonly port: PagePort,
     private readonly counters: PageCounters,
-  ) {}
+  ) {
+    this.copies = new PageCopies(port.pageSize);
+  }
 
   /** Bytes of twins, copies, diffs and pending write notices held, for the GC bound. */
   get bytes(): number {
@@ -87,9 +92,11 @@ export class LrcPages {
       if (!speculative) this.speculative.delete(page);
       return this.port.setProtection(page, Protection.ReadWrite);
     }
-    const bytes = this.port.page(page).slice();
+    const bytes = this.copies.copy(this.port.page(page));
     const closed = this.twins.get(page);
     if (closed) {
+      // The new twin is also the closed interval's "after": two holders.
+      this.copies.hold(bytes);
       let own = this.snapshots.get(page);
       if (!own) this.snapshots.set(page, (own = new Map()));
       own.set(closed.interval, { before: closed.bytes, after: bytes });
@@ -139,12 +146,17 @@ export class LrcPages {
     if (snapshot) {
       this.snapshots.get(page)!.delete(interval);
       this.snapshotCount--;
-      return this.store(page, interval, encodeWritten(snapshot.before, snapshot.after));
+      const diff = encodeWritten(snapshot.before, snapshot.after);
+      this.copies.release(snapshot.before);
+      this.copies.release(snapshot.after);
+      return this.store(page, interval, diff);
     }
     const twin = this.twins.get(page);
     if (twin && twin.interval === interval && !this.dirty.has(page)) {
       this.twins.delete(page);
-      return this.store(page, interval, encodeWritten(twin.bytes, this.port.page(page)));
+      const diff = encodeWritten(twin.bytes, this.port.page(page));
+      this.copies.release(twin.bytes);
+      return this.store(page, interval, diff);
     }
     return undefined;
   }
@@ -210,7 +222,17 @@ export class LrcPages {
   /** Drops every diff, copy and closed interval's twin: nobody will ask for them (garbage collection). */
   collect(): void {
     if (this.pending.size > 0) throw new LrcStateError(`${this.pending.size} page(s) still have unapplied write notices; validate them before collecting`);
-    for (const page of [...this.twins.keys()]) if (!this.dirty.has(page)) this.twins.delete(page);
+    for (const [page, twin] of [...this.twins]) {
+      if (this.dirty.has(page)) continue;
+      this.twins.delete(page);
+      this.copies.release(twin.bytes);
+    }
+    for (const own of this.snapshots.values()) {
+      for (const { before, after } of own.values()) {
+        this.copies.release(before);
+        this.copies.release(after);
+      }
+    }
     this.snapshots.clear();
     this.snapshotCount = 0;
     this.diffs.clear();
@@ -234,6 +256,7 @@ export class LrcPages {
     const b = new Uint32Array(p.buffer, p.byteOffset, p.byteLength >>> 2);
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     this.twins.delete(page);
+    this.copies.release(twin.bytes);
     return true;
   }
 }

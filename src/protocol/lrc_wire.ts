@@ -168,10 +168,22 @@ export function encodeIntervalDiffs(entries: readonly IntervalDiff[]): Uint8Arra
 
 /**
  * Splits an LrcDiffReply payload, validating every entry unless `check` is false (the codec
- * validated the message already); throws DiffError naming the problem.
+ * validated the message already); throws DiffError naming the problem. The entries' diffs are
+ * views of `payload` (copies only where an entry is not word-aligned), so they live as long as
+ * the payload is not reused.
  */
 export function decodeIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, check = true): IntervalDiff[] {
   const out: IntervalDiff[] = [];
+  walkIntervalDiffs(payload, ctx, check, (entry) => out.push(entry));
+  return out;
+}
+
+/** Validates an LrcDiffReply payload without keeping its entries; throws DiffError naming the problem. */
+export function checkIntervalDiffs(payload: Uint8Array, ctx: DecodeContext): void {
+  walkIntervalDiffs(payload, ctx, true, () => {});
+}
+
+function walkIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, check: boolean, fn: (entry: IntervalDiff) => void): void {
   let at = 0;
   while (at < payload.byteLength) {
     if (at + ENTRY_HEADER > payload.byteLength) throw new DiffError(`diff entry at byte ${at} is truncated`);
@@ -183,14 +195,15 @@ export function decodeIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, che
     if (!isPage(page, ctx)) throw new DiffError(`diff entry at byte ${at}: page ${page} is outside the shared region`);
     if (interval < 1) throw new DiffError(`diff entry at byte ${at}: interval 0 does not exist`);
     if (at + ENTRY_HEADER + length > payload.byteLength) throw new DiffError(`diff entry at byte ${at}: ${length} bytes announced, ${payload.byteLength - at - ENTRY_HEADER} follow`);
-    // A copy the entry owns, aligned, so it is read through a word view.
     const form = (word & MASK_FLAG) !== 0 ? "mask" : (word & REPEAT_FLAG) !== 0 ? "repeat" : "runs";
-    const diff: WordDiff = { form, bytes: payload.slice(at + ENTRY_HEADER, at + ENTRY_HEADER + length) };
+    const start = at + ENTRY_HEADER;
+    // Read through a word view: a view when aligned, else an aligned copy.
+    const bytes = ((payload.byteOffset + start) & 3) === 0 ? payload.subarray(start, start + length) : payload.slice(start, start + length);
+    const diff: WordDiff = { form, bytes };
     if (check) checkWordDiff(diff, ctx.pageSize);
-    out.push({ page, interval, diff });
-    at += ENTRY_HEADER + length;
+    fn({ page, interval, diff });
+    at = start + length;
   }
-  return out;
 }
 
 /** Pages as flat [first, count] runs (input in any order, no duplicates needed). */
