@@ -54,7 +54,7 @@ export class LrcPages {
   readonly dirty = new Set<number>();
   /** Pages of the open interval twinned ahead of a write sweep, not yet known to be written. */
   private readonly speculative = new Set<number>();
-  /** Pages written in this node's last two intervals with writes: what a write sweep will likely write again. */
+  /** Pages opened for writing in this node's last two intervals with writes: what a write sweep will likely write again. */
   private recent: [Set<number>, Set<number>] = [new Set(), new Set()];
   private readonly twins = new Map<number, Twin>();
   /** Closed intervals' diffs kept as two copies: page → interval → snapshot. */
@@ -115,14 +115,19 @@ export class LrcPages {
    */
   closeInterval(): number[] {
     const written: number[] = [];
+    // A sweep that rewrites equal values (a stencil's settled interior) leaves pages unchanged:
+    // they stay in the sweep's pages, so the next sweep twins them ahead again instead of
+    // faulting on each of them alone.
+    const swept = new Set<number>();
     for (const page of this.dirty) {
       if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
+      swept.add(page);
       if (this.speculative.has(page) && this.unchanged(page)) continue;
       written.push(page);
     }
     this.dirty.clear();
     this.speculative.clear();
-    if (written.length > 0) this.recent = [this.recent[1], new Set(written)];
+    if (written.length > 0) this.recent = [this.recent[1], swept];
     return written;
   }
 
