@@ -64,7 +64,7 @@ import { InvalidProtocolOptionError } from "./errors.js";
 import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts } from "./lrc_intervals.js";
 import { LrcLocks } from "./lrc_locks.js";
 import { fetchDiffs, fetchPage, runKey, serveDiffs, servePage, type Run } from "./lrc_fetch.js";
-import { PREFETCH_PAGES, Sweep } from "./lrc_sweep.js";
+import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./page_protocol.js";
@@ -104,6 +104,7 @@ export class LrcProtocol implements Coherence {
     remoteLocks: 0,
     prefetched: 0,
     writeAhead: 0,
+    reopened: 0,
     stalePages: 0,
     pagesFetched: 0,
     pagesSent: 0,
@@ -210,6 +211,28 @@ export class LrcProtocol implements Coherence {
     this.endpoint.check();
     await this.sync.barrier();
     if (this.gcDue) await this.collect();
+    await this.reopenShared();
+  }
+
+  /**
+   * Right after a barrier, the kernel still parked: the pages this node wrote in its last
+   * intervals that other nodes wrote too (write notices pending: false sharing, or a shared
+   * boundary) are brought up to date now, one diff request per writer, and twinned and opened,
+   * so that a phase loop rewriting them starts without a fault (and without the wake-up a fault
+   * costs). A page the kernel leaves unwritten gets no write notice (LrcPages.closeInterval).
+   * Pages only this node writes are left to the write sweep of the first fault.
+   */
+  private async reopenShared(): Promise<void> {
+    const shared = this.pages.recentPages().filter((p) => this.pages.pendingOf(p) !== undefined && this.pages.staleSource(p) === undefined);
+    if (shared.length === 0) return;
+    const pages = shared.slice(0, REOPEN_PAGES);
+    for (let k = 0; k < pages.length; k += PREFETCH_PAGES) await this.fetchAndApply(pages.slice(k, k + PREFETCH_PAGES), "write");
+    const interval = this.store.vt[this.node] + 1;
+    for (const p of pages) {
+      if (this.port.protection(p) !== Protection.ReadOnly) continue;
+      this.pages.openWrite(p, interval, true);
+      this.counters.reopened++;
+    }
   }
 
   async lock(id: number): Promise<void> {

@@ -136,6 +136,11 @@ export class LrcPages {
     return this.recent[0].has(page) || this.recent[1].has(page);
   }
 
+  /** Pages opened for writing in this node's last two intervals with writes, ascending. */
+  recentPages(): number[] {
+    return [...new Set([...this.recent[0], ...this.recent[1]])].sort((a, b) => a - b);
+  }
+
   /** The last page of the run of pages from `page` on that this node wrote lately, at most `max` pages. */
   recentRunEnd(page: number, max: number): number {
     let end = page;

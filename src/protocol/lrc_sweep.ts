@@ -3,6 +3,9 @@
 /** Most pages one fault brings up to date, or twins, ahead of the kernel. */
 export const PREFETCH_PAGES = 64;
 
+/** Most falsely shared pages a barrier brings up to date and opens ahead of the next phase (lrc.ts). */
+export const REOPEN_PAGES = 1024;
+
 /**
  * Read-ahead: a fault past the previous one but no further than just past its range is a forward
  * sweep, and doubles the range (up to PREFETCH_PAGES); any other fault resets it to the faulted
