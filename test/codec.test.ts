@@ -16,6 +16,7 @@ import {
   type MessageInit,
 } from "../src/protocol/codec.js";
 import { encodeDiff } from "../src/protocol/diff.js";
+import { FRAGMENT_HEADER, splitMessage } from "../src/protocol/fragments.js";
 import { encodeIntervalDiffs } from "../src/protocol/lrc_wire.js";
 import { prng } from "./helpers/random.js";
 
@@ -66,6 +67,7 @@ function samples(): MessageInit[] {
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcPageRequest },
     { ...onPage, version: 0, kind: MessageKind.LrcPageReply, payload: pageBytes(9) },
+    { ...base, kind: MessageKind.Fragment, request: 77, payload: splitMessage(pageBytes(3), 600 + HEADER_BYTES + FRAGMENT_HEADER, HEADER_BYTES)[1] },
   ];
   return all;
 }

@@ -71,6 +71,14 @@ Local("several nodes writing one page at once merge without moving the page back
   for (const node of job.perNode) assert.equal([node.stats.writeFaults, node.stats.reopened], [1, 6], `node ${node.node}`);
 });
 
+Local("a node that kept away from a lock learns 24,000 intervals at one barrier: the release is larger than a message and travels in fragments", async () => {
+  const { instrumented } = await kernel("test/kernels/lrc_bystander.ts");
+  const job = await runCluster(instrumented, [8000], { nodes: 4, protocol: "lrc", faultTimeoutMs: 10_000 });
+  assert.equal(job.perNode.map((n) => String(n.value)), ["24000", "24000", "24000", "24000"]);
+  assert.is(job.stats.intervals, 24_000);
+  assert.is(job.stats.malformed, 0);
+});
+
 Local("lock-protected counters: lock grants travel between nodes and some locks are retaken without a message", async () => {
   const { instrumented } = await kernel(CASES.counters.file);
   const job = await runCluster(instrumented, CASES.counters.args, { nodes: 3, protocol: "lrc", faultTimeoutMs: 10_000 });

@@ -106,6 +106,17 @@ Barrier("a node whose manager is gone times out naming the manager", async () =>
   await network.close();
 });
 
+Barrier("a failure on a node (a handler bug, a message it cannot send) ends the barrier it waits in at once, with that failure", async () => {
+  const { nodes, network } = syncNodes(2, { timeoutMs: 60_000 });
+  const waiting = rejection(nodes[0].sync.barrier());
+  await sleep(20);
+  nodes[0].endpoint.fail(new Error("a handler failed"));
+  // rejection() waits a bounded time, far below the barrier's 60 s timeout.
+  const error = await waiting;
+  assert.is(error.message, "a handler failed");
+  await network.close();
+});
+
 Barrier("a node that returned from run while others wait at a barrier fails every node", async () => {
   const { nodes, network } = syncNodes(3);
   const results = await Promise.all([rejection(nodes[0].sync.barrier()), rejection(nodes[1].sync.finish()), rejection(nodes[2].sync.barrier())]);

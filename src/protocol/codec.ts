@@ -22,6 +22,7 @@
  * lrc_wire.ts; this file holds the header, the kind table, and encoding and decoding.
  */
 import { diffStats } from "./diff.js";
+import { badFragment } from "./fragments.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import {
   checkIntervalDiffs,
@@ -37,8 +38,11 @@ export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockWaitBody, Rel
 export const MAGIC = 0xd5a1;
 export const FORMAT = 1;
 export const HEADER_BYTES = 32;
-/** Largest JSON payload accepted. */
-export const MAX_JSON_BYTES = 1 << 20;
+/**
+ * Largest JSON payload accepted: lrc's write notices for tens of thousands of intervals (a barrier
+ * release, a lock grant) pass NATS' 1 MiB and travel in fragments (fragments.ts).
+ */
+export const MAX_JSON_BYTES = 64 << 20;
 /** Largest page payload accepted when the decode context does not give the page size. */
 export const MAX_PAGE_PAYLOAD = 65536;
 
@@ -108,6 +112,8 @@ export const MessageKind = {
   LrcPageRequest: 37,
   /** lrc, that node → requester: its current bytes of the page, "page" payload. */
   LrcPageReply: 38,
+  /** Any node → any node: one slice of a message larger than the transport carries; request = set id (fragments.ts). */
+  Fragment: 40,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -121,7 +127,7 @@ export function kindName(kind: number): string {
 /** Flags of BarrierArrive / BarrierRelease. */
 export const BarrierFlag = { Final: 1 } as const;
 
-type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json";
+type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json" | "fragment";
 type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
 interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
@@ -163,6 +169,7 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
   [MessageKind.LrcPageRequest, onPage("zero")],
   [MessageKind.LrcPageReply, onPage("zero", "page")],
+  [MessageKind.Fragment, sync("zero", "fragment")],
 ]);
 
 /** KIND_SPECS as an array indexed by kind, for the per-message lookups. */
@@ -373,6 +380,11 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
       return undefined;
     case "json":
       return parseJson(name, spec, payload, ctx);
+    case "fragment": {
+      const problem = badFragment(payload);
+      if (problem) throw new CodecError(`${name}: ${problem}`);
+      return undefined;
+    }
   }
 }
 

@@ -20,8 +20,10 @@
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
 import type { PagePort } from "./coherence.js";
-import { CodecError, HEADER_BYTES, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit, type MessageKind } from "./codec.js";
+import { CodecError, HEADER_BYTES, MessageKind, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
+import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
+import { DEFAULT_MAX_PAYLOAD } from "../transport/checks.js";
 import type { Transport } from "../transport/transport.js";
 
 /** A message as a protocol builds it; the endpoint adds job, source and target. */
@@ -92,6 +94,10 @@ export class Endpoint {
   /** Where fire-and-forget messages are encoded: transports copy the bytes at the call. */
   private readonly scratch: Uint8Array;
   private nextId = 1;
+  /** Largest message the transport carries; larger ones travel in fragments (fragments.ts). */
+  private readonly maxPayload: number;
+  private readonly reassembly = new Reassembly();
+  private nextFragmentSet = 1;
   private closed = false;
   private failure: Error | undefined;
 
@@ -106,6 +112,7 @@ export class Endpoint {
     this.retryMs = options.retryMs;
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.scratch = new Uint8Array(HEADER_BYTES + port.pageSize);
+    this.maxPayload = transport.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     transport.listen((bytes) => this.receive(bytes));
   }
 
@@ -125,9 +132,19 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      this.transport.send(to, this.encode(to, out, out.request, this.scratch));
+      this.deliver(to, this.encode(to, out, out.request, this.scratch));
     } catch (error) {
       this.fail(error);
+    }
+  }
+
+  /** Hands an encoded message to the transport, in fragments when it is larger than the transport carries. */
+  private deliver(to: number, bytes: Uint8Array): void {
+    if (bytes.byteLength <= this.maxPayload) return this.transport.send(to, bytes);
+    const set = this.nextFragmentSet;
+    this.nextFragmentSet = set >= 0xffffffff ? 1 : set + 1;
+    for (const payload of splitMessage(bytes, this.maxPayload, HEADER_BYTES)) {
+      this.transport.send(to, encodeMessage({ kind: MessageKind.Fragment, job: this.job, source: this.node, target: to, request: set, payload }));
     }
   }
 
@@ -163,7 +180,7 @@ export class Endpoint {
     }
     if (retry) this.counters.retries++;
     try {
-      this.transport.send(call.to, call.bytes);
+      this.deliver(call.to, call.bytes);
     } catch (error) {
       this.settle(call);
       call.reject(error as Error);
@@ -236,7 +253,12 @@ export class Endpoint {
   /** Keeps the first failure of a background task; the next {@link check} throws it. */
   fail(error: unknown): void {
     if (this.closed && error instanceof Error && error.name === "TransportClosedError") return;
-    this.failure ??= error instanceof Error ? error : new Error(String(error));
+    if (this.failure) return;
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    // Every exchange under way fails now with it, instead of waiting out its timeout.
+    const calls = [...this.calls];
+    for (const call of calls) this.settle(call);
+    for (const call of calls) call.reject(this.failure);
   }
 
   /** Throws a kept failure, or ProtocolClosedError after close. */
@@ -289,11 +311,33 @@ export class Endpoint {
       return;
     }
     if (msg.job !== this.job || msg.target !== this.node) return this.dropMisdelivered();
+    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
     try {
       this.route(msg);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** Adds a fragment; a message it completes is received as if it had arrived whole. */
+  private reassemble(fragment: Message): void {
+    let whole: Uint8Array | undefined;
+    try {
+      whole = this.reassembly.add(fragment.source, fragment.request, fragment.payload);
+    } catch (error) {
+      if (!(error instanceof FragmentError)) throw error;
+      this.counters.malformed++;
+      this.counters.dropped++;
+      return;
+    }
+    if (!whole) return;
+    // A fragment never carries a fragment (the sender splits only whole messages).
+    if (whole.byteLength > 3 && whole[3] === MessageKind.Fragment) {
+      this.counters.malformed++;
+      this.counters.dropped++;
+      return;
+    }
+    this.receive(whole);
   }
 
   private route(msg: Message): void {

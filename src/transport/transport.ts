@@ -22,6 +22,8 @@ export interface Transport {
   request(to: number, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Sets the one handler for messages addressed to this node. */
   listen(handler: MessageHandler): void;
+  /** Largest message it carries, in bytes (NATS' max_payload); larger ones must be split by the caller. */
+  readonly maxPayload?: number;
   /** Messages and bytes this node has sent (requests, replies and sends). */
   readonly counters: { messages: number; bytes: number };
   close(): Promise<void>;
