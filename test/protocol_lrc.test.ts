@@ -185,6 +185,24 @@ Merge("two nodes writing disjoint halves of one page at once both see the whole 
   assert.equal([stat(0, "diffsApplied"), stat(1, "diffsApplied")], [1, 1]);
 });
 
+Merge("after a barrier a falsely shared page is current and writable before the next phase; left unwritten, it sends no notice", async () => {
+  const { ports, write, words, all, stat } = await setup(2);
+  await write(0, 16, 0, 10);
+  await write(1, 16, 1, 11);
+  await all((c) => c.barrier());
+  // Both wrote page 16 and each has the other's notice: the barrier fetched and applied the diff
+  // and opened the page, so the next phase reads and writes it without a fault.
+  assert.equal([ports[0].protection(16), ports[1].protection(16)], [RW, RW]);
+  assert.equal([words(0, 16)[1], words(1, 16)[0]], [11, 10]);
+  assert.equal([stat(0, "reopened"), stat(1, "reopened")], [1, 1]);
+  words(1, 16)[1] = 21; // only node 1 writes in this phase
+  const before = stat(0, "writeNotices");
+  await all((c) => c.barrier());
+  assert.equal(stat(0, "writeNotices") - before, 1, "node 1's write reaches node 0");
+  assert.equal(stat(1, "writeNotices"), 1, "node 0 left the page unwritten: no notice for node 1");
+  assert.is(words(0, 16)[1], 21);
+});
+
 Merge("four writers of interleaved words of one page between barriers, three rounds: every node sees every word", async () => {
   const { write, read, all } = await setup(4);
   for (let round = 1; round <= 3; round++) {
