@@ -8,6 +8,7 @@ import { CodecError, decodeMessage, encodeMessage, MessageKind, type DecodeConte
 import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
 import { createLrc, releaseParts } from "../src/protocol/lrc.js";
 import { PageCopies } from "../src/protocol/lrc_copies.js";
+import { LrcPages } from "../src/protocol/lrc_pages.js";
 import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/lrc_diff.js";
 import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/lrc_intervals.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/lrc_wire.js";
@@ -121,6 +122,24 @@ Diffs("a mask or repeat diff marking a word past the end of the page is refused"
   assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: bad }]), context), /marks words beyond the page/);
   const repeat = new Uint32Array([1, 8, 0xffffffff, ...new Uint32Array(256)]);
   assert.throws(() => decodeIntervalDiffs(encodeIntervalDiffs([{ page: 17, interval: 1, diff: { form: "repeat", bytes: new Uint8Array(repeat.buffer) } }]), context), /marks words beyond the page/);
+});
+
+Diffs("compaction encodes the closed intervals' copies when diffs come out small, and stops after a sample when they are about a page each", () => {
+  for (const [changedWords, expected] of [[2, [true, 30]], [200, [false, 16]]] as const) {
+    const port = new FakePort({ pageSize: PAGE, firstPage: 16, pageCount: 30 });
+    const counters = { twins: 0, diffsCreated: 0, writeNotices: 0, invalidations: 0 };
+    const pages = new LrcPages(port, counters);
+    const words = (p: number) => new Uint32Array(port.page(p).buffer, port.page(p).byteOffset, PAGE / 4);
+    for (let interval = 1; interval <= 2; interval++) {
+      for (let p = 16; p < 46; p++) {
+        pages.openWrite(p, interval, false);
+        for (let w = 0; w < changedWords; w++) words(p)[w] = interval * 1000 + w + 1;
+      }
+      pages.closeInterval();
+    }
+    // Interval 1 of each page is kept as two copies (interval 2's twin is its "after").
+    assert.equal([pages.compact(), counters.diffsCreated], expected, `${changedWords} changed words a page`);
+  }
 });
 
 Diffs("page copies are recycled only when their last holder lets go", () => {
