@@ -110,6 +110,68 @@ Flags("an unchecked loop copy whose guard misses a term is reported", () => {
   ]);
 });
 
+/** A pair test (src/instrument/pair_loads.ts) of page($p) and the next, masked with `mask`; a miss traps. */
+const pairCheck = (mask: number) => `(if (i32.and (i32.load16_u offset=4096 ${page("(local.get $p)")}) (i32.const ${mask})) (then (unreachable)))`;
+
+Flags("a pair test masked with NO_READ alone, or an access past the next page, is reported", () => {
+  const low = verify(`(func (export "f") (param $p i32) (result i32) ${pairCheck(2)} (i32.load offset=4093 (local.get $p)))`);
+  assert.equal(low.map((f) => f.detail), ["of 4 byte(s) at l0 + 4093 (read) is not covered by a check"]);
+  const far = verify(`(func (export "f") (param $p i32) (result i32) ${pairCheck(0x0202)} (i32.load offset=4097 (local.get $p)))`);
+  assert.equal(far.map((f) => f.detail), ["of 4 byte(s) at l0 + 4097 (read) is not covered by a check"]);
+});
+
+/** `wasm` with every pair test's read mask 0x0202 weakened to NO_READ (the second page untested). */
+function withWeakerPairMask(wasm: Uint8Array): Uint8Array {
+  const m = binaryen.readBinary(wasm);
+  try {
+    m.setFeatures(KERNEL_FEATURES);
+    const visit = (e: number) => {
+      const id = binaryen.getExpressionId(e);
+      if (id === binaryen.ConstId && binaryen.getExpressionType(e) === binaryen.i32 && (binaryen.getExpressionInfo(e) as unknown as { value: number }).value === 0x0202) {
+        (binaryen as unknown as { Const: { setValueI32(e: number, v: number): void } }).Const.setValueI32(e, 2);
+      }
+      for (const child of childrenOf(e, id)) visit(child);
+    };
+    for (let i = 0; i < m.getNumFunctions(); i++) {
+      const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
+      if (!f.module) visit(f.body);
+    }
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
+
+Flags("the pass's pair tests weakened to test one page are reported, access by access", () => {
+  const wasm = module(`(func (export "f") (param $p i32) (result i32) (i32.add (i32.load offset=8 (local.get $p)) (i32.load offset=64 (local.get $p))))`);
+  const checked = instrument(wasm, LAYOUT, {});
+  assert.equal(verifyChecks(checked, LAYOUT), []);
+  assert.equal(verifyChecks(withWeakerPairMask(checked), LAYOUT).map((f) => f.detail), [
+    "of 4 byte(s) at l0 + 8 (read) is not covered by a check",
+    "of 4 byte(s) at l0 + 64 (read) is not covered by a check",
+  ]);
+});
+
+/** A stack frame with no checks: pop-free push after an overflow test at `limit`, then `between`, then a store at $sp + `at`. */
+const stackFrame = (limit: number, between = "", at = 0, exported = false) => `
+  (global $sp (mut i32) (i32.const ${LAYOUT.memoryBase + 65536})) ${exported ? `(export "sp" (global $sp))` : ""}
+  (func $inner (global.set $sp (i32.const 0)))
+  (func (export "f")
+    (global.set $sp (i32.sub (global.get $sp) (i32.const 8)))
+    (if (i32.lt_s (global.get $sp) (i32.const ${limit})) (then (unreachable)))
+    ${between}
+    (i32.store (i32.add (global.get $sp) (i32.const ${at})) (i32.const 1)))`;
+const stackReport = (at: number) => [{ func: "f", instruction: "Store", detail: `of 4 byte(s) at gglobal$0 + ${at} (write) is not covered by a check` }];
+
+Flags("a stack store the bound does not prove private is reported: limit below memoryBase, below the bound, after a call that may write the global", () => {
+  const mb = LAYOUT.memoryBase;
+  assert.equal(verify(stackFrame(mb - 4)), stackReport(0));
+  assert.equal(verify(stackFrame(mb, "", -4)), stackReport(-4));
+  assert.equal(verify(stackFrame(mb, "(call $inner)")), stackReport(0));
+  assert.equal(verify(stackFrame(mb, "(call $hook)", 0, true)), stackReport(0)); // the host can write an exported global
+  assert.equal(verify(stackFrame(mb, "(global.set $sp (i32.mul (global.get $sp) (i32.const 2)))")), stackReport(0));
+});
+
 Flags("assertChecked throws UncheckedAccessError naming the source and the first access", () => {
   const wasm = module(`(func (export "f") (param $p i32) (result i32) (i32.load (local.get $p)))`);
   try {
@@ -129,6 +191,18 @@ Accepts("a hand-made check covers the access on both paths", () => {
 
 Accepts("two page checks less than a page apart cover the bytes between them", () => {
   assert.equal(verify(`(func (export "f") (param $p i32) (result i32) ${readCheck(0)} (i32.load16_u offset=1 (local.get $p)))`), []);
+});
+
+Accepts("a pair test covers an access straddling its page and the next", () => {
+  assert.equal(verify(`(func (export "f") (param $p i32) (result i32) ${pairCheck(0x0202)} (i32.load offset=4093 (local.get $p)))`), []);
+  const writeCheck = `(if (i32.load16_u offset=4096 ${page("(local.get $p)")}) (then (unreachable)))`;
+  assert.equal(verify(`(func (export "f") (param $p i32) ${writeCheck} (i32.store offset=4092 (local.get $p) (i32.const 1)))`), []);
+});
+
+Accepts("a bound from an overflow test proves stack stores private, across pops, pushes and import calls", () => {
+  const mb = LAYOUT.memoryBase;
+  assert.equal(verify(stackFrame(mb)), []);
+  assert.equal(verify(stackFrame(mb, "(global.set $sp (i32.add (global.get $sp) (i32.const 8))) (call $hook)", -8)), []);
 });
 
 Accepts("every fixture shape the pass instruments is proven, in both modes", () => {

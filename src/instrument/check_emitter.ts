@@ -21,6 +21,7 @@ import { Access, type Layout, NO_READ, POLL_FLAG_ADDRESS } from "../abi.js";
 import type { VarKey } from "./operand_scan.js";
 import { addLoopHelpers, type LoopHelperNames } from "./loop_helpers.js";
 import { addRangeHelper } from "./range_helper.js";
+import { pairLoad, pairMiss } from "./pair_loads.js";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -50,6 +51,8 @@ export class CheckEmitter {
   private loopHelpersAdded = false;
   /** Cache slots live at this point of the function; reset after every call. */
   slots: number[] = [];
+  /** Test an access that may straddle two pages with one 16-bit table load first (pair_loads.ts). */
+  pairLoads = false;
 
   constructor(
     private readonly m: binaryen.Module,
@@ -102,7 +105,9 @@ export class CheckEmitter {
   group(list: CheckedAccess[]): Ref {
     const m = this.m;
     if (list.every((a) => a.slot === undefined)) {
-      return m.if(this.miss(list), list.length === 1 ? this.fault(list[0]) : this.retry(list));
+      // retry tests each access exactly; a single access needs the exact test before faulting.
+      if (list.length > 1) return m.if(this.pairTest(list) ?? this.miss(list), this.retry(list));
+      return this.guarded(list, (exact) => m.if(exact, this.fault(list[0])));
     }
     const tests = this.tests(list);
     if (tests.length === 1) return m.if(tests[0], m.block(null, this.slowPath(list)));
@@ -121,15 +126,40 @@ export class CheckEmitter {
     const m = this.m;
     // A cached access whose page changed reads the table in place and refills its slot; only a
     // miss in the table leaves the loop (leaving and re-entering costs far more than a table read).
-    const tests = list.map((a) =>
-      a.slot === undefined ? m.br(label, this.miss([a])) : m.if(this.cacheMiss(a), m.block(null, [m.br(label, this.miss([a])), ...this.refill([a])])),
-    );
+    // A failed pair test runs the exact test, which alone decides to leave: a pair test that
+    // left would come back to the same failed test for ever when the next page is protected.
+    const leave = (a: CheckedAccess) => this.guarded([a], (exact) => m.br(label, exact));
+    const tests = list.map((a) => (a.slot === undefined ? leave(a) : m.if(this.cacheMiss(a), m.block(null, [leave(a), ...this.refill([a])]))));
     return { fast: tests.length === 1 ? tests[0] : m.block(null, tests), slow: [this.retry(list, afterFault), ...this.refill(list)] };
   }
 
-  /** Per access: true when its cached page does not cover it, or (no slot) when the table forbids it. */
+  /**
+   * Per access: true when its cached page does not cover it, or (no slot) when the table forbids
+   * it; the slow path these lead to tests the table exactly, so a pair test may stand for it.
+   */
   private tests(list: CheckedAccess[]): Ref[] {
-    return list.map((a) => (a.slot === undefined ? this.miss([a]) : this.cacheMiss(a)));
+    return list.map((a) => (a.slot === undefined ? (this.pairTest([a]) ?? this.miss([a])) : this.cacheMiss(a)));
+  }
+
+  /**
+   * `(if PAIR_TEST (then inner(EXACT_TEST)))` when pair loads apply to `list` (pair_loads.ts),
+   * else `inner(EXACT_TEST)`.
+   */
+  private guarded(list: CheckedAccess[], inner: (exact: Ref) => Ref): Ref {
+    const pair = this.pairTest(list);
+    const code = inner(this.miss(list));
+    return pair === undefined ? code : this.m.if(pair, code);
+  }
+
+  /** The pair test of `list` (pair_loads.ts), or undefined when it would read no fewer bytes. */
+  private pairTest(list: CheckedAccess[]): Ref | undefined {
+    if (!this.pairLoads || !list.some((a) => a.width > 1 && a.base !== undefined)) return undefined;
+    const terms = list.flatMap((a) =>
+      a.width > 1 && a.base !== undefined
+        ? [{ load: pairLoad(this.m, this.layout.tableBase, this.page(a, 0)), access: a.access }]
+        : this.pages(a).map((p) => ({ load: this.m.i32.load8_u(this.layout.tableBase, 1, p), access: a.access })),
+    );
+    return pairMiss(this.m, terms);
   }
 
   /**

@@ -18,6 +18,9 @@
  * comes; an access it covers there, on every path (the walk forgets it after an `if` whose arm
  * made a check, and at the end of a named block that made one), gets no check (`dominance`).
  *
+ * An access whose base variable a test of the code bounds into private memory gets no check at
+ * all (`privateAccesses`, private_bounds.ts).
+ *
  * Loops: an outermost loop gets the page cache slots of the accesses in its call-free loops
  * (loop_scan.ts, check_emitter.ts), reset after every call inside it; a call-free innermost loop
  * gets a {@link LoopFrame}, which follows what the body has done so far to decide whether each
@@ -34,26 +37,18 @@ import { InstrumentError } from "./errors.js";
 import { kindName, plainChildren } from "./expression_kinds.js";
 import { LoopFrame, retarget } from "./loop_restart.js";
 import { scanLoopNest } from "./loop_scan.js";
+import { slotsWithout, versionedLeaves } from "./lean_fallback.js";
+import { outerLoops } from "./leaf_caches.js";
+import { PrivateBounds } from "./private_bounds.js";
 import { versionLoop, worthVersioning } from "./loop_version.js";
 import { AccessShapeError, describeAccess, type MemoryAccess, type RangeAccess, type SingleAccess } from "./memory_access.js";
-import { addressForm, laterWrites, localKey, mayWrite, pureReads, type VarKey, type Writes } from "./operand_scan.js";
+import { laterWrites, localKey, mayWrite, type VarKey, type Writes } from "./operand_scan.js";
+import { placePointer, replaceOperand } from "./operand_placement.js";
 import { RERUNNABLE, type RewriteOptions } from "./rewrite_options.js";
 
 export type { RewriteOptions } from "./rewrite_options.js";
 
 type Ref = binaryen.ExpressionRef;
-
-interface PointerPlacement {
-  /** What the check reads: the pointer is `base + delta`. */
-  base: VarKey | undefined;
-  delta: number;
-  /** Code storing the pointer into `base`, run where the pointer was evaluated. */
-  set: Ref | undefined;
-  /** True when `base` is a fresh local written by `set`. */
-  spilled: boolean;
-  /** For a spill of a pure computation: the variables it reads (it may then be hoisted). */
-  pure: VarKey[] | undefined;
-}
 
 const addVar = nodes._BinaryenFunctionAddVar;
 
@@ -71,10 +66,14 @@ export class FunctionRewriter {
   private leaves = new Set<Ref>();
   /** In the current outermost loop: the loops versioning may copy (call-free, no inner loop). */
   private versionable = new Set<Ref>();
+  /** In the current outermost loop: loops whose accesses get no cache slot (lean_fallback.ts, leaf_caches.ts). */
+  private uncached = new Set<Ref>();
   private freeSlots: number[] = [];
   /** The loop whose slow paths move out (loop_restart.ts), when the walk is inside one. */
   private frame: LoopFrame | undefined;
   private labels = 0;
+  /** Bounds on variables that prove accesses private (private_bounds.ts). */
+  private readonly bounds: PrivateBounds;
 
   constructor(
     private readonly m: binaryen.Module,
@@ -84,7 +83,9 @@ export class FunctionRewriter {
     private readonly emitter: CheckEmitter,
     private readonly layout: Layout,
     private readonly options: RewriteOptions,
-  ) {}
+  ) {
+    this.bounds = new PrivateBounds(layout.memoryBase, options.hostGlobals);
+  }
 
   rewrite(): void {
     const body = nodes.Function.getBody(this.func);
@@ -112,6 +113,7 @@ export class FunctionRewriter {
     const named = id === binaryen.BlockId && nodes.Block.getName(expr) !== null;
     // Code in an `if` arm or before a branch out of a named block may be skipped.
     let saved = named || isIf ? this.frame?.enterConditional() : undefined;
+    const boundsBefore = named || isIf ? this.bounds.snapshot() : undefined;
     // What was checked before a block or an `if` arm dominates it, not the code after it.
     let dominating = named ? this.known : undefined;
     let checkedInArm = false;
@@ -128,6 +130,8 @@ export class FunctionRewriter {
       }
     });
     if (isIf && checkedInArm) this.known = undefined; // a check in an arm may have faulted
+    if (boundsBefore) this.bounds.restore(boundsBefore);
+    if (isIf || id === binaryen.BreakId) this.bounds.learnAfter(expr);
     if (named) {
       this.close();
       this.known = this.knownSince(dominating);
@@ -141,12 +145,15 @@ export class FunctionRewriter {
       const key = localKey(nodes.LocalSet.getIndex(expr));
       this.noteWrite(key, this.serial);
       this.frame?.write(key);
+      this.bounds.write(key, nodes.LocalSet.getValue(expr));
     } else if (id === binaryen.GlobalSetId) {
       this.noteWrite(`g${nodes.GlobalSet.getName(expr)}`, this.serial);
+      this.bounds.write(`g${nodes.GlobalSet.getName(expr)}`, (binaryen.getExpressionInfo(expr) as unknown as { value: Ref }).value);
     } else if (id === binaryen.CallId || id === binaryen.CallIndirectId) {
       this.close();
       this.lastCall = this.serial;
       this.known = undefined;
+      this.bounds.call();
       return this.withResets(expr);
     } else if (id === binaryen.BreakId || id === binaryen.SwitchId || id === binaryen.ReturnId || id === binaryen.UnreachableId) {
       this.close();
@@ -176,7 +183,9 @@ export class FunctionRewriter {
       this.callFree = nest.callFree;
       this.leaves = this.options.loopRestart ? nest.leaves : new Set();
       this.versionable = this.options.versioning ? nest.leaves : new Set();
-      const slots = this.options.pageCaches ? nest.cachedSites : 0;
+      this.uncached = this.options.versioning && this.options.leanFallback ? versionedLeaves(nest) : new Set();
+      if (this.options.leafCaches) for (const loop of outerLoops(nest)) this.uncached.add(loop);
+      const slots = this.options.pageCaches ? slotsWithout(nest, this.uncached) : 0;
       this.freeSlots = Array.from({ length: slots }, () => addVar(this.func, binaryen.i32));
       this.emitter.slots = [...this.freeSlots];
       init = this.emitter.resets();
@@ -196,8 +205,10 @@ export class FunctionRewriter {
     this.loops.push(loop);
     this.close();
     this.known = undefined; // the loop header joins the back edges
+    this.bounds.clear();
     const body = this.visit(nodes.Loop.getBody(loop));
     this.close();
+    this.bounds.clear();
     let poll: Ref | undefined;
     if (this.options.polls && frame) {
       poll = this.emitter.pollExit(`__dsm_poll${n}`);
@@ -220,6 +231,7 @@ export class FunctionRewriter {
     this.emitter.slots = [];
     this.leaves = new Set();
     this.versionable = new Set();
+    this.uncached = new Set();
     if (init.length === 0) return result;
     const resultType = binaryen.getExpressionType(result);
     return this.m.block(null, [...init, result], resultType === binaryen.unreachable ? binaryen.auto : resultType);
@@ -245,7 +257,7 @@ export class FunctionRewriter {
   /** A cache slot for an access in the current loop, when that loop makes no call. */
   private takeSlot(): number | undefined {
     const loop = this.loops[this.loops.length - 1];
-    return loop !== undefined && this.callFree.has(loop) ? this.freeSlots.shift() : undefined;
+    return loop !== undefined && this.callFree.has(loop) && !this.uncached.has(loop) ? this.freeSlots.shift() : undefined;
   }
 
   /** `expr` (a call or a wait), followed by resets of the live cache slots. */
@@ -261,7 +273,7 @@ export class FunctionRewriter {
   private visitOperands(expr: Ref, access: MemoryAccess): number[] {
     return access.operands.map((operand, i) => {
       const rewritten = this.visit(operand);
-      if (rewritten !== operand) this.replaceOperand(access, i, rewritten);
+      if (rewritten !== operand) replaceOperand(access, i, rewritten);
       return this.serial;
     });
   }
@@ -275,11 +287,12 @@ export class FunctionRewriter {
       const spill = this.placeOperand(access, i, later[i], after[i]);
       if (spill) spills.push(spill);
     }
-    const ptr = this.placePointer(access, later[0]);
+    const ptr = placePointer(this.m, this.func, access, later[0]);
     if (ptr.spilled) this.noteWrite(ptr.base!, after[0]);
     const blocks = binaryen.getExpressionId(expr) === binaryen.AtomicWaitId;
     const prior = { base: ptr.base, offset: (ptr.delta + access.offset) | 0, width: access.width, access: access.access };
-    if (!blocks && !this.group && this.covered(prior)) {
+    const unchecked = !blocks && this.options.privateAccesses && this.bounds.covers(ptr.base, prior.offset, prior.width);
+    if (unchecked || (!blocks && !this.group && this.covered(prior))) {
       const prologue = ptr.set ? [ptr.set, ...spills] : spills;
       return prologue.length === 0 ? expr : this.m.block(null, [...prologue, expr], binaryen.getExpressionType(expr));
     }
@@ -334,37 +347,9 @@ export class FunctionRewriter {
     if (id === binaryen.LocalGetId && !mayWrite(later, localKey(nodes.LocalGet.getIndex(operand)))) return undefined;
     const type = binaryen.getExpressionType(operand);
     const temp = addVar(this.func, type);
-    this.replaceOperand(access, i, this.m.local.get(temp, type));
+    replaceOperand(access, i, this.m.local.get(temp, type));
     this.noteWrite(localKey(temp), after);
     return this.m.local.set(temp, operand);
-  }
-
-  /**
-   * Decides how the access and its check read the pointer: in place (`x`, `x ± c`, a constant),
-   * from the local a `local.tee` writes, or from a spill into a fresh local.
-   */
-  private placePointer(access: SingleAccess, later: Writes): PointerPlacement {
-    const operand = access.operands[0];
-    const form = addressForm(operand);
-    if (form && (form.key === undefined || !mayWrite(later, form.key))) {
-      return { base: form.key, delta: form.delta, set: undefined, spilled: false, pure: undefined };
-    }
-    if (binaryen.getExpressionId(operand) === binaryen.LocalSetId) {
-      const index = nodes.LocalSet.getIndex(operand);
-      if (!mayWrite(later, localKey(index))) {
-        this.replaceOperand(access, 0, this.m.local.get(index, binaryen.i32));
-        // The tee counted as a write when it was visited; the set runs at the same point.
-        return { base: localKey(index), delta: 0, set: this.m.local.set(index, nodes.LocalSet.getValue(operand)), spilled: false, pure: undefined };
-      }
-    }
-    const temp = addVar(this.func, binaryen.i32);
-    this.replaceOperand(access, 0, this.m.local.get(temp, binaryen.i32));
-    return { base: localKey(temp), delta: 0, set: this.m.local.set(temp, operand), spilled: true, pure: pureReads(operand) };
-  }
-
-  private replaceOperand(access: MemoryAccess, i: number, operand: Ref): void {
-    access.setOperand(i, operand);
-    access.operands[i] = operand;
   }
 
   private visitRange(expr: Ref, access: RangeAccess): Ref {

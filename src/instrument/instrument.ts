@@ -86,6 +86,17 @@
  *         (br $done))
  *       <the loop, checked as above>)
  *
+ * - [leanFallback] The checked loop behind a versioned loop's guard gets no page caches: it runs
+ *   only when the guard fails, and the caches made V8 compile the function worse (lean_fallback.ts).
+ * - [pairLoads] The fast test of an access that may straddle two pages reads both protection
+ *   bytes with one `i32.load16_u` (its first page and the next); only when that fails does the
+ *   exact test decide whether to fault (pair_loads.ts).
+ * - [privateAccesses] An access proven to lie at or above memoryBase (private memory, which the
+ *   host never protects) gets no check; the proof is a bound on its base variable from a test the
+ *   code makes, such as AssemblyScript's shadow-stack overflow test (private_bounds.ts).
+ * - [leafCaches] Page caches only in innermost loops: in a loop around another loop the cached
+ *   page rarely survives and the refills cost more than they save (leaf_caches.ts).
+ *
  * A loop that waits on memory (`while (load(flag) == 0) {}`) is not counted: it keeps its poll
  * and its check, and so sees other nodes' writes. verify_checks.ts proves, independently of how
  * the checks were placed, that every access of the result is covered; build.ts runs it on every
@@ -95,7 +106,9 @@
  *
  * Assumptions: the module's memory is 32-bit with a maximum below 4 GiB; the host changes a page
  * or its protection byte only while the kernel is parked in an import (abi.ts, DESIGN.md), and
- * clears the poll flag before `__poll` returns.
+ * clears the poll flag before `__poll` returns; it never protects a page at or above memoryBase
+ * (`privateAccesses` relies on it: chaos mode, which takes private pages too, cannot test those
+ * accesses); the table is followed by at least one byte of padding (`pairLoads`).
  *
  * Not covered (refused with an {@link InstrumentError} naming the function and instruction):
  * exceptions, tables and reference types, GC, strings, tuples (multi-value), stack switching,
@@ -114,7 +127,7 @@ import { FunctionRewriter } from "./function_rewriter.js";
 export { InstrumentError } from "./errors.js";
 
 /** The optimisations of the checks, each of which can be turned off alone (see the file comment). */
-export const CHECK_OPTIMIZATIONS = ["groups", "dominance", "pageCaches", "loopRestart", "versioning"] as const;
+export const CHECK_OPTIMIZATIONS = ["groups", "dominance", "pageCaches", "loopRestart", "versioning", "leanFallback", "pairLoads", "privateAccesses", "leafCaches"] as const;
 export type CheckOptimization = (typeof CHECK_OPTIMIZATIONS)[number];
 
 export interface InstrumentOptions {
@@ -130,7 +143,11 @@ export interface InstrumentOptions {
    * accesses with no call or branch between them), `dominance` (no check for an access the last
    * check covers on every path to it), `pageCaches` (a cached page per access in
    * call-free loops), `loopRestart` (slow paths moved out of call-free innermost loops),
-   * `versioning` (an unchecked copy of each counted loop behind one guard over all its pages).
+   * `versioning` (an unchecked copy of each counted loop behind one guard over all its pages),
+   * `leanFallback` (no page caches in the checked loop behind a versioned loop's guard),
+   * `pairLoads` (one 16-bit table load tests both pages an access may straddle),
+   * `privateAccesses` (no check for an access proven to lie in private memory), `leafCaches`
+   * (page caches in innermost loops only).
    * @default every optimisation on
    */
   optimizations?: Partial<Record<CheckOptimization, boolean>>;
@@ -172,7 +189,9 @@ export function instrument(wasm: Uint8Array, layout: Layout, options: Instrument
   try {
     prepare(m);
     const emitter = new CheckEmitter(m, layout, HOOKS);
-    const rewriteOptions = { polls: options.polls ?? true, ...enabledOptimizations(options), hostGlobals: hostGlobals(m) };
+    const enabled = enabledOptimizations(options);
+    emitter.pairLoads = enabled.pairLoads;
+    const rewriteOptions = { polls: options.polls ?? true, ...enabled, hostGlobals: hostGlobals(m) };
     const functions: binaryen.FunctionRef[] = [];
     for (let i = 0; i < m.getNumFunctions(); i++) functions.push(m.getFunctionByIndex(i));
     const exported = exportNames(m);
@@ -189,7 +208,7 @@ export function instrument(wasm: Uint8Array, layout: Layout, options: Instrument
 }
 
 /** Globals the host can see and change: imported or exported ones. */
-function hostGlobals(m: binaryen.Module): Set<string> {
+export function hostGlobals(m: binaryen.Module): Set<string> {
   const names = new Set<string>();
   for (let i = 0; i < m.getNumGlobals(); i++) {
     const info = binaryen.getGlobalInfo(m.getGlobalByIndex(i));

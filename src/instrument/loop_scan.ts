@@ -16,6 +16,8 @@ export interface LoopNest {
   leaves: Set<Ref>;
   /** Number of single accesses whose innermost loop is call-free: the slots to allocate. */
   cachedSites: number;
+  /** Single accesses by innermost loop. */
+  sites: Map<Ref, number>;
 }
 
 export function scanLoopNest(root: Ref): LoopNest {
@@ -37,5 +39,5 @@ export function scanLoopNest(root: Ref): LoopNest {
   let cachedSites = 0;
   for (const [loop, count] of sites) if (callFree.has(loop)) cachedSites += count;
   const leaves = new Set([...callFree].filter((loop) => !hasLoop.has(loop)));
-  return { callFree, leaves, cachedSites };
+  return { callFree, leaves, cachedSites, sites };
 }

@@ -14,6 +14,12 @@ export interface RewriteOptions {
   loopRestart: boolean;
   /** Give counted loops with affine addresses an unchecked copy behind one guard (loop_version.ts). */
   versioning: boolean;
+  /** Page caches in innermost loops only (leaf_caches.ts). */
+  leafCaches: boolean;
+  /** No check for an access proven to lie in private memory (private_bounds.ts). */
+  privateAccesses: boolean;
+  /** No page caches in the checked loop behind a versioned loop's guard (lean_fallback.ts). */
+  leanFallback: boolean;
   /** Leave out a check that the last check made covers on every path (function_rewriter.ts). */
   dominance: boolean;
   /** Globals the host can change (imported or exported): reading one is not re-runnable. */

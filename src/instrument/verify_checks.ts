@@ -21,6 +21,9 @@
  * operations is recognised by being identical to the one range_helper.ts emits; a call of it that
  * returned 0 (the fall-through of a `br_if` on its result) did not park the kernel.
  *
+ * An access a `bound` fact proves to lie in private memory, at or above memoryBase, needs no check:
+ * the host never protects those pages (private_bounds.ts, verify_private.ts).
+ *
  * A versioned loop's unchecked copy (loop_version.ts) is proven by its guard: where
  * `(br_if $checked (i32.eqz G))` falls through, each term of G's `i32.and` tree holds; at a loop
  * entered there, the verifier analyses the loop itself as a counted loop (affine_loop.ts), builds
@@ -42,8 +45,10 @@ import { analyseCountedLoop } from "./affine_loop.js";
 import type { LoopHelperNames } from "./loop_helpers.js";
 import { guardTerms } from "./loop_version.js";
 import { loopHelpers, rangeHelpers } from "./verify_helpers.js";
-import { addressOf, constant, covered, guardFacts, infoOf, type Fact, join, kill, operandKey, pageAddress, sameState, type State, tableLoad, withFact, zeroFacts } from "./verify_facts.js";
-import { KERNEL_FEATURES } from "./instrument.js";
+import { addressOf, constant, covered, factId, guardFacts, infoOf, type Fact, join, kill, operandKey, pageAddress, sameState, type State, tableLoad, withFact, zeroFacts } from "./verify_facts.js";
+import { hostGlobals, KERNEL_FEATURES } from "./instrument.js";
+import { boundAfterWrite, carriedBounds, privateCovered } from "./verify_private.js";
+import { windowKind } from "./verify_windows.js";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -80,18 +85,21 @@ export function verifyChecks(wasm: Uint8Array, layout: Layout): UncheckedAccess[
     m.setFeatures(KERNEL_FEATURES);
     const names = exportNames(m);
     const faults = new Set<string>();
+    const imports = new Set<string>();
     const functions: binaryen.FunctionInfo[] = [];
     for (let i = 0; i < m.getNumFunctions(); i++) {
       const info = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
       if (info.module === IMPORT_MODULE && info.base === FAULT_IMPORT) faults.add(info.name);
+      if (info.module) imports.add(info.name);
       if (!info.module) functions.push(info);
     }
     const helpers = rangeHelpers(functions, faults, layout);
     const loop = loopHelpers(functions, layout);
+    const host = hostGlobals(m);
     const found: UncheckedAccess[] = [];
     for (const info of functions) {
       if (helpers.has(info.name) || info.name === loop?.exact || info.name === loop?.pages) continue;
-      const walker = new Walker(m, layout, faults, helpers, loop, names.get(info.name) ?? info.name);
+      const walker = new Walker(m, layout, faults, helpers, loop, names.get(info.name) ?? info.name, { imports, hostGlobals: host });
       walker.walk(info.body, new Map());
       found.push(...walker.found.values());
     }
@@ -124,6 +132,8 @@ class Walker {
     private readonly helpers: Set<string>,
     private readonly loopNames: LoopHelperNames | undefined,
     private readonly func: string,
+    /** Imported functions and host-visible globals, for the bounds calls keep (verify_private.ts). */
+    private readonly seen: { imports: Set<string>; hostGlobals: Set<string> },
   ) {}
 
   /** Walks `expr` from `state` (mutated); returns the state after it. */
@@ -154,13 +164,17 @@ class Walker {
         return this.call(expr, state);
       case binaryen.CallIndirectId: {
         state = this.children(expr, id, state);
-        return state === undefined ? undefined : new Map();
+        return state === undefined ? undefined : new Map(carriedBounds(state, false, this.seen.hostGlobals).map((f) => [factId(f), f]));
       }
       case binaryen.LocalSetId:
         return this.localSet(expr, state);
       case binaryen.GlobalSetId: {
         state = this.children(expr, id, state);
-        if (state !== undefined) kill(state, `g${nodes.GlobalSet.getName(expr)}`);
+        if (state === undefined) return state;
+        const key = `g${nodes.GlobalSet.getName(expr)}`;
+        const bound = boundAfterWrite(state, key, (binaryen.getExpressionInfo(expr) as unknown as { value: Ref }).value);
+        kill(state, key);
+        if (bound) withFact(state, bound);
         return state;
       }
     }
@@ -285,6 +299,7 @@ class Walker {
     // The versioned loops' helpers call nothing: the kernel is not parked.
     if (info.target === this.loopNames?.exact || info.target === this.loopNames?.pages) return after;
     const result = new Map<string, Fact>();
+    for (const f of carriedBounds(after, this.seen.imports.has(info.target), this.seen.hostGlobals)) withFact(result, f);
     const args = info.operands;
     if (this.faults.has(info.target) && args.length === 3) {
       const kind = constant(args[2]);
@@ -315,51 +330,12 @@ class Walker {
     const value = nodes.LocalSet.getValue(expr);
     const after = this.walk(value, state);
     if (after === undefined) return undefined;
-    const window = this.windowKind(value, after);
+    const window = windowKind(value, after, this.layout);
+    const bound = boundAfterWrite(after, `l${index}`, value);
     kill(after, `l${index}`);
     if (window !== undefined) withFact(after, { type: "window", slot: index, kind: window });
+    if (bound) withFact(after, bound);
     return after;
-  }
-
-  /** The access kind a value stored in a cache slot describes a window for, if any. */
-  private windowKind(value: Ref, state: Map<string, Fact>): Access | undefined {
-    const P = this.layout.pageSize;
-    if (constant(value) === (-P | 0)) return Access.Write; // the sentinel: above any memory
-    const aligned = this.alignedAddress(value);
-    if (aligned) return this.pageKind(state, aligned.key, aligned.delta);
-    if (binaryen.getExpressionId(value) !== binaryen.SelectId) return undefined;
-    const info = infoOf(value, "Select");
-    const a = addressOf(info.ifTrue);
-    const b = this.alignedAddress(info.ifFalse);
-    if (!a || !b || a.key !== b.key || a.delta !== b.delta || a.key === "c") return undefined;
-    const cond = info.condition;
-    if (binaryen.getExpressionId(cond) !== binaryen.BinaryId || nodes.Binary.getOp(cond) !== binaryen.NeInt32) return undefined;
-    const first = pageAddress(nodes.Binary.getLeft(cond), this.layout);
-    const last = pageAddress(nodes.Binary.getRight(cond), this.layout);
-    if (!first || !last || first.key !== a.key || first.delta !== a.delta || last.key !== a.key) return undefined;
-    const width = ((last.delta - a.delta) | 0) + 1;
-    if (width < 1 || width > P) return undefined;
-    const k1 = this.pageKind(state, a.key, a.delta);
-    const k2 = this.pageKind(state, a.key, last.delta);
-    if (k1 === undefined || k2 === undefined) return undefined;
-    return k1 === Access.Write && k2 === Access.Write ? Access.Write : Access.Read;
-  }
-
-  /** `(i32.and A (i32.const -pageSize))`: returns A. */
-  private alignedAddress(expr: Ref): { key: string; delta: number } | undefined {
-    if (binaryen.getExpressionId(expr) !== binaryen.BinaryId || nodes.Binary.getOp(expr) !== binaryen.AndInt32) return undefined;
-    if (constant(nodes.Binary.getRight(expr)) !== (-this.layout.pageSize | 0)) return undefined;
-    const a = addressOf(nodes.Binary.getLeft(expr));
-    return a && a.key !== "c" ? a : undefined;
-  }
-
-  /** The strongest kind a page fact gives the page of `key + delta`. */
-  private pageKind(state: Map<string, Fact>, key: string, delta: number): Access | undefined {
-    let best: Access | undefined;
-    for (const f of state.values()) {
-      if (f.type === "page" && f.key === key && f.delta === delta) best = best === Access.Write ? best : f.kind;
-    }
-    return best;
   }
 
   private checkAccess(expr: Ref, id: number, access: MemoryAccess, state: Map<string, Fact>): void {
@@ -376,6 +352,7 @@ class Walker {
     const a = addressOf(access.operands[0]);
     if (!a) return this.report(expr, id, "has an address the verifier cannot follow");
     const delta = (a.delta + access.offset) | 0;
+    if (a.key !== "c" && privateCovered(state, a.key, delta, access.width, this.layout)) return;
     if (!covered(state, a.key, delta, access.width, access.access, this.layout)) {
       const where = a.key === "c" ? `${delta >>> 0}` : `${a.key} + ${delta}`;
       this.report(expr, id, `of ${access.width} byte(s) at ${where} (${access.access === Access.Write ? "write" : "read"}) is not covered by a check`);
@@ -387,7 +364,8 @@ class Walker {
     if (id !== binaryen.LoadId) return false;
     if (tableLoad(expr, this.layout)) return true;
     const info = infoOf(expr, "Load");
-    if (info.offset === this.layout.tableBase && info.bytes === 1 && !info.isAtomic && isPageNumber(info.ptr, this.layout)) return true;
+    // A page number is below the table's size: a pair load reads at most one byte past the table.
+    if (info.offset === this.layout.tableBase && (info.bytes === 1 || info.bytes === 2) && !info.isAtomic && isPageNumber(info.ptr, this.layout)) return true;
     return info.isAtomic && info.bytes === 4 && constant(info.ptr) === POLL_FLAG_ADDRESS && info.offset === 0;
   }
 

@@ -7,7 +7,11 @@
  * - `page`: the protection byte of the page holding address `key + delta` allows `kind`. Learnt
  *   where a test that reads the byte is known to be 0: `(i32.load8_u offset=TABLE (i32.shr_u A
  *   (i32.const SHIFT)))` is 0 (read-write), or `(i32.and <or of such loads> (i32.const NO_READ))`
- *   is 0 (readable). A test `(i32.or x y)` is 0 when both x and y are.
+ *   is 0 (readable). A test `(i32.or x y)` is 0 when both x and y are. A pair load
+ *   `(i32.load16_u offset=TABLE (i32.shr_u A (i32.const SHIFT)))` reads the bytes of page(A) and
+ *   the page after it, the page of `A + pageSize` (pair_loads.ts): it is 0 (both read-write), or
+ *   ORed with others and masked with `0x0202` it is 0 (both readable); masked with NO_READ it
+ *   tests page(A) only.
  * - `span`: every byte from `key + lo` to `key + hi` lies in a page that allows `kind`. Learnt
  *   after `(call $__fault P1 P2 kind)` with P1, P2 the pages of `key + lo`, `key + hi` (the host
  *   returns only when every page of P1..P2 allows the access).
@@ -20,6 +24,9 @@
  *   `(i32.gt_u (i32.sub A (local.get $slot)) (i32.const pageSize - width))` is 0.
  * - `range`: every page of the `size` bytes at `start` allows `kind` (bulk memory). Learnt after
  *   a call of the range helper (range_helper.ts) with those operands.
+ * - `bound`: the variable `key` holds an unsigned value from `lo` to `hi`. Learnt where
+ *   `(i32.lt_s X (i32.const C))` or `lt_u` is 0 (private_bounds.ts); an access it proves to lie
+ *   in private memory needs no check (verify_private.ts says how bounds move and survive calls).
  * - `term`: the i32 expression with this text was not 0, with the variables it reads unchanged
  *   since. Learnt where `(i32.eqz G)` is known to be 0, for each term of G's tree of `i32.and`s
  *   (a versioned loop's guard, loop_version.ts).
@@ -28,6 +35,8 @@ import binaryen from "binaryen";
 import { Access, type Layout, NO_READ } from "../abi.js";
 import { nodes } from "./binaryen_nodes.js";
 import { childrenOf } from "./operand_scan.js";
+import { PAIR_NO_READ } from "./pair_loads.js";
+import { boundWhenFalse } from "./private_bounds.js";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -40,7 +49,8 @@ export type Fact =
   | { type: "window"; slot: number; kind: Access }
   | { type: "inside"; key: Key; delta: number; width: number; slot: number }
   | { type: "range"; start: Key; size: Key; kind: Access }
-  | { type: "term"; text: string; reads: Key[] };
+  | { type: "term"; text: string; reads: Key[] }
+  | { type: "bound"; key: Key; lo: number; hi: number };
 
 /** The facts that hold at one point, by a canonical string; undefined where no path reaches. */
 export type State = Map<string, Fact> | undefined;
@@ -93,6 +103,8 @@ export function implies(state: Map<string, Fact>, fact: Fact, layout: Layout): b
       return [...state.values()].some((f) => f.type === "window" && f.slot === fact.slot && f.kind >= fact.kind);
     case "range":
       return [...state.values()].some((f) => f.type === "range" && f.start === fact.start && f.size === fact.size && f.kind >= fact.kind);
+    case "bound":
+      return [...state.values()].some((f) => f.type === "bound" && f.key === fact.key && f.lo >= fact.lo && f.hi <= fact.hi);
     default:
       return false;
   }
@@ -110,8 +122,8 @@ export function covered(state: Map<string, Fact>, key: string, delta: number, wi
     if (f.type === "span" && f.key === key && f.kind >= kind && f.lo <= first && last <= f.hi) return true;
     if (f.type === "page" && f.key === key && f.kind >= kind) points.push(f.delta);
   }
-  // Two allowed bytes less than a page apart cover every byte between them.
-  return points.some((x) => x <= first && points.some((y) => y >= last && y - x < layout.pageSize));
+  // Two allowed bytes at most a page apart cover every byte between them: page(y) <= page(x) + 1.
+  return points.some((x) => x <= first && points.some((y) => y >= last && y - x <= layout.pageSize));
 }
 
 
@@ -125,7 +137,7 @@ export function kill(state: Map<string, Fact>, key: Key): void {
   const slot = key.startsWith("l") ? Number(key.slice(1)) : -1;
   for (const [id, f] of state) {
     const hit =
-      ((f.type === "page" || f.type === "span" || f.type === "inside") && f.key === key) ||
+      ((f.type === "page" || f.type === "span" || f.type === "inside" || f.type === "bound") && f.key === key) ||
       ((f.type === "window" || f.type === "inside") && f.slot === slot) ||
       (f.type === "range" && (f.start === key || f.size === key)) ||
       (f.type === "term" && f.reads.includes(key));
@@ -169,14 +181,25 @@ export function constant(expr: Ref): number | undefined {
   return nodes.Const.getValueI32(expr) | 0;
 }
 
-/** Reads the protection byte of one page: returns the page's first address as `key + delta`. */
-export function tableLoad(expr: Ref, layout: Layout): { key: Key; delta: number } | undefined {
+/**
+ * Reads the protection byte of one page, or (`pair`) of a page and the next: returns an address
+ * in the (first) page as `key + delta`.
+ */
+export function tableLoad(expr: Ref, layout: Layout): { key: Key; delta: number; pair: boolean } | undefined {
   if (binaryen.getExpressionId(expr) !== binaryen.LoadId) return undefined;
   const info = infoOf(expr, "Load");
-  if (info.offset !== layout.tableBase || info.bytes !== 1 || info.isSigned || info.isAtomic || info.type !== binaryen.i32) return undefined;
+  if (info.offset !== layout.tableBase || (info.bytes !== 1 && info.bytes !== 2) || info.isSigned || info.isAtomic || info.type !== binaryen.i32) return undefined;
+  const pair = info.bytes === 2;
   const page = constant(info.ptr);
-  if (page !== undefined) return (page >>> 0) < layout.tableBytes ? { key: "c", delta: (page << layout.pageShift) | 0 } : undefined;
-  return pageAddress(info.ptr, layout);
+  if (page !== undefined) return !pair && (page >>> 0) < layout.tableBytes ? { key: "c", delta: (page << layout.pageShift) | 0, pair } : undefined;
+  const a = pageAddress(info.ptr, layout);
+  return a && { ...a, pair };
+}
+
+/** The page facts a table load known to allow `kind` gives; `both`: a pair's second byte was tested too. */
+function loadFacts(a: { key: Key; delta: number; pair: boolean }, kind: Access, both: boolean, layout: Layout): Fact[] {
+  const first = pageFact(a, kind, layout);
+  return a.pair && both ? [first, pageFact({ key: a.key, delta: (a.delta + layout.pageSize) | 0 }, kind, layout)] : [first];
 }
 
 /** `(i32.shr_u A (i32.const SHIFT))` with A an address form: returns A. */
@@ -191,15 +214,18 @@ export function zeroFacts(cond: Ref, layout: Layout): Fact[] {
   const id = binaryen.getExpressionId(cond);
   if (id === binaryen.LoadId) {
     const a = tableLoad(cond, layout);
-    return a ? [pageFact(a, Access.Write, layout)] : [];
+    return a ? loadFacts(a, Access.Write, true, layout) : [];
   }
   if (id !== binaryen.BinaryId) return [];
   const op = nodes.Binary.getOp(cond);
   const [left, right] = [nodes.Binary.getLeft(cond), nodes.Binary.getRight(cond)];
+  const b = boundWhenFalse(cond);
+  if (b) return [{ type: "bound", key: b.key, lo: b.bound.lo, hi: b.bound.hi }];
   if (op === binaryen.OrInt32) return [...zeroFacts(left, layout), ...zeroFacts(right, layout)];
-  if (op === binaryen.AndInt32 && constant(right) === NO_READ) {
+  const mask = constant(right);
+  if (op === binaryen.AndInt32 && (mask === NO_READ || mask === PAIR_NO_READ)) {
     const loads = orOfTableLoads(left, layout);
-    return loads ? loads.map((a) => pageFact(a, Access.Read, layout)) : [];
+    return loads ? loads.flatMap((a) => loadFacts(a, Access.Read, mask === PAIR_NO_READ, layout)) : [];
   }
   if (op === binaryen.GtUInt32) {
     const limit = constant(right);
@@ -248,7 +274,7 @@ export function pageFact(a: { key: Key; delta: number }, kind: Access, layout: L
   return { type: "span", key: "c", lo: first, hi: (first + layout.pageSize - 1) | 0, kind };
 }
 
-function orOfTableLoads(expr: Ref, layout: Layout): { key: Key; delta: number }[] | undefined {
+function orOfTableLoads(expr: Ref, layout: Layout): { key: Key; delta: number; pair: boolean }[] | undefined {
   const a = tableLoad(expr, layout);
   if (a) return [a];
   if (binaryen.getExpressionId(expr) !== binaryen.BinaryId || nodes.Binary.getOp(expr) !== binaryen.OrInt32) return undefined;

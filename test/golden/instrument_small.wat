@@ -23,30 +23,7 @@
  (func $0 (param $0 i32) (result i32)
   (if
    (i32.and
-    (i32.or
-     (i32.load8_u offset=4096
-      (i32.shr_u
-       (i32.add
-        (local.get $0)
-        (i32.const 8)
-       )
-       (i32.const 12)
-      )
-     )
-     (i32.load8_u offset=4096
-      (i32.shr_u
-       (i32.add
-        (local.get $0)
-        (i32.const 11)
-       )
-       (i32.const 12)
-      )
-     )
-    )
-    (i32.const 2)
-   )
-   (then
-    (call $fimport$2
+    (i32.load16_u offset=4096 align=1
      (i32.shr_u
       (i32.add
        (local.get $0)
@@ -54,14 +31,53 @@
       )
       (i32.const 12)
      )
-     (i32.shr_u
-      (i32.add
-       (local.get $0)
-       (i32.const 11)
+    )
+    (i32.const 514)
+   )
+   (then
+    (if
+     (i32.and
+      (i32.or
+       (i32.load8_u offset=4096
+        (i32.shr_u
+         (i32.add
+          (local.get $0)
+          (i32.const 8)
+         )
+         (i32.const 12)
+        )
+       )
+       (i32.load8_u offset=4096
+        (i32.shr_u
+         (i32.add
+          (local.get $0)
+          (i32.const 11)
+         )
+         (i32.const 12)
+        )
+       )
       )
-      (i32.const 12)
+      (i32.const 2)
      )
-     (i32.const 0)
+     (then
+      (call $fimport$2
+       (i32.shr_u
+        (i32.add
+         (local.get $0)
+         (i32.const 8)
+        )
+        (i32.const 12)
+       )
+       (i32.shr_u
+        (i32.add
+         (local.get $0)
+         (i32.const 11)
+        )
+        (i32.const 12)
+       )
+       (i32.const 0)
+      )
+     )
     )
    )
   )
@@ -77,37 +93,47 @@
    )
   )
   (if
-   (i32.or
-    (i32.load8_u offset=4096
-     (i32.shr_u
-      (local.get $0)
-      (i32.const 12)
-     )
-    )
-    (i32.load8_u offset=4096
-     (i32.shr_u
-      (i32.add
-       (local.get $0)
-       (i32.const 3)
-      )
-      (i32.const 12)
-     )
+   (i32.load16_u offset=4096 align=1
+    (i32.shr_u
+     (local.get $0)
+     (i32.const 12)
     )
    )
    (then
-    (call $fimport$2
-     (i32.shr_u
-      (local.get $0)
-      (i32.const 12)
-     )
-     (i32.shr_u
-      (i32.add
-       (local.get $0)
-       (i32.const 3)
+    (if
+     (i32.or
+      (i32.load8_u offset=4096
+       (i32.shr_u
+        (local.get $0)
+        (i32.const 12)
+       )
       )
-      (i32.const 12)
+      (i32.load8_u offset=4096
+       (i32.shr_u
+        (i32.add
+         (local.get $0)
+         (i32.const 3)
+        )
+        (i32.const 12)
+       )
+      )
      )
-     (i32.const 1)
+     (then
+      (call $fimport$2
+       (i32.shr_u
+        (local.get $0)
+        (i32.const 12)
+       )
+       (i32.shr_u
+        (i32.add
+         (local.get $0)
+         (i32.const 3)
+        )
+        (i32.const 12)
+       )
+       (i32.const 1)
+      )
+     )
     )
    )
   )
@@ -173,26 +199,39 @@
              (i32.const 4092)
             )
             (then
-             (br_if $block1
+             (if
               (i32.and
-               (i32.or
-                (i32.load8_u offset=4096
-                 (i32.shr_u
-                  (local.get $6)
-                  (i32.const 12)
-                 )
-                )
-                (i32.load8_u offset=4096
-                 (i32.shr_u
-                  (i32.add
-                   (local.get $6)
-                   (i32.const 3)
-                  )
-                  (i32.const 12)
-                 )
+               (i32.load16_u offset=4096 align=1
+                (i32.shr_u
+                 (local.get $6)
+                 (i32.const 12)
                 )
                )
-               (i32.const 2)
+               (i32.const 514)
+              )
+              (then
+               (br_if $block1
+                (i32.and
+                 (i32.or
+                  (i32.load8_u offset=4096
+                   (i32.shr_u
+                    (local.get $6)
+                    (i32.const 12)
+                   )
+                  )
+                  (i32.load8_u offset=4096
+                   (i32.shr_u
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.const 12)
+                   )
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
               )
              )
              (local.set $4
@@ -342,42 +381,55 @@
        )
        (if
         (i32.and
-         (i32.or
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (local.get $7)
-            (i32.const 12)
-           )
-          )
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (i32.add
-             (local.get $7)
-             (i32.const 3)
-            )
-            (i32.const 12)
-           )
-          )
-         )
-         (i32.const 2)
-        )
-        (then
-         (call $fimport$2
+         (i32.load16_u offset=4096 align=1
           (i32.shr_u
            (local.get $7)
            (i32.const 12)
           )
-          (i32.shr_u
-           (i32.add
-            (local.get $7)
-            (i32.const 3)
-           )
-           (i32.const 12)
-          )
-          (i32.const 0)
          )
-         (local.set $4
-          (i32.const -4096)
+         (i32.const 514)
+        )
+        (then
+         (if
+          (i32.and
+           (i32.or
+            (i32.load8_u offset=4096
+             (i32.shr_u
+              (local.get $7)
+              (i32.const 12)
+             )
+            )
+            (i32.load8_u offset=4096
+             (i32.shr_u
+              (i32.add
+               (local.get $7)
+               (i32.const 3)
+              )
+              (i32.const 12)
+             )
+            )
+           )
+           (i32.const 2)
+          )
+          (then
+           (call $fimport$2
+            (i32.shr_u
+             (local.get $7)
+             (i32.const 12)
+            )
+            (i32.shr_u
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 12)
+            )
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const -4096)
+           )
+          )
          )
         )
        )
@@ -411,16 +463,8 @@
   (local $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 i32)
-  (local $10 f64)
-  (local $11 f64)
-  (local.set $3
-   (i32.const -4096)
-  )
-  (local.set $4
-   (i32.const -4096)
-  )
+  (local $8 f64)
+  (local $9 f64)
   (block $block1
    (block $block
     (br_if $block
@@ -577,7 +621,7 @@
            (local.get $1)
           )
           (then
-           (local.set $7
+           (local.set $5
             (i32.add
              (local.get $0)
              (i32.shl
@@ -586,7 +630,7 @@
              )
             )
            )
-           (local.set $6
+           (local.set $4
             (i32.add
              (local.get $0)
              (i32.shl
@@ -596,12 +640,14 @@
             )
            )
            (if
-            (i32.gt_u
-             (i32.sub
-              (local.get $6)
-              (local.get $3)
+            (i32.and
+             (i32.load16_u offset=4096 align=1
+              (i32.shr_u
+               (local.get $4)
+               (i32.const 12)
+              )
              )
-             (i32.const 4088)
+             (i32.const 514)
             )
             (then
              (br_if $block3
@@ -609,14 +655,14 @@
                (i32.or
                 (i32.load8_u offset=4096
                  (i32.shr_u
-                  (local.get $6)
+                  (local.get $4)
                   (i32.const 12)
                  )
                 )
                 (i32.load8_u offset=4096
                  (i32.shr_u
                   (i32.add
-                   (local.get $6)
+                   (local.get $4)
                    (i32.const 7)
                   )
                   (i32.const 12)
@@ -626,73 +672,28 @@
                (i32.const 2)
               )
              )
-             (local.set $3
-              (select
-               (local.get $6)
-               (i32.and
-                (local.get $6)
-                (i32.const -4096)
-               )
-               (i32.ne
-                (i32.shr_u
-                 (local.get $6)
-                 (i32.const 12)
-                )
-                (i32.shr_u
-                 (i32.add
-                  (local.get $6)
-                  (i32.const 7)
-                 )
-                 (i32.const 12)
-                )
-               )
-              )
-             )
             )
            )
            (if
-            (i32.gt_u
-             (i32.sub
-              (local.get $7)
-              (local.get $4)
+            (i32.load16_u offset=4096 align=1
+             (i32.shr_u
+              (local.get $5)
+              (i32.const 12)
              )
-             (i32.const 4088)
             )
             (then
              (br_if $block3
               (i32.or
                (i32.load8_u offset=4096
                 (i32.shr_u
-                 (local.get $7)
+                 (local.get $5)
                  (i32.const 12)
                 )
                )
                (i32.load8_u offset=4096
                 (i32.shr_u
                  (i32.add
-                  (local.get $7)
-                  (i32.const 7)
-                 )
-                 (i32.const 12)
-                )
-               )
-              )
-             )
-             (local.set $4
-              (select
-               (local.get $7)
-               (i32.and
-                (local.get $7)
-                (i32.const -4096)
-               )
-               (i32.ne
-                (i32.shr_u
-                 (local.get $7)
-                 (i32.const 12)
-                )
-                (i32.shr_u
-                 (i32.add
-                  (local.get $7)
+                  (local.get $5)
                   (i32.const 7)
                  )
                  (i32.const 12)
@@ -702,17 +703,17 @@
              )
             )
            )
-           (local.set $10
+           (local.set $8
             (f64.mul
              (f64.load
-              (local.get $6)
+              (local.get $4)
              )
              (f64.const 2)
             )
            )
            (f64.store
-            (local.get $7)
-            (local.get $10)
+            (local.get $5)
+            (local.get $8)
            )
            (local.set $2
             (i32.add
@@ -732,14 +733,14 @@
           (i32.or
            (i32.load8_u offset=4096
             (i32.shr_u
-             (local.get $6)
+             (local.get $4)
              (i32.const 12)
             )
            )
            (i32.load8_u offset=4096
             (i32.shr_u
              (i32.add
-              (local.get $6)
+              (local.get $4)
               (i32.const 7)
              )
              (i32.const 12)
@@ -751,29 +752,23 @@
          (then
           (call $fimport$2
            (i32.shr_u
-            (local.get $6)
+            (local.get $4)
             (i32.const 12)
            )
            (i32.shr_u
             (i32.add
-             (local.get $6)
+             (local.get $4)
              (i32.const 7)
             )
             (i32.const 12)
            )
            (i32.const 0)
           )
-          (local.set $3
-           (i32.const -4096)
-          )
-          (local.set $4
-           (i32.const -4096)
-          )
           (br_if $block5
            (i32.ge_u
-            (local.tee $5
+            (local.tee $3
              (i32.add
-              (local.get $5)
+              (local.get $3)
               (i32.const 1)
              )
             )
@@ -787,14 +782,14 @@
          (i32.or
           (i32.load8_u offset=4096
            (i32.shr_u
-            (local.get $7)
+            (local.get $5)
             (i32.const 12)
            )
           )
           (i32.load8_u offset=4096
            (i32.shr_u
             (i32.add
-             (local.get $7)
+             (local.get $5)
              (i32.const 7)
             )
             (i32.const 12)
@@ -804,29 +799,23 @@
          (then
           (call $fimport$2
            (i32.shr_u
-            (local.get $7)
+            (local.get $5)
             (i32.const 12)
            )
            (i32.shr_u
             (i32.add
-             (local.get $7)
+             (local.get $5)
              (i32.const 7)
             )
             (i32.const 12)
            )
            (i32.const 1)
           )
-          (local.set $3
-           (i32.const -4096)
-          )
-          (local.set $4
-           (i32.const -4096)
-          )
           (br_if $block5
            (i32.ge_u
-            (local.tee $5
+            (local.tee $3
              (i32.add
-              (local.get $5)
+              (local.get $3)
               (i32.const 1)
              )
             )
@@ -837,62 +826,12 @@
          )
         )
        )
-       (local.set $3
-        (select
-         (local.get $6)
-         (i32.and
-          (local.get $6)
-          (i32.const -4096)
-         )
-         (i32.ne
-          (i32.shr_u
-           (local.get $6)
-           (i32.const 12)
-          )
-          (i32.shr_u
-           (i32.add
-            (local.get $6)
-            (i32.const 7)
-           )
-           (i32.const 12)
-          )
-         )
-        )
-       )
-       (local.set $4
-        (select
-         (local.get $7)
-         (i32.and
-          (local.get $7)
-          (i32.const -4096)
-         )
-         (i32.ne
-          (i32.shr_u
-           (local.get $7)
-           (i32.const 12)
-          )
-          (i32.shr_u
-           (i32.add
-            (local.get $7)
-            (i32.const 7)
-           )
-           (i32.const 12)
-          )
-         )
-        )
-       )
        (br $label3)
       )
       (call $fimport$3)
-      (local.set $3
-       (i32.const -4096)
-      )
-      (local.set $4
-       (i32.const -4096)
-      )
       (br $label3)
      )
-     (local.set $5
+     (local.set $3
       (i32.const 0)
      )
      (if
@@ -901,7 +840,7 @@
        (local.get $1)
       )
       (then
-       (local.set $9
+       (local.set $7
         (i32.add
          (local.get $0)
          (i32.shl
@@ -910,7 +849,7 @@
          )
         )
        )
-       (local.set $8
+       (local.set $6
         (i32.add
          (local.get $0)
          (i32.shl
@@ -921,100 +860,111 @@
        )
        (if
         (i32.and
-         (i32.or
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (local.get $8)
-            (i32.const 12)
-           )
-          )
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.const 12)
-           )
+         (i32.load16_u offset=4096 align=1
+          (i32.shr_u
+           (local.get $6)
+           (i32.const 12)
           )
          )
-         (i32.const 2)
+         (i32.const 514)
         )
         (then
-         (call $fimport$2
-          (i32.shr_u
-           (local.get $8)
-           (i32.const 12)
-          )
-          (i32.shr_u
-           (i32.add
-            (local.get $8)
-            (i32.const 7)
+         (if
+          (i32.and
+           (i32.or
+            (i32.load8_u offset=4096
+             (i32.shr_u
+              (local.get $6)
+              (i32.const 12)
+             )
+            )
+            (i32.load8_u offset=4096
+             (i32.shr_u
+              (i32.add
+               (local.get $6)
+               (i32.const 7)
+              )
+              (i32.const 12)
+             )
+            )
            )
-           (i32.const 12)
+           (i32.const 2)
           )
-          (i32.const 0)
-         )
-         (local.set $3
-          (i32.const -4096)
-         )
-         (local.set $4
-          (i32.const -4096)
+          (then
+           (call $fimport$2
+            (i32.shr_u
+             (local.get $6)
+             (i32.const 12)
+            )
+            (i32.shr_u
+             (i32.add
+              (local.get $6)
+              (i32.const 7)
+             )
+             (i32.const 12)
+            )
+            (i32.const 0)
+           )
+          )
          )
         )
        )
-       (local.set $11
+       (local.set $9
         (f64.mul
          (f64.load
-          (local.get $8)
+          (local.get $6)
          )
          (f64.const 2)
         )
        )
        (if
-        (i32.or
-         (i32.load8_u offset=4096
-          (i32.shr_u
-           (local.get $9)
-           (i32.const 12)
-          )
-         )
-         (i32.load8_u offset=4096
-          (i32.shr_u
-           (i32.add
-            (local.get $9)
-            (i32.const 7)
-           )
-           (i32.const 12)
-          )
+        (i32.load16_u offset=4096 align=1
+         (i32.shr_u
+          (local.get $7)
+          (i32.const 12)
          )
         )
         (then
-         (call $fimport$2
-          (i32.shr_u
-           (local.get $9)
-           (i32.const 12)
-          )
-          (i32.shr_u
-           (i32.add
-            (local.get $9)
-            (i32.const 7)
+         (if
+          (i32.or
+           (i32.load8_u offset=4096
+            (i32.shr_u
+             (local.get $7)
+             (i32.const 12)
+            )
            )
-           (i32.const 12)
+           (i32.load8_u offset=4096
+            (i32.shr_u
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 12)
+            )
+           )
           )
-          (i32.const 1)
-         )
-         (local.set $3
-          (i32.const -4096)
-         )
-         (local.set $4
-          (i32.const -4096)
+          (then
+           (call $fimport$2
+            (i32.shr_u
+             (local.get $7)
+             (i32.const 12)
+            )
+            (i32.shr_u
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 12)
+            )
+            (i32.const 1)
+           )
+          )
          )
         )
        )
        (f64.store
+        (local.get $7)
         (local.get $9)
-        (local.get $11)
        )
        (local.set $2
         (i32.add
