@@ -21,7 +21,9 @@
  * it is given, and reads and writes the saved bytes and protection of a taken page (a protocol
  * may read a page while the kernel runs, so giving the page back there is not allowed). Pages
  * taken are the shared pages allocated so far and the private pages of the AssemblyScript heap
- * and stack (which are read-write for good, so their checks are put to the test too).
+ * and stack (which are read-write for good, so their checks are put to the test too), unless
+ * `privatePages` is off: a build that leaves accesses it proves private unchecked
+ * (`privateAccesses`) relies on private pages staying read-write, as a real host keeps them.
  *
  * Not covered: accesses to the reserved low part of memory (control words, table), which kernels
  * never make.
@@ -41,6 +43,12 @@ export interface ChaosOptions {
   giveBackChance?: number;
   /** Milliseconds between raised poll flags while the kernel runs; 0 raises it again at once. @default 0 */
   pollEveryMs?: number;
+  /**
+   * Take private pages (heap, shadow stack) too, which a real host never does. Off for builds
+   * with the `privateAccesses` optimisation, whose unchecked accesses rely on that rule.
+   * @default true
+   */
+  privatePages?: boolean;
 }
 
 const POISON = 0xa5;
@@ -159,13 +167,16 @@ export class ChaosMemory implements PagePort {
     return [...this.taken.keys()].sort((a, b) => a - b);
   }
 
-  /** A shared page three times in four (when any is allocated), else a private one. */
+  /** A shared page three times in four (when any is allocated), else a private one; only shared ones without `privatePages`. */
   private takeRandom(): void {
     const random = this.options.random;
     const sharedCount = this.allocations.reduce((n, [first, end]) => n + end - first, 0);
     let page: number;
-    if (sharedCount > 0 && random() < 0.75) {
+    const privatePages = this.options.privatePages ?? true;
+    if (sharedCount > 0 && (!privatePages || random() < 0.75)) {
       page = this.allocatedPage(Math.floor(random() * sharedCount));
+    } else if (!privatePages) {
+      return;
     } else {
       const privateEnd = this.node.memory.buffer.byteLength / this.pageSize;
       page = this.privateFirst + Math.floor(random() * (privateEnd - this.privateFirst));

@@ -18,6 +18,8 @@ export interface ChaosJobOptions {
   seed: number;
   /** Bound on every wait for another node. @default 10000 */
   timeoutMs?: number;
+  /** Take private pages too (ChaosOptions.privatePages). @default true */
+  privatePages?: boolean;
 }
 
 export interface ChaosJobResult {
@@ -40,7 +42,7 @@ export async function runChaosJob(kernel: KernelModule, args: number[], options:
       syncTimeoutMs: timeoutMs + 2000,
       parkHook: (id, request) => chaos.get(id)!.parked(request),
       environment: (id, port) => {
-        const memory = new ChaosMemory(port as KernelNode, { random: prng(options.seed * 31 + id).next });
+        const memory = new ChaosMemory(port as KernelNode, { random: prng(options.seed * 31 + id).next, privatePages: options.privatePages });
         chaos.set(id, memory);
         const transport = transports[id];
         const inner = transport ? createProtocol(options.protocol, { transport, port: memory, job: 1, timeoutMs, syncTimeoutMs: timeoutMs }) : createSolo(memory);
