@@ -17,8 +17,22 @@ options:
   --no-polls            no poll points at loop headers (a node in a long loop then
                         answers other nodes only when it faults or syncs)
   --no-opt LIST         turn off check optimisations to measure them (every access
-                        stays checked): any of groups, dominance, pageCaches,
-                        loopRestart, versioning, or all`;
+                        stays checked), any of:
+                        ${wrap(CHECK_OPTIMIZATIONS.join(", ") + "; or all", 62, "                        ")}`;
+
+/** `text` broken at spaces into lines of at most `width` characters, continued after `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && (line + " " + word).length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${indent}`);
+}
 
 export const LAYOUT_OPTIONS = {
   "page-size": { type: "string" },
