@@ -9,7 +9,8 @@
  * restarts, versioning) with the later ones on, every subset of the later ones with the first
  * five all on and all off, and each optimisation on alone and off alone; each runs once, with one
  * kernel (rotating), on a node count and protocol that rotate with it, so that every kernel
- * meets every node count and every protocol runs on 2, 3 and 4 nodes. A tiny run on one node
+ * meets every node count and every protocol runs on 2, 3 and 4 nodes. DSM_CHAOS_ALL=1 runs every
+ * combination instead, each once in the same rotation. A tiny run on one node
  * parks only about ten times (falseshare: eight), so with some seeds chaos takes no page at all;
  * the seeds used take pages in every run.
  */
@@ -24,10 +25,14 @@ import { buildSuiteVariant, buildUninstrumented } from "./helpers/suite_build.js
 
 const RUN_BOUND_MS = 30_000;
 
-/** The combinations run (see the file comment), as bit sets over CHECK_OPTIMIZATIONS. */
+/**
+ * The combinations run (see the file comment), as bit sets over CHECK_OPTIMIZATIONS; with
+ * DSM_CHAOS_ALL=1, all 2^n of them (512 runs, several minutes: not part of the default suite).
+ */
 function selectedMasks(): number[] {
   const n = CHECK_OPTIMIZATIONS.length;
   const all = (1 << n) - 1;
+  if (process.env.DSM_CHAOS_ALL === "1") return Array.from({ length: all + 1 }, (_, bits) => bits);
   const early = (1 << 5) - 1;
   const late = all & ~early;
   const masks = new Set<number>();
