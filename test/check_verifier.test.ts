@@ -6,10 +6,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import binaryen from "binaryen";
-import { instrument, KERNEL_FEATURES } from "../src/instrument/instrument.js";
-import { childrenOf } from "../src/instrument/operand_scan.js";
+import { instrument } from "../src/instrument/instrument.js";
 import { assertChecked, UncheckedAccessError, verifyChecks } from "../src/instrument/verify_checks.js";
-import { LAYOUT, module } from "./helpers/instrument_harness.js";
+import { COUNTED_SUM, LAYOUT, module, rewriteFunctions } from "./helpers/instrument_harness.js";
 import { SUITE } from "./helpers/suite.js";
 import { buildSuiteVariant } from "./helpers/suite_build.js";
 
@@ -69,41 +68,19 @@ Flags("a memory.fill with no range check is reported", () => {
 
 /** `wasm` with the last term of every versioned loop's guard dropped (the guard checks less). */
 function withWeakerGuard(wasm: Uint8Array): Uint8Array {
-  const m = binaryen.readBinary(wasm);
-  try {
-    m.setFeatures(KERNEL_FEATURES);
-    const visit = (e: number) => {
-      const id = binaryen.getExpressionId(e);
-      const info = (id === binaryen.BreakId ? binaryen.getExpressionInfo(e) : {}) as unknown as { condition?: number };
-      if (info.condition && binaryen.getExpressionId(info.condition) === binaryen.UnaryId) {
-        const guard = (binaryen.getExpressionInfo(info.condition) as unknown as { value: number }).value;
-        if (binaryen.getExpressionId(guard) === binaryen.BinaryId && (binaryen.getExpressionInfo(guard) as unknown as { op: number }).op === binaryen.AndInt32) {
-          (binaryen as unknown as { Unary: { setValue(e: number, v: number): void } }).Unary.setValue(info.condition, (binaryen.getExpressionInfo(guard) as unknown as { left: number }).left);
-        }
+  return rewriteFunctions(wasm, (e, id) => {
+    const info = (id === binaryen.BreakId ? binaryen.getExpressionInfo(e) : {}) as unknown as { condition?: number };
+    if (info.condition && binaryen.getExpressionId(info.condition) === binaryen.UnaryId) {
+      const guard = (binaryen.getExpressionInfo(info.condition) as unknown as { value: number }).value;
+      if (binaryen.getExpressionId(guard) === binaryen.BinaryId && (binaryen.getExpressionInfo(guard) as unknown as { op: number }).op === binaryen.AndInt32) {
+        (binaryen as unknown as { Unary: { setValue(e: number, v: number): void } }).Unary.setValue(info.condition, (binaryen.getExpressionInfo(guard) as unknown as { left: number }).left);
       }
-      for (const child of childrenOf(e, id)) visit(child);
-    };
-    for (let i = 0; i < m.getNumFunctions(); i++) {
-      const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
-      if (!f.module) visit(f.body);
     }
-    return m.emitBinary();
-  } finally {
-    m.dispose();
-  }
+  });
 }
 
-const SUM = `(func (export "sum") (param $a i32) (param $n i32) (result i32) (local $i i32) (local $s i32)
-  (loop $next
-    (if (i32.lt_s (local.get $i) (local.get $n))
-      (then
-        (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next))))
-  (local.get $s))`;
-
 Flags("an unchecked loop copy whose guard misses a term is reported", () => {
-  const versioned = instrument(module(SUM), LAYOUT, {});
+  const versioned = instrument(module(COUNTED_SUM), LAYOUT, {});
   assert.equal(verifyChecks(versioned, LAYOUT), []);
   assert.equal(verifyChecks(withWeakerGuard(versioned), LAYOUT), [
     { func: "sum", instruction: "Load", detail: "has an address the verifier cannot follow" },
@@ -122,24 +99,11 @@ Flags("a pair test masked with NO_READ alone, or an access past the next page, i
 
 /** `wasm` with every pair test's read mask 0x0202 weakened to NO_READ (the second page untested). */
 function withWeakerPairMask(wasm: Uint8Array): Uint8Array {
-  const m = binaryen.readBinary(wasm);
-  try {
-    m.setFeatures(KERNEL_FEATURES);
-    const visit = (e: number) => {
-      const id = binaryen.getExpressionId(e);
-      if (id === binaryen.ConstId && binaryen.getExpressionType(e) === binaryen.i32 && (binaryen.getExpressionInfo(e) as unknown as { value: number }).value === 0x0202) {
-        (binaryen as unknown as { Const: { setValueI32(e: number, v: number): void } }).Const.setValueI32(e, 2);
-      }
-      for (const child of childrenOf(e, id)) visit(child);
-    };
-    for (let i = 0; i < m.getNumFunctions(); i++) {
-      const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
-      if (!f.module) visit(f.body);
+  return rewriteFunctions(wasm, (e, id) => {
+    if (id === binaryen.ConstId && binaryen.getExpressionType(e) === binaryen.i32 && (binaryen.getExpressionInfo(e) as unknown as { value: number }).value === 0x0202) {
+      (binaryen as unknown as { Const: { setValueI32(e: number, v: number): void } }).Const.setValueI32(e, 2);
     }
-    return m.emitBinary();
-  } finally {
-    m.dispose();
-  }
+  });
 }
 
 Flags("the pass's pair tests weakened to test one page are reported, access by access", () => {

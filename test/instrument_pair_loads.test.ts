@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
 import { instrument, toText } from "../src/instrument/instrument.js";
 import { verifyChecks } from "../src/instrument/verify_checks.js";
-import { call, FakeHost, LAYOUT, module, PAGE, pageAddress, regionPage } from "./helpers/instrument_harness.js";
+import { call, FakeHost, LAYOUT, module, PAGE, pageAddress, regionPage, SUM_WHILE } from "./helpers/instrument_harness.js";
 
 const R = Access.Read;
 const W = Access.Write;
@@ -28,13 +28,6 @@ const SUM_CALLING = `(func (export "sum") (param $a i32) (param $n i32) (result 
         (drop (call $touch (local.get $i)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next))))
-  (local.get $s))`;
-
-/** `do { s += load(p); p += 4 } while (p < end)`: a call-free loop that is not counted (slow paths move out). */
-const SUM_WHILE = `(func (export "sumWhile") (param $p i32) (param $end i32) (result i32) (local $s i32)
-  (loop $next
-    (local.set $s (i32.add (local.get $s) (i32.load (local.get $p))))
-    (br_if $next (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $end))))
   (local.get $s))`;
 
 const text = (wat: string, pairLoads: boolean) => toText(instrument(module(wat), LAYOUT, { optimizations: { pairLoads } }));

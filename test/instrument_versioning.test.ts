@@ -9,21 +9,11 @@ import * as assert from "uvu/assert";
 import { Access } from "../src/abi.js";
 import { instrument, toText } from "../src/instrument/instrument.js";
 import { verifyChecks } from "../src/instrument/verify_checks.js";
-import { call, FakeHost, LAYOUT, module, PAGE, pageAddress, regionPage } from "./helpers/instrument_harness.js";
+import { call, COUNTED_SUM, FakeHost, fillElements, LAYOUT, module, PAGE, pageAddress, regionPage, sumOf } from "./helpers/instrument_harness.js";
 
 const R = Access.Read;
 const W = Access.Write;
 const base = regionPage(4);
-
-/** The form AssemblyScript emits for `for (let i = 0; i < n; i++) s += a[i]`. */
-const SUM = `(func (export "sum") (param $a i32) (param $n i32) (result i32) (local $i i32) (local $s i32)
-  (loop $next
-    (if (i32.lt_s (local.get $i) (local.get $n))
-      (then
-        (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next))))
-  (local.get $s))`;
 
 /** `for (let i = 0; i < n; i++) b[i] = a[i + 1]`, reading after the increment. */
 const COPY = `(func (export "copy") (param $a i32) (param $b i32) (param $n i32) (local $i i32)
@@ -43,20 +33,12 @@ const SPIN = `(func (export "spin") (param $flag i32) (result i32)
 const loops = (wasm: Uint8Array, versioning: boolean) => (toText(instrumented(wasm, versioning)).match(/\(loop /g) ?? []).length;
 const instrumented = (wasm: Uint8Array, versioning: boolean) => instrument(wasm, LAYOUT, { optimizations: { versioning } });
 
-/** Three pages of i32 elements 1, 2, 3, ... starting at `base`. */
-function elements(host: FakeHost): number[] {
-  const values = Array.from({ length: (3 * PAGE) / 4 }, (_, i) => i + 1);
-  host.fill(pageAddress(base), new Uint8Array(Int32Array.from(values).buffer));
-  return values;
-}
-
-const sum = (values: number[], n: number) => values.slice(0, n).reduce((s, v) => (s + v) | 0, 0);
 const N = (3 * PAGE) / 4;
 
 const Shape = suite("loop versioning: which loops get an unchecked copy");
 
 Shape("a counted loop gets one unchecked copy, and the verifier proves the result", () => {
-  const wasm = module(SUM);
+  const wasm = module(COUNTED_SUM);
   assert.is(loops(wasm, false), 1 + 2); // the loop, and the range helper's two scans
   assert.is(loops(wasm, true), 2 + 2 + 2); // the checked loop and its copy, the range helper's and the guard helper's scans
   assert.equal(verifyChecks(instrumented(wasm, true), LAYOUT), []);
@@ -77,34 +59,34 @@ const Runs = suite("loop versioning: what runs");
 
 Runs("with every page present the loop sums without a fault or a poll", () => {
   const host = new FakeHost();
-  const values = elements(host);
-  const f = host.instantiate(module(SUM));
-  assert.is(call(f, "sum", pageAddress(base), N), sum(values, N));
+  const values = fillElements(host, pageAddress(base));
+  const f = host.instantiate(module(COUNTED_SUM));
+  assert.is(call(f, "sum", pageAddress(base), N), sumOf(values, N));
   assert.equal([host.faults, host.polls], [[], 0]);
 });
 
 Runs("with a page absent the guard fails and the checked loop faults on that page alone", () => {
   const host = new FakeHost();
-  const values = elements(host);
+  const values = fillElements(host, pageAddress(base));
   host.takeAway(base + 1);
-  const f = host.instantiate(module(SUM));
-  assert.is(call(f, "sum", pageAddress(base), N), sum(values, N));
+  const f = host.instantiate(module(COUNTED_SUM));
+  assert.is(call(f, "sum", pageAddress(base), N), sumOf(values, N));
   assert.equal(host.faults, [[base + 1, base + 1, R]]);
 });
 
 Runs("a page taken away during a poll in the unchecked copy is faulted back by the checked loop", () => {
   const host = new FakeHost();
-  const values = elements(host);
+  const values = fillElements(host, pageAddress(base));
   host.onPoll = (h) => h.takeAway(base + 2);
-  const f = host.instantiate(module(SUM));
+  const f = host.instantiate(module(COUNTED_SUM));
   host.setPollFlag(1);
-  assert.is(call(f, "sum", pageAddress(base), N), sum(values, N));
+  assert.is(call(f, "sum", pageAddress(base), N), sumOf(values, N));
   assert.equal([host.polls, host.faults], [1, [[base + 2, base + 2, R]]]);
 });
 
 Runs("an access after the increment is in the guard's range: its last read, alone on an absent page, faults", () => {
   const host = new FakeHost();
-  const values = elements(host);
+  const values = fillElements(host, pageAddress(base));
   const n = PAGE / 4; // reads a[1..n]: a[n] is the first element of the second page
   const dst = base + 3;
   host.takeAway(base + 1);
@@ -116,7 +98,7 @@ Runs("an access after the increment is in the guard's range: its last read, alon
 
 Runs("a write whose page is absent faults from the checked loop, and the copy lands", () => {
   const host = new FakeHost();
-  const values = elements(host);
+  const values = fillElements(host, pageAddress(base));
   const dst = base + 3;
   host.takeAway(dst);
   const f = host.instantiate(module(COPY));
@@ -127,7 +109,7 @@ Runs("a write whose page is absent faults from the checked loop, and the copy la
 
 Runs("a loop whose range ends past 4 GiB falls back to the checked loop, which traps like the plain module", () => {
   const host = new FakeHost();
-  const f = host.instantiate(module(SUM));
+  const f = host.instantiate(module(COUNTED_SUM));
   assert.throws(() => call(f, "sum", -8, 4), (error: Error) => error instanceof WebAssembly.RuntimeError);
 });
 

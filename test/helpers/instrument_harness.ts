@@ -8,6 +8,7 @@
 import binaryen from "binaryen";
 import { Access, computeLayout, type Layout, NO_READ, POLL_FLAG_ADDRESS, Protection } from "../../src/abi.js";
 import { instrument, KERNEL_FEATURES, type InstrumentOptions } from "../../src/instrument/instrument.js";
+import { childrenOf } from "../../src/instrument/operand_scan.js";
 import { assertChecked } from "../../src/instrument/verify_checks.js";
 
 /** 4 KiB pages; the shared region is 32 pages after the table (which covers all 4 GiB); memory is 64 wasm pages. */
@@ -35,6 +36,53 @@ export function module(body: string): Uint8Array {
     m.dispose();
   }
 }
+
+/** The form AssemblyScript emits for `for (let i = 0; i < n; i++) s += a[i]`: a counted loop, versioned. */
+export const COUNTED_SUM = `(func (export "sum") (param $a i32) (param $n i32) (result i32) (local $i i32) (local $s i32)
+  (loop $next
+    (if (i32.lt_s (local.get $i) (local.get $n))
+      (then
+        (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next))))
+  (local.get $s))`;
+
+/** `do { s += load(p); p += 4 } while (p < end)`: a call-free loop that is not counted, so not versioned. */
+export const SUM_WHILE = `(func (export "sumWhile") (param $p i32) (param $end i32) (result i32) (local $s i32)
+  (loop $next
+    (local.set $s (i32.add (local.get $s) (i32.load (local.get $p))))
+    (br_if $next (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $end))))
+  (local.get $s))`;
+
+/** `wasm` after `visit` saw (and may have changed in place) every expression of every defined function. */
+export function rewriteFunctions(wasm: Uint8Array, visit: (e: number, id: number) => void): Uint8Array {
+  const m = binaryen.readBinary(wasm);
+  try {
+    m.setFeatures(KERNEL_FEATURES);
+    const walk = (e: number) => {
+      const id = binaryen.getExpressionId(e);
+      visit(e, id);
+      for (const child of childrenOf(e, id)) walk(child);
+    };
+    for (let i = 0; i < m.getNumFunctions(); i++) {
+      const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
+      if (!f.module) walk(f.body);
+    }
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
+
+/** Three pages of i32 elements 1, 2, 3, ... written at `address`; returns them. */
+export function fillElements(host: FakeHost, address: number): number[] {
+  const values = Array.from({ length: (3 * PAGE) / 4 }, (_, i) => i + 1);
+  host.fill(address, new Uint8Array(Int32Array.from(values).buffer));
+  return values;
+}
+
+/** The i32 sum (wrapping) of the first `n` values. */
+export const sumOf = (values: number[], n: number) => values.slice(0, n).reduce((s, v) => (s + v) | 0, 0);
 
 export type FaultRecord = [first: number, last: number, access: Access];
 
