@@ -58,12 +58,11 @@
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
 import { MessageKind, type DecodeContext } from "./codec.js";
-import { applyWordDiff } from "./lrc_diff.js";
 import { Endpoint } from "./endpoint.js";
 import { InvalidProtocolOptionError } from "./errors.js";
-import { IntervalStore, hbOrder, maxVt, mergeableRuns, noticeOf, releaseParts } from "./lrc_intervals.js";
+import { IntervalStore, maxVt, noticeOf, releaseParts } from "./lrc_intervals.js";
 import { LrcLocks } from "./lrc_locks.js";
-import { fetchDiffs, fetchPage, runKey, serveDiffs, servePage, type Run } from "./lrc_fetch.js";
+import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./lrc_fetch.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
@@ -109,7 +108,8 @@ export class LrcProtocol implements Coherence {
     pagesFetched: 0,
     pagesSent: 0,
   };
-  private readonly decodeContext: DecodeContext;
+  /** What fetchAndApply (lrc_fetch.ts) works with. */
+  private readonly fetchContext: FetchContext;
   /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
   private readonly missAhead: Sweep;
   private readonly writeAhead: Sweep;
@@ -133,10 +133,11 @@ export class LrcProtocol implements Coherence {
     const lastPage = port.firstPage + port.pageCount - 1;
     this.missAhead = new Sweep(lastPage);
     this.writeAhead = new Sweep(lastPage);
-    this.decodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
+    const decodeContext: DecodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lastBarrier = this.store.vt.slice();
     this.pages = new LrcPages(port, this.counters);
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
+    this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, timeoutMs, counters: this.counters };
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
       hooks: options.syncHooks,
@@ -226,7 +227,7 @@ export class LrcProtocol implements Coherence {
     const shared = this.pages.recentPages().filter((p) => this.pages.pendingOf(p) !== undefined && this.pages.staleSource(p) === undefined);
     if (shared.length === 0) return;
     const pages = shared.slice(0, REOPEN_PAGES);
-    for (let k = 0; k < pages.length; k += PREFETCH_PAGES) await this.fetchAndApply(pages.slice(k, k + PREFETCH_PAGES), "write");
+    for (let k = 0; k < pages.length; k += PREFETCH_PAGES) await fetchAndApply(this.fetchContext, pages.slice(k, k + PREFETCH_PAGES), "write");
     const interval = this.store.vt[this.node] + 1;
     for (const p of pages) {
       if (this.port.protection(p) !== Protection.ReadOnly) continue;
@@ -322,7 +323,7 @@ export class LrcProtocol implements Coherence {
           this.counters.stalePages++;
         }
       }
-      for (let k = 0; k < validate.length; k += PREFETCH_PAGES) await this.fetchAndApply(validate.slice(k, k + PREFETCH_PAGES), "read");
+      for (let k = 0; k < validate.length; k += PREFETCH_PAGES) await fetchAndApply(this.fetchContext, validate.slice(k, k + PREFETCH_PAGES), "read");
       await this.sync.barrier();
       this.pages.collect();
       this.store.collect();
@@ -354,53 +355,7 @@ export class LrcProtocol implements Coherence {
       if ((pending ?? []).every((n) => asked.has(n.node)) && (source === undefined || asked.has(source))) batch.push(p);
     }
     this.counters.prefetched += batch.length - must.length;
-    await this.fetchAndApply(batch, access === Access.Write ? "write" : "read");
-  }
-
-  /**
-   * Fetches every diff pending for `pages` and applies them; the pages end read-only (parked).
-   * A stale page is first installed whole from its source. Per page, the notices are sorted into
-   * happens-before order and grouped into runs of one writer (mergeableRuns); each run comes as
-   * one diff, merged by its writer, and the runs are applied in order.
-   */
-  private async fetchAndApply(pages: readonly number[], access: "read" | "write"): Promise<void> {
-    const whole = new Map<number, Uint8Array>();
-    const wholeFetches = pages.flatMap((page) => {
-      const source = this.pages.staleSource(page);
-      if (source === undefined) return [];
-      return [fetchPage(this.endpoint, source, page, access, this.timeoutMs).then((bytes) => void whole.set(page, bytes))];
-    });
-    const byWriter = new Map<number, Map<string, Run>>();
-    const plans = new Map<number, Run[]>();
-    for (const page of pages) {
-      const pending = this.pages.pendingOf(page);
-      if (!pending) continue;
-      const runs = mergeableRuns([...pending].sort(hbOrder)).map((notices): Run => ({ page, notices, diff: undefined }));
-      plans.set(page, runs);
-      for (const run of runs) {
-        const writer = run.notices[0].node;
-        let wanted = byWriter.get(writer);
-        if (!wanted) byWriter.set(writer, (wanted = new Map()));
-        wanted.set(runKey(page, run.notices.at(-1)!.index), run);
-      }
-    }
-    const diffFetches = [...byWriter].map(([writer, wanted]) => fetchDiffs(this.endpoint, writer, wanted, this.decodeContext, this.timeoutMs, this.counters));
-    await Promise.all([...wholeFetches, ...diffFetches]);
-    for (const page of pages) {
-      const bytes = this.port.page(page);
-      const installed = whole.get(page);
-      if (installed) {
-        bytes.set(installed);
-        this.pages.fresh(page);
-        this.counters.pagesFetched++;
-      }
-      for (const run of plans.get(page) ?? []) {
-        applyWordDiff(bytes, run.diff!, true);
-        this.counters.diffsApplied += run.notices.length;
-      }
-      this.pages.applied(page);
-      if (this.port.protection(page) === Protection.None) this.port.setProtection(page, Protection.ReadOnly);
-    }
+    await fetchAndApply(this.fetchContext, batch, access === Access.Write ? "write" : "read");
   }
 
   private afterStart(handle: () => void): void {

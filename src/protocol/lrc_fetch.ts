@@ -1,6 +1,6 @@
 /**
  * What lrc's access misses fetch (lrc.ts): diffs from the writers of a page, and whole pages for
- * stale copies.
+ * stale copies; {@link fetchAndApply} brings a batch of pages up to date with both.
  *
  * Diffs: one request per writer, naming runs of its intervals per page (see lrc.ts for the
  * diagram); the writer merges each run's diffs into one and replies with a prefix of them when
@@ -23,8 +23,9 @@ import type { PagePort } from "./coherence.js";
 import { MessageKind, type DecodeContext, type Message } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
 import { LrcDiffMissingError, PageTimeoutError } from "./errors.js";
-import { mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
-import type { WriteNotice } from "./lrc_intervals.js";
+import { applyWordDiff, mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
+import { hbOrder, mergeableRuns, type WriteNotice } from "./lrc_intervals.js";
+import type { LrcPages } from "./lrc_pages.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "./lrc_wire.js";
 
 /** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
@@ -122,4 +123,61 @@ export async function servePage(endpoint: Endpoint, port: PagePort, msg: Message
   const read = () => port.page(msg.page).slice();
   const bytes = port.protection(msg.page) === Protection.ReadWrite ? await port.whenParked(read) : read();
   endpoint.send(msg.source, { kind: MessageKind.LrcPageReply, page: msg.page, request: msg.request, payload: bytes });
+}
+
+/** What {@link fetchAndApply} works with: one node's endpoint, memory and page state. */
+export interface FetchContext {
+  endpoint: Endpoint;
+  port: PagePort;
+  pages: LrcPages;
+  decodeContext: DecodeContext;
+  timeoutMs: number;
+  counters: { diffRequests: number; diffsApplied: number; pagesFetched: number };
+}
+
+/**
+ * Fetches every diff pending for `pages` and applies them; the pages end read-only (parked).
+ * A stale page is first installed whole from its source. Per page, the notices are sorted into
+ * happens-before order and grouped into runs of one writer (mergeableRuns); each run comes as
+ * one diff, merged by its writer, and the runs are applied in order.
+ */
+export async function fetchAndApply(ctx: FetchContext, pages: readonly number[], access: "read" | "write"): Promise<void> {
+  const { endpoint, port, timeoutMs, counters } = ctx;
+  const whole = new Map<number, Uint8Array>();
+  const wholeFetches = pages.flatMap((page) => {
+    const source = ctx.pages.staleSource(page);
+    if (source === undefined) return [];
+    return [fetchPage(endpoint, source, page, access, timeoutMs).then((bytes) => void whole.set(page, bytes))];
+  });
+  const byWriter = new Map<number, Map<string, Run>>();
+  const plans = new Map<number, Run[]>();
+  for (const page of pages) {
+    const pending = ctx.pages.pendingOf(page);
+    if (!pending) continue;
+    const runs = mergeableRuns([...pending].sort(hbOrder)).map((notices): Run => ({ page, notices, diff: undefined }));
+    plans.set(page, runs);
+    for (const run of runs) {
+      const writer = run.notices[0].node;
+      let wanted = byWriter.get(writer);
+      if (!wanted) byWriter.set(writer, (wanted = new Map()));
+      wanted.set(runKey(page, run.notices.at(-1)!.index), run);
+    }
+  }
+  const diffFetches = [...byWriter].map(([writer, wanted]) => fetchDiffs(endpoint, writer, wanted, ctx.decodeContext, timeoutMs, counters));
+  await Promise.all([...wholeFetches, ...diffFetches]);
+  for (const page of pages) {
+    const bytes = port.page(page);
+    const installed = whole.get(page);
+    if (installed) {
+      bytes.set(installed);
+      ctx.pages.fresh(page);
+      counters.pagesFetched++;
+    }
+    for (const run of plans.get(page) ?? []) {
+      applyWordDiff(bytes, run.diff!, true);
+      counters.diffsApplied += run.notices.length;
+    }
+    ctx.pages.applied(page);
+    if (port.protection(page) === Protection.None) port.setProtection(page, Protection.ReadOnly);
+  }
 }

@@ -1,0 +1,69 @@
+/**
+ * The kinds of wasm-dsm messages, with what each carries (checked by the codec, codec.ts, against
+ * its KIND_SPECS), and the barrier flags.
+ */
+export const MessageKind = {
+  /** node → barrier manager (node 0): version = epoch, arg = flags, JSON {@link ArriveBody}. */
+  BarrierArrive: 1,
+  /** manager → node: version = epoch, request = that node's arrive, JSON {@link ReleaseBody}. */
+  BarrierRelease: 2,
+  /** manager → node, answering a repeated arrive: JSON {@link BarrierWaitBody}. */
+  BarrierWait: 3,
+  /** node → manager after the final barrier's release, so the manager may stop. */
+  BarrierDone: 4,
+  /** node → lock manager: arg = lock id. */
+  LockAcquire: 5,
+  /** lock manager → node: arg = lock id, version = grant generation. */
+  LockGrant: 6,
+  /** lock manager → node, answering a repeated acquire: JSON {@link LockWaitBody}. */
+  LockWait: 7,
+  /** node → lock manager: arg = lock id, version = the generation being released. */
+  LockRelease: 8,
+  /** lock manager → node: the release is done. */
+  LockReleased: 9,
+  /** requester → page manager: version = the requester's version of the page. */
+  ReadRequest: 16,
+  WriteRequest: 17,
+  /** manager → holder: version = the holder's version, arg = requester, u32 payload = requester's version. */
+  ReadForward: 18,
+  WriteForward: 19,
+  /** holder → requester: the whole page at `version`; arg = access granted. */
+  PageData: 20,
+  /** holder → requester: a diff from the requester's version to `version`; arg = access granted. */
+  DiffData: 21,
+  /** manager → requester: access without data (the requester's copy is current). */
+  Grant: 22,
+  /** manager → copy holder: drop copies of version ≤ `version`; arg = requester. */
+  Invalidate: 23,
+  InvalidateAck: 24,
+  /** requester → manager: the page is installed; arg = access. */
+  Confirm: 25,
+  ConfirmAck: 26,
+  /** lrc, node → lock manager: arg = lock id, JSON {@link LrcAcquireBody}. */
+  LrcAcquire: 32,
+  /** lrc, lock manager → the lock's previous requester: arg = lock id, JSON {@link LrcForwardBody}. */
+  LrcForward: 33,
+  /** lrc, previous holder → acquirer: arg = lock id, request = the acquire's, JSON {@link LrcGrantBody}. */
+  LrcGrant: 34,
+  /** lrc, faulting node → a writer of the page: JSON {@link LrcDiffRequestBody}. */
+  LrcDiffRequest: 35,
+  /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */
+  LrcDiffReply: 36,
+  /** lrc, faulting node → the node a collection named as holding a complete copy of the page. */
+  LrcPageRequest: 37,
+  /** lrc, that node → requester: its current bytes of the page, "page" payload. */
+  LrcPageReply: 38,
+  /** Any node → any node: one slice of a message larger than the transport carries; request = set id (fragments.ts). */
+  Fragment: 40,
+} as const;
+export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
+
+const KIND_NAMES = new Map<number, string>(Object.entries(MessageKind).map(([name, kind]) => [kind, name]));
+
+/** The kind's name, e.g. "ReadForward"; `kind 99` for an unknown one. */
+export function kindName(kind: number): string {
+  return KIND_NAMES.get(kind) ?? `kind ${kind}`;
+}
+
+/** Flags of BarrierArrive / BarrierRelease. */
+export const BarrierFlag = { Final: 1 } as const;
