@@ -20,7 +20,9 @@ import { measureRawRtt } from "./raw_rtt.js";
 
 const PAGE = 4096;
 const PAGES = Number(process.env.DSM_BENCH_PAGES ?? 64);
-const ROUNDS = Number(process.env.DSM_BENCH_ROUNDS ?? 20);
+/** Rounds of PAGES faults; the first tenth warms up (V8's optimising tier, the spin policy's adaptation) and is not counted. */
+const ROUNDS = Number(process.env.DSM_BENCH_ROUNDS ?? 100);
+const WARM_UP_ROUNDS = Math.max(1, Math.floor(ROUNDS / 10));
 const PROTOCOLS = ["ivy", "diff", "migrate"];
 
 const rev = (() => {
@@ -70,7 +72,7 @@ async function main() {
             samples = Array.from(new Float64Array(node.memory.buffer, Number(result.value), PAGES * ROUNDS));
           },
         });
-        samples = samples.slice(PAGES).sort((x, y) => x - y); // the first round warms up
+        samples = samples.slice(PAGES * WARM_UP_ROUNDS).sort((x, y) => x - y);
         const median = percentile(samples, 0.5);
         const p99 = percentile(samples, 0.99);
         bytesBy[protocol] = job.stats.bytes;
