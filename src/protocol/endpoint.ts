@@ -20,7 +20,7 @@
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
 import type { PagePort } from "./coherence.js";
-import { CodecError, HEADER_BYTES, MessageKind, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit } from "./codec.js";
+import { CodecError, Field, HEADER_BYTES, MessageKind, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/checks.js";
@@ -332,7 +332,7 @@ export class Endpoint {
     }
     if (!whole) return;
     // A fragment never carries a fragment (the sender splits only whole messages).
-    if (whole.byteLength > 3 && whole[3] === MessageKind.Fragment) {
+    if (whole.byteLength > Field.kind && whole[Field.kind] === MessageKind.Fragment) {
       this.counters.malformed++;
       this.counters.dropped++;
       return;
