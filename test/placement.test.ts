@@ -8,12 +8,14 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
 import { createDiff } from "../src/protocol/diff_protocol.js";
-import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
+import { InvalidProtocolOptionError, UnallocatedPageError } from "../src/protocol/errors.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import { createMigrate } from "../src/protocol/migrate.js";
 import { AllocationPlacement, createPlacement } from "../src/protocol/placement.js";
+import { runCluster } from "../src/cli/cluster.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
+import { kernel } from "./helpers/kernels.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 const KIB = 1024;
@@ -116,4 +118,27 @@ Protocols("diff: an invalidation that reaches a node before its allocation is no
   assert.equal(ports.map((p) => p.protection(17)), [RO, RO]);
 });
 
+Protocols("a fault beyond every allocation the faulting node made is refused at once, naming the page, with no message sent", async () => {
+  for (const create of [createIvy, createDiff, createMigrate]) {
+    const { net, nodes } = recordedCluster(2, create, { placement: "allocation", pageCount: 8 });
+    await Promise.all(nodes.map((c) => c.start()));
+    for (const node of nodes) node.allocated(16 * KIB, 2 * KIB);
+    const error = await within(nodes[1].fault(19, 19, Access.Read).then(() => undefined, (e: Error) => e));
+    assert.instance(error, UnallocatedPageError);
+    assert.is(error!.message, "node 1: page 19 (address 0x4c00) lies in the shared region but outside every sharedAlloc allocation made so far; kernels reach shared memory only through the addresses sharedAlloc returns");
+    assert.equal(net.transcript(), []);
+  }
+});
+
+const Runs = suite("a kernel under allocation placement");
+
+Runs("a kernel reading past its allocation fails with UnallocatedPageError, and the node waiting in its final barrier is stopped at once", async () => {
+  const { instrumented } = await kernel("test/kernels/outside_alloc.ts");
+  // The bound is far below both the fault timeout and the 120 s barrier timeout.
+  const error = await within(runCluster(instrumented, [], { nodes: 2, protocol: "ivy" }).then(() => undefined, (e: Error) => e), 8000);
+  assert.instance(error, UnallocatedPageError);
+  assert.match(error!.message, /^node 1: page \d+ \(address 0x[0-9a-f]+\) lies in the shared region but outside every sharedAlloc allocation/);
+});
+
 Protocols.run();
+Runs.run();

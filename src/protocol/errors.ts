@@ -139,6 +139,23 @@ export class PageRangeError extends Error {
   }
 }
 
+/**
+ * A fault on a shared page that no allocation of this node covers, under allocation placement:
+ * every node makes the same allocations, so no node manages the page and none ever will.
+ */
+export class UnallocatedPageError extends Error {
+  override name = "UnallocatedPageError";
+  constructor(
+    readonly page: number,
+    readonly address: number,
+    readonly node: number,
+  ) {
+    super(
+      `node ${node}: page ${page} (address 0x${address.toString(16)}) lies in the shared region but outside every sharedAlloc allocation made so far; kernels reach shared memory only through the addresses sharedAlloc returns`,
+    );
+  }
+}
+
 /** The protocol was closed; it sends and waits no more. */
 export class ProtocolClosedError extends Error {
   override name = "ProtocolClosedError";

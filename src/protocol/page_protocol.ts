@@ -21,7 +21,7 @@ import type { Coherence, PagePort, ProtocolContext, ProtocolStats } from "./cohe
 import { MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
-import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError } from "./errors.js";
+import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { createPlacement, type Placement, type PlacementName } from "./placement.js";
 import { SyncService, type SyncHooks } from "./sync.js";
 
@@ -154,6 +154,8 @@ export abstract class PageProtocol implements Coherence {
   async fault(first: number, last: number, access: Access): Promise<void> {
     this.endpoint.check();
     checkFaultRange(this.port, first, last);
+    // This node has made every allocation its kernel made; a page beyond them has no manager.
+    for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
     const write = access === Access.Write || this.roles.readsMove;
     const deadline = Date.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
