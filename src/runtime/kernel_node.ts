@@ -182,6 +182,10 @@ export class KernelNode implements PagePort {
   async abort(reason: Error): Promise<void> {
     this.failure ??= reason;
     this.mailbox.stop();
+    // A request under way (a fault, a barrier, the final barrier) gives up now, not at its timeout.
+    const watch = this.watch;
+    this.watch = undefined;
+    watch?.reject(reason);
     await this.worker?.terminate();
   }
 
