@@ -222,7 +222,7 @@ export function hostGlobals(m: binaryen.Module): Set<string> {
 }
 
 /** Export name of each exported function, by internal name: what messages call the function. */
-function exportNames(m: binaryen.Module): Map<string, string> {
+export function exportNames(m: binaryen.Module): Map<string, string> {
   const names = new Map<string, string>();
   for (let i = 0; i < m.getNumExports(); i++) {
     const info = binaryen.getExportInfo(m.getExportByIndex(i));

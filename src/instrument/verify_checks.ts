@@ -46,7 +46,7 @@ import type { LoopHelperNames } from "./loop_helpers.js";
 import { guardTerms } from "./loop_version.js";
 import { loopHelpers, rangeHelpers } from "./verify_helpers.js";
 import { addressOf, constant, covered, factId, guardFacts, infoOf, type Fact, join, kill, operandKey, pageAddress, sameState, type State, tableLoad, withFact, zeroFacts } from "./verify_facts.js";
-import { hostGlobals, KERNEL_FEATURES } from "./instrument.js";
+import { exportNames, hostGlobals, KERNEL_FEATURES } from "./instrument.js";
 import { boundAfterWrite, carriedBounds, privateCovered } from "./verify_private.js";
 import { windowKind } from "./verify_windows.js";
 
@@ -107,15 +107,6 @@ export function verifyChecks(wasm: Uint8Array, layout: Layout): UncheckedAccess[
   } finally {
     m.dispose();
   }
-}
-
-function exportNames(m: binaryen.Module): Map<string, string> {
-  const names = new Map<string, string>();
-  for (let i = 0; i < m.getNumExports(); i++) {
-    const info = binaryen.getExportInfo(m.getExportByIndex(i));
-    if (info.kind === binaryen.ExternalFunction && !names.has(info.value)) names.set(info.value, info.name);
-  }
-  return names;
 }
 
 class Walker {
