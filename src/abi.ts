@@ -65,6 +65,8 @@ export const Slot = {
   STATUS: 8,
   /** Reply value (i32), e.g. the address returned by an allocation. */
   RESULT: 9,
+  /** Host sets it (Atomics.store) to a request's sequence number when it picks the request up. */
+  SEEN: 10,
 } as const;
 export const POLL_FLAG_ADDRESS = Slot.POLL_FLAG * 4;
 

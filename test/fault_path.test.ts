@@ -1,21 +1,18 @@
 /**
  * What keeps a remote fault cheap, pinned so it stays that way: the local network delivers a
  * whole exchange in one turn of the event loop without starving timers; one retransmission timer
- * serves every call of an endpoint; the mailbox host polls for the next request and sleeps when
- * polling does not pay; a worker spins for its reply only while the running threads fit the
- * cores; a fault's Confirm leaves after the fault resolved; one watchdog bounds every mailbox
- * request, each by its own bound.
+ * serves every call of an endpoint; a fault's Confirm leaves after the fault resolved; one
+ * watchdog bounds every mailbox request, each by its own bound. The mailbox's polling and
+ * spinning are pinned in mailbox.test.ts.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Worker } from "node:worker_threads";
-import { Access, Reply, Request, Slot } from "../src/abi.js";
+import { Access } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
 import { KernelNode } from "../src/runtime/kernel_node.js";
-import { CoreGauge, MailboxHost } from "../src/runtime/mailbox.js";
 import { LocalNetwork, TURN_BUDGET } from "../src/transport/local_transport.js";
 import { FakeCoherence } from "./helpers/fake_coherence.js";
 import { FakePort } from "./helpers/fake_port.js";
@@ -155,133 +152,6 @@ Retries("calls with different deadlines each end with their own error, the earli
   await net.close();
 });
 
-const Polling = suite("MailboxHost polling");
-
-/** Publishes a request as the worker does; `notify` false leaves a sleeping host asleep. */
-function publish(control: Int32Array, seq: number, kind: number, notify: boolean): void {
-  control[Slot.KIND] = kind;
-  control[Slot.ARG0] = 40 + seq;
-  Atomics.store(control, Slot.REQ_SEQ, seq);
-  if (notify) Atomics.notify(control, Slot.REQ_SEQ);
-}
-
-Polling("a request published while the host polls is found without a notify", async () => {
-  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
-  const host = new MailboxHost(control, 1_000_000);
-  const next = host.next();
-  setTimeout(() => publish(control, 1, Request.Fault, false), 5);
-  const request = await within(next, 100);
-  assert.equal(request, { seq: 1, kind: Request.Fault, args: [41, 0, 0, 0] });
-  host.stop();
-});
-
-Polling("after a poll that found nothing the host sleeps, and a notify wakes it", async () => {
-  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
-  const host = new MailboxHost(control, 1000);
-  let got: unknown;
-  const next = host.next().then((request) => (got = request));
-  await sleep(30);
-  publish(control, 1, Request.Barrier, false);
-  await sleep(30);
-  assert.is(got, undefined, "the host kept polling after its poll window");
-  Atomics.notify(control, Slot.REQ_SEQ);
-  await within(next);
-  assert.equal(got, { seq: 1, kind: Request.Barrier, args: [41, 0, 0, 0] });
-  host.stop();
-});
-
-Polling("with a gauge, the host polls while the running threads fit the cores and sleeps at once when they do not", async () => {
-  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
-  const gauge = new CoreGauge(new SharedArrayBuffer(4), 2);
-  const host = new MailboxHost(control, 1_000_000);
-  host.gauge = gauge;
-  gauge.enter(); // one kernel thread running: it and the host fit 2 cores
-  const polled = host.next();
-  setTimeout(() => publish(control, 1, Request.Fault, false), 5);
-  assert.equal(await within(polled, 100), { seq: 1, kind: Request.Fault, args: [41, 0, 0, 0] });
-  gauge.enter(); // two running: no core left for polling
-  let got: unknown;
-  const slept = host.next().then((request) => (got = request));
-  publish(control, 2, Request.Poll, false);
-  await sleep(30);
-  assert.is(got, undefined, "the host polled although the cores were taken");
-  Atomics.notify(control, Slot.REQ_SEQ);
-  await within(slept);
-  assert.equal(got, { seq: 2, kind: Request.Poll, args: [42, 0, 0, 0] });
-  host.stop();
-});
-
-Polling("a host that never polls sleeps until notified, and stop ends its wait with null", async () => {
-  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
-  const host = new MailboxHost(control, 0);
-  const first = host.next();
-  publish(control, 1, Request.Poll, true);
-  assert.equal(await within(first), { seq: 1, kind: Request.Poll, args: [41, 0, 0, 0] });
-  const second = host.next();
-  host.stop();
-  assert.is(await within(second), null);
-});
-
-const Spin = suite("spinning only while a core is free");
-
-/**
- * A worker that sends one request through a MailboxClient that may spin 10 s, sharing `gauge`;
- * resolves with the gauge's running count seen while the worker waits for the reply.
- */
-async function runningWhileWaiting(cores: number, spinMicros: number, settles: ((running: Int32Array) => Promise<void>)[]): Promise<number[]> {
-  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
-  const gauge = new CoreGauge(new SharedArrayBuffer(4), cores);
-  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
-  const code = `
-    import { workerData, parentPort } from "node:worker_threads";
-    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
-    const gauge = new CoreGauge(workerData.gauge, workerData.cores);
-    gauge.enter();
-    const client = new MailboxClient(new Int32Array(workerData.control), ${spinMicros}, gauge);
-    for (let i = 0; i < ${settles.length}; i++) client.call(${Request.Poll});
-    gauge.leave();
-    parentPort.postMessage("done");`;
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer, cores } });
-  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
-  const host = new MailboxHost(control, 0);
-  try {
-    const seen: number[] = [];
-    for (const settle of settles) {
-      const request = await within(host.next());
-      await settle(gauge.running);
-      seen.push(Atomics.load(gauge.running, 0));
-      host.reply(request!, Reply.Ok);
-    }
-    await within(done);
-    assert.is(Atomics.load(gauge.running, 0), 0, "the worker left the gauge when it finished");
-    return seen;
-  } finally {
-    host.stop();
-    await worker.terminate();
-  }
-}
-
-/** Waits (at most 2 s) for the worker to leave the running count. */
-const untilAsleep = async (count: Int32Array) => {
-  for (let i = 0; i < 200 && Atomics.load(count, 0) !== 0; i++) await sleep(10);
-};
-const briefly = async () => void (await sleep(50));
-
-Spin("with its thread and the host over the cores, a waiting worker sleeps and leaves the running count", async () => {
-  assert.equal(await runningWhileWaiting(1, 10_000_000, [untilAsleep]), [0]);
-});
-
-Spin("with a core free for it, a waiting worker spins and stays counted as running", async () => {
-  assert.equal(await runningWhileWaiting(8, 10_000_000, [briefly]), [1]);
-});
-
-Spin("after a spin that got no reply the worker sleeps at once for the next request, then spins again", async () => {
-  // 300 ms spins: the first ends unanswered (running drops to 0 once it sleeps), the second is
-  // skipped (asleep at once), the third spins again and is answered within it.
-  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, async () => undefined]);
-  assert.equal(seen, [0, 0, 1]);
-});
-
 const Confirms = suite("Confirm after the fault");
 
 Confirms("a read fault resolves before its Confirm is sent; the Confirm follows on the next turn", async () => {
@@ -320,7 +190,5 @@ Bounds("a fault after a barrier times out at the fault's bound, not the barrier'
 
 Turns.run();
 Retries.run();
-Polling.run();
-Spin.run();
 Confirms.run();
 Bounds.run();

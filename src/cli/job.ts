@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
 import { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "../runtime/kernel_node.js";
-import { CoreGauge, GAUGED_SPIN_US } from "../runtime/mailbox.js";
+import { CoreGauge, GAUGE_BYTES, GAUGED_SPIN_US } from "../runtime/mailbox.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
 
 /** Runtime counters, protocol counters and transport counters of one node (or summed). */
@@ -103,7 +103,7 @@ function spinPolicy(options: NodeRunOptions): Pick<NodeRunOptions, "spinMicros" 
   const env = process.env.DSM_SPIN_US;
   if (options.spinMicros !== undefined) return { spinMicros: options.spinMicros, gauge: options.gauge };
   if (env !== undefined && env !== "") return { spinMicros: Number(env) };
-  return { spinMicros: GAUGED_SPIN_US, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(4), availableParallelism()) };
+  return { spinMicros: GAUGED_SPIN_US, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), availableParallelism()) };
 }
 
 /**

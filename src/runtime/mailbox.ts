@@ -5,8 +5,8 @@
  *   worker                                   host
  *   write KIND, ARG0..ARG3
  *   Atomics.store(REQ_SEQ, s); notify  ──▶   polling sees REQ_SEQ == s, or Atomics.waitAsync wakes
- *   spin on ACK_SEQ (if a core is free),      kernel is parked: handle, change pages
- *   then Atomics.wait
+ *   spin on ACK_SEQ (if a core is free),      Atomics.store(SEEN, s)
+ *   then Atomics.wait                         kernel is parked: handle, change pages
  *                                            write STATUS, RESULT
  *   ACK_SEQ == s: read STATUS, RESULT  ◀──   Atomics.store(ACK_SEQ, s); notify
  *
@@ -15,7 +15,7 @@
  * sequentially consistent, so the payload writes are visible). Page bytes the host wrote while
  * the kernel was parked are published by the same ACK store.
  */
-import { Reply, Slot, type Request } from "../abi.js";
+import { Reply, Request, Slot } from "../abi.js";
 
 export interface MailboxRequest {
   seq: number;
@@ -23,23 +23,30 @@ export interface MailboxRequest {
   args: [number, number, number, number];
 }
 
+/** Bytes of a {@link CoreGauge}'s shared buffer. */
+export const GAUGE_BYTES = 8;
+
 /**
- * Kernel threads of one process that are using a CPU now (computing or spinning), in one shared
- * Int32Array slot: the host counts itself separately. Spinning saves the ~45 µs of waking a
- * sleeping thread, but only while the thread that must answer has a core; with more runnable
- * threads than cores the spin takes the CPU the reply needs (intsort on 4 nodes over 2 cores
- * spun 5–10 s against 0.7 s without). So a worker spins only while the threads running, itself
- * and the host fit the cores. The count is advisory: a stale read costs time, never correctness.
+ * Kernel threads of one process that are using a CPU now (computing or spinning), and how many of
+ * them only spin, in two shared Int32Array slots: the host counts itself separately. Spinning
+ * saves the ~45 µs of waking a sleeping thread, but only while the thread that must answer has a
+ * core; with more runnable threads than cores the spin takes the CPU the reply needs (intsort on
+ * 4 nodes over 2 cores spun 5–10 s against 0.7 s without). So a worker spins only while the
+ * threads running, itself and the host fit the cores. The host polls while the threads that
+ * compute and itself fit: a spinning worker gives way within its bound and only waits for a
+ * host, and a host asleep while one spins wakes ~60 µs late (a node spinning at a barrier made a
+ * tenth of another node's faults that slow). The counts are advisory: a stale read costs time,
+ * never correctness.
  */
 export class CoreGauge {
   readonly running: Int32Array;
 
   constructor(
-    buffer: SharedArrayBuffer = new SharedArrayBuffer(4),
+    buffer: SharedArrayBuffer = new SharedArrayBuffer(GAUGE_BYTES),
     /** CPUs this process may use. */
     readonly cores = 1,
   ) {
-    this.running = new Int32Array(buffer, 0, 1);
+    this.running = new Int32Array(buffer, 0, 2);
   }
 
   get buffer(): SharedArrayBuffer {
@@ -54,9 +61,19 @@ export class CoreGauge {
     Atomics.sub(this.running, 0, 1);
   }
 
+  /** A running thread starts or ends a spin. */
+  spinning(delta: 1 | -1): void {
+    Atomics.add(this.running, 1, delta);
+  }
+
   /** Whether a running thread may keep its core to spin: all running threads and the host fit. */
   mayspin(): boolean {
     return Atomics.load(this.running, 0) + 1 <= this.cores;
+  }
+
+  /** Whether the host may poll: the threads that compute (not those that spin) and the host fit. */
+  maypoll(): boolean {
+    return Atomics.load(this.running, 0) - Atomics.load(this.running, 1) + 1 <= this.cores;
   }
 }
 
@@ -67,15 +84,73 @@ export class CoreGauge {
  */
 export const GAUGED_SPIN_US = 60;
 
+/**
+ * A spinning worker whose request the host has not picked up after this many microseconds stops
+ * spinning. The host picks a request up within ~3 µs while it has a core. On the 2-vCPU VM it
+ * often had none right after the worker woke from a sleep, most likely because the woken worker
+ * was placed on the host's CPU while the other idled (a test of bare wake-ups found that for one
+ * in six): the host then saw the request only when the spin ended, 60 µs later, and a tenth of
+ * all faults took that long.
+ */
+export const PICKUP_US = 10;
+
 /** Most requests a gauged worker waits for without spinning after spins that failed. */
 const MAX_SPIN_SKIP = 64;
+
+/**
+ * When a gauged worker spins for one class of requests. A spin that ended without a reply makes
+ * the next 1, 2, 4 … 64 requests of the class sleep at once, so a machine busy with other work
+ * loses little to spinning. A request that slept but was answered within the spin bound (it did
+ * not spin, or its spin ended early because the host had not picked it up) shows a spin would
+ * have paid: the failure before was one slow request, not a busy machine, and spinning starts
+ * again. (Without that, one slow fault in a hundred kept a worker asleep, at ~7 µs a wake,
+ * for the next 1 … 64 faults, and half of all faults paid for it.)
+ */
+class SpinPolicy {
+  /** Requests still to wait for without spinning, and the next failure's skip. */
+  private skip = 0;
+  private backoff = 1;
+
+  constructor(private readonly spinMicros: number) {}
+
+  /** Whether this request may spin (when the gauge also finds a core free). */
+  mayTry(): boolean {
+    if (this.skip === 0) return true;
+    this.skip--;
+    return false;
+  }
+
+  spun(answered: boolean): void {
+    if (answered) {
+      this.backoff = 1;
+      return;
+    }
+    this.skip = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, MAX_SPIN_SKIP);
+  }
+
+  /** A request not answered while it spun (or that did not spin) got its reply `waitedMicros` after it was sent. */
+  slept(waitedMicros: number): void {
+    if (waitedMicros > this.spinMicros) return;
+    this.skip = 0;
+    this.backoff = 1;
+  }
+}
+
+/** Requests that wait for other nodes (see {@link MailboxClient}). */
+const SYNC_REQUESTS: ReadonlySet<Request> = new Set<Request>([Request.Barrier, Request.Lock, Request.Unlock, Request.Done]);
 
 /** Worker side. Blocking: a kernel import calls it and gets the reply. */
 export class MailboxClient {
   private seq = 0;
-  /** Gauged workers only: requests still to wait for without spinning, and the next failure's skip. */
-  private skip = 0;
-  private backoff = 1;
+  /**
+   * Gauged workers keep one spin policy for faults (and other requests the host answers by
+   * itself) and one for barriers and locks, which wait for other nodes' compute and usually
+   * outlast a spin: a node that waits at every barrier must not stop spinning for its faults,
+   * nor spin through every barrier because its faults are quick.
+   */
+  private readonly quick: SpinPolicy;
+  private readonly sync: SpinPolicy;
 
   constructor(
     private readonly control: Int32Array,
@@ -86,30 +161,16 @@ export class MailboxClient {
     private readonly spinMicros = 300,
     /**
      * When given, spin only while the process's running threads fit its cores (this thread counts
-     * as running), and after a spin that ended without a reply skip spinning for the next 1, 2, 4
-     * … 64 requests, so a machine busy with other work loses little to spinning.
+     * as running), and as {@link SpinPolicy} allows.
      */
     private readonly gauge?: CoreGauge,
     /** Backstop only: the host bounds every wait itself and answers Abort. */
     private readonly backstopMs = 30 * 60 * 1000,
-  ) {}
-
-  private maySpin(): boolean {
-    if (!this.gauge) return true;
-    if (this.skip > 0) {
-      this.skip--;
-      return false;
-    }
-    return this.gauge.mayspin();
-  }
-
-  private spun(answered: boolean): void {
-    if (answered) {
-      this.backoff = 1;
-      return;
-    }
-    this.skip = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, MAX_SPIN_SKIP);
+    /** A spin ends when the host has not picked the request up within this many microseconds. */
+    private readonly pickupMicros = PICKUP_US,
+  ) {
+    this.quick = new SpinPolicy(spinMicros);
+    this.sync = new SpinPolicy(spinMicros);
   }
 
   /** Sends a request and blocks until the host replies; returns RESULT, throws on Abort. */
@@ -124,16 +185,27 @@ export class MailboxClient {
     Atomics.store(c, Slot.REQ_SEQ, seq);
     Atomics.notify(c, Slot.REQ_SEQ);
     let done = false;
-    if (this.spinMicros > 0 && this.maySpin()) {
-      const spinUntil = performance.now() + this.spinMicros / 1000;
+    const sent = performance.now();
+    const policy = this.gauge ? (SYNC_REQUESTS.has(kind) ? this.sync : this.quick) : undefined;
+    if (this.spinMicros > 0 && (!policy || (policy.mayTry() && this.gauge!.mayspin()))) {
+      const spinUntil = sent + this.spinMicros / 1000;
+      const pickupBy = sent + this.pickupMicros / 1000;
+      this.gauge?.spinning(1);
       for (let i = 1; ; i++) {
         if (Atomics.load(c, Slot.ACK_SEQ) === seq) {
           done = true;
           break;
         }
-        if ((i & 255) === 0 && performance.now() >= spinUntil) break;
+        if ((i & 255) === 0) {
+          const now = performance.now();
+          if (now >= spinUntil) break;
+          // Not even picked up: the host has no core, most likely because it waits behind this
+          // very thread on one CPU (a woken thread often lands on its waker's). Sleep to let it run.
+          if (now >= pickupBy && Atomics.load(c, Slot.SEEN) !== seq) break;
+        }
       }
-      if (this.gauge) this.spun(done);
+      this.gauge?.spinning(-1);
+      policy?.spun(done);
     }
     if (!done) {
       this.gauge?.leave();
@@ -147,6 +219,7 @@ export class MailboxClient {
       } finally {
         this.gauge?.enter();
       }
+      policy?.slept((performance.now() - sent) * 1000);
     }
     if (c[Slot.STATUS] !== Reply.Ok) throw new HostAbort("the host aborted the run");
     return c[Slot.RESULT];
@@ -173,7 +246,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * one check per turn of the event loop (timers, I/O and other nodes keep running), for up to
  * `pollMicros`. Polling pays only while the kernel faults in quick succession on a CPU of its
  * own; when the kernel shares the host's CPU, polling only delays it. With a {@link CoreGauge}
- * the host polls whenever the running kernel threads and itself fit the cores. Without one, a
+ * the host polls whenever the kernel threads that compute and itself fit the cores. Without one, a
  * poll that finds nothing makes the host sleep at once for the next 1, 2, 4 … 64 requests, and
  * one that finds a request starts that count over.
  */
@@ -199,7 +272,7 @@ export class MailboxHost {
     let pollUntil = 0;
     if (this.pollMicros > 0) {
       if (this.gauge) {
-        if (this.gauge.mayspin()) pollUntil = performance.now() + this.pollMicros / 1000;
+        if (this.gauge.maypoll()) pollUntil = performance.now() + this.pollMicros / 1000;
       } else if (this.skip > 0) this.skip--;
       else pollUntil = performance.now() + this.pollMicros / 1000;
     }
@@ -207,6 +280,7 @@ export class MailboxHost {
     // (run() calls it when the worker reports, fails or exits).
     while (!this.stopped) {
       if (Atomics.load(c, Slot.REQ_SEQ) === want) {
+        Atomics.store(c, Slot.SEEN, want);
         if (pollUntil > 0) this.backoff = 1;
         this.last = want;
         return { seq: want, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
