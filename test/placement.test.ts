@@ -97,7 +97,6 @@ Protocols("a request reaching a manager that has not allocated the page waits fo
   await net.quiet();
   assert.equal(net.transcript(), [
     "WriteRequest 1→0 p16 v0",
-    "WriteForward 0→0 p16 v0",
     "PageData 0→1 p16 v0",
     "Confirm 1→0 p16 v1",
     "ConfirmAck 0→1 p16 v0",

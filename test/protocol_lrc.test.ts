@@ -62,7 +62,6 @@ Transcripts("lock acquire: the manager forwards to the last requester, which gra
   await net.quiet();
   assert.equal(net.transcript(), [
     "LrcAcquire 1→0 p0 v0",
-    "LrcForward 0→0 p0 v0",
     "LrcGrant 0→1 p0 v0",
     "LrcAcquire 2→0 p0 v0",
     "LrcForward 0→1 p0 v0",

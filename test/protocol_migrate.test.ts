@@ -43,7 +43,6 @@ Migrate("a read fault moves the whole page: the old owner has no access, the rea
   await fault(1, 16, Access.Read);
   assert.equal(net.transcript(), [
     "WriteRequest 1→0 p16 v0",
-    "WriteForward 0→0 p16 v0",
     "PageData 0→1 p16 v0",
     "Confirm 1→0 p16 v1",
     "ConfirmAck 0→1 p16 v0",
@@ -76,31 +75,30 @@ Migrate("the page moves back to its home with the bytes written elsewhere", asyn
   net.clear();
   await fault(0, 17, Access.Read);
   assert.equal(net.transcript(), [
-    "WriteRequest 0→0 p17 v0",
     "WriteForward 0→1 p17 v1",
     "PageData 1→0 p17 v1",
-    "Confirm 0→0 p17 v2",
-    "ConfirmAck 0→0 p17 v0",
   ]);
   assert.equal(protections(17), [RW, None]);
   assert.is(ports[0].page(17)[5], 55);
 });
 
 Migrate("a lost forward is re-driven by the repeated request", async () => {
-  const { net, protections, fault, nodes } = await setup(2);
+  const { net, protections, fault, nodes } = await setup(3);
+  await fault(2, 18, Access.Write); // node 2 takes page 18 from its home, node 1
+  net.clear();
   let lost = false;
   net.drop = (m) => m.kind === MessageKind.WriteForward && !lost && (lost = true);
   await fault(0, 18, Access.Write);
   assert.equal(net.transcript(), [
     "WriteRequest 0→1 p18 v0",
-    "WriteForward 1→1 p18 v0 (dropped)",
+    "WriteForward 1→2 p18 v1 (dropped)",
     "WriteRequest 0→1 p18 v0",
-    "WriteForward 1→1 p18 v0",
-    "PageData 1→0 p18 v0",
-    "Confirm 0→1 p18 v1",
+    "WriteForward 1→2 p18 v1",
+    "PageData 2→0 p18 v1",
+    "Confirm 0→1 p18 v2",
     "ConfirmAck 1→0 p18 v0",
   ]);
-  assert.equal(protections(18), [RW, None]);
+  assert.equal(protections(18), [RW, None, None]);
   assert.is(nodes[0].stats().retries, 1);
 });
 
@@ -111,7 +109,6 @@ Migrate("two nodes faulting on one page get it in turn, serialized at its home",
   assert.equal(net.transcript(), [
     "WriteRequest 1→0 p16 v0",
     "WriteRequest 2→0 p16 v0",
-    "WriteForward 0→0 p16 v0",
     "PageData 0→1 p16 v0",
     "Confirm 1→0 p16 v1",
     "WriteForward 0→1 p16 v1", // the next transaction starts as soon as the first is confirmed

@@ -100,6 +100,11 @@ export class Endpoint {
   private nextFragmentSet = 1;
   private closed = false;
   private failure: Error | undefined;
+  /** Messages this node sent itself, not yet handled (see {@link loopback}). */
+  private looped: Message[] = [];
+  private loopScheduled = false;
+  /** Depth of message handling under way on this endpoint. */
+  private routing = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -138,8 +143,12 @@ export class Endpoint {
     }
   }
 
-  /** Hands an encoded message to the transport, in fragments when it is larger than the transport carries. */
+  /**
+   * Hands an encoded message to the transport, in fragments when it is larger than the transport
+   * carries; a message to this node itself goes round the transport (see {@link loopback}).
+   */
   private deliver(to: number, bytes: Uint8Array): void {
+    if (to === this.node) return this.loopback(bytes);
     if (bytes.byteLength <= this.maxPayload) return this.transport.send(to, bytes);
     const set = this.nextFragmentSet;
     this.nextFragmentSet = set >= 0xffffffff ? 1 : set + 1;
@@ -277,6 +286,7 @@ export class Endpoint {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.looped = [];
     const calls = [...this.calls];
     this.calls.clear();
     this.pending.clear();
@@ -299,8 +309,61 @@ export class Endpoint {
     return encodeMessage(init, scratch);
   }
 
+  /**
+   * A message from this node to itself: decoded at once (the codec copies the payload, so the
+   * sender may reuse its buffer) and handled after the handler under way returns, or in a
+   * microtask when none is. It is never lost and costs no transport hop: over NATS a
+   * self-addressed message would travel to the server and back, and on the local transport
+   * through the network's queue. Handlers still never run inside `send` or `call`, and this
+   * node's messages to itself keep their order.
+   */
+  private loopback(bytes: Uint8Array): void {
+    const msg = decodeMessage(bytes, this.decodeContext);
+    this.looped.push(msg);
+    if (this.routing === 0 && !this.loopScheduled) {
+      this.loopScheduled = true;
+      queueMicrotask(this.drainLoopback);
+    }
+  }
+
+  private readonly drainLoopback = (): void => {
+    this.loopScheduled = false;
+    if (this.routing > 0) return; // the handler under way drains them when it returns
+    this.routing++;
+    try {
+      // Re-read this.looped: close() empties it.
+      for (let i = 0; i < this.looped.length; i++) {
+        if (this.closed) break;
+        const msg = this.looped[i]!;
+        try {
+          this.routeOrReassemble(msg);
+        } catch (error) {
+          this.fail(error);
+        }
+      }
+    } finally {
+      this.looped = [];
+      this.routing--;
+    }
+  };
+
   private receive(bytes: Uint8Array): void {
     if (this.closed) return;
+    this.routing++;
+    try {
+      this.decodeAndRoute(bytes);
+    } finally {
+      this.routing--;
+    }
+    if (this.routing === 0 && this.looped.length > 0) this.drainLoopback();
+  }
+
+  private routeOrReassemble(msg: Message): void {
+    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
+    this.route(msg);
+  }
+
+  private decodeAndRoute(bytes: Uint8Array): void {
     let msg: Message;
     try {
       msg = decodeMessage(bytes, this.decodeContext);
@@ -311,9 +374,8 @@ export class Endpoint {
       return;
     }
     if (msg.job !== this.job || msg.target !== this.node) return this.dropMisdelivered();
-    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
     try {
-      this.route(msg);
+      this.routeOrReassemble(msg);
     } catch (error) {
       this.fail(error);
     }
@@ -337,7 +399,7 @@ export class Endpoint {
       this.counters.dropped++;
       return;
     }
-    this.receive(whole);
+    this.decodeAndRoute(whole);
   }
 
   private route(msg: Message): void {

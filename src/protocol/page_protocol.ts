@@ -2,7 +2,9 @@
  * What migrate, ivy and diff share on every node: the requester role (a fault asks the page's
  * manager, installs the reply, confirms), the copy-holder role (invalidation), the manager role
  * (directory.ts), the sync service, and the Coherence plumbing. Each protocol adds how a holder
- * answers a forward and how a requester installs a reply.
+ * answers a forward and how a requester installs a reply. When two roles of one exchange fall on
+ * one node (a requester that manages the page, a manager that owns it), the message between them
+ * stays inside that node (Endpoint's loopback) and never reaches the transport.
  *
  * Every node keeps, per page, the version of the copy it holds (or last held). Versions rise by
  * one per write transaction of the page, so a message about an older version is recognisably

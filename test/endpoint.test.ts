@@ -1,0 +1,90 @@
+/**
+ * Messages a node sends itself (src/protocol/endpoint.ts, loopback): a manager asking itself, an
+ * owner forwarding to itself, a confirm to its own directory. They never touch the transport, yet
+ * behave like messages: handled after the handler that sent them returns, in order, with a
+ * payload of their own.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { MessageKind, type Message } from "../src/protocol/codec.js";
+import { Endpoint } from "../src/protocol/endpoint.js";
+import { LocalNetwork } from "../src/transport/local_transport.js";
+import { within } from "./helpers/expect.js";
+import { FakePort } from "./helpers/fake_port.js";
+
+const PAGE = 1024;
+
+function endpoints() {
+  const net = new LocalNetwork(2);
+  const [a, b] = [0, 1].map((id) => new Endpoint(net.transport(id), new FakePort({ pageSize: PAGE }), { job: 3, retryMs: 20 }));
+  return { net, a: a!, b: b! };
+}
+
+const Loopback = suite("messages to this node itself");
+
+Loopback("are handled after the handler that sent them returns, in the order sent, without the transport", async () => {
+  const { net, a, b } = endpoints();
+  const order: string[] = [];
+  a.on(MessageKind.Invalidate, (m) => {
+    order.push(`invalidate from ${m.source}: start`);
+    a.send(0, { kind: MessageKind.InvalidateAck, page: 17, arg: 0 });
+    a.send(0, { kind: MessageKind.InvalidateAck, page: 18, arg: 0 });
+    order.push(`invalidate from ${m.source}: end`);
+  });
+  a.on(MessageKind.InvalidateAck, (m) => order.push(`ack p${m.page} from ${m.source}`));
+  b.send(0, { kind: MessageKind.Invalidate, page: 16, arg: 1 });
+  await within(net.transport(1).flush());
+  assert.equal(order, ["invalidate from 1: start", "invalidate from 1: end", "ack p17 from 0", "ack p18 from 0"]);
+  assert.equal(net.transport(0).counters, { messages: 0, bytes: 0 }, "node 0 sent nothing over the transport");
+  await net.close();
+});
+
+Loopback("sent outside any handler, one is handled in a microtask, never inside send", async () => {
+  const { net, a } = endpoints();
+  const seen: number[] = [];
+  a.on(MessageKind.InvalidateAck, (m) => seen.push(m.page));
+  a.send(0, { kind: MessageKind.InvalidateAck, page: 19, arg: 0 });
+  assert.equal(seen, []);
+  await Promise.resolve();
+  assert.equal(seen, [19]);
+  await net.close();
+});
+
+Loopback("a call to this node is answered by its own handler", async () => {
+  const { net, a } = endpoints();
+  a.on(MessageKind.Confirm, (m) => a.send(m.source, { kind: MessageKind.ConfirmAck, page: m.page, request: m.request, arg: m.arg }));
+  const reply = await within(
+    a.call(0, { kind: MessageKind.Confirm, page: 16, arg: 1, version: 4 }, { replies: [MessageKind.ConfirmAck], timeoutMs: 1000, timeout: () => new Error("no ack") }),
+  );
+  assert.equal([reply.kind, reply.source, reply.target, reply.page, reply.arg], [MessageKind.ConfirmAck, 0, 0, 16, 1]);
+  assert.equal(net.transport(0).counters, { messages: 0, bytes: 0 });
+  assert.equal(a.counters.retries, 0);
+  await net.close();
+});
+
+Loopback("carries a copy of the payload: the sender may change its bytes at once", async () => {
+  const { net, a } = endpoints();
+  let got: Message | undefined;
+  a.on(MessageKind.PageData, (m) => (got = m));
+  const page = new Uint8Array(PAGE).fill(7);
+  a.send(0, { kind: MessageKind.PageData, page: 16, arg: 0, payload: page });
+  page.fill(9);
+  await Promise.resolve();
+  assert.ok(got);
+  assert.is(got!.payload.byteLength, PAGE);
+  assert.ok(got!.payload.every((byte) => byte === 7));
+  await net.close();
+});
+
+Loopback("close forgets those not yet handled", async () => {
+  const { net, a } = endpoints();
+  const seen: number[] = [];
+  a.on(MessageKind.InvalidateAck, (m) => seen.push(m.page));
+  a.send(0, { kind: MessageKind.InvalidateAck, page: 16, arg: 0 });
+  a.close();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(seen, []);
+  await net.close();
+});
+
+Loopback.run();
