@@ -7,6 +7,7 @@ import {
   Field,
   FORMAT,
   HEADER_BYTES,
+  KEEP_VIEW_BYTES,
   KIND_SPECS,
   kindName,
   MAGIC,
@@ -301,6 +302,45 @@ Fuzz("random bytes of every length up to 64 never escape as another error", () =
   }
 });
 
+const Ownership = suite("codec payload ownership");
+
+/** `message` encoded at byte `offset` of a fresh buffer, as a transport may deliver it. */
+function delivered(message: MessageInit, offset: number): Uint8Array {
+  const bytes = encodeMessage(message);
+  const copy = new Uint8Array(new ArrayBuffer(offset + bytes.byteLength), offset, bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
+Ownership("a large payload handed over at an aligned offset stays a view; without hand-over it is a copy", () => {
+  const page = pageBytes(5);
+  const bytes = delivered({ kind: MessageKind.PageData, job: 1, source: 0, target: 1, page: 16, arg: 0, payload: page }, 8);
+  const kept = decodeMessage(bytes, { ...CONTEXT, keepsBytes: true });
+  assert.is(kept.payload.buffer, bytes.buffer);
+  assert.is(kept.payload.byteOffset, 8 + HEADER_BYTES);
+  assert.equal(Array.from(kept.payload), Array.from(page));
+  const copied = decodeMessage(bytes, CONTEXT);
+  assert.is.not(copied.payload.buffer, bytes.buffer);
+  assert.is(copied.payload.byteOffset, 0);
+  assert.equal(Array.from(copied.payload), Array.from(page));
+});
+
+Ownership("a payload handed over is copied when small or unaligned, so nothing depends on the transport's buffer", () => {
+  assert.ok(PAGE >= KEEP_VIEW_BYTES);
+  const page = pageBytes(6);
+  const unaligned = delivered({ kind: MessageKind.PageData, job: 1, source: 0, target: 1, page: 16, arg: 0, payload: page }, 3);
+  const fromUnaligned = decodeMessage(unaligned, { ...CONTEXT, keepsBytes: true });
+  assert.is.not(fromUnaligned.payload.buffer, unaligned.buffer);
+  assert.equal(Array.from(fromUnaligned.payload), Array.from(page));
+  const diff = encodeDiff(zero, changed);
+  assert.ok(diff.byteLength < KEEP_VIEW_BYTES);
+  const small = delivered({ kind: MessageKind.DiffData, job: 1, source: 0, target: 1, page: 16, arg: 0, payload: diff }, 8);
+  const fromSmall = decodeMessage(small, { ...CONTEXT, keepsBytes: true });
+  assert.is.not(fromSmall.payload.buffer, small.buffer);
+  assert.equal(Array.from(fromSmall.payload), Array.from(diff));
+});
+
 RoundTrip.run();
 Validation.run();
 Fuzz.run();
+Ownership.run();

@@ -11,7 +11,7 @@ import {
   TransportTimeoutError,
   UnknownNodeError,
 } from "../src/transport/errors.js";
-import { LocalNetwork, type MessageKind } from "../src/transport/local_transport.js";
+import { LocalNetwork, SLAB_MESSAGE_BYTES, type MessageKind } from "../src/transport/local_transport.js";
 import { collectorWithin, rejection, thrown } from "./helpers/expect.js";
 
 const WAIT_MS = 2000;
@@ -93,10 +93,22 @@ const network = suite("LocalNetwork");
 
 network("delivered bytes are a copy at a nonzero offset of a larger buffer, as NATS delivers them", async () => {
   const net = new LocalNetwork(1);
-  const received = collector<[number, number, number]>(1);
-  net.transport(0).listen((bytes) => received.push([bytes.byteOffset, bytes.byteLength, bytes.buffer.byteLength]));
-  net.transport(0).send(0, new Uint8Array(8));
-  assert.equal(await received.done, [[3, 8, 11]]);
+  const received = collector<Uint8Array>(3);
+  net.transport(0).listen((bytes) => received.push(bytes));
+  const small = new Uint8Array(8).fill(1);
+  net.transport(0).send(0, small);
+  small.fill(2);
+  net.transport(0).send(0, small);
+  net.transport(0).send(0, new Uint8Array(SLAB_MESSAGE_BYTES).fill(3));
+  const [first, second, large] = await received.done;
+  // Small messages share a slab, one slot each; the receiver may keep them.
+  assert.equal([first!.byteOffset, first!.byteLength, second!.byteOffset - first!.byteOffset], [8, 8, 16]);
+  assert.is(first!.buffer, second!.buffer);
+  assert.ok(first!.buffer.byteLength > SLAB_MESSAGE_BYTES);
+  assert.equal([Array.from(first!), Array.from(second!)], [Array(8).fill(1), Array(8).fill(2)]);
+  // A large one has a buffer of its own.
+  assert.equal([large!.byteOffset, large!.byteLength, large!.buffer.byteLength], [8, SLAB_MESSAGE_BYTES, SLAB_MESSAGE_BYTES + 8]);
+  assert.ok(net.transport(0).handsOverBytes);
   await net.close();
 });
 

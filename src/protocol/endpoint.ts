@@ -82,6 +82,8 @@ export class Endpoint {
   readonly retryMs: number;
   readonly counters: EndpointCounters = { dropped: 0, malformed: 0, misdelivered: 0, stale: 0, retries: 0 };
   private readonly decodeContext: DecodeContext;
+  /** For what the transport delivers: its own bytes when it hands them over. */
+  private readonly receiveContext: DecodeContext;
   private readonly handlers = new Map<number, (msg: Message) => void>();
   /** Calls by request id, for routing replies. */
   private readonly pending = new Map<number, PendingCall>();
@@ -116,6 +118,7 @@ export class Endpoint {
     this.job = options.job;
     this.retryMs = options.retryMs;
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
+    this.receiveContext = { ...this.decodeContext, keepsBytes: transport.handsOverBytes === true };
     this.scratch = new Uint8Array(HEADER_BYTES + port.pageSize);
     this.maxPayload = transport.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     transport.listen((bytes) => this.receive(bytes));
@@ -366,7 +369,7 @@ export class Endpoint {
   private decodeAndRoute(bytes: Uint8Array): void {
     let msg: Message;
     try {
-      msg = decodeMessage(bytes, this.decodeContext);
+      msg = decodeMessage(bytes, this.receiveContext);
     } catch (error) {
       if (!(error instanceof CodecError)) this.fail(error);
       this.counters.malformed++;

@@ -21,6 +21,8 @@
  *   order sent (and, stronger than NATS, in one global order) unless the intercept delays one.
  * - Delivered bytes are a fresh copy that, like the NATS parser's output, is a view at a nonzero
  *   offset into a larger buffer, so a decoder that ignores `byteOffset` fails here as it would there.
+ *   Nobody else holds that copy, so the receiver may keep it (`handsOverBytes`). Small messages
+ *   are carved from a shared slab ({@link SLAB_MESSAGE_BYTES}), large ones get a buffer each.
  * - Like NATS: a message to a node that is not listening (or closed) is dropped, and a request to
  *   one rejects with `NoRespondersError`; a request or reply lost in flight (intercept "drop")
  *   makes `request` reject with `TransportTimeoutError` after its timeout. Messages larger than
@@ -91,8 +93,21 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Where a delivered copy starts inside its buffer (see the file overview). */
-const WIRE_OFFSET = 3;
+/**
+ * Where a delivered copy starts inside its buffer (see the file overview): not 0, and a multiple
+ * of 8, so a receiver that keeps the bytes (handsOverBytes) can view 8-byte aligned fields in place.
+ */
+const WIRE_OFFSET = 8;
+
+/**
+ * Messages of up to this many bytes (with WIRE_OFFSET, rounded up to 8) are copied into a shared
+ * slab of SLAB_BYTES rather than an ArrayBuffer each: allocating an ArrayBuffer of any size takes
+ * ~1 µs on the 2-vCPU VM, longer than delivering a small message, and a fault's control messages
+ * (requests, forwards, confirms) are all small. A receiver that keeps such a message keeps its
+ * slab alive; larger messages, such as pages, keep only themselves.
+ */
+export const SLAB_MESSAGE_BYTES = 256;
+const SLAB_BYTES = 64 * 1024;
 
 /** Deliveries one drain makes before leaving the rest of the queue to the next turn of the event loop. */
 export const TURN_BUDGET = 256;
@@ -112,6 +127,9 @@ export class LocalNetwork {
   private scheduled = false;
   private draining = false;
   private readonly delayed = new Set<NodeJS.Timeout>();
+  /** Where small messages are copied (see wireCopy); the first message allocates it. */
+  private slab = new ArrayBuffer(0);
+  private slabUsed = SLAB_BYTES;
 
   constructor(nodeCount: number, options: LocalNetworkOptions = {}) {
     checkNodeCount(nodeCount);
@@ -145,7 +163,7 @@ export class LocalNetwork {
 
   /** @internal Copies the bytes, applies the intercept and queues the message. */
   post(from: number, to: number, bytes: Uint8Array, kind: MessageKind, requestId: number): void {
-    const envelope: Envelope = { from, to, bytes: wireCopy(bytes), kind, requestId };
+    const envelope: Envelope = { from, to, bytes: this.wireCopy(bytes), kind, requestId };
     const verdict = this.intercept ? this.intercept(from, to, envelope.bytes, kind) : "deliver";
     if (verdict === "deliver") {
       this.enqueue(envelope);
@@ -160,6 +178,24 @@ export class LocalNetwork {
     } else {
       throw new InvalidTransportOptionError("intercept verdict", verdict, '"deliver", "drop" or { delayMs: n >= 0 }');
     }
+  }
+
+  /**
+   * The copy a message travels as: at WIRE_OFFSET in a buffer of its own, or, up to
+   * SLAB_MESSAGE_BYTES, in the current slab (slots are never reused, so a receiver may keep one).
+   */
+  private wireCopy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.byteLength;
+    const slot = (WIRE_OFFSET + n + 7) & ~7;
+    if (slot > SLAB_MESSAGE_BYTES) return ownCopy(bytes);
+    if (this.slabUsed + slot > SLAB_BYTES) {
+      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const copy = new Uint8Array(this.slab, this.slabUsed + WIRE_OFFSET, n);
+    copy.set(bytes);
+    this.slabUsed += slot;
+    return copy;
   }
 
   /** @internal Calls `reached` once every message queued before it was delivered, or at close. */
@@ -232,6 +268,8 @@ export class LocalNetwork {
 export class LocalTransport implements Transport {
   readonly nodeCount: number;
   readonly counters = { messages: 0, bytes: 0 };
+  /** Each delivery is a fresh copy (wireCopy) that only its handler sees. */
+  readonly handsOverBytes = true;
   private handler: MessageHandler | undefined;
   private closed = false;
   private nextRequestId = 1;
@@ -354,7 +392,7 @@ function isDelay(verdict: unknown): verdict is { delayMs: number } {
   return typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0;
 }
 
-function wireCopy(bytes: Uint8Array): Uint8Array {
+function ownCopy(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength + WIRE_OFFSET), WIRE_OFFSET, bytes.byteLength);
   copy.set(bytes);
   return copy;

@@ -24,6 +24,12 @@ export interface Transport {
   listen(handler: MessageHandler): void;
   /** Largest message it carries, in bytes (NATS' max_payload); larger ones must be split by the caller. */
   readonly maxPayload?: number;
+  /**
+   * True when every message handed to the handler is a fresh copy nobody else holds, which the
+   * receiver may keep without copying it again (LocalTransport). @default false: the bytes may be
+   * a view into a buffer the transport reuses.
+   */
+  readonly handsOverBytes?: boolean;
   /** Messages and bytes this node has sent (requests, replies and sends). */
   readonly counters: { messages: number; bytes: number };
   close(): Promise<void>;
