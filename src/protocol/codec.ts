@@ -285,6 +285,8 @@ function keepsView(bytes: Uint8Array, ctx: DecodeContext): boolean {
  * and a Node Buffer's slice() is a view, which code expecting Uint8Array semantics gets wrong.
  */
 function copyPayload(bytes: Uint8Array): Uint8Array {
+  // Most control messages carry nothing; a fresh empty array costs more than a small copy.
+  if (bytes.byteLength === HEADER_BYTES) return NO_PAYLOAD;
   if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes.slice(HEADER_BYTES);
   const payload = new Uint8Array(bytes.byteLength - HEADER_BYTES);
   payload.set(bytes.subarray(HEADER_BYTES));

@@ -48,10 +48,27 @@ function unpackHeader(word: number): number {
   return LITTLE_ENDIAN ? word : swap32(word);
 }
 
-/** A Uint32Array over the same bytes when aligned, else over a copy (read-only use). */
+/**
+ * Diffs of up to this many bytes are read into a copy rather than viewed: V8 keeps typed arrays
+ * this small on its heap, and viewing one through `.buffer` first moves it off the heap, which
+ * costs ~0.8 µs (here: more than encoding the diff of a page with one changed word).
+ */
+const SMALL_DIFF_BYTES = 64;
+
+/** A Uint32Array over the same bytes when aligned and not small, else over a copy (read-only use). */
 function wordsOf(bytes: Uint8Array): Uint32Array {
-  if ((bytes.byteOffset & 3) === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  return new Uint32Array(bytes.slice().buffer, 0, bytes.byteLength >>> 2);
+  const n = bytes.byteLength >>> 2;
+  if (bytes.byteLength <= SMALL_DIFF_BYTES) {
+    const words = new Uint32Array(n);
+    for (let i = 0, b = 0; i < n; i++, b += 4) {
+      words[i] = LITTLE_ENDIAN
+        ? (bytes[b] | (bytes[b + 1] << 8) | (bytes[b + 2] << 16) | (bytes[b + 3] << 24)) >>> 0
+        : ((bytes[b] << 24) | (bytes[b + 1] << 16) | (bytes[b + 2] << 8) | bytes[b + 3]) >>> 0;
+    }
+    return words;
+  }
+  if ((bytes.byteOffset & 3) === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+  return new Uint32Array(bytes.slice().buffer, 0, n);
 }
 
 function checkPageSize(pageSize: number, what: string): number {
@@ -69,8 +86,11 @@ let values = new Uint32Array(0);
 let stamps = new Uint32Array(0);
 let stamp = 0;
 
+/** The first `length` words of `out` as a diff of its own (small ones stay on V8's heap, see SMALL_DIFF_BYTES). */
 function finish(length: number): Uint8Array {
-  return new Uint8Array(out.slice(0, length).buffer);
+  const diff = new Uint8Array(length * 4);
+  diff.set(new Uint8Array(out.buffer, 0, length * 4));
+  return diff;
 }
 
 /**
@@ -86,7 +106,16 @@ export function encodeDiff(older: Uint8Array, newer: Uint8Array): Uint8Array {
   const b = wordsOf(newer);
   let length = 0;
   let i = 0;
+  const lastBlock = n - 8;
   while (i < n) {
+    // Most of a page is usually unchanged: test eight words per branch (4× faster than one).
+    if (
+      i <= lastBlock &&
+      ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1]) | (a[i + 2] ^ b[i + 2]) | (a[i + 3] ^ b[i + 3]) | (a[i + 4] ^ b[i + 4]) | (a[i + 5] ^ b[i + 5]) | (a[i + 6] ^ b[i + 6]) | (a[i + 7] ^ b[i + 7])) === 0
+    ) {
+      i += 8;
+      continue;
+    }
     if (a[i] === b[i]) {
       i++;
       continue;
@@ -224,6 +253,11 @@ export function diffStats(diff: Uint8Array, pageSize: number = MAX_DIFF_PAGE_BYT
   const d = wordsOf(diff);
   const runs = validate(d, diff.byteLength, checkPageSize(pageSize, "page"));
   return { runs, words: d.length - runs, bytes: diff.byteLength };
+}
+
+/** Throws {@link DiffError} unless `diff` is a well-formed diff of a `pageSize`-byte page. */
+export function checkDiff(diff: Uint8Array, pageSize: number): void {
+  validate(wordsOf(diff), diff.byteLength, checkPageSize(pageSize, "page"));
 }
 
 /** Bytes of a diff that rewrites all of a `pageSize`-byte page: the most a diff from encodeDiff takes. */

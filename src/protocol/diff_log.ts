@@ -14,7 +14,7 @@
  * all pages together (the oldest diffs anywhere are dropped first). {@link DiffLog.bytes} reports
  * what is held. A dropped diff only means some requester gets the whole page.
  */
-import { diffStats, mergeDiffs } from "./diff.js";
+import { checkDiff, mergeDiffs } from "./diff.js";
 
 /** A history used out of order: a version that goes backwards, or one ahead of the newest. */
 export class DiffLogError extends Error {
@@ -34,6 +34,9 @@ interface History {
   /** Consecutive versions, oldest first. */
   entries: Entry[];
 }
+
+/** The empty diff: no change. */
+const NO_CHANGE = new Uint8Array(0);
 
 function checkCount(value: number, what: string, min: number): void {
   if (!(Number.isInteger(value) && value >= min) && value !== Infinity) {
@@ -96,7 +99,7 @@ export class DiffLog {
   record(page: number, version: number, diff: Uint8Array): void {
     checkCount(page, "page", 0);
     checkCount(version, "version", 1);
-    diffStats(diff, this.pageSize);
+    checkDiff(diff, this.pageSize);
     let h = this.pages.get(page);
     if (!h) {
       h = { newest: 0, entries: [] };
@@ -149,10 +152,12 @@ export class DiffLog {
     if (version > newest) {
       throw new DiffLogError(`page ${page}: version ${version} is ahead of the newest recorded here, ${newest}; the request went to a node that is not the owner`);
     }
-    if (version === newest) return new Uint8Array(0);
+    if (version === newest) return NO_CHANGE;
     const first = this.oldest(page);
     if (version < first) return null;
     const entries = h!.entries;
+    // One version behind, the usual case: that version's diff, validated when it was recorded.
+    if (version === newest - 1) return entries[entries.length - 1]!.diff;
     const diffs: Uint8Array[] = [];
     for (let i = version - first; i < entries.length; i++) diffs.push(entries[i].diff);
     return mergeDiffs(this.pageSize, diffs);
@@ -160,7 +165,8 @@ export class DiffLog {
 
   /** Drops the `n` oldest diffs of a history. */
   private drop(h: History, n: number): void {
-    for (const e of h.entries.splice(0, n)) {
+    for (let k = 0; k < n; k++) {
+      const e = h.entries.shift()!;
       e.live = false;
       this.held -= e.diff.byteLength;
       this.count--;

@@ -40,11 +40,15 @@ export const DEFAULT_HISTORY_LENGTH = 32;
 export const DEFAULT_HISTORY_BYTES = 64 << 20;
 
 const EMPTY = new Uint8Array(0);
+/** Twins kept for reuse; more are left to the garbage collector. */
+const MAX_SPARE_TWINS = 64;
 
 export class DiffProtocol extends PageProtocol {
   private readonly log: DiffLog;
   /** Pages in an open write epoch, with the twin taken when it opened. */
   private readonly twins = new Map<number, Uint8Array>();
+  /** Twins of closed epochs, for the next ones: a fresh one costs an allocation per write fault. */
+  private spareTwins: Uint8Array[] = [];
   private readonly historyLength: number;
 
   constructor(options: ProtocolOptions) {
@@ -107,7 +111,11 @@ export class DiffProtocol extends PageProtocol {
       this.recordReceived(page, this.versions[i], reply.version, reply.payload);
     }
     this.versions[i] = write ? reply.version + 1 : reply.version;
-    if (write) this.twins.set(page, bytes.slice());
+    if (write) {
+      const twin = this.spareTwins.pop() ?? new Uint8Array(bytes.byteLength);
+      twin.set(bytes);
+      this.twins.set(page, twin);
+    }
     this.port.setProtection(page, write ? Protection.ReadWrite : Protection.ReadOnly);
   }
 
@@ -124,6 +132,7 @@ export class DiffProtocol extends PageProtocol {
     const version = this.versions[this.index(page)];
     if (this.log.newest(page) >= version) this.log.reset(page, version - 1);
     this.log.record(page, version, encodeDiff(twin, this.port.page(page)));
+    if (this.spareTwins.length < MAX_SPARE_TWINS) this.spareTwins.push(twin);
   }
 
   /** Replies to a forward with the diff from the requester's version, or the whole page. */

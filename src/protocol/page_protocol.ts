@@ -262,16 +262,16 @@ export abstract class PageProtocol implements Coherence {
 
   /** Runs a forward's work parked, once per forward however often the forward is repeated. */
   protected parkedForward(msg: Message, serve: () => void): void {
-    const key = `${msg.page}:${msg.arg}:${msg.request}`;
-    if (this.forwardsWaiting.has(key)) return this.endpoint.dropStale();
+    const waiting = this.forwardsWaiting;
+    if (waiting.size > 0 && waiting.has(forwardKey(msg))) return this.endpoint.dropStale();
     let served = false;
     this.parked(() => {
       served = true;
-      this.forwardsWaiting.delete(key);
+      if (waiting.size > 0) waiting.delete(forwardKey(msg));
       serve();
     });
     // Usually the kernel is parked and the work ran at once; otherwise remember it is waiting.
-    if (!served) this.forwardsWaiting.add(key);
+    if (!served) waiting.add(forwardKey(msg));
   }
 
   /** Lowers a page to None, counting it. Only while parked. */
@@ -392,6 +392,11 @@ export abstract class PageProtocol implements Coherence {
       .finally(() => this.confirms.delete(done));
     this.confirms.add(done);
   }
+}
+
+/** Identifies a forward however often it is repeated. */
+function forwardKey(msg: Message): string {
+  return `${msg.page}:${msg.arg}:${msg.request}`;
 }
 
 /** Whether protection `p` allows `access`. */
