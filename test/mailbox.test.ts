@@ -165,12 +165,54 @@ Spin("after a spin that got no reply the worker sleeps at once for the next requ
   assert.equal(seen, [0, 0, 1]);
 });
 
-Spin("a request that slept but was answered within the spin bound ends the skipping", async () => {
-  // 300 ms spins. Each failed spin makes the next request sleep; that one is answered after
-  // 50 ms, well within a spin, so the failure was one slow request and the skip count starts
-  // over: the fifth request spins again. (Doubling the skip instead would put it to sleep.)
+Spin("after a spin that ran its full bound, a quick answer to a request that slept does not end the skipping", async () => {
+  // 300 ms spins that end unanswered: the requests in between sleep and are answered after
+  // 50 ms, yet the skip doubles, since sleeping is what made them quick on a machine without a
+  // core to spare: after the second failed spin the next two requests sleep.
   const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, untilAsleep, briefly, async () => undefined]);
-  assert.equal(seen, [0, 0, 0, 0, 1]);
+  assert.equal(seen, [0, 0, 0, 0, 0]);
+});
+
+Spin("after a spin the host never picked up, an answer within the spin bound makes the next request spin", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const gauge = new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), 8);
+  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
+  // 300 ms spins that end after 50 ms when the request was not picked up.
+  const code = `
+    import { workerData, parentPort } from "node:worker_threads";
+    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
+    const gauge = new CoreGauge(workerData.gauge, 8);
+    gauge.enter();
+    const client = new MailboxClient(new Int32Array(workerData.control), 300_000, gauge, 60_000, 50_000);
+    client.call(${Request.Fault});
+    client.call(${Request.Fault});
+    gauge.leave();
+    parentPort.postMessage("done");`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer } });
+  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
+  const answer = (seq: number) => {
+    control[Slot.STATUS] = Reply.Ok;
+    Atomics.store(control, Slot.ACK_SEQ, seq);
+    Atomics.notify(control, Slot.ACK_SEQ);
+  };
+  const published = async (seq: number) => {
+    for (let i = 0; i < 200 && Atomics.load(control, Slot.REQ_SEQ) !== seq; i++) await sleep(10);
+    assert.is(Atomics.load(control, Slot.REQ_SEQ), seq);
+  };
+  try {
+    await published(1);
+    await untilAsleep(gauge.running); // not picked up: the spin ends after 50 ms
+    assert.is(Atomics.load(gauge.running, 0), 0);
+    answer(1); // well within the 300 ms bound
+    await published(2);
+    Atomics.store(control, Slot.SEEN, 2);
+    await briefly();
+    assert.is(Atomics.load(gauge.running, 0), 1, "the second request sleeps instead of spinning");
+    answer(2);
+    await within(done);
+  } finally {
+    await worker.terminate();
+  }
 });
 
 Spin("a request that slept past the spin bound keeps the skipping", async () => {

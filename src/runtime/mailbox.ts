@@ -100,16 +100,21 @@ const MAX_SPIN_SKIP = 64;
 /**
  * When a gauged worker spins for one class of requests. A spin that ended without a reply makes
  * the next 1, 2, 4 … 64 requests of the class sleep at once, so a machine busy with other work
- * loses little to spinning. A request that slept but was answered within the spin bound (it did
- * not spin, or its spin ended early because the host had not picked it up) shows a spin would
- * have paid: the failure before was one slow request, not a busy machine, and spinning starts
- * again. (Without that, one slow fault in a hundred kept a worker asleep, at ~7 µs a wake,
- * for the next 1 … 64 faults, and half of all faults paid for it.)
+ * loses little to spinning. When that spin ended because the host had not even picked the
+ * request up (PICKUP_US), a request that slept but was answered within the spin bound shows a
+ * spin would have paid, and spinning starts again: on the 2-vCPU VM such failures came in runs
+ * right after wake-ups, and doubling the skip on each kept a worker asleep, at ~7 µs a wake, for
+ * half of all faults. A spin that ran its full bound met a slow request (one waiting for another
+ * node, say), and there a quick answer after sleeping proves nothing: it was quick because the
+ * worker slept and gave its core back (sparse on 2 nodes ran 3× slower when such answers
+ * restarted the spinning).
  */
 class SpinPolicy {
   /** Requests still to wait for without spinning, and the next failure's skip. */
   private skip = 0;
   private backoff = 1;
+  /** The last failed spin ended because the host had not picked its request up (see slept). */
+  private forgivable = false;
 
   constructor(private readonly spinMicros: number) {}
 
@@ -120,18 +125,23 @@ class SpinPolicy {
     return false;
   }
 
-  spun(answered: boolean): void {
+  /**
+   * A spin ended, answered or not. `unseen`: it ended because the host had not picked the request
+   * up, so it says nothing about how long requests take.
+   */
+  spun(answered: boolean, unseen: boolean): void {
     if (answered) {
       this.backoff = 1;
       return;
     }
     this.skip = this.backoff;
     this.backoff = Math.min(this.backoff * 2, MAX_SPIN_SKIP);
+    this.forgivable = unseen;
   }
 
   /** A request not answered while it spun (or that did not spin) got its reply `waitedMicros` after it was sent. */
   slept(waitedMicros: number): void {
-    if (waitedMicros > this.spinMicros) return;
+    if (!this.forgivable || waitedMicros > this.spinMicros) return;
     this.skip = 0;
     this.backoff = 1;
   }
@@ -190,6 +200,7 @@ export class MailboxClient {
     if (this.spinMicros > 0 && (!policy || (policy.mayTry() && this.gauge!.mayspin()))) {
       const spinUntil = sent + this.spinMicros / 1000;
       const pickupBy = sent + this.pickupMicros / 1000;
+      let unseen = false;
       this.gauge?.spinning(1);
       for (let i = 1; ; i++) {
         if (Atomics.load(c, Slot.ACK_SEQ) === seq) {
@@ -201,11 +212,14 @@ export class MailboxClient {
           if (now >= spinUntil) break;
           // Not even picked up: the host has no core, most likely because it waits behind this
           // very thread on one CPU (a woken thread often lands on its waker's). Sleep to let it run.
-          if (now >= pickupBy && Atomics.load(c, Slot.SEEN) !== seq) break;
+          if (now >= pickupBy && Atomics.load(c, Slot.SEEN) !== seq) {
+            unseen = true;
+            break;
+          }
         }
       }
       this.gauge?.spinning(-1);
-      policy?.spun(done);
+      policy?.spun(done, unseen);
     }
     if (!done) {
       this.gauge?.leave();
