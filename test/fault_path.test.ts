@@ -1,9 +1,9 @@
 /**
  * What keeps a remote fault cheap, pinned so it stays that way: the local network delivers a
  * whole exchange in one turn of the event loop without starving timers; one retransmission timer
- * serves every call of an endpoint; a fault's Confirm leaves after the fault resolved; one
- * watchdog bounds every mailbox request, each by its own bound. The mailbox's polling and
- * spinning are pinned in mailbox.test.ts.
+ * serves every call of an endpoint; a fault's Confirm leaves after the fault resolved, and waits
+ * while the kernel keeps faulting; one watchdog bounds every mailbox request, each by its own
+ * bound. The mailbox's polling and spinning are pinned in mailbox.test.ts.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -11,6 +11,7 @@ import { Access } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { createIvy } from "../src/protocol/ivy.js";
+import { CONFIRM_DELAY_MS } from "../src/protocol/page_protocol.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
 import { KernelNode } from "../src/runtime/kernel_node.js";
 import { LocalNetwork, TURN_BUDGET } from "../src/transport/local_transport.js";
@@ -162,6 +163,50 @@ Confirms("a read fault resolves before its Confirm is sent; the Confirm follows 
   await net.quiet();
   assert.equal(atResolution, ["ReadRequest 1→0 p16 v0", "PageData 0→1 p16 v0"]);
   assert.equal(net.transcript().slice(2), ["Confirm 1→0 p16 v0", "ConfirmAck 0→1 p16 v0"]);
+  await Promise.all(nodes.map((c) => c.close()));
+});
+
+Confirms("while the kernel waits for more faults, Confirms wait; they go once it does not", async () => {
+  const { net, nodes, ports } = recordedCluster(2, createIvy);
+  await Promise.all(nodes.map((c) => c.start()));
+  ports[1]!.busyNow = true;
+  await within(nodes[1]!.fault(16, 16, Access.Read));
+  await within(nodes[1]!.fault(18, 18, Access.Read));
+  for (let i = 0; i < 20; i++) await nextTurn();
+  const faults = ["ReadRequest 1→0 p16 v0", "PageData 0→1 p16 v0", "ReadRequest 1→0 p18 v0", "PageData 0→1 p18 v0"];
+  assert.equal(net.transcript(), faults, "no Confirm while busy");
+  ports[1]!.busyNow = false;
+  await net.quiet();
+  assert.equal(net.transcript(), [...faults, "Confirm 1→0 p16 v0", "Confirm 1→0 p18 v0", "ConfirmAck 0→1 p16 v0", "ConfirmAck 0→1 p18 v0"]);
+  await Promise.all(nodes.map((c) => c.close()));
+});
+
+Confirms("a kernel that never stops faulting still gets its Confirms sent after CONFIRM_DELAY_MS", async () => {
+  const { net, nodes, ports } = recordedCluster(2, createIvy);
+  await Promise.all(nodes.map((c) => c.start()));
+  ports[1]!.busyNow = true;
+  const started = performance.now();
+  await within(nodes[1]!.fault(16, 16, Access.Read));
+  await within(net.waitFor((m) => m.kind === MessageKind.ConfirmAck, 1));
+  assert.ok(performance.now() - started >= CONFIRM_DELAY_MS);
+  assert.equal(net.transcript().slice(2), ["Confirm 1→0 p16 v0", "ConfirmAck 0→1 p16 v0"]);
+  await Promise.all(nodes.map((c) => c.close()));
+});
+
+Confirms("a waiting Confirm goes before a new request for the same page, and before a barrier", async () => {
+  const { net, nodes, ports } = recordedCluster(2, createIvy);
+  await Promise.all(nodes.map((c) => c.start()));
+  ports[1]!.busyNow = true;
+  await within(nodes[1]!.fault(16, 16, Access.Read));
+  await within(nodes[1]!.fault(16, 16, Access.Write)); // its manager holds this request until the read's Confirm
+  await within(nodes[1]!.fault(18, 18, Access.Read));
+  const barrier = Promise.all(nodes.map((c) => c.barrier()));
+  await within(barrier);
+  const pages = net.transcript((m) => m.page === 16 || m.page === 18 || m.kind === MessageKind.BarrierArrive);
+  assert.equal(pages.slice(0, 4), ["ReadRequest 1→0 p16 v0", "PageData 0→1 p16 v0", "Confirm 1→0 p16 v0", "WriteRequest 1→0 p16 v0"]);
+  const confirm18 = pages.indexOf("Confirm 1→0 p18 v0");
+  const arrive = pages.findIndex((t) => t.startsWith("BarrierArrive 1→"));
+  assert.ok(confirm18 >= 0 && arrive > confirm18, `the Confirm of page 18 went before node 1's barrier arrival: ${pages.join(", ")}`);
   await Promise.all(nodes.map((c) => c.close()));
 });
 

@@ -81,6 +81,17 @@ Polling("a host that never polls sleeps until notified, and stop ends its wait w
   assert.is(await within(second), null);
 });
 
+Polling("pending() tells whether the worker published a request the host has not taken yet", async () => {
+  const control = new Int32Array(new SharedArrayBuffer(64 * 4));
+  const host = new MailboxHost(control, 1_000_000);
+  assert.is(host.pending(), false);
+  publish(control, 1, Request.Fault, false);
+  assert.is(host.pending(), true);
+  assert.equal(await within(host.next(), 100), { seq: 1, kind: Request.Fault, args: [41, 0, 0, 0] });
+  assert.is(host.pending(), false);
+  host.stop();
+});
+
 Polling("with a gauge, a worker that only spins leaves the host polling", async () => {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const gauge = new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), 2);

@@ -25,6 +25,12 @@ export interface PagePort {
    * or before/after `run`), otherwise at the kernel's next poll point, fault or sync call.
    */
   whenParked<T>(fn: () => T): Promise<T>;
+  /**
+   * True while the kernel waits for a fault to be resolved (asked, or being served). Work that
+   * can wait, such as a resolved fault's Confirm, waits until it is false, so a kernel faulting
+   * page after page gets its pages first. Absent: never busy.
+   */
+  busy?(): boolean;
 }
 
 /** Counters a protocol keeps; the runtime adds fault counts and blocked times. */

@@ -52,6 +52,9 @@ export interface ProtocolTuning {
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;
 
+/** Longest a resolved fault's Confirm waits for the kernel to stop faulting (confirmLater). */
+export const CONFIRM_DELAY_MS = 1;
+
 /** Messages held before `start`; more are dropped (their senders retry). */
 const MAX_EARLY = 10_000;
 
@@ -103,8 +106,11 @@ export abstract class PageProtocol implements Coherence {
   private started = false;
   private early: (() => void)[] = [];
   private readonly confirms = new Set<Promise<void>>();
-  /** Confirms of installed pages, sent on the next turn so they stay off the fault's path. */
+  /** Confirms of installed pages, sent on a later turn so they stay off the fault's path (confirmLater). */
   private unconfirmed: (() => void)[] = [];
+  /** Pages with a Confirm in `unconfirmed`, and when the oldest was queued (performance.now()). */
+  private readonly unconfirmedPages = new Set<number>();
+  private unconfirmedSince = 0;
   /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
   private readonly forwardsWaiting = new Set<string>();
   private readonly placement: Placement;
@@ -170,21 +176,24 @@ export abstract class PageProtocol implements Coherence {
         await this.acquireHeld(first, last, write, deadline);
         continue;
       }
-      if (missing.length === 1) this.confirmLater(await this.acquire(missing[0]!, write, deadline));
-      else await Promise.all(missing.map(async (p) => this.confirmLater(await this.acquire(p, write, deadline))));
+      if (missing.length === 1) this.confirmLater(missing[0]!, await this.acquire(missing[0]!, write, deadline));
+      else await Promise.all(missing.map(async (p) => this.confirmLater(p, await this.acquire(p, write, deadline))));
     }
   }
 
   async barrier(): Promise<void> {
     this.endpoint.check();
+    this.sendConfirms();
     await this.sync.barrier();
   }
 
   async lock(id: number): Promise<void> {
+    this.sendConfirms();
     await this.sync.lock(id);
   }
 
   async unlock(id: number): Promise<void> {
+    this.sendConfirms();
     await this.sync.unlock(id);
   }
 
@@ -326,16 +335,18 @@ export abstract class PageProtocol implements Coherence {
    */
   private async acquireHeld(first: number, last: number, write: boolean, deadline: number): Promise<void> {
     this.counters.rangeHolds++;
-    const held: (() => void)[] = [];
+    const held: [number, () => void][] = [];
     try {
-      for (let p = first; p <= last; p++) held.push(await this.acquire(p, write, deadline));
+      for (let p = first; p <= last; p++) held.push([p, await this.acquire(p, write, deadline)]);
     } finally {
-      for (const send of held) this.confirmLater(send);
+      for (const [p, send] of held) this.confirmLater(p, send);
     }
   }
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
   private async acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
+    // The manager serves this page's next transaction only after the last one's Confirm.
+    if (this.unconfirmedPages.has(page)) this.sendConfirms();
     const manager = this.managerOf(page);
     const access = write ? 1 : 0;
     this.counters.pageRequests++;
@@ -356,21 +367,41 @@ export abstract class PageProtocol implements Coherence {
   }
 
   /**
-   * Queues the Confirm of an installed page until the next turn of the event loop: the fault's
-   * reply to the kernel is due now, and the manager needs the Confirm only to start the page's
-   * next transaction. On the local transport a message is delivered within the same turn, so
-   * sending it at once would put the whole Confirm exchange before the kernel resumes.
+   * Queues the Confirm of an installed page: the fault's reply to the kernel is due now, and the
+   * manager needs the Confirm only to start the page's next transaction. On the local transport a
+   * message is delivered within the same turn, so sending it at once would put the whole Confirm
+   * exchange before the kernel resumes. Confirms leave on a later turn of the event loop, and
+   * while the kernel waits for another fault (PagePort.busy) they wait for a turn when it does
+   * not, at most CONFIRM_DELAY_MS: a kernel faulting page after page gets its pages first, and
+   * the Confirms go when it computes or waits. They also go before a barrier, lock or unlock, and
+   * before this node asks for the same page again (its manager would hold that request until the
+   * Confirm came).
    */
-  private confirmLater(send: () => void): void {
-    if (this.unconfirmed.length === 0) setImmediate(this.sendConfirms);
+  private confirmLater(page: number, send: () => void): void {
+    if (this.unconfirmed.length === 0) {
+      this.unconfirmedSince = performance.now();
+      setImmediate(this.confirmWhenIdle);
+    }
     this.unconfirmed.push(send);
+    this.unconfirmedPages.add(page);
   }
 
-  private readonly sendConfirms = (): void => {
-    const batch = this.unconfirmed;
-    this.unconfirmed = [];
-    if (!this.endpoint.isClosed) for (const send of batch) send();
+  private readonly confirmWhenIdle = (): void => {
+    if (this.unconfirmed.length === 0) return;
+    if (this.port.busy?.() && !this.endpoint.isClosed && performance.now() - this.unconfirmedSince < CONFIRM_DELAY_MS) {
+      setImmediate(this.confirmWhenIdle);
+      return;
+    }
+    this.sendConfirms();
   };
+
+  private sendConfirms(): void {
+    const batch = this.unconfirmed;
+    if (batch.length === 0) return;
+    this.unconfirmed = [];
+    this.unconfirmedPages.clear();
+    if (!this.endpoint.isClosed) for (const send of batch) send();
+  }
 
   /** Tells the manager the transaction is done; retried in the background, failure kept. */
   private confirm(manager: number, page: number, request: number, access: number, version: number): void {

@@ -106,6 +106,10 @@ export class ChaosMemory implements PagePort {
     return this.node.whenParked(fn);
   }
 
+  busy(): boolean {
+    return this.node.busy();
+  }
+
   /** The kernel parked on a request of `kind` (KernelNode's parkHook). */
   parked(kind: number): void {
     this.counters.parks++;

@@ -85,6 +85,8 @@ export class KernelNode implements PagePort {
   private readonly table: Uint8Array;
   private readonly layout: Layout;
   private parked = true;
+  /** A fault request is being served (see busy). */
+  private faultServed = false;
   private queue: Deferred[] = [];
   private mailbox: MailboxHost;
   private worker?: Worker;
@@ -121,6 +123,10 @@ export class KernelNode implements PagePort {
   setProtection(page: number, protection: Protection): void {
     if (!this.parked) throw new Error(`node ${this.nodeId}: page ${page} protection changed while the kernel runs (parking invariant)`);
     this.table[page] = protection;
+  }
+
+  busy(): boolean {
+    return this.faultServed || this.mailbox.pending();
   }
 
   whenParked<T>(fn: () => T): Promise<T> {
@@ -196,6 +202,7 @@ export class KernelNode implements PagePort {
       const request = await this.mailbox.next();
       if (!request) return;
       this.parked = true;
+      this.faultServed = request.kind === Request.Fault;
       let done = false;
       try {
         options.parkHook?.(this.nodeId, request.kind);
@@ -208,6 +215,7 @@ export class KernelNode implements PagePort {
         this.rejectQueue(error);
         return;
       }
+      this.faultServed = false;
       // The queue is empty and the kernel is about to run: lower the flag before releasing it.
       Atomics.store(this.control, Slot.POLL_FLAG, 0);
       if (!done) this.parked = false;

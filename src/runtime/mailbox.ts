@@ -247,6 +247,13 @@ export class HostAbort extends Error {
 
 /** Microseconds the host polls for the next request (one check per event-loop turn) before sleeping. */
 export const HOST_POLL_US = 50;
+/**
+ * Microseconds a polling host first checks for the next request without yielding to the event
+ * loop: a kernel faulting page after page sends its next request about a microsecond after the
+ * reply, while one turn of the event loop takes 2–3 µs. Work the protocol defers while the kernel
+ * is busy (PagePort.busy) waits for a turn in which no request is found.
+ */
+export const HOST_SPIN_US = 3;
 /** Most requests a host waits for without polling after polls that found nothing. */
 const MAX_SKIP = 64;
 
@@ -290,6 +297,7 @@ export class MailboxHost {
       } else if (this.skip > 0) this.skip--;
       else pollUntil = performance.now() + this.pollMicros / 1000;
     }
+    const spinUntil = pollUntil > 0 ? performance.now() + HOST_SPIN_US / 1000 : 0;
     // Unbounded on purpose: the kernel may compute for as long as it likes. stop() ends the wait
     // (run() calls it when the worker reports, fails or exits).
     while (!this.stopped) {
@@ -300,7 +308,9 @@ export class MailboxHost {
         return { seq: want, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
       }
       if (pollUntil > 0) {
-        if (performance.now() < pollUntil) {
+        const now = performance.now();
+        if (now < pollUntil) {
+          if (now < spinUntil) continue;
           await nextTurn();
           continue;
         }
@@ -315,6 +325,11 @@ export class MailboxHost {
       if (wait.async) await wait.value;
     }
     return null;
+  }
+
+  /** Whether the worker has published a request next() has not returned yet. */
+  pending(): boolean {
+    return Atomics.load(this.control, Slot.REQ_SEQ) !== this.last;
   }
 
   reply(request: MailboxRequest, status: number, result = 0): void {

@@ -69,6 +69,13 @@ export class FakePort implements PagePort {
     });
   }
 
+  /** What `busy()` answers: set it to play a kernel waiting for one fault after another. */
+  busyNow = false;
+
+  busy(): boolean {
+    return this.busyNow;
+  }
+
   /** The kernel runs: `whenParked` work waits for the next `park()`. */
   resume(): void {
     this.parkedNow = false;
