@@ -23,6 +23,12 @@ const PAGES = Number(process.env.DSM_BENCH_PAGES ?? 64);
 /** Rounds of PAGES faults; the first tenth warms up (V8's optimising tier, the spin policy's adaptation) and is not counted. */
 const ROUNDS = Number(process.env.DSM_BENCH_ROUNDS ?? 100);
 const WARM_UP_ROUNDS = Math.max(1, Math.floor(ROUNDS / 10));
+/**
+ * Rounds of an untimed job run first for each protocol and transport, as the raw round trip
+ * below gets untimed requests first: V8 optimises the protocol's code only after thousands of
+ * faults, and the first rounds of a fresh run take twice as long.
+ */
+const WARM_UP_JOB_ROUNDS = Number(process.env.DSM_BENCH_WARM_UP_ROUNDS ?? 30);
 const PROTOCOLS = ["ivy", "diff", "migrate"];
 
 const rev = (() => {
@@ -63,6 +69,7 @@ async function main() {
       const bytesBy: Record<string, number> = {};
       for (const protocol of PROTOCOLS) {
         let samples: number[] = [];
+        if (WARM_UP_JOB_ROUNDS > 0) await runCluster(kernel, [PAGES, WARM_UP_JOB_ROUNDS, PAGE], { nodes: 2, protocol, natsUrl });
         const job = await runCluster(kernel, [PAGES, ROUNDS, PAGE], {
           nodes: 2,
           protocol,
