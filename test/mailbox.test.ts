@@ -9,7 +9,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Worker } from "node:worker_threads";
 import { Reply, Request, Slot } from "../src/abi.js";
-import { CoreGauge, GAUGE_BYTES, MailboxHost } from "../src/runtime/mailbox.js";
+import { CoreGauge, GAUGE_BYTES, MailboxHost, PICKUP_US } from "../src/runtime/mailbox.js";
 import { within } from "./helpers/expect.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -111,6 +111,39 @@ Polling("with a gauge, a worker that only spins leaves the host polling", async 
 const Spin = suite("spinning only while a core is free");
 
 /**
+ * A worker that sends `kinds` in turn through a MailboxClient(control, spinMicros, gauge,
+ * backstop 60 s, pickupMicros) sharing `gauge`; `done` settles when it finished.
+ */
+function clientWorker(control: Int32Array, gauge: CoreGauge, spinMicros: number, pickupMicros: number, kinds: Request[]) {
+  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
+  const code = `
+    import { workerData, parentPort } from "node:worker_threads";
+    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
+    const gauge = new CoreGauge(workerData.gauge, workerData.cores);
+    gauge.enter();
+    const client = new MailboxClient(new Int32Array(workerData.control), ${spinMicros}, gauge, 60_000, ${pickupMicros});
+    for (const kind of ${JSON.stringify(kinds)}) client.call(kind);
+    gauge.leave();
+    parentPort.postMessage("done");`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer, cores: gauge.cores } });
+  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
+  return { worker, done };
+}
+
+/** Answers request `seq` as a host does, without a MailboxHost. */
+function answer(control: Int32Array, seq: number): void {
+  control[Slot.STATUS] = Reply.Ok;
+  Atomics.store(control, Slot.ACK_SEQ, seq);
+  Atomics.notify(control, Slot.ACK_SEQ);
+}
+
+/** Waits (at most 2 s) until the worker has published request `seq`. */
+async function published(control: Int32Array, seq: number): Promise<void> {
+  for (let i = 0; i < 200 && Atomics.load(control, Slot.REQ_SEQ) !== seq; i++) await sleep(10);
+  assert.is(Atomics.load(control, Slot.REQ_SEQ), seq);
+}
+
+/**
  * A worker that sends one request per settle (of the kind in `kinds`, Poll by default) through a
  * MailboxClient that may spin `spinMicros`, sharing a gauge of `cores`; the host answers each once
  * its settle resolved. Resolves with the gauge's running count seen before each answer.
@@ -123,20 +156,9 @@ async function runningWhileWaiting(
 ): Promise<number[]> {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const gauge = new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), cores);
-  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
-  const code = `
-    import { workerData, parentPort } from "node:worker_threads";
-    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
-    const gauge = new CoreGauge(workerData.gauge, workerData.cores);
-    gauge.enter();
-    // Picked up or not, a request may spin: the host here sleeps between requests and may wake
-    // later than a spin's pickup bound (its own test is below).
-    const client = new MailboxClient(new Int32Array(workerData.control), ${spinMicros}, gauge, 60_000, 10_000_000);
-    for (const kind of ${JSON.stringify(kinds)}) client.call(kind);
-    gauge.leave();
-    parentPort.postMessage("done");`;
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer, cores } });
-  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
+  // Picked up or not, a request may spin: the host here sleeps between requests and may wake
+  // later than a spin's pickup bound (its own test is below).
+  const { worker, done } = clientWorker(control, gauge, spinMicros, 10_000_000, kinds);
   const host = new MailboxHost(control, 0);
   try {
     const seen: number[] = [];
@@ -155,7 +177,10 @@ async function runningWhileWaiting(
   }
 }
 
-/** Waits (at most 2 s) for the worker to leave the running count. */
+/**
+ * Waits (at most 2 s) for the worker to leave the running count. A request expected to sleep is
+ * checked after `briefly` instead: the worker publishes it before it leaves the count.
+ */
 const untilAsleep = async (count: Int32Array) => {
   for (let i = 0; i < 200 && Atomics.load(count, 0) !== 0; i++) await sleep(10);
 };
@@ -180,46 +205,25 @@ Spin("after a spin that ran its full bound, a quick answer to a request that sle
   // 300 ms spins that end unanswered: the requests in between sleep and are answered after
   // 50 ms, yet the skip doubles, since sleeping is what made them quick on a machine without a
   // core to spare: after the second failed spin the next two requests sleep.
-  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, untilAsleep, briefly, async () => undefined]);
+  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, untilAsleep, briefly, briefly]);
   assert.equal(seen, [0, 0, 0, 0, 0]);
 });
 
 Spin("after a spin the host never picked up, an answer within the spin bound makes the next request spin", async () => {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const gauge = new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), 8);
-  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
   // 300 ms spins that end after 50 ms when the request was not picked up.
-  const code = `
-    import { workerData, parentPort } from "node:worker_threads";
-    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
-    const gauge = new CoreGauge(workerData.gauge, 8);
-    gauge.enter();
-    const client = new MailboxClient(new Int32Array(workerData.control), 300_000, gauge, 60_000, 50_000);
-    client.call(${Request.Fault});
-    client.call(${Request.Fault});
-    gauge.leave();
-    parentPort.postMessage("done");`;
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer } });
-  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
-  const answer = (seq: number) => {
-    control[Slot.STATUS] = Reply.Ok;
-    Atomics.store(control, Slot.ACK_SEQ, seq);
-    Atomics.notify(control, Slot.ACK_SEQ);
-  };
-  const published = async (seq: number) => {
-    for (let i = 0; i < 200 && Atomics.load(control, Slot.REQ_SEQ) !== seq; i++) await sleep(10);
-    assert.is(Atomics.load(control, Slot.REQ_SEQ), seq);
-  };
+  const { worker, done } = clientWorker(control, gauge, 300_000, 50_000, [Request.Fault, Request.Fault]);
   try {
-    await published(1);
+    await published(control, 1);
     await untilAsleep(gauge.running); // not picked up: the spin ends after 50 ms
     assert.is(Atomics.load(gauge.running, 0), 0);
-    answer(1); // well within the 300 ms bound
-    await published(2);
+    answer(control, 1); // well within the 300 ms bound
+    await published(control, 2);
     Atomics.store(control, Slot.SEEN, 2);
     await briefly();
     assert.is(Atomics.load(gauge.running, 0), 1, "the second request sleeps instead of spinning");
-    answer(2);
+    answer(control, 2);
     await within(done);
   } finally {
     await worker.terminate();
@@ -227,42 +231,29 @@ Spin("after a spin the host never picked up, an answer within the spin bound mak
 });
 
 Spin("a request that slept past the spin bound keeps the skipping", async () => {
-  // 100 ms spins; the skipped requests are answered after 150 ms, longer than a spin, so the
+  // 300 ms spins; the skipped requests are answered after 450 ms, longer than a spin, so the
   // skip doubles: after the second failed spin the next two requests sleep.
-  const slow = async () => void (await sleep(150));
-  const seen = await runningWhileWaiting(8, 100_000, [untilAsleep, slow, untilAsleep, slow, async () => undefined]);
+  const slow = async () => void (await sleep(450));
+  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, slow, untilAsleep, slow, briefly]);
   assert.equal(seen, [0, 0, 0, 0, 0]);
 });
 
 Spin("barriers and faults keep separate spin policies", async () => {
   // A barrier whose spin failed makes the next barrier sleep, but not the fault in between.
-  const seen = await runningWhileWaiting(8, 100_000, [untilAsleep, briefly, async () => undefined], [Request.Barrier, Request.Fault, Request.Barrier]);
+  const seen = await runningWhileWaiting(8, 300_000, [untilAsleep, briefly, briefly], [Request.Barrier, Request.Fault, Request.Barrier]);
   assert.equal(seen, [0, 1, 0]);
 });
 
 Spin("a worker whose request the host has not picked up stops spinning long before its bound", async () => {
   const control = new Int32Array(new SharedArrayBuffer(64 * 4));
   const gauge = new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), 8);
-  const url = new URL("../src/runtime/mailbox.js", import.meta.url).href;
-  const code = `
-    import { workerData, parentPort } from "node:worker_threads";
-    const { CoreGauge, MailboxClient } = await import(${JSON.stringify(url)});
-    const gauge = new CoreGauge(workerData.gauge, 8);
-    gauge.enter();
-    new MailboxClient(new Int32Array(workerData.control), 10_000_000, gauge).call(${Request.Fault});
-    gauge.leave();
-    parentPort.postMessage("done");`;
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { control: control.buffer, gauge: gauge.buffer } });
-  const done = new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
+  const { worker, done } = clientWorker(control, gauge, 10_000_000, PICKUP_US, [Request.Fault]);
   try {
     // Read the request without marking it seen, as a host without a core would.
-    for (let i = 0; i < 200 && Atomics.load(control, Slot.REQ_SEQ) !== 1; i++) await sleep(10);
-    assert.is(Atomics.load(control, Slot.REQ_SEQ), 1);
+    await published(control, 1);
     await untilAsleep(gauge.running);
     assert.is(Atomics.load(gauge.running, 0), 0, "the worker still spins for a host that never picked its request up");
-    control[Slot.STATUS] = Reply.Ok;
-    Atomics.store(control, Slot.ACK_SEQ, 1);
-    Atomics.notify(control, Slot.ACK_SEQ);
+    answer(control, 1);
     await within(done);
   } finally {
     await worker.terminate();
