@@ -11,7 +11,7 @@ import { Access } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { createIvy } from "../src/protocol/ivy.js";
-import { CONFIRM_DELAY_MS } from "../src/protocol/page_protocol.js";
+import { CONFIRM_DELAY_MS } from "../src/protocol/confirm_queue.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
 import { KernelNode } from "../src/runtime/kernel_node.js";
 import { LocalNetwork, TURN_BUDGET } from "../src/transport/local_transport.js";

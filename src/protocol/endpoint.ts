@@ -23,6 +23,7 @@ import type { PagePort } from "./coherence.js";
 import { CodecError, Field, HEADER_BYTES, MessageKind, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
+import { SelfQueue } from "./self_queue.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/checks.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -103,10 +104,14 @@ export class Endpoint {
   private closed = false;
   private failure: Error | undefined;
   /** Messages this node sent itself, not yet handled (see {@link loopback}). */
-  private looped: Message[] = [];
-  private loopScheduled = false;
-  /** Depth of message handling under way on this endpoint. */
-  private routing = 0;
+  private readonly looped = new SelfQueue((msg) => {
+    if (this.closed) return;
+    try {
+      this.routeOrReassemble(msg);
+    } catch (error) {
+      this.fail(error);
+    }
+  });
 
   constructor(
     private readonly transport: Transport,
@@ -289,7 +294,7 @@ export class Endpoint {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.looped = [];
+    this.looped.clear();
     const calls = [...this.calls];
     this.calls.clear();
     this.pending.clear();
@@ -314,51 +319,17 @@ export class Endpoint {
 
   /**
    * A message from this node to itself: decoded at once (the codec copies the payload, so the
-   * sender may reuse its buffer) and handled after the handler under way returns, or in a
-   * microtask when none is. It is never lost and costs no transport hop: over NATS a
-   * self-addressed message would travel to the server and back, and on the local transport
-   * through the network's queue. Handlers still never run inside `send` or `call`, and this
-   * node's messages to itself keep their order.
+   * sender may reuse its buffer) and handled as SelfQueue orders it. It is never lost and costs
+   * no transport hop: over NATS a self-addressed message would travel to the server and back,
+   * and on the local transport through the network's queue.
    */
   private loopback(bytes: Uint8Array): void {
-    const msg = decodeMessage(bytes, this.decodeContext);
-    this.looped.push(msg);
-    if (this.routing === 0 && !this.loopScheduled) {
-      this.loopScheduled = true;
-      queueMicrotask(this.drainLoopback);
-    }
+    this.looped.push(decodeMessage(bytes, this.decodeContext));
   }
-
-  private readonly drainLoopback = (): void => {
-    this.loopScheduled = false;
-    if (this.routing > 0) return; // the handler under way drains them when it returns
-    this.routing++;
-    try {
-      // Re-read this.looped: close() empties it.
-      for (let i = 0; i < this.looped.length; i++) {
-        if (this.closed) break;
-        const msg = this.looped[i]!;
-        try {
-          this.routeOrReassemble(msg);
-        } catch (error) {
-          this.fail(error);
-        }
-      }
-    } finally {
-      this.looped = [];
-      this.routing--;
-    }
-  };
 
   private receive(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.routing++;
-    try {
-      this.decodeAndRoute(bytes);
-    } finally {
-      this.routing--;
-    }
-    if (this.routing === 0 && this.looped.length > 0) this.drainLoopback();
+    this.looped.handling(() => this.decodeAndRoute(bytes));
   }
 
   private routeOrReassemble(msg: Message): void {

@@ -22,6 +22,7 @@ import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolContext, ProtocolStats } from "./coherence.js";
 import { MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
+import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
 import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { createPlacement, type Placement, type PlacementName } from "./placement.js";
@@ -51,9 +52,6 @@ export interface ProtocolTuning {
 }
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;
-
-/** Longest a resolved fault's Confirm waits for the kernel to stop faulting (confirmLater). */
-export const CONFIRM_DELAY_MS = 1;
 
 /** Messages held before `start`; more are dropped (their senders retry). */
 const MAX_EARLY = 10_000;
@@ -106,11 +104,8 @@ export abstract class PageProtocol implements Coherence {
   private started = false;
   private early: (() => void)[] = [];
   private readonly confirms = new Set<Promise<void>>();
-  /** Confirms of installed pages, sent on a later turn so they stay off the fault's path (confirmLater). */
-  private unconfirmed: (() => void)[] = [];
-  /** Pages with a Confirm in `unconfirmed`, and when the oldest was queued (performance.now()). */
-  private readonly unconfirmedPages = new Set<number>();
-  private unconfirmedSince = 0;
+  /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
+  private readonly confirmQueue: ConfirmQueue;
   /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
   private readonly forwardsWaiting = new Set<string>();
   private readonly placement: Placement;
@@ -128,6 +123,7 @@ export abstract class PageProtocol implements Coherence {
     this.timeoutMs = timeoutMs;
     this.versions = new Uint32Array(port.pageCount);
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
+    this.confirmQueue = new ConfirmQueue(port, () => this.endpoint.isClosed);
     this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, hooks: options.syncHooks });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
@@ -176,24 +172,24 @@ export abstract class PageProtocol implements Coherence {
         await this.acquireHeld(first, last, write, deadline);
         continue;
       }
-      if (missing.length === 1) this.confirmLater(missing[0]!, await this.acquire(missing[0]!, write, deadline));
-      else await Promise.all(missing.map(async (p) => this.confirmLater(p, await this.acquire(p, write, deadline))));
+      if (missing.length === 1) this.confirmQueue.add(missing[0]!, await this.acquire(missing[0]!, write, deadline));
+      else await Promise.all(missing.map(async (p) => this.confirmQueue.add(p, await this.acquire(p, write, deadline))));
     }
   }
 
   async barrier(): Promise<void> {
     this.endpoint.check();
-    this.sendConfirms();
+    this.confirmQueue.flush();
     await this.sync.barrier();
   }
 
   async lock(id: number): Promise<void> {
-    this.sendConfirms();
+    this.confirmQueue.flush();
     await this.sync.lock(id);
   }
 
   async unlock(id: number): Promise<void> {
-    this.sendConfirms();
+    this.confirmQueue.flush();
     await this.sync.unlock(id);
   }
 
@@ -224,7 +220,7 @@ export abstract class PageProtocol implements Coherence {
   }
 
   async finish(): Promise<void> {
-    this.sendConfirms();
+    this.confirmQueue.flush();
     await Promise.all(this.confirms);
     this.endpoint.check();
     await this.sync.finish();
@@ -339,14 +335,14 @@ export abstract class PageProtocol implements Coherence {
     try {
       for (let p = first; p <= last; p++) held.push([p, await this.acquire(p, write, deadline)]);
     } finally {
-      for (const [p, send] of held) this.confirmLater(p, send);
+      for (const [p, send] of held) this.confirmQueue.add(p, send);
     }
   }
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
   private async acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
     // The manager serves this page's next transaction only after the last one's Confirm.
-    if (this.unconfirmedPages.has(page)) this.sendConfirms();
+    if (this.confirmQueue.has(page)) this.confirmQueue.flush();
     const manager = this.managerOf(page);
     const access = write ? 1 : 0;
     this.counters.pageRequests++;
@@ -364,43 +360,6 @@ export abstract class PageProtocol implements Coherence {
     this.install(page, reply, write);
     const version = this.versions[this.index(page)];
     return () => this.confirm(manager, page, reply.request, access, version);
-  }
-
-  /**
-   * Queues the Confirm of an installed page: the fault's reply to the kernel is due now, and the
-   * manager needs the Confirm only to start the page's next transaction. On the local transport a
-   * message is delivered within the same turn, so sending it at once would put the whole Confirm
-   * exchange before the kernel resumes. Confirms leave on a later turn of the event loop, and
-   * while the kernel waits for another fault (PagePort.busy) they wait for a turn when it does
-   * not, at most CONFIRM_DELAY_MS: a kernel faulting page after page gets its pages first, and
-   * the Confirms go when it computes or waits. They also go before a barrier, lock or unlock, and
-   * before this node asks for the same page again (its manager would hold that request until the
-   * Confirm came).
-   */
-  private confirmLater(page: number, send: () => void): void {
-    if (this.unconfirmed.length === 0) {
-      this.unconfirmedSince = performance.now();
-      setImmediate(this.confirmWhenIdle);
-    }
-    this.unconfirmed.push(send);
-    this.unconfirmedPages.add(page);
-  }
-
-  private readonly confirmWhenIdle = (): void => {
-    if (this.unconfirmed.length === 0) return;
-    if (this.port.busy?.() && !this.endpoint.isClosed && performance.now() - this.unconfirmedSince < CONFIRM_DELAY_MS) {
-      setImmediate(this.confirmWhenIdle);
-      return;
-    }
-    this.sendConfirms();
-  };
-
-  private sendConfirms(): void {
-    const batch = this.unconfirmed;
-    if (batch.length === 0) return;
-    this.unconfirmed = [];
-    this.unconfirmedPages.clear();
-    if (!this.endpoint.isClosed) for (const send of batch) send();
   }
 
   /** Tells the manager the transaction is done; retried in the background, failure kept. */

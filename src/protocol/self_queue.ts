@@ -1,0 +1,56 @@
+/**
+ * Messages a node sends itself (Endpoint's loopback): handled after the handler under way
+ * returns, or in a microtask when none is, in the order sent. So a handler is never re-entered
+ * and never runs inside the `send` or `call` that queued its message, as on a transport.
+ *
+ *   handling(h1)  h1 sends m1, m2 to this node   →  h1 returns  →  m1, then m2 (and what they send)
+ *   push(m3) outside any handler                 →  m3 in a microtask
+ */
+import type { Message } from "./codec.js";
+
+export class SelfQueue {
+  private queue: Message[] = [];
+  private scheduled = false;
+  /** Handlers under way (nested: a handler may redeliver held messages). */
+  private depth = 0;
+
+  /** `handle` must not throw (the Endpoint keeps a handler's error as its failure). */
+  constructor(private readonly handle: (msg: Message) => void) {}
+
+  /** Runs `fn` as message handling: messages queued meanwhile are handled when it returns. */
+  handling(fn: () => void): void {
+    this.depth++;
+    try {
+      fn();
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0 && this.queue.length > 0) this.drain();
+  }
+
+  push(msg: Message): void {
+    this.queue.push(msg);
+    if (this.depth === 0 && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drain);
+    }
+  }
+
+  /** Forgets the messages not handled yet. */
+  clear(): void {
+    this.queue = [];
+  }
+
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    if (this.depth > 0) return; // the handler under way drains them when it returns
+    this.depth++;
+    try {
+      // Re-read this.queue each time: handlers append to it, and clear() replaces it.
+      for (let i = 0; i < this.queue.length; i++) this.handle(this.queue[i]!);
+    } finally {
+      this.queue = [];
+      this.depth--;
+    }
+  };
+}
