@@ -105,12 +105,7 @@ export class Endpoint {
   private failure: Error | undefined;
   /** Messages this node sent itself, not yet handled (see {@link loopback}). */
   private readonly looped = new SelfQueue((msg) => {
-    if (this.closed) return;
-    try {
-      this.routeOrReassemble(msg);
-    } catch (error) {
-      this.fail(error);
-    }
+    if (!this.closed) this.handle(msg);
   });
 
   constructor(
@@ -247,12 +242,7 @@ export class Endpoint {
 
   /** Routes a message received earlier again, as if it arrived now (a handler held it back). */
   redeliver(msg: Message): void {
-    if (this.closed) return;
-    try {
-      this.route(msg);
-    } catch (error) {
-      this.fail(error);
-    }
+    if (!this.closed) this.handle(msg);
   }
 
   /** Counts a message a handler decided to ignore as stale or duplicate. */
@@ -332,11 +322,6 @@ export class Endpoint {
     this.looped.handling(() => this.decodeAndRoute(bytes));
   }
 
-  private routeOrReassemble(msg: Message): void {
-    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
-    this.route(msg);
-  }
-
   private decodeAndRoute(bytes: Uint8Array): void {
     let msg: Message;
     try {
@@ -348,8 +333,14 @@ export class Endpoint {
       return;
     }
     if (msg.job !== this.job || msg.target !== this.node) return this.dropMisdelivered();
+    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
+    this.handle(msg);
+  }
+
+  /** Routes `msg`; a handler's error is kept as the endpoint's failure (see {@link check}). */
+  private handle(msg: Message): void {
     try {
-      this.routeOrReassemble(msg);
+      this.route(msg);
     } catch (error) {
       this.fail(error);
     }
