@@ -34,21 +34,22 @@ import { MessageKind, type Message } from "./codec.js";
 import { applyDiff, encodeDiff } from "./diff.js";
 import { DiffLog } from "./diff_log.js";
 import { InvalidProtocolOptionError } from "./errors.js";
+import { PageCopies } from "./lrc_copies.js";
 import { PageProtocol, type ProtocolOptions } from "./page_protocol.js";
 
 export const DEFAULT_HISTORY_LENGTH = 32;
 export const DEFAULT_HISTORY_BYTES = 64 << 20;
 
 const EMPTY = new Uint8Array(0);
-/** Twins kept for reuse; more are left to the garbage collector. */
+/** Spare twins kept for reuse; more are left to the garbage collector. */
 const MAX_SPARE_TWINS = 64;
 
 export class DiffProtocol extends PageProtocol {
   private readonly log: DiffLog;
   /** Pages in an open write epoch, with the twin taken when it opened. */
   private readonly twins = new Map<number, Uint8Array>();
-  /** Twins of closed epochs, for the next ones: a fresh one costs an allocation per write fault. */
-  private spareTwins: Uint8Array[] = [];
+  /** Where twins come from: those of closed epochs are reused, as a fresh one costs an allocation per write fault. */
+  private readonly twinCopies: PageCopies;
   private readonly historyLength: number;
 
   constructor(options: ProtocolOptions) {
@@ -67,6 +68,7 @@ export class DiffProtocol extends PageProtocol {
     if (!((Number.isInteger(bytes) && bytes >= 0) || bytes === Infinity)) throw new InvalidProtocolOptionError("historyBytes", bytes, "a byte count of at least 0");
     this.historyLength = length;
     this.log = new DiffLog(options.port.pageSize, length, bytes);
+    this.twinCopies = new PageCopies(options.port.pageSize, MAX_SPARE_TWINS);
   }
 
   override stats() {
@@ -112,9 +114,9 @@ export class DiffProtocol extends PageProtocol {
     }
     this.versions[i] = write ? reply.version + 1 : reply.version;
     if (write) {
-      const twin = this.spareTwins.pop() ?? new Uint8Array(bytes.byteLength);
-      twin.set(bytes);
-      this.twins.set(page, twin);
+      const open = this.twins.get(page);
+      if (open) this.twinCopies.release(open);
+      this.twins.set(page, this.twinCopies.copy(bytes));
     }
     this.port.setProtection(page, write ? Protection.ReadWrite : Protection.ReadOnly);
   }
@@ -132,7 +134,7 @@ export class DiffProtocol extends PageProtocol {
     const version = this.versions[this.index(page)];
     if (this.log.newest(page) >= version) this.log.reset(page, version - 1);
     this.log.record(page, version, encodeDiff(twin, this.port.page(page)));
-    if (this.spareTwins.length < MAX_SPARE_TWINS) this.spareTwins.push(twin);
+    this.twinCopies.release(twin);
   }
 
   /** Replies to a forward with the diff from the requester's version, or the whole page. */
