@@ -39,6 +39,11 @@ const REPS = Number(process.env.DSM_BENCH_REPS ?? 3);
 /** Untimed raw requests before each timed 2,000: the local round trip needs thousands to be optimised. */
 const RAW_WARM_UP = 5000;
 const PROTOCOLS = ["ivy", "diff", "migrate"];
+/** Transports to measure, comma-separated (DSM_BENCH_TRANSPORTS): "local", "nats" or both. */
+const TRANSPORTS = (process.env.DSM_BENCH_TRANSPORTS ?? "local,nats").split(",").map((t) => t.trim());
+for (const t of TRANSPORTS) {
+  if (t !== "local" && t !== "nats") throw new Error(`DSM_BENCH_TRANSPORTS: unknown transport "${t}"; give local, nats or local,nats`);
+}
 
 const rev = (() => {
   try {
@@ -81,7 +86,7 @@ async function main() {
   const kernel = loadKernelModule(built.instrumented, "faultlat.ts");
   const server = await startNatsServer();
   try {
-    for (const transport of ["local", "nats"] as const) {
+    for (const transport of TRANSPORTS as ("local" | "nats")[]) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       for (const protocol of PROTOCOLS) {
         if (WARM_UP_JOB_ROUNDS > 0) await runCluster(kernel, [PAGES, WARM_UP_JOB_ROUNDS, PAGE], { nodes: 2, protocol, natsUrl });
