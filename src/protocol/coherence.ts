@@ -49,6 +49,13 @@ export interface Coherence {
   start(): Promise<void>;
   /** The kernel missed on pages first..last for `access`; resolves once all are accessible. */
   fault(first: number, last: number, access: Access): Promise<void>;
+  /**
+   * Optional, like `fault`, but `done` (given an error when the fault failed) may be called
+   * inside the handling of the message that resolved it, or even before `faultNow` returns: the
+   * runtime can then answer the kernel and take its next request without waiting for a promise
+   * job or a turn of the event loop.
+   */
+  faultNow?(first: number, last: number, access: Access, done: (error?: unknown) => void): void;
   barrier(): Promise<void>;
   lock(id: number): Promise<void>;
   unlock(id: number): Promise<void>;

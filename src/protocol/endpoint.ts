@@ -165,21 +165,30 @@ export class Endpoint {
    * arrives or `timeoutMs` passes.
    */
   call(to: number, out: Outgoing, options: CallOptions): Promise<Message> {
-    if (this.closed) return Promise.reject(new ProtocolClosedError(this.node));
+    return new Promise<Message>((resolve, reject) => this.exchange(to, out, options, resolve, reject));
+  }
+
+  /**
+   * {@link call} with callbacks instead of a promise: `onReply` runs inside the handling of the
+   * reply, so what it sends joins the delivery under way instead of waiting for a promise job
+   * and, on the local transport, for the next turn of the event loop. `onError` gets what
+   * would reject the call; it runs at once if the call cannot start (closed, unencodable).
+   * Callbacks must not throw (a throw from `onReply` becomes the endpoint's failure).
+   */
+  exchange(to: number, out: Outgoing, options: CallOptions, onReply: (reply: Message) => void, onError: (error: Error) => void): void {
+    if (this.closed) return onError(new ProtocolClosedError(this.node));
     const request = out.request || this.nextRequest();
     let bytes: Uint8Array;
     try {
       bytes = this.encode(to, out, request);
     } catch (error) {
-      return Promise.reject(error);
+      return onError(error as Error);
     }
-    return new Promise<Message>((resolve, reject) => {
-      const now = performance.now();
-      const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve, reject };
-      this.pending.set(request, call);
-      this.calls.add(call);
-      if (this.transmit(call, now, false)) this.armRetry(call.due);
-    });
+    const now = performance.now();
+    const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve: onReply, reject: onError };
+    this.pending.set(request, call);
+    this.calls.add(call);
+    if (this.transmit(call, now, false)) this.armRetry(call.due);
   }
 
   /** Sends (or resends) a call, or ends it at its deadline; true while it still waits. */

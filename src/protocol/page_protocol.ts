@@ -177,6 +177,30 @@ export abstract class PageProtocol implements Coherence {
     }
   }
 
+  /**
+   * {@link Coherence.faultNow}: a fault on one page, with its reply installed and `done` called
+   * inside the handling of the reply. Ranges take the promise path of `fault`.
+   */
+  faultNow(first: number, last: number, access: Access, done: (error?: unknown) => void): void {
+    if (first !== last) {
+      this.fault(first, last, access).then(() => done(), done);
+      return;
+    }
+    try {
+      this.endpoint.check();
+      checkFaultRange(this.port, first, last);
+      if (this.placement.pending(first)) throw new UnallocatedPageError(first, first * this.port.pageSize, this.node);
+    } catch (error) {
+      return done(error);
+    }
+    if (allows(this.port.protection(first), access)) return done();
+    const write = access === Access.Write || this.roles.readsMove;
+    this.acquireNow(first, write, Date.now() + this.timeoutMs, (confirm) => {
+      this.confirmQueue.add(first, confirm);
+      done();
+    }, done);
+  }
+
   async barrier(): Promise<void> {
     this.endpoint.check();
     this.confirmQueue.flush();
@@ -340,13 +364,18 @@ export abstract class PageProtocol implements Coherence {
   }
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
-  private async acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
+  private acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
+    return new Promise((resolve, reject) => this.acquireNow(page, write, deadline, resolve, reject));
+  }
+
+  /** {@link acquire} with callbacks, called inside the handling of the reply. */
+  private acquireNow(page: number, write: boolean, deadline: number, installed: (confirm: () => void) => void, failed: (error: Error) => void): void {
     // The manager serves this page's next transaction only after the last one's Confirm.
     if (this.confirmQueue.has(page)) this.confirmQueue.flush();
     const manager = this.managerOf(page);
     const access = write ? 1 : 0;
     this.counters.pageRequests++;
-    const reply = await this.endpoint.call(
+    this.endpoint.exchange(
       manager,
       { kind: write ? MessageKind.WriteRequest : MessageKind.ReadRequest, page, version: this.versions[this.index(page)] },
       {
@@ -355,11 +384,18 @@ export abstract class PageProtocol implements Coherence {
         timeoutMs: Math.max(1, deadline - Date.now()),
         timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", this.timeoutMs),
       },
+      (reply) => {
+        try {
+          if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
+          this.install(page, reply, write);
+        } catch (error) {
+          return failed(error as Error);
+        }
+        const version = this.versions[this.index(page)];
+        installed(() => this.confirm(manager, page, reply.request, access, version));
+      },
+      failed,
     );
-    if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
-    this.install(page, reply, write);
-    const version = this.versions[this.index(page)];
-    return () => this.confirm(manager, page, reply.request, access, version);
   }
 
   /** Tells the manager the transaction is done; retried in the background, failure kept. */

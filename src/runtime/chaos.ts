@@ -224,6 +224,18 @@ export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence 
     fault: async (first, last, access) => {
       if (!chaos.fault(first, last, access)) await inner.fault(first, last, access);
     },
+    faultNow:
+      inner.faultNow &&
+      ((first, last, access, done) => {
+        let absorbed: boolean;
+        try {
+          absorbed = chaos.fault(first, last, access);
+        } catch (error) {
+          return done(error);
+        }
+        if (absorbed) done();
+        else inner.faultNow!(first, last, access, done);
+      }),
     barrier: () => inner.barrier(),
     lock: (id) => inner.lock(id),
     unlock: (id) => inner.unlock(id),

@@ -13,7 +13,8 @@ import { Access, NO_READ, NO_WRITE, Reply, Request, Slot, regionPages, type Layo
 import type { Coherence, PagePort } from "../protocol/coherence.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
-import { HOST_POLL_US, MailboxHost, type CoreGauge, type MailboxRequest } from "./mailbox.js";
+import { HOST_POLL_US, HOST_SPIN_US, MailboxHost, type CoreGauge, type MailboxRequest } from "./mailbox.js";
+import { Watchdog, type Watch } from "./watchdog.js";
 import type { WorkerInit, WorkerReport } from "./worker.js";
 
 export interface NodeRunOptions {
@@ -65,14 +66,6 @@ interface Deferred {
   reject: (error: unknown) => void;
 }
 
-/** The bound on the request being handled (see {@link KernelNode.bounded}). */
-interface Watch {
-  /** performance.now() at which the request fails. */
-  deadline: number;
-  reject: (error: Error) => void;
-  error: () => Error;
-}
-
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 export class KernelNode implements PagePort {
@@ -91,10 +84,8 @@ export class KernelNode implements PagePort {
   private mailbox: MailboxHost;
   private worker?: Worker;
   private failure?: Error;
-  private watch: Watch | undefined;
-  /** One timer bounds every request: armed for `watchdogAt`, moved only when a deadline is earlier. */
-  private watchdog: NodeJS.Timeout | undefined;
-  private watchdogAt = Infinity;
+  /** Bounds the request being handled. */
+  private readonly watchdog = new Watchdog();
 
   constructor(
     readonly kernel: KernelModule,
@@ -179,7 +170,7 @@ export class KernelNode implements PagePort {
       this.mailbox.stop();
       this.parked = true;
       await served.catch(() => undefined);
-      this.stopWatchdog();
+      this.watchdog.stop();
       await worker.terminate();
     }
   }
@@ -189,18 +180,23 @@ export class KernelNode implements PagePort {
     this.failure ??= reason;
     this.mailbox.stop();
     // A request under way (a fault, a barrier, the final barrier) gives up now, not at its timeout.
-    const watch = this.watch;
-    this.watch = undefined;
-    watch?.reject(reason);
+    this.watchdog.abort(reason);
     await this.worker?.terminate();
   }
 
   private async serve(coherence: Coherence, options: NodeRunOptions): Promise<void> {
     const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
     const syncTimeoutMs = options.syncTimeoutMs ?? 120_000;
-    for (;;) {
-      const request = await this.mailbox.next();
-      if (!request) return;
+    let request = await this.mailbox.next();
+    for (; request; request = await this.mailbox.next()) {
+      if (request.kind === Request.Fault && coherence.faultNow) {
+        try {
+          request = await this.serveFaults(coherence, request, options, faultTimeoutMs);
+        } catch {
+          return; // answered Abort
+        }
+        if (!request) continue;
+      }
       this.parked = true;
       this.faultServed = request.kind === Request.Fault;
       let done = false;
@@ -224,6 +220,124 @@ export class KernelNode implements PagePort {
     }
   }
 
+  /**
+   * Serves a run of faults through {@link Coherence.faultNow}: each is answered inside the
+   * handling of the message that resolved it, and the worker's next request, when it comes
+   * within HOST_SPIN_US, is started right there. On the local transport that request joins the
+   * delivery under way, so a kernel faulting page after page costs no promise jobs and no turn
+   * of the event loop per fault. Resolves with the first request that is not a fault, or null
+   * when none came in time; rejects (the kernel answered Abort) when a fault failed.
+   */
+  private serveFaults(coherence: Coherence, first: MailboxRequest, options: NodeRunOptions, timeoutMs: number): Promise<MailboxRequest | null> {
+    const faultNow = coherence.faultNow!.bind(coherence);
+    return new Promise((resolve, reject) => {
+      let request = first;
+      let watch: Watch | undefined;
+      let started = 0;
+      /** faultNow is under way: a `done` now is kept in `early` and handled when it returns. */
+      let calling = false;
+      let early: { error: unknown } | undefined;
+
+      const attempt = (): boolean => {
+        const [a0, a1, a2] = request.args;
+        calling = true;
+        early = undefined;
+        try {
+          faultNow(a0 >>> 0, a1 >>> 0, a2 === Access.Write ? Access.Write : Access.Read, done);
+        } catch (error) {
+          early ??= { error };
+        }
+        calling = false;
+        return early !== undefined;
+      };
+
+      /** Parks the kernel on `request` and asks the protocol; true when that already ended. */
+      const begin = (): boolean => {
+        this.parked = true;
+        this.faultServed = true;
+        const [a0, , a2] = request.args;
+        const write = a2 === Access.Write;
+        if (write) this.stats.writeFaults++;
+        else this.stats.readFaults++;
+        started = performance.now();
+        const current = this.watchdog.start(timeoutMs, (error) => {
+          if (watch === current) ended(error);
+        }, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, write ? "write" : "read", timeoutMs));
+        watch = current;
+        try {
+          options.parkHook?.(this.nodeId, request.kind);
+          this.drain();
+        } catch (error) {
+          early = { error };
+          return true;
+        }
+        return attempt();
+      };
+
+      const done = (error?: unknown): void => {
+        if (!watch) return; // already ended: timed out or aborted
+        if (calling) {
+          early = { error };
+          return;
+        }
+        ended(error);
+      };
+
+      /**
+       * An attempt ended. Every page of the range must allow the access at the moment of the
+       * reply (the kernel does not check again); while the protocol waited for one page another
+       * node may have taken an earlier one, so ask again until one pass finds them all.
+       */
+      const ended = (error: unknown): void => {
+        for (;;) {
+          if (error === undefined && !this.accessible(request)) {
+            this.stats.refaults++;
+            if (!attempt()) return;
+            error = early!.error;
+            continue;
+          }
+          this.watchdog.end(watch!);
+          watch = undefined;
+          if (error === undefined) {
+            try {
+              this.stats.faultMs += performance.now() - started;
+              this.drain();
+            } catch (thrown) {
+              error = thrown;
+            }
+          }
+          if (error !== undefined) {
+            this.faultServed = false;
+            this.failure ??= error as Error;
+            this.mailbox.reply(request, Reply.Abort);
+            this.rejectQueue(error);
+            return reject(error);
+          }
+          this.faultServed = false;
+          // The queue is empty and the kernel is about to run: lower the flag before releasing it.
+          Atomics.store(this.control, Slot.POLL_FLAG, 0);
+          this.parked = false;
+          this.mailbox.reply(request, Reply.Ok);
+          const next = this.mailbox.poll(HOST_SPIN_US);
+          if (!next || next.kind !== Request.Fault) return resolve(next);
+          request = next;
+          if (!begin()) return;
+          error = early!.error;
+        }
+      };
+
+      if (begin()) ended(early!.error);
+    });
+  }
+
+  /** Whether every page a fault request names now allows its access. */
+  private accessible(request: MailboxRequest): boolean {
+    const [a0, a1, a2] = request.args;
+    const forbidden = a2 === Access.Write ? NO_READ | NO_WRITE : NO_READ;
+    for (let p = a0 >>> 0; p <= a1 >>> 0; p++) if ((this.table[p] & forbidden) !== 0) return false;
+    return true;
+  }
+
   private async handle(coherence: Coherence, request: MailboxRequest, faultTimeoutMs: number, syncTimeoutMs: number): Promise<boolean> {
     const [a0, a1, a2] = request.args;
     const t0 = performance.now();
@@ -233,7 +347,7 @@ export class KernelNode implements PagePort {
         if (access === Access.Write) this.stats.writeFaults++;
         else this.stats.readFaults++;
         const what = access === Access.Write ? "write" : "read";
-        await this.bounded(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
+        await this.watchdog.bounded(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
         this.stats.faultMs += performance.now() - t0;
         return false;
       }
@@ -242,20 +356,20 @@ export class KernelNode implements PagePort {
         return false;
       case Request.Barrier:
         this.stats.barriers++;
-        await this.bounded(coherence.barrier(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "barrier", syncTimeoutMs));
+        await this.watchdog.bounded(coherence.barrier(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "barrier", syncTimeoutMs));
         break;
       case Request.Lock:
         this.stats.locks++;
-        await this.bounded(coherence.lock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `lock ${a0}`, syncTimeoutMs));
+        await this.watchdog.bounded(coherence.lock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `lock ${a0}`, syncTimeoutMs));
         break;
       case Request.Unlock:
-        await this.bounded(coherence.unlock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `unlock ${a0}`, syncTimeoutMs));
+        await this.watchdog.bounded(coherence.unlock(a0), syncTimeoutMs, () => new SyncWaitError(this.nodeId, `unlock ${a0}`, syncTimeoutMs));
         break;
       case Request.Alloc:
         coherence.allocated(a0 >>> 0, a1 >>> 0);
         return false;
       case Request.Done:
-        await this.bounded(coherence.finish(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "final barrier", syncTimeoutMs));
+        await this.watchdog.bounded(coherence.finish(), syncTimeoutMs, () => new SyncWaitError(this.nodeId, "final barrier", syncTimeoutMs));
         this.stats.syncMs += performance.now() - t0;
         return true;
       default:
@@ -281,55 +395,6 @@ export class KernelNode implements PagePort {
       if (complete) return;
       this.stats.refaults++;
     }
-  }
-
-  /**
-   * Resolves like `work`, or rejects with `error()` after `ms`. Requests are handled one at a
-   * time, so one watchdog timer serves them all: a timer per request would cost more than a
-   * local fault's whole protocol work.
-   */
-  private bounded<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const watch: Watch = { deadline: performance.now() + ms, reject, error };
-      this.watch = watch;
-      this.armWatchdog(watch.deadline);
-      work.then(
-        (value) => {
-          if (this.watch === watch) this.watch = undefined;
-          resolve(value);
-        },
-        (reason) => {
-          if (this.watch === watch) this.watch = undefined;
-          reject(reason);
-        },
-      );
-    });
-  }
-
-  private armWatchdog(deadline: number): void {
-    if (this.watchdog !== undefined) {
-      if (this.watchdogAt <= deadline) return;
-      clearTimeout(this.watchdog);
-    }
-    this.watchdogAt = deadline;
-    this.watchdog = setTimeout(this.onWatchdog, Math.max(1, deadline - performance.now()));
-  }
-
-  private readonly onWatchdog = (): void => {
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
-    const watch = this.watch;
-    if (!watch) return;
-    if (performance.now() < watch.deadline) return this.armWatchdog(watch.deadline);
-    this.watch = undefined;
-    watch.reject(watch.error());
-  };
-
-  private stopWatchdog(): void {
-    if (this.watchdog !== undefined) clearTimeout(this.watchdog);
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
-    this.watch = undefined;
   }
 
   private drain(): void {

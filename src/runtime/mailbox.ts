@@ -302,10 +302,8 @@ export class MailboxHost {
     // (run() calls it when the worker reports, fails or exits).
     while (!this.stopped) {
       if (Atomics.load(c, Slot.REQ_SEQ) === want) {
-        Atomics.store(c, Slot.SEEN, want);
         if (pollUntil > 0) this.backoff = 1;
-        this.last = want;
-        return { seq: want, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
+        return this.take(want);
       }
       if (pollUntil > 0) {
         const now = performance.now();
@@ -325,6 +323,28 @@ export class MailboxHost {
       if (wait.async) await wait.value;
     }
     return null;
+  }
+
+  /**
+   * The worker's next request if it is published within `micros` (checked without yielding,
+   * and only while the gauge leaves the host a core), else null. For a host that has just
+   * answered a request and expects the next one at once (see HOST_SPIN_US).
+   */
+  poll(micros: number): MailboxRequest | null {
+    const c = this.control;
+    const want = (this.last + 1) | 0;
+    const until = this.pollMicros > 0 && (!this.gauge || this.gauge.maypoll()) ? performance.now() + micros / 1000 : 0;
+    for (;;) {
+      if (Atomics.load(c, Slot.REQ_SEQ) === want) return this.take(want);
+      if (this.stopped || performance.now() >= until) return null;
+    }
+  }
+
+  private take(seq: number): MailboxRequest {
+    const c = this.control;
+    Atomics.store(c, Slot.SEEN, seq);
+    this.last = seq;
+    return { seq, kind: c[Slot.KIND] as Request, args: [c[Slot.ARG0], c[Slot.ARG1], c[Slot.ARG2], c[Slot.ARG3]] };
   }
 
   /** Whether the worker has published a request next() has not returned yet. */

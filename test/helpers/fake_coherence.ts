@@ -25,6 +25,27 @@ export class FakeCoherence implements Coherence {
   async fault(first: number, last: number, access: Access) {
     this.faults.push([first, last, access === Access.Write ? "write" : "read"]);
     if (this.onFault) return this.onFault(first, last, access);
+    this.grant(first, last, access);
+  }
+
+  /** Set by {@link serveNow}: faults then come through Coherence.faultNow. */
+  faultNow?: (first: number, last: number, access: Access, done: (error?: unknown) => void) => void;
+  /** With serveNow: replaces the default (install, then `done()` before returning). */
+  onFaultNow?: (first: number, last: number, access: Access, done: (error?: unknown) => void) => void;
+
+  /** Serves faults through `faultNow` (recorded in `faults` as well). */
+  serveNow(): this {
+    this.faultNow = (first, last, access, done) => {
+      this.faults.push([first, last, access === Access.Write ? "write" : "read"]);
+      if (this.onFaultNow) return this.onFaultNow(first, last, access, done);
+      this.grant(first, last, access);
+      done();
+    };
+    return this;
+  }
+
+  /** Fills each page of the range with `pattern` the first time and allows the access. */
+  grant(first: number, last: number, access: Access): void {
     for (let p = first; p <= last; p++) {
       if (!this.filled.has(p)) {
         const bytes = this.port.page(p);
