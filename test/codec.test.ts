@@ -12,6 +12,7 @@ import {
   kindName,
   MAGIC,
   MessageKind,
+  messageFrom,
   u32Payload,
   type DecodeContext,
   type MessageInit,
@@ -340,7 +341,38 @@ Ownership("a payload handed over is copied when small or unaligned, so nothing d
   assert.equal(Array.from(fromSmall.payload), Array.from(diff));
 });
 
+const Self = suite("messages a node hands itself (messageFrom)");
+
+Self("every kind without JSON gives the message its bytes decode to", () => {
+  let checked = 0;
+  for (const init of samples()) {
+    if (KIND_SPECS.get(init.kind)!.payload === "json") {
+      assert.is(codecError(() => messageFrom(init, CONTEXT)), `${kindName(init.kind)}: a JSON kind travels encoded (encodeMessage)`);
+      continue;
+    }
+    assert.equal({ ...messageFrom(init, CONTEXT) }, { ...decodeMessage(encodeMessage(init), CONTEXT) }, kindName(init.kind));
+    checked++;
+  }
+  assert.ok(checked >= 15, `only ${checked} kinds checked`);
+});
+
+Self("the payload is a copy, so the sender may reuse its buffer", () => {
+  const page = pageBytes(7);
+  const msg = messageFrom({ kind: MessageKind.PageData, job: 1, source: 1, target: 1, page: 16, arg: 0, payload: page }, CONTEXT);
+  page.fill(0);
+  assert.equal(Array.from(msg.payload), Array.from(pageBytes(7)));
+  assert.is(Object.getPrototypeOf(msg.payload), Uint8Array.prototype);
+});
+
+Self("bad fields are refused with the errors of encoding and decoding", () => {
+  assert.is(codecError(() => messageFrom({ kind: MessageKind.Grant, job: 1, source: 70000, target: 0 }, CONTEXT)), "cannot encode Grant: source 70000 is not a u16");
+  assert.is(codecError(() => messageFrom({ ...grant, page: 3 }, CONTEXT)), codecError(() => decodeMessage(encodeMessage({ ...grant, page: 3 }), CONTEXT)));
+  assert.is(codecError(() => messageFrom({ ...grant, arg: 7 }, CONTEXT)), "Grant: arg 7 is not a valid access");
+  assert.is(codecError(() => messageFrom({ ...grant, payload: u32Payload(1) }, CONTEXT)), "Grant: carries no payload but has 4 bytes");
+});
+
 RoundTrip.run();
 Validation.run();
 Fuzz.run();
 Ownership.run();
+Self.run();

@@ -19,14 +19,13 @@
  * `decodeMessage` checks every field against the table {@link KIND_SPECS} and the decode context
  * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
  * The JSON bodies of the sync kinds are defined and validated in sync_wire.ts, those of lrc in
- * lrc_wire.ts; this file holds the header, the kind table, and encoding and decoding.
+ * lrc_wire.ts; the field checks in codec_checks.ts; this file holds the header, the kind table,
+ * and encoding and decoding.
  */
-import { diffStats } from "./diff.js";
-import { badFragment } from "./fragments.js";
-import { BarrierFlag, kindName, MessageKind } from "./message_kinds.js";
+import { CodecError, checkMessage, type ArgShape, type DecodeContext, type KindSpec, type PayloadShape } from "./codec_checks.js";
+import { kindName, MessageKind } from "./message_kinds.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import {
-  checkIntervalDiffs,
   validateLrcAcquire,
   validateLrcDiffRequest,
   validateLrcForward,
@@ -39,13 +38,6 @@ export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockWaitBody, Rel
 export const MAGIC = 0xd5a1;
 export const FORMAT = 1;
 export const HEADER_BYTES = 32;
-/**
- * Largest JSON payload accepted: lrc's write notices for tens of thousands of intervals (a barrier
- * release, a lock grant) pass NATS' 1 MiB and travel in fragments (fragments.ts).
- */
-export const MAX_JSON_BYTES = 64 << 20;
-/** Largest page payload accepted when the decode context does not give the page size. */
-export const MAX_PAGE_PAYLOAD = 65536;
 
 /** Byte offset of each header field. */
 export const Field = {
@@ -63,16 +55,8 @@ export const Field = {
 } as const;
 
 export { BarrierFlag, kindName, MessageKind } from "./message_kinds.js";
+export { CodecError, MAX_JSON_BYTES, MAX_LOCK_ID, MAX_PAGE_PAYLOAD, type DecodeContext } from "./codec_checks.js";
 
-type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json" | "fragment";
-type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
-interface KindSpec {
-  /** Carries a region page in `page` (else `page` must be 0). */
-  page: boolean;
-  arg: ArgShape;
-  payload: PayloadShape;
-  validate?: (body: unknown, ctx: DecodeContext) => string | undefined;
-}
 
 const sync = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: false, arg, payload, validate });
 const onPage = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: true, arg, payload, validate });
@@ -112,8 +96,6 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
 /** KIND_SPECS as an array indexed by kind, for the per-message lookups. */
 const SPEC_BY_KIND: (KindSpec | undefined)[] = Array.from({ length: 256 }, (_, kind) => KIND_SPECS.get(kind));
 
-/** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
-export const MAX_LOCK_ID = 0x7fffffff;
 
 export interface Message {
   kind: MessageKind;
@@ -144,25 +126,7 @@ export interface MessageInit {
   body?: unknown;
 }
 
-export interface DecodeContext {
-  nodeCount: number;
-  /** When set, page payloads must have exactly this size and diffs must fit it. */
-  pageSize?: number;
-  /** When set (with pageCount), every page must be inside firstPage .. firstPage+pageCount-1. */
-  firstPage?: number;
-  pageCount?: number;
-  /**
-   * The caller hands `bytes` over for good (a transport whose `handsOverBytes` is true delivers a
-   * fresh copy of each message): a payload of at least KEEP_VIEW_BYTES may then be a view into
-   * them, when it starts 8-byte aligned, instead of a copy. @default false
-   */
-  keepsBytes?: boolean;
-}
 
-/** A message that cannot be encoded or decoded; the only error the codec throws. */
-export class CodecError extends Error {
-  override name = "CodecError";
-}
 
 /** The 4-byte payload of forwards: the requester's version of the page. */
 export function u32Payload(value: number): Uint8Array {
@@ -185,7 +149,6 @@ function field(kind: number, name: keyof typeof Field, value: number | undefined
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 const NO_PAYLOAD = new Uint8Array(0);
 
@@ -251,16 +214,44 @@ export function decodeMessage(bytes: Uint8Array, ctx: DecodeContext): Message {
     body: undefined,
   };
   const length = getU32(bytes, Field.payloadLength);
-  const name = kindName(kind);
   if (length !== bytes.byteLength - HEADER_BYTES) {
-    throw new CodecError(`${name}: payload length ${length} but ${bytes.byteLength - HEADER_BYTES} bytes follow the header; the message was truncated or padded`);
+    throw new CodecError(`${kindName(kind)}: payload length ${length} but ${bytes.byteLength - HEADER_BYTES} bytes follow the header; the message was truncated or padded`);
   }
-  if (msg.source >= ctx.nodeCount) throw new CodecError(`${name}: source node ${msg.source} is not in this job of ${ctx.nodeCount} nodes`);
-  if (msg.target >= ctx.nodeCount) throw new CodecError(`${name}: target node ${msg.target} is not in this job of ${ctx.nodeCount} nodes`);
-  checkPage(name, spec, msg.page, ctx);
-  checkArg(name, spec.arg, msg.arg, ctx);
-  msg.body = checkPayload(name, spec, msg.payload, ctx);
+  checkMessage(msg, spec, ctx);
   return msg;
+}
+
+/**
+ * The message decodeMessage would return for encodeMessage(init), without the bytes: for a
+ * message a node hands itself (Endpoint's loopback). The same checks run; the payload is copied,
+ * as the sender may reuse its buffer. JSON kinds must travel encoded (their body would be shared).
+ */
+export function messageFrom(init: MessageInit, ctx: DecodeContext): Message {
+  const kind = init.kind;
+  const spec = SPEC_BY_KIND[kind];
+  if (!spec) throw new CodecError(`cannot encode ${kindName(kind)}: unknown kind; use a MessageKind`);
+  if (spec.payload === "json") throw new CodecError(`${kindName(kind)}: a JSON kind travels encoded (encodeMessage)`);
+  const payload = init.payload;
+  const msg: Message = {
+    kind,
+    job: field(kind, "job", init.job, 32),
+    source: field(kind, "source", init.source, 16),
+    target: field(kind, "target", init.target, 16),
+    page: field(kind, "page", init.page, 32),
+    version: field(kind, "version", init.version, 32),
+    request: field(kind, "request", init.request, 32),
+    arg: field(kind, "arg", init.arg, 32),
+    payload: payload && payload.byteLength > 0 ? new Uint8Array(payload) : NO_PAYLOAD,
+    body: undefined,
+  };
+  checkMessage(msg, spec, ctx);
+  return msg;
+}
+
+
+/** Whether `kind`'s payload is JSON (such messages travel encoded even to their own node). */
+export function carriesJson(kind: MessageKind): boolean {
+  return SPEC_BY_KIND[kind]?.payload === "json";
 }
 
 /**
@@ -293,82 +284,6 @@ function copyPayload(bytes: Uint8Array): Uint8Array {
   return payload;
 }
 
-function checkPage(name: string, spec: KindSpec, page: number, ctx: DecodeContext): void {
-  if (!spec.page) {
-    if (page !== 0) throw new CodecError(`${name}: page ${page} on a message that carries no page`);
-    return;
-  }
-  if (ctx.firstPage !== undefined && ctx.pageCount !== undefined && (page < ctx.firstPage || page >= ctx.firstPage + ctx.pageCount)) {
-    throw new CodecError(`${name}: page ${page} is outside the shared region (pages ${ctx.firstPage}..${ctx.firstPage + ctx.pageCount - 1})`);
-  }
-}
-
-function checkArg(name: string, shape: ArgShape, arg: number, ctx: DecodeContext): void {
-  const bad =
-    (shape === "zero" && arg !== 0) ||
-    (shape === "access" && arg > 1) ||
-    (shape === "node" && arg >= ctx.nodeCount) ||
-    (shape === "lock" && arg > MAX_LOCK_ID) ||
-    (shape === "flags" && (arg & ~BarrierFlag.Final) !== 0);
-  if (bad) throw new CodecError(`${name}: arg ${arg} is not a valid ${shape === "zero" ? "(unused, 0)" : shape}`);
-}
-
-function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
-  const n = payload.byteLength;
-  switch (spec.payload) {
-    case "none":
-      if (n !== 0) throw new CodecError(`${name}: carries no payload but has ${n} bytes`);
-      return undefined;
-    case "u32":
-      if (n !== 4) throw new CodecError(`${name}: payload of ${n} bytes, expected a 4-byte version`);
-      return undefined;
-    case "page": {
-      const expected = ctx.pageSize;
-      if (expected !== undefined ? n !== expected : n === 0 || n > MAX_PAGE_PAYLOAD) {
-        throw new CodecError(`${name}: page payload of ${n} bytes, expected ${expected ?? `1..${MAX_PAGE_PAYLOAD}`}`);
-      }
-      return undefined;
-    }
-    case "diff":
-      checkDiff(name, payload, ctx.pageSize);
-      return undefined;
-    case "diffs":
-      try {
-        checkIntervalDiffs(payload, ctx);
-      } catch (error) {
-        throw new CodecError(`${name}: bad diffs: ${(error as Error).message}`);
-      }
-      return undefined;
-    case "json":
-      return parseJson(name, spec, payload, ctx);
-    case "fragment": {
-      const problem = badFragment(payload);
-      if (problem) throw new CodecError(`${name}: ${problem}`);
-      return undefined;
-    }
-  }
-}
-
-function checkDiff(name: string, payload: Uint8Array, pageSize: number | undefined): void {
-  try {
-    diffStats(payload, pageSize);
-  } catch (error) {
-    throw new CodecError(`${name}: bad diff: ${(error as Error).message}`);
-  }
-}
-
-function parseJson(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
-  if (payload.byteLength > MAX_JSON_BYTES) throw new CodecError(`${name}: JSON payload of ${payload.byteLength} bytes exceeds ${MAX_JSON_BYTES}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(decoder.decode(payload));
-  } catch (error) {
-    throw new CodecError(`${name}: payload is not valid UTF-8 JSON (${(error as Error).message})`);
-  }
-  const problem = spec.validate?.(body, ctx);
-  if (problem) throw new CodecError(`${name}: ${problem}`);
-  return body;
-}
 
 /** One line for logs and transcripts: `ReadForward 1→0 page 16 v3 r7 arg 2`. */
 export function describeMessage(msg: Message): string {

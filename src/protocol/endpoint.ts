@@ -20,7 +20,7 @@
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
 import type { PagePort } from "./coherence.js";
-import { CodecError, Field, HEADER_BYTES, MessageKind, decodeMessage, encodeMessage, type DecodeContext, type Message, type MessageInit } from "./codec.js";
+import { CodecError, Field, HEADER_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
 import { SelfQueue } from "./self_queue.js";
@@ -45,7 +45,8 @@ export interface CallOptions {
 interface PendingCall {
   readonly to: number;
   readonly request: number;
-  readonly bytes: Uint8Array;
+  /** What each transmission sends: bytes, or for a call to this node itself the message. */
+  readonly bytes: Uint8Array | Message;
   readonly options: CallOptions;
   /** performance.now() at which the call gives up. */
   readonly deadline: number;
@@ -140,7 +141,8 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      this.deliver(to, this.encode(to, out, out.request, this.scratch));
+      if (to === this.node && !carriesJson(out.kind)) this.looped.push(messageFrom(this.init(to, out, out.request), this.decodeContext));
+      else this.deliver(to, this.encode(to, out, out.request, this.scratch));
     } catch (error) {
       this.fail(error);
     }
@@ -178,9 +180,9 @@ export class Endpoint {
   exchange(to: number, out: Outgoing, options: CallOptions, onReply: (reply: Message) => void, onError: (error: Error) => void): void {
     if (this.closed) return onError(new ProtocolClosedError(this.node));
     const request = out.request || this.nextRequest();
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | Message;
     try {
-      bytes = this.encode(to, out, request);
+      bytes = to === this.node && !carriesJson(out.kind) ? messageFrom(this.init(to, out, request), this.decodeContext) : this.encode(to, out, request);
     } catch (error) {
       return onError(error as Error);
     }
@@ -201,7 +203,9 @@ export class Endpoint {
     }
     if (retry) this.counters.retries++;
     try {
-      this.deliver(call.to, call.bytes);
+      const { bytes } = call;
+      if (bytes instanceof Uint8Array) this.deliver(call.to, bytes);
+      else this.looped.push({ ...bytes });
     } catch (error) {
       this.settle(call);
       call.reject(error as Error);
@@ -300,27 +304,20 @@ export class Endpoint {
     for (const call of calls) call.reject(new ProtocolClosedError(this.node));
   }
 
+  private init(to: number, out: Outgoing, request: number | undefined): MessageInit {
+    return { kind: out.kind, job: this.job, source: this.node, target: to, page: out.page, version: out.version, request, arg: out.arg, payload: out.payload, body: out.body };
+  }
+
   private encode(to: number, out: Outgoing, request: number | undefined, scratch?: Uint8Array): Uint8Array {
-    const init: MessageInit = {
-      kind: out.kind,
-      job: this.job,
-      source: this.node,
-      target: to,
-      page: out.page,
-      version: out.version,
-      request,
-      arg: out.arg,
-      payload: out.payload,
-      body: out.body,
-    };
-    return encodeMessage(init, scratch);
+    return encodeMessage(this.init(to, out, request), scratch);
   }
 
   /**
-   * A message from this node to itself: decoded at once (the codec copies the payload, so the
-   * sender may reuse its buffer) and handled as SelfQueue orders it. It is never lost and costs
-   * no transport hop: over NATS a self-addressed message would travel to the server and back,
-   * and on the local transport through the network's queue.
+   * A message from this node to itself is handled as SelfQueue orders it. It is never lost and
+   * costs no transport hop: over NATS a self-addressed message would travel to the server and
+   * back, and on the local transport through the network's queue. Most are built without bytes
+   * (messageFrom); JSON kinds come here encoded and are decoded at once (the codec copies the
+   * payload, so the sender may reuse its buffer).
    */
   private loopback(bytes: Uint8Array): void {
     this.looped.push(decodeMessage(bytes, this.decodeContext));

@@ -1,0 +1,139 @@
+/**
+ * The codec's checks of a message's fields against its kind and the decode context (codec.ts
+ * holds the header layout and the kind table), and the one error the codec throws.
+ */
+import type { Message } from "./codec.js";
+import { diffStats } from "./diff.js";
+import { badFragment } from "./fragments.js";
+import { checkIntervalDiffs } from "./lrc_wire.js";
+import { BarrierFlag, kindName } from "./message_kinds.js";
+
+/**
+ * Largest JSON payload accepted: lrc's write notices for tens of thousands of intervals (a barrier
+ * release, a lock grant) pass NATS' 1 MiB and travel in fragments (fragments.ts).
+ */
+export const MAX_JSON_BYTES = 64 << 20;
+/** Largest page payload accepted when the decode context does not give the page size. */
+export const MAX_PAGE_PAYLOAD = 65536;
+
+/** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
+export const MAX_LOCK_ID = 0x7fffffff;
+
+/** A message that cannot be encoded or decoded; the only error the codec throws. */
+export class CodecError extends Error {
+  override name = "CodecError";
+}
+
+export interface DecodeContext {
+  nodeCount: number;
+  /** When set, page payloads must have exactly this size and diffs must fit it. */
+  pageSize?: number;
+  /** When set (with pageCount), every page must be inside firstPage .. firstPage+pageCount-1. */
+  firstPage?: number;
+  pageCount?: number;
+  /**
+   * The caller hands `bytes` over for good (a transport whose `handsOverBytes` is true delivers a
+   * fresh copy of each message): a payload of at least KEEP_VIEW_BYTES may then be a view into
+   * them, when it starts 8-byte aligned, instead of a copy. @default false
+   */
+  keepsBytes?: boolean;
+}
+
+export type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json" | "fragment";
+export type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
+export interface KindSpec {
+  /** Carries a region page in `page` (else `page` must be 0). */
+  page: boolean;
+  arg: ArgShape;
+  payload: PayloadShape;
+  validate?: (body: unknown, ctx: DecodeContext) => string | undefined;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The checks of every decoded field against the kind's spec and the context; sets `body`. */
+export function checkMessage(msg: Message, spec: KindSpec, ctx: DecodeContext): void {
+  const name = kindName(msg.kind);
+  if (msg.source >= ctx.nodeCount) throw new CodecError(`${name}: source node ${msg.source} is not in this job of ${ctx.nodeCount} nodes`);
+  if (msg.target >= ctx.nodeCount) throw new CodecError(`${name}: target node ${msg.target} is not in this job of ${ctx.nodeCount} nodes`);
+  checkPage(name, spec, msg.page, ctx);
+  checkArg(name, spec.arg, msg.arg, ctx);
+  msg.body = checkPayload(name, spec, msg.payload, ctx);
+}
+
+function checkPage(name: string, spec: KindSpec, page: number, ctx: DecodeContext): void {
+  if (!spec.page) {
+    if (page !== 0) throw new CodecError(`${name}: page ${page} on a message that carries no page`);
+    return;
+  }
+  if (ctx.firstPage !== undefined && ctx.pageCount !== undefined && (page < ctx.firstPage || page >= ctx.firstPage + ctx.pageCount)) {
+    throw new CodecError(`${name}: page ${page} is outside the shared region (pages ${ctx.firstPage}..${ctx.firstPage + ctx.pageCount - 1})`);
+  }
+}
+
+function checkArg(name: string, shape: ArgShape, arg: number, ctx: DecodeContext): void {
+  const bad =
+    (shape === "zero" && arg !== 0) ||
+    (shape === "access" && arg > 1) ||
+    (shape === "node" && arg >= ctx.nodeCount) ||
+    (shape === "lock" && arg > MAX_LOCK_ID) ||
+    (shape === "flags" && (arg & ~BarrierFlag.Final) !== 0);
+  if (bad) throw new CodecError(`${name}: arg ${arg} is not a valid ${shape === "zero" ? "(unused, 0)" : shape}`);
+}
+
+function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
+  const n = payload.byteLength;
+  switch (spec.payload) {
+    case "none":
+      if (n !== 0) throw new CodecError(`${name}: carries no payload but has ${n} bytes`);
+      return undefined;
+    case "u32":
+      if (n !== 4) throw new CodecError(`${name}: payload of ${n} bytes, expected a 4-byte version`);
+      return undefined;
+    case "page": {
+      const expected = ctx.pageSize;
+      if (expected !== undefined ? n !== expected : n === 0 || n > MAX_PAGE_PAYLOAD) {
+        throw new CodecError(`${name}: page payload of ${n} bytes, expected ${expected ?? `1..${MAX_PAGE_PAYLOAD}`}`);
+      }
+      return undefined;
+    }
+    case "diff":
+      checkDiff(name, payload, ctx.pageSize);
+      return undefined;
+    case "diffs":
+      try {
+        checkIntervalDiffs(payload, ctx);
+      } catch (error) {
+        throw new CodecError(`${name}: bad diffs: ${(error as Error).message}`);
+      }
+      return undefined;
+    case "json":
+      return parseJson(name, spec, payload, ctx);
+    case "fragment": {
+      const problem = badFragment(payload);
+      if (problem) throw new CodecError(`${name}: ${problem}`);
+      return undefined;
+    }
+  }
+}
+
+function checkDiff(name: string, payload: Uint8Array, pageSize: number | undefined): void {
+  try {
+    diffStats(payload, pageSize);
+  } catch (error) {
+    throw new CodecError(`${name}: bad diff: ${(error as Error).message}`);
+  }
+}
+
+function parseJson(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
+  if (payload.byteLength > MAX_JSON_BYTES) throw new CodecError(`${name}: JSON payload of ${payload.byteLength} bytes exceeds ${MAX_JSON_BYTES}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(payload));
+  } catch (error) {
+    throw new CodecError(`${name}: payload is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  const problem = spec.validate?.(body, ctx);
+  if (problem) throw new CodecError(`${name}: ${problem}`);
+  return body;
+}
