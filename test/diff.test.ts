@@ -1,57 +1,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { applyDiff, diffStats, DiffError, encodeDiff, maxDiffBytes, mergeDiffs } from "../src/protocol/diff.js";
-import { DiffLog, DiffLogError } from "../src/protocol/diff_log.js";
+import { catchError, header, mutate, randomPage, randomPageSize, same, unaligned } from "./helpers/diff_pages.js";
 import { prng } from "./helpers/random.js";
-
-type Rng = ReturnType<typeof prng>;
-
-function randomPage(rng: Rng, bytes: number): Uint8Array {
-  const page = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i++) page[i] = rng.int(256);
-  return page;
-}
-
-/** A new version of `page`: a few sparse bytes, a few runs, or nearly everything. */
-function mutate(rng: Rng, page: Uint8Array): Uint8Array {
-  const out = page.slice();
-  const style = rng.int(4);
-  const edits = style === 0 ? rng.int(4) : style === 1 ? 1 + rng.int(40) : style === 2 ? 1 + rng.int(6) : 1;
-  for (let e = 0; e < edits; e++) {
-    if (style === 2) {
-      const start = rng.int(out.length);
-      const len = Math.min(out.length - start, 1 + rng.int(200));
-      for (let i = start; i < start + len; i++) out[i] = rng.int(256);
-    } else if (style === 3) {
-      for (let i = 0; i < out.length; i++) if (rng.next() < 0.9) out[i] = rng.int(256);
-    } else {
-      out[rng.int(out.length)] ^= 1 + rng.int(255);
-    }
-  }
-  return out;
-}
-
-function randomPageSize(rng: Rng): number {
-  return [4, 8, 12, 64, 1024, 4096, 4100, 8192][rng.int(8)];
-}
-
-/** A copy at byte offset 1 of a larger buffer, to exercise the unaligned paths. */
-function unaligned(bytes: Uint8Array): Uint8Array {
-  const buffer = new Uint8Array(bytes.byteLength + 1);
-  buffer.set(bytes, 1);
-  return buffer.subarray(1);
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => assert.equal(Array.from(a), Array.from(b));
-
-function catchError(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an error, none was thrown");
-}
 
 const Encode = suite("encodeDiff and applyDiff");
 
@@ -117,10 +68,12 @@ Encode("a 64 KiB page rewritten entirely round-trips with one full-length run", 
 Encode("unaligned pages and diffs give the same result as aligned ones", () => {
   const rng = prng(4);
   for (let trial = 0; trial < 50; trial++) {
-    const older = randomPage(rng, 1024);
+    const older = randomPage(rng, trial % 2 === 0 ? 1024 : 4100);
     const newer = mutate(rng, older);
     const diff = encodeDiff(unaligned(older), unaligned(newer));
     same(diff, encodeDiff(older, newer));
+    same(encodeDiff(unaligned(older, 4), unaligned(newer, 4)), diff);
+    same(encodeDiff(older, unaligned(newer, 4)), diff);
     const target = unaligned(older);
     applyDiff(target, unaligned(diff));
     same(target, newer);
@@ -181,9 +134,6 @@ Merge("a malformed diff among those merged is a DiffError", () => {
 
 const Malformed = suite("malformed diffs");
 
-function header(offset: number, count: number): number[] {
-  return [offset & 0xff, offset >> 8, count & 0xff, count >> 8];
-}
 const word = (x: number) => [x & 0xff, (x >> 8) & 0xff, (x >> 16) & 0xff, x >>> 24];
 
 const cases: [string, number[], string][] = [
@@ -259,160 +209,6 @@ Malformed("random, mutated and truncated diff bytes either apply exactly as spec
   assert.ok(valid > 300 && invalid > 300, `valid ${valid}, invalid ${invalid}: the fuzzer must reach both outcomes`);
 });
 
-const Log = suite("DiffLog");
-
-/** Versions 0..count of one page and the diff of each version from the one before. */
-function chain(rng: Rng, size: number, count: number) {
-  const versions: Uint8Array[] = [new Uint8Array(size)];
-  const diffs: Uint8Array[] = [new Uint8Array(0)];
-  for (let v = 1; v <= count; v++) {
-    versions.push(mutate(rng, versions[v - 1]));
-    diffs.push(encodeDiff(versions[v - 1], versions[v]));
-  }
-  return { versions, diffs };
-}
-
-function applied(page: Uint8Array, diff: Uint8Array): Uint8Array {
-  const out = page.slice();
-  applyDiff(out, diff);
-  return out;
-}
-
-Log("a page never recorded is at version 0 and needs no diff", () => {
-  const log = new DiffLog(1024, 4);
-  assert.is(log.newest(7), 0);
-  assert.is(log.since(7, 0)!.byteLength, 0);
-  assert.is(log.bytes, 0);
-});
-
-Log("since gives the merged diff from any version still held to the newest", () => {
-  const { versions, diffs } = chain(prng(8), 1024, 3);
-  const log = new DiffLog(1024, 8);
-  for (let v = 1; v <= 3; v++) log.record(5, v, diffs[v]);
-  assert.is(log.newest(5), 3);
-  assert.is(log.oldest(5), 0);
-  for (let v = 0; v <= 3; v++) same(applied(versions[v], log.since(5, v)!), versions[3]);
-  assert.is(log.since(5, 3)!.byteLength, 0);
-  assert.is(log.bytes, diffs[1].byteLength + diffs[2].byteLength + diffs[3].byteLength);
-  assert.is(log.diffs, 3);
-});
-
-Log("at most maxDiffsPerPage diffs are kept; older versions get null", () => {
-  const { versions, diffs } = chain(prng(9), 1024, 5);
-  const log = new DiffLog(1024, 2);
-  for (let v = 1; v <= 5; v++) log.record(1, v, diffs[v]);
-  assert.is(log.diffs, 2);
-  assert.is(log.bytes, diffs[4].byteLength + diffs[5].byteLength);
-  assert.is(log.oldest(1), 3);
-  assert.is(log.since(1, 2), null);
-  same(applied(versions[3], log.since(1, 3)!), versions[5]);
-});
-
-Log("a gap in versions drops the history that cannot span it", () => {
-  const { diffs } = chain(prng(10), 64, 6);
-  const log = new DiffLog(64, 8);
-  log.record(2, 1, diffs[1]);
-  log.record(2, 2, diffs[2]);
-  log.record(2, 6, diffs[6]);
-  assert.is(log.newest(2), 6);
-  assert.is(log.since(2, 2), null);
-  same(log.since(2, 5)!, diffs[6]);
-  assert.is(log.bytes, diffs[6].byteLength);
-});
-
-Log("versions out of order and requests ahead of the newest are DiffLogErrors", () => {
-  const log = new DiffLog(64, 8);
-  log.record(3, 1, new Uint8Array(0));
-  const back = catchError(() => log.record(3, 1, new Uint8Array(0)));
-  assert.ok(back instanceof DiffLogError);
-  assert.is(back.message, "page 3: version 1 is not newer than the newest recorded, 1; record versions in order");
-  const ahead = catchError(() => log.since(3, 2));
-  assert.ok(ahead instanceof DiffLogError);
-  assert.is(ahead.message, "page 3: version 2 is ahead of the newest recorded here, 1; the request went to a node that is not the owner");
-});
-
-Log("a malformed diff is refused and nothing is recorded", () => {
-  const log = new DiffLog(16, 8);
-  const error = catchError(() => log.record(0, 1, Uint8Array.of(...header(3, 2), 0, 0, 0, 0, 0, 0, 0, 0)));
-  assert.ok(error instanceof DiffError);
-  assert.is(log.newest(0), 0);
-  assert.is(log.bytes, 0);
-});
-
-Log("reset sets the newest version and drops the page's history", () => {
-  const { diffs } = chain(prng(11), 64, 2);
-  const log = new DiffLog(64, 8);
-  log.record(4, 1, diffs[1]);
-  log.record(4, 2, diffs[2]);
-  log.reset(4, 9);
-  assert.is(log.newest(4), 9);
-  assert.is(log.bytes, 0);
-  assert.is(log.since(4, 9)!.byteLength, 0);
-  assert.is(log.since(4, 8), null);
-  log.record(4, 10, diffs[1]);
-  same(log.since(4, 9)!, diffs[1]);
-});
-
-Log("maxDiffsPerPage 0 keeps versions but no diffs", () => {
-  const { diffs } = chain(prng(12), 64, 2);
-  const log = new DiffLog(64, 0);
-  log.record(0, 1, diffs[1]);
-  log.record(0, 2, diffs[2]);
-  assert.is(log.newest(0), 2);
-  assert.is(log.bytes, 0);
-  assert.is(log.since(0, 1), null);
-  assert.is(log.since(0, 2)!.byteLength, 0);
-});
-
-Log("the byte bound drops the oldest diffs of any page first", () => {
-  const word = (index: number) => Uint8Array.of(...header(index, 1), 1, 2, 3, 4); // 8 bytes
-  const log = new DiffLog(64, 8, 24);
-  log.record(0, 1, word(0));
-  log.record(1, 1, word(1));
-  log.record(0, 2, word(2));
-  assert.is(log.bytes, 24);
-  log.record(1, 2, word(3));
-  assert.is(log.bytes, 24);
-  assert.is(log.since(0, 0), null);
-  assert.is(log.oldest(0), 1);
-  assert.is(log.oldest(1), 0);
-  log.record(1, 3, word(4));
-  assert.is(log.bytes, 24);
-  assert.is(log.oldest(0), 1);
-  assert.is(log.oldest(1), 1);
-  assert.is(log.diffs, 3);
-});
-
-Log("under random use the log answers exactly and stays within its bounds", () => {
-  const rng = prng(13);
-  const size = 256;
-  const maxBytes = 3000;
-  const log = new DiffLog(size, 3, maxBytes);
-  const pages = new Map<number, Uint8Array[]>();
-  for (let step = 0; step < 3000; step++) {
-    const page = rng.int(6);
-    let versions = pages.get(page);
-    if (!versions) pages.set(page, (versions = [new Uint8Array(size)]));
-    if (rng.next() < 0.6) {
-      const v = versions.length;
-      versions.push(mutate(rng, versions[v - 1]));
-      log.record(page, v, encodeDiff(versions[v - 1], versions[v]));
-      assert.ok(log.bytes <= maxBytes, `step ${step}: ${log.bytes} bytes held`);
-    } else {
-      const newest = versions.length - 1;
-      assert.is(log.newest(page), newest);
-      const from = rng.int(versions.length);
-      const oldest = log.oldest(page);
-      assert.ok(oldest >= newest - 3, `step ${step}: page ${page} holds versions from ${oldest} to ${newest}`);
-      const diff = log.since(page, from);
-      if (from >= oldest) same(applied(versions[from], diff!), versions[newest]);
-      else assert.is(diff, null, `step ${step}: page ${page} from ${from} of ${newest}`);
-    }
-  }
-  assert.ok((log as unknown as { queue: unknown[] }).queue.length <= 2 * log.diffs + 64 + 1);
-});
-
 Encode.run();
 Merge.run();
 Malformed.run();
-Log.run();
