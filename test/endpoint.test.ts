@@ -76,6 +76,28 @@ Loopback("carries a copy of the payload: the sender may change its bytes at once
   await net.close();
 });
 
+Loopback("backlog counts messages still to handle, to this node or behind on the transport, not the one handled now", async () => {
+  const { net, a, b } = endpoints();
+  const seen: string[] = [];
+  a.on(MessageKind.Invalidate, (m) => {
+    seen.push(`invalidate p${m.page}: backlog ${a.backlog()}`);
+    if (m.page === 16) a.send(0, { kind: MessageKind.InvalidateAck, page: 16, arg: 0 });
+    seen.push(`after sending itself an ack: backlog ${a.backlog()}`);
+  });
+  a.on(MessageKind.InvalidateAck, () => seen.push(`ack: backlog ${a.backlog()}`));
+  b.send(0, { kind: MessageKind.Invalidate, page: 16, arg: 1 });
+  b.send(0, { kind: MessageKind.Invalidate, page: 17, arg: 1 });
+  await within(net.transport(1).flush());
+  assert.equal(seen, [
+    "invalidate p16: backlog true", // p17 waits on the transport
+    "after sending itself an ack: backlog true",
+    "ack: backlog true", // p17 still waits
+    "invalidate p17: backlog false",
+    "after sending itself an ack: backlog false",
+  ]);
+  await net.close();
+});
+
 Loopback("close forgets those not yet handled", async () => {
   const { net, a } = endpoints();
   const seen: number[] = [];

@@ -7,7 +7,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Access, Protection } from "../src/abi.js";
+import { Access, Protection, Slot } from "../src/abi.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
 import { KernelNode } from "../src/runtime/kernel_node.js";
@@ -125,6 +125,63 @@ Chain("abort ends a fault under way at once", async () => {
   // The reason, or the worker's exit when the termination overtakes the Abort reply.
   assert.ok(outcome === reason || outcome?.name === "WorkerExitError", String(outcome));
   assert.ok(performance.now() - started < 5000, "ended long before the fault's 60 s bound");
+});
+
+Chain("with messages waiting behind the reply (backlog), the fault is answered after them, the kernel still parked", async () => {
+  for (const waiting of [true, false]) {
+    const answeredInDone: boolean[] = [];
+    const parkedWorkRan: boolean[] = [];
+    const { node, run } = await readPages((fake, host) => {
+      const control = new Int32Array(host.memory.buffer, 0, 64);
+      fake.backlog = () => waiting;
+      // As a reply does: done() inside the handling of a later delivery, which other messages follow.
+      fake.onFaultNow = (first, last, access, done) =>
+        void setImmediate(() => {
+          const seq = Atomics.load(control, Slot.REQ_SEQ);
+          fake.grant(first, last, access);
+          done();
+          answeredInDone.push(Atomics.load(control, Slot.ACK_SEQ) === seq);
+          // What a message after the reply in the same delivery would do: work that needs the kernel parked.
+          let ran = false;
+          void host.whenParked(() => (ran = true));
+          parkedWorkRan.push(ran);
+        });
+    }, 4);
+    const result = await within(run, 10_000);
+    assert.is(result.value, expectedSum(node.firstPage, 4, 12));
+    assert.equal(answeredInDone, Array(4).fill(!waiting), `backlog ${waiting}: answered inside done`);
+    if (waiting) assert.equal(parkedWorkRan, Array(4).fill(true), "parked work after the reply ran at once");
+  }
+});
+
+Chain("a run of faults gives way to another node of the process whose request waits for its host", async () => {
+  const { instrumented } = await kernel("test/kernels/read_pages.ts");
+  // Another node of this process with a request its host has not taken (white box: the registry
+  // of running nodes is private, and a real one takes its requests too soon to catch).
+  const other = new KernelNode(instrumented, 1, 2);
+  const running = (KernelNode as unknown as { running: Set<KernelNode> }).running;
+  for (const waiting of [true, false]) {
+    Atomics.store(new Int32Array(other.memory.buffer, 0, 64), Slot.REQ_SEQ, waiting ? 1 : 0);
+    running.add(other);
+    const answeredInDone: boolean[] = [];
+    const { node, run } = await readPages((fake, host) => {
+      const control = new Int32Array(host.memory.buffer, 0, 64);
+      fake.onFaultNow = (first, last, access, done) =>
+        void setImmediate(() => {
+          const seq = Atomics.load(control, Slot.REQ_SEQ);
+          fake.grant(first, last, access);
+          done();
+          answeredInDone.push(Atomics.load(control, Slot.ACK_SEQ) === seq);
+        });
+    }, 4);
+    try {
+      const result = await within(run, 10_000);
+      assert.is(result.value, expectedSum(node.firstPage, 4, 12));
+    } finally {
+      running.delete(other);
+    }
+    assert.equal(answeredInDone, Array(4).fill(!waiting), `another node waiting: ${waiting}`);
+  }
 });
 
 const Joined = suite("ivy's faultNow on the local transport");

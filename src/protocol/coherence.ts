@@ -56,6 +56,12 @@ export interface Coherence {
    * job or a turn of the event loop.
    */
   faultNow?(first: number, last: number, access: Access, done: (error?: unknown) => void): void;
+  /**
+   * Optional: whether messages for this node have arrived and wait to be handled. The runtime
+   * then answers a fault only after them, while the kernel is still parked, instead of inside
+   * `done`: work they bring that needs the kernel parked is served at once.
+   */
+  backlog?(): boolean;
   barrier(): Promise<void>;
   lock(id: number): Promise<void>;
   unlock(id: number): Promise<void>;

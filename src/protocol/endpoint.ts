@@ -253,6 +253,11 @@ export class Endpoint {
     if (next !== Infinity) this.armRetry(next);
   };
 
+  /** Whether received messages (or messages to this node itself) wait to be handled (Transport.backlog). */
+  backlog(): boolean {
+    return this.looped.waiting || this.transport.backlog?.() === true;
+  }
+
   /** Routes a message received earlier again, as if it arrived now (a handler held it back). */
   redeliver(msg: Message): void {
     if (!this.closed) this.handle(msg);

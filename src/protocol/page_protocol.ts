@@ -201,6 +201,10 @@ export abstract class PageProtocol implements Coherence {
     }, done);
   }
 
+  backlog(): boolean {
+    return this.endpoint.backlog();
+  }
+
   async barrier(): Promise<void> {
     this.endpoint.check();
     this.confirmQueue.flush();

@@ -10,6 +10,8 @@ import type { Message } from "./codec.js";
 
 export class SelfQueue {
   private queue: Message[] = [];
+  /** Index in `queue` of the next message to handle. */
+  private next = 0;
   private scheduled = false;
   /** Handlers under way (nested: a handler may redeliver held messages). */
   private depth = 0;
@@ -36,9 +38,15 @@ export class SelfQueue {
     }
   }
 
+  /** Whether messages wait to be handled (not counting the one being handled). */
+  get waiting(): boolean {
+    return this.queue.length > this.next;
+  }
+
   /** Forgets the messages not handled yet. */
   clear(): void {
     this.queue = [];
+    this.next = 0;
   }
 
   private readonly drain = (): void => {
@@ -47,9 +55,10 @@ export class SelfQueue {
     this.depth++;
     try {
       // Re-read this.queue each time: handlers append to it, and clear() replaces it.
-      for (let i = 0; i < this.queue.length; i++) this.handle(this.queue[i]!);
+      while (this.next < this.queue.length) this.handle(this.queue[this.next++]!);
     } finally {
       this.queue = [];
+      this.next = 0;
       this.depth--;
     }
   };

@@ -236,6 +236,7 @@ export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence 
         if (absorbed) done();
         else inner.faultNow!(first, last, access, done);
       }),
+    backlog: inner.backlog && (() => inner.backlog!()),
     barrier: () => inner.barrier(),
     lock: (id) => inner.lock(id),
     unlock: (id) => inner.unlock(id),

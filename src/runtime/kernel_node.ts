@@ -69,6 +69,8 @@ interface Deferred {
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 export class KernelNode implements PagePort {
+  /** The nodes of this process whose kernels run: their hosts share this thread. */
+  private static readonly running = new Set<KernelNode>();
   readonly memory: WebAssembly.Memory;
   readonly pageSize: number;
   readonly firstPage: number;
@@ -159,6 +161,7 @@ export class KernelNode implements PagePort {
     });
     this.parked = false;
     worker.postMessage(init);
+    KernelNode.running.add(this);
     const served = this.serve(coherence, options);
     try {
       const outcome = await report;
@@ -168,6 +171,7 @@ export class KernelNode implements PagePort {
       return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: this.stats };
     } finally {
       this.mailbox.stop();
+      KernelNode.running.delete(this);
       this.parked = true;
       await served.catch(() => undefined);
       this.watchdog.stop();
@@ -225,11 +229,14 @@ export class KernelNode implements PagePort {
    * handling of the message that resolved it, and the worker's next request, when it comes
    * within HOST_SPIN_US, is started right there. On the local transport that request joins the
    * delivery under way, so a kernel faulting page after page costs no promise jobs and no turn
-   * of the event loop per fault. Resolves with the first request that is not a fault, or null
-   * when none came in time; rejects (the kernel answered Abort) when a fault failed.
+   * of the event loop per fault. When messages wait behind the one that resolved a fault
+   * (Coherence.backlog), the fault is answered after them instead, and the run of faults ends.
+   * Resolves with the first request that is not a fault, or null when none came in time (or the
+   * run ended so); rejects (the kernel answered Abort) when a fault failed.
    */
   private serveFaults(coherence: Coherence, first: MailboxRequest, options: NodeRunOptions, timeoutMs: number): Promise<MailboxRequest | null> {
     const faultNow = coherence.faultNow!.bind(coherence);
+    const backlog = coherence.backlog?.bind(coherence);
     return new Promise((resolve, reject) => {
       let request = first;
       let watch: Watch | undefined;
@@ -306,18 +313,24 @@ export class KernelNode implements PagePort {
               error = thrown;
             }
           }
-          if (error !== undefined) {
-            this.faultServed = false;
-            this.failure ??= error as Error;
-            this.mailbox.reply(request, Reply.Abort);
-            this.rejectQueue(error);
-            return reject(error);
+          if (error !== undefined) return fail(error);
+          if (backlog?.() || this.othersWaiting()) {
+            // Messages wait behind the one that resolved this fault: answer after them, so what
+            // they bring that needs the kernel parked (a forward, an invalidation) is served now.
+            // Another node of this process waits for its host: end the run of faults, which
+            // would keep this thread from it.
+            queueMicrotask(() => {
+              try {
+                this.drain();
+              } catch (thrown) {
+                return fail(thrown);
+              }
+              answer();
+              resolve(null);
+            });
+            return;
           }
-          this.faultServed = false;
-          // The queue is empty and the kernel is about to run: lower the flag before releasing it.
-          Atomics.store(this.control, Slot.POLL_FLAG, 0);
-          this.parked = false;
-          this.mailbox.reply(request, Reply.Ok);
+          answer();
           const next = this.mailbox.poll(HOST_SPIN_US);
           if (!next || next.kind !== Request.Fault) return resolve(next);
           request = next;
@@ -326,8 +339,30 @@ export class KernelNode implements PagePort {
         }
       };
 
+      const answer = (): void => {
+        this.faultServed = false;
+        // The queue is empty and the kernel is about to run: lower the flag before releasing it.
+        Atomics.store(this.control, Slot.POLL_FLAG, 0);
+        this.parked = false;
+        this.mailbox.reply(request, Reply.Ok);
+      };
+
+      const fail = (error: unknown): void => {
+        this.faultServed = false;
+        this.failure ??= error as Error;
+        this.mailbox.reply(request, Reply.Abort);
+        this.rejectQueue(error);
+        reject(error);
+      };
+
       if (begin()) ended(early!.error);
     });
+  }
+
+  /** Whether another node of this process has a request its host has not taken yet. */
+  private othersWaiting(): boolean {
+    for (const node of KernelNode.running) if (node !== this && node.mailbox.pending()) return true;
+    return false;
   }
 
   /** Whether every page a fault request names now allows its access. */

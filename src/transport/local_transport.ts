@@ -22,7 +22,7 @@
  * - Delivered bytes are a fresh copy that, like the NATS parser's output, is a view at a nonzero
  *   offset into a larger buffer, so a decoder that ignores `byteOffset` fails here as it would there.
  *   Nobody else holds that copy, so the receiver may keep it (`handsOverBytes`). Small messages
- *   are carved from a shared slab ({@link SLAB_MESSAGE_BYTES}), large ones get a buffer each.
+ *   are carved from a shared slab (wire_copies.ts), large ones get a buffer each.
  * - Like NATS: a message to a node that is not listening (or closed) is dropped, and a request to
  *   one rejects with `NoRespondersError`; a request or reply lost in flight (intercept "drop")
  *   makes `request` reject with `TransportTimeoutError` after its timeout. Messages larger than
@@ -48,6 +48,8 @@ import {
   TransportTimeoutError,
 } from "./errors.js";
 import type { MessageHandler, Transport } from "./transport.js";
+import { WireCopies } from "./wire_copies.js";
+export { SLAB_MESSAGE_BYTES } from "./wire_copies.js";
 
 export type MessageKind = "send" | "request" | "reply";
 
@@ -93,21 +95,6 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/**
- * Where a delivered copy starts inside its buffer (see the file overview): not 0, and a multiple
- * of 8, so a receiver that keeps the bytes (handsOverBytes) can view 8-byte aligned fields in place.
- */
-const WIRE_OFFSET = 8;
-
-/**
- * Messages of up to this many bytes (with WIRE_OFFSET, rounded up to 8) are copied into a shared
- * slab of SLAB_BYTES rather than an ArrayBuffer each: allocating an ArrayBuffer of any size takes
- * ~1 µs on the 2-vCPU VM, longer than delivering a small message, and a fault's control messages
- * (requests, forwards, confirms) are all small. A receiver that keeps such a message keeps its
- * slab alive; larger messages, such as pages, keep only themselves.
- */
-export const SLAB_MESSAGE_BYTES = 256;
-const SLAB_BYTES = 64 * 1024;
 
 /** Deliveries one drain makes before leaving the rest of the queue to the next turn of the event loop. */
 export const TURN_BUDGET = 256;
@@ -124,12 +111,13 @@ export class LocalNetwork {
   /** Messages and flush markers in order; `head` is the next one to deliver. */
   private queue: (Envelope | Marker)[] = [];
   private head = 0;
+  /** Messages (not markers) in `queue` from `head` on. */
+  private queuedMessages = 0;
   private scheduled = false;
   private draining = false;
   private readonly delayed = new Set<NodeJS.Timeout>();
-  /** Where small messages are copied (see wireCopy); the first message allocates it. */
-  private slab = new ArrayBuffer(0);
-  private slabUsed = SLAB_BYTES;
+  /** Where each message is copied for its trip. */
+  private readonly copies = new WireCopies();
 
   constructor(nodeCount: number, options: LocalNetworkOptions = {}) {
     checkNodeCount(nodeCount);
@@ -157,13 +145,14 @@ export class LocalNetwork {
     const forgotten = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
+    this.queuedMessages = 0;
     for (const item of forgotten) if (isMarker(item)) item.reached();
     await Promise.all(this.nodes.map((node) => node.close()));
   }
 
   /** @internal Copies the bytes, applies the intercept and queues the message. */
   post(from: number, to: number, bytes: Uint8Array, kind: MessageKind, requestId: number): void {
-    const envelope: Envelope = { from, to, bytes: this.wireCopy(bytes), kind, requestId };
+    const envelope: Envelope = { from, to, bytes: this.copies.copy(bytes), kind, requestId };
     const verdict = this.intercept ? this.intercept(from, to, envelope.bytes, kind) : "deliver";
     if (verdict === "deliver") {
       this.enqueue(envelope);
@@ -180,22 +169,10 @@ export class LocalNetwork {
     }
   }
 
-  /**
-   * The copy a message travels as: at WIRE_OFFSET in a buffer of its own, or, up to
-   * SLAB_MESSAGE_BYTES, in the current slab (slots are never reused, so a receiver may keep one).
-   */
-  private wireCopy(bytes: Uint8Array): Uint8Array {
-    const n = bytes.byteLength;
-    const slot = (WIRE_OFFSET + n + 7) & ~7;
-    if (slot > SLAB_MESSAGE_BYTES) return ownCopy(bytes);
-    if (this.slabUsed + slot > SLAB_BYTES) {
-      this.slab = new ArrayBuffer(SLAB_BYTES);
-      this.slabUsed = 0;
-    }
-    const copy = new Uint8Array(this.slab, this.slabUsed + WIRE_OFFSET, n);
-    copy.set(bytes);
-    this.slabUsed += slot;
-    return copy;
+
+  /** @internal Whether a message is queued behind the delivery under way (see Transport.backlog). */
+  backlog(): boolean {
+    return this.queuedMessages > 0;
   }
 
   /** @internal Calls `reached` once every message queued before it was delivered, or at close. */
@@ -205,6 +182,7 @@ export class LocalNetwork {
 
   private enqueue(item: Envelope | Marker): void {
     this.queue.push(item);
+    if (!isMarker(item)) this.queuedMessages++;
     // During a drain the item joins it; the drain's loop reaches it.
     if (!this.scheduled && !this.draining) {
       this.scheduled = true;
@@ -233,6 +211,7 @@ export class LocalNetwork {
           return;
         }
         this.queue[this.head++] = EMPTY_SLOT;
+        this.queuedMessages--;
         delivered++;
         this.deliver(item);
       }
@@ -268,7 +247,7 @@ export class LocalNetwork {
 export class LocalTransport implements Transport {
   readonly nodeCount: number;
   readonly counters = { messages: 0, bytes: 0 };
-  /** Each delivery is a fresh copy (wireCopy) that only its handler sees. */
+  /** Each delivery is a fresh copy (WireCopies) that only its handler sees. */
   readonly handsOverBytes = true;
   private handler: MessageHandler | undefined;
   private closed = false;
@@ -316,6 +295,10 @@ export class LocalTransport implements Transport {
   listen(handler: MessageHandler): void {
     if (this.closed) throw new TransportClosedError(this.nodeId);
     this.handler = handler;
+  }
+
+  backlog(): boolean {
+    return this.network.backlog();
   }
 
   /** Resolves once every message sent before the call (and not delayed by the intercept) was delivered. */
@@ -390,10 +373,4 @@ function isDelay(verdict: unknown): verdict is { delayMs: number } {
   if (typeof verdict !== "object" || verdict === null) return false;
   const delayMs = (verdict as { delayMs?: unknown }).delayMs;
   return typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0;
-}
-
-function ownCopy(bytes: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength + WIRE_OFFSET), WIRE_OFFSET, bytes.byteLength);
-  copy.set(bytes);
-  return copy;
 }

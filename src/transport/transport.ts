@@ -30,6 +30,13 @@ export interface Transport {
    * a view into a buffer the transport reuses.
    */
   readonly handsOverBytes?: boolean;
+  /**
+   * Whether messages that have arrived are still waiting to be handed to handlers in this
+   * process, behind the one being handled now (LocalTransport: the rest of the delivery under
+   * way). A handler that can choose may then leave work that should follow them for later.
+   * @default absent: unknown, taken as none
+   */
+  backlog?(): boolean;
   /** Messages and bytes this node has sent (requests, replies and sends). */
   readonly counters: { messages: number; bytes: number };
   close(): Promise<void>;

@@ -28,6 +28,8 @@ export class FakeCoherence implements Coherence {
     this.grant(first, last, access);
   }
 
+  /** Coherence.backlog, when a test sets it. */
+  backlog?: () => boolean;
   /** Set by {@link serveNow}: faults then come through Coherence.faultNow. */
   faultNow?: (first: number, last: number, access: Access, done: (error?: unknown) => void) => void;
   /** With serveNow: replaces the default (install, then `done()` before returning). */
