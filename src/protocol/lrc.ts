@@ -66,7 +66,7 @@ import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./lrc_f
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
-import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./page_protocol.js";
+import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
 import { SyncService } from "./sync.js";
 
 /** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */

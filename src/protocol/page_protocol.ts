@@ -25,33 +25,11 @@ import { Directory, type DirectoryEntry } from "./directory.js";
 import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
 import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError, UnallocatedPageError } from "./errors.js";
-import { createPlacement, type Placement, type PlacementName } from "./placement.js";
-import { SyncService, type SyncHooks } from "./sync.js";
+import { createPlacement, type Placement } from "./placement.js";
+import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
+export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
+import { SyncService } from "./sync.js";
 
-/** Tuning beyond the fixed context; every field is optional. */
-export interface ProtocolTuning {
-  /** First retransmission of an unanswered request after this many ms (then 2×, 4×, 8×). @default min(200, max(10, timeoutMs / 25)) */
-  retryMs?: number;
-  /**
-   * Bound on barrier and lock waits, which include the other nodes' compute time, so a kernel
-   * with long unbalanced phases may need more than a page fault does. @default timeoutMs
-   */
-  syncTimeoutMs?: number;
-  /** Diff protocol: diffs kept per page. @default 32 */
-  historyLength?: number;
-  /** Diff protocol: bytes of diffs kept per node over all pages. @default 64 MiB */
-  historyBytes?: number;
-  /** Work piggy-backed on barriers and locks. @default none */
-  syncHooks?: SyncHooks;
-  /**
-   * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
-   * each collective allocation cut into one block per node. Kernel runs use "allocation".
-   * @default "region"
-   */
-  placement?: PlacementName;
-}
-
-export type ProtocolOptions = ProtocolContext & ProtocolTuning;
 
 /** Messages held before `start`; more are dropped (their senders retry). */
 const MAX_EARLY = 10_000;
@@ -67,29 +45,6 @@ export interface PageRoles {
   dataKinds: readonly MessageKind[];
 }
 
-export function defaultRetryMs(timeoutMs: number): number {
-  return Math.min(200, Math.max(10, Math.floor(timeoutMs / 25)));
-}
-
-/** Validates the options every protocol shares; returns the retry interval and sync bound with their defaults. */
-export function checkedTimings(options: ProtocolOptions): { retryMs: number; syncTimeoutMs: number } {
-  const { timeoutMs } = options;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new InvalidProtocolOptionError("timeoutMs", timeoutMs, "a positive number of milliseconds");
-  const retryMs = options.retryMs ?? defaultRetryMs(timeoutMs);
-  if (!(Number.isFinite(retryMs) && retryMs > 0)) throw new InvalidProtocolOptionError("retryMs", retryMs, "a positive number of milliseconds");
-  const syncTimeoutMs = options.syncTimeoutMs ?? timeoutMs;
-  if (!(Number.isFinite(syncTimeoutMs) && syncTimeoutMs > 0)) throw new InvalidProtocolOptionError("syncTimeoutMs", syncTimeoutMs, "a positive number of milliseconds");
-  if (!Number.isInteger(options.job) || options.job < 0 || options.job > 0xffffffff) throw new InvalidProtocolOptionError("job", options.job, "an integer from 0 to 4294967295");
-  return { retryMs, syncTimeoutMs };
-}
-
-/** Throws PageRangeError unless first..last is a page range inside the port's shared region. */
-export function checkFaultRange(port: PagePort, first: number, last: number): void {
-  const { firstPage, pageCount } = port;
-  if (!(Number.isInteger(first) && Number.isInteger(last) && first >= firstPage && last >= first && last < firstPage + pageCount)) {
-    throw new PageRangeError(first, last, firstPage, firstPage + pageCount - 1);
-  }
-}
 
 export abstract class PageProtocol implements Coherence {
   protected readonly port: PagePort;

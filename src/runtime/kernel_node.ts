@@ -13,8 +13,9 @@ import { Access, NO_READ, NO_WRITE, Reply, Request, Slot, regionPages, type Layo
 import type { Coherence, PagePort } from "../protocol/coherence.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError, WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
-import { HOST_POLL_US, HOST_SPIN_US, MailboxHost, type CoreGauge, type MailboxRequest } from "./mailbox.js";
-import { Watchdog, type Watch } from "./watchdog.js";
+import { serveFaults, type FaultHost } from "./fault_run.js";
+import { HOST_POLL_US, MailboxHost, type CoreGauge, type MailboxRequest } from "./mailbox.js";
+import { Watchdog } from "./watchdog.js";
 import type { WorkerInit, WorkerReport } from "./worker.js";
 
 export interface NodeRunOptions {
@@ -191,11 +192,12 @@ export class KernelNode implements PagePort {
   private async serve(coherence: Coherence, options: NodeRunOptions): Promise<void> {
     const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
     const syncTimeoutMs = options.syncTimeoutMs ?? 120_000;
+    const faultHost = this.faultHost(options);
     let request = await this.mailbox.next();
     for (; request; request = await this.mailbox.next()) {
       if (request.kind === Request.Fault && coherence.faultNow) {
         try {
-          request = await this.serveFaults(coherence, request, options, faultTimeoutMs);
+          request = await serveFaults(faultHost, coherence, request, faultTimeoutMs);
         } catch {
           return; // answered Abort
         }
@@ -224,139 +226,36 @@ export class KernelNode implements PagePort {
     }
   }
 
-  /**
-   * Serves a run of faults through {@link Coherence.faultNow}: each is answered inside the
-   * handling of the message that resolved it, and the worker's next request, when it comes
-   * within HOST_SPIN_US, is started right there. On the local transport that request joins the
-   * delivery under way, so a kernel faulting page after page costs no promise jobs and no turn
-   * of the event loop per fault. When messages wait behind the one that resolved a fault
-   * (Coherence.backlog), the fault is answered after them instead, and the run of faults ends.
-   * Resolves with the first request that is not a fault, or null when none came in time (or the
-   * run ended so); rejects (the kernel answered Abort) when a fault failed.
-   */
-  private serveFaults(coherence: Coherence, first: MailboxRequest, options: NodeRunOptions, timeoutMs: number): Promise<MailboxRequest | null> {
-    const faultNow = coherence.faultNow!.bind(coherence);
-    const backlog = coherence.backlog?.bind(coherence);
-    return new Promise((resolve, reject) => {
-      let request = first;
-      let watch: Watch | undefined;
-      let started = 0;
-      /** faultNow is under way: a `done` now is kept in `early` and handled when it returns. */
-      let calling = false;
-      let early: { error: unknown } | undefined;
-
-      const attempt = (): boolean => {
-        const [a0, a1, a2] = request.args;
-        calling = true;
-        early = undefined;
-        try {
-          faultNow(a0 >>> 0, a1 >>> 0, a2 === Access.Write ? Access.Write : Access.Read, done);
-        } catch (error) {
-          early ??= { error };
-        }
-        calling = false;
-        return early !== undefined;
-      };
-
-      /** Parks the kernel on `request` and asks the protocol; true when that already ended. */
-      const begin = (): boolean => {
+  /** This node as a run of faults sees it (fault_run.ts). */
+  private faultHost(options: NodeRunOptions): FaultHost {
+    return {
+      nodeId: this.nodeId,
+      stats: this.stats,
+      mailbox: this.mailbox,
+      watchdog: this.watchdog,
+      park: (request) => {
         this.parked = true;
         this.faultServed = true;
-        const [a0, , a2] = request.args;
-        const write = a2 === Access.Write;
-        if (write) this.stats.writeFaults++;
-        else this.stats.readFaults++;
-        started = performance.now();
-        const current = this.watchdog.start(timeoutMs, (error) => {
-          if (watch === current) ended(error);
-        }, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, write ? "write" : "read", timeoutMs));
-        watch = current;
-        try {
-          options.parkHook?.(this.nodeId, request.kind);
-          this.drain();
-        } catch (error) {
-          early = { error };
-          return true;
-        }
-        return attempt();
-      };
-
-      const done = (error?: unknown): void => {
-        if (!watch) return; // already ended: timed out or aborted
-        if (calling) {
-          early = { error };
-          return;
-        }
-        ended(error);
-      };
-
-      /**
-       * An attempt ended. Every page of the range must allow the access at the moment of the
-       * reply (the kernel does not check again); while the protocol waited for one page another
-       * node may have taken an earlier one, so ask again until one pass finds them all.
-       */
-      const ended = (error: unknown): void => {
-        for (;;) {
-          if (error === undefined && !this.accessible(request)) {
-            this.stats.refaults++;
-            if (!attempt()) return;
-            error = early!.error;
-            continue;
-          }
-          this.watchdog.end(watch!);
-          watch = undefined;
-          if (error === undefined) {
-            try {
-              this.stats.faultMs += performance.now() - started;
-              this.drain();
-            } catch (thrown) {
-              error = thrown;
-            }
-          }
-          if (error !== undefined) return fail(error);
-          if (backlog?.() || this.othersWaiting()) {
-            // Messages wait behind the one that resolved this fault: answer after them, so what
-            // they bring that needs the kernel parked (a forward, an invalidation) is served now.
-            // Another node of this process waits for its host: end the run of faults, which
-            // would keep this thread from it.
-            queueMicrotask(() => {
-              try {
-                this.drain();
-              } catch (thrown) {
-                return fail(thrown);
-              }
-              answer();
-              resolve(null);
-            });
-            return;
-          }
-          answer();
-          const next = this.mailbox.poll(HOST_SPIN_US);
-          if (!next || next.kind !== Request.Fault) return resolve(next);
-          request = next;
-          if (!begin()) return;
-          error = early!.error;
-        }
-      };
-
-      const answer = (): void => {
+        options.parkHook?.(this.nodeId, request.kind);
+        this.drain();
+      },
+      drain: () => this.drain(),
+      release: (request) => {
         this.faultServed = false;
         // The queue is empty and the kernel is about to run: lower the flag before releasing it.
         Atomics.store(this.control, Slot.POLL_FLAG, 0);
         this.parked = false;
         this.mailbox.reply(request, Reply.Ok);
-      };
-
-      const fail = (error: unknown): void => {
+      },
+      fail: (request, error) => {
         this.faultServed = false;
         this.failure ??= error as Error;
         this.mailbox.reply(request, Reply.Abort);
         this.rejectQueue(error);
-        reject(error);
-      };
-
-      if (begin()) ended(early!.error);
-    });
+      },
+      accessible: (request) => this.accessible(request),
+      othersWaiting: () => this.othersWaiting(),
+    };
   }
 
   /** Whether another node of this process has a request its host has not taken yet. */
