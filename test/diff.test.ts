@@ -1,7 +1,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { applyDiff, diffStats, DiffError, encodeDiff, maxDiffBytes, mergeDiffs } from "../src/protocol/diff.js";
-import { catchError, header, mutate, randomPage, randomPageSize, same, unaligned } from "./helpers/diff_pages.js";
+import { header, mutate, randomPage, randomPageSize, same, unaligned } from "./helpers/diff_pages.js";
+import { thrown } from "./helpers/expect.js";
 import { prng } from "./helpers/random.js";
 
 const Encode = suite("encodeDiff and applyDiff");
@@ -81,10 +82,10 @@ Encode("unaligned pages and diffs give the same result as aligned ones", () => {
 });
 
 Encode("pages of different or odd sizes are refused with a RangeError", () => {
-  const a = catchError(() => encodeDiff(new Uint8Array(8), new Uint8Array(12)));
+  const a = thrown(() => encodeDiff(new Uint8Array(8), new Uint8Array(12)));
   assert.is(a.name, "RangeError");
   assert.is(a.message, "cannot diff pages of 8 and 12 bytes; both versions must have the page size");
-  const b = catchError(() => applyDiff(new Uint8Array(6), new Uint8Array(0)));
+  const b = thrown(() => applyDiff(new Uint8Array(6), new Uint8Array(0)));
   assert.is(b.message, "target page of 6 bytes: pages must be a positive multiple of 4 bytes up to 65536");
 });
 
@@ -127,7 +128,7 @@ Merge("no diffs merge to an empty diff and one diff is returned as it is", () =>
 });
 
 Merge("a malformed diff among those merged is a DiffError", () => {
-  const error = catchError(() => mergeDiffs(16, [new Uint8Array(0), Uint8Array.of(3, 0, 2, 0, 1, 0, 0, 0, 2, 0, 0, 0)]));
+  const error = thrown(() => mergeDiffs(16, [new Uint8Array(0), Uint8Array.of(3, 0, 2, 0, 1, 0, 0, 0, 2, 0, 0, 0)]));
   assert.is(error.name, "DiffError");
   assert.is(error.message, "diff run at byte 0: words 3..4 exceed a page of 4 words; the diff is for a larger page or corrupt");
 });
@@ -148,7 +149,7 @@ for (const [what, bytes, message] of cases) {
   Malformed(`a diff with a ${what} is a DiffError and leaves the target unchanged`, () => {
     const target = randomPage(prng(6), 64);
     const before = target.slice();
-    const error = catchError(() => applyDiff(target, Uint8Array.from(bytes)));
+    const error = thrown(() => applyDiff(target, Uint8Array.from(bytes)));
     assert.ok(error instanceof DiffError);
     assert.is(error.message, message);
     same(target, before);

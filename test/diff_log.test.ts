@@ -2,7 +2,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { applyDiff, DiffError, encodeDiff } from "../src/protocol/diff.js";
 import { DiffLog, DiffLogError } from "../src/protocol/diff_log.js";
-import { catchError, header, mutate, same, type Rng } from "./helpers/diff_pages.js";
+import { header, mutate, same, type Rng } from "./helpers/diff_pages.js";
+import { thrown } from "./helpers/expect.js";
 import { prng } from "./helpers/random.js";
 
 const Log = suite("DiffLog");
@@ -69,17 +70,17 @@ Log("a gap in versions drops the history that cannot span it", () => {
 Log("versions out of order and requests ahead of the newest are DiffLogErrors", () => {
   const log = new DiffLog(64, 8);
   log.record(3, 1, new Uint8Array(0));
-  const back = catchError(() => log.record(3, 1, new Uint8Array(0)));
+  const back = thrown(() => log.record(3, 1, new Uint8Array(0)));
   assert.ok(back instanceof DiffLogError);
   assert.is(back.message, "page 3: version 1 is not newer than the newest recorded, 1; record versions in order");
-  const ahead = catchError(() => log.since(3, 2));
+  const ahead = thrown(() => log.since(3, 2));
   assert.ok(ahead instanceof DiffLogError);
   assert.is(ahead.message, "page 3: version 2 is ahead of the newest recorded here, 1; the request went to a node that is not the owner");
 });
 
 Log("a malformed diff is refused and nothing is recorded", () => {
   const log = new DiffLog(16, 8);
-  const error = catchError(() => log.record(0, 1, Uint8Array.of(...header(3, 2), 0, 0, 0, 0, 0, 0, 0, 0)));
+  const error = thrown(() => log.record(0, 1, Uint8Array.of(...header(3, 2), 0, 0, 0, 0, 0, 0, 0, 0)));
   assert.ok(error instanceof DiffError);
   assert.is(log.newest(0), 0);
   assert.is(log.bytes, 0);

@@ -10,9 +10,9 @@ import * as assert from "uvu/assert";
 import { Access, Protection, Slot } from "../src/abi.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import { FaultTimeoutError } from "../src/runtime/errors.js";
-import { KernelNode } from "../src/runtime/kernel_node.js";
+import { KernelNode, type NodeResult } from "../src/runtime/kernel_node.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
-import { within } from "./helpers/expect.js";
+import { rejection, within } from "./helpers/expect.js";
 import { FakeCoherence, pattern } from "./helpers/fake_coherence.js";
 import { FakePort } from "./helpers/fake_port.js";
 import { kernel } from "./helpers/kernels.js";
@@ -30,6 +30,13 @@ function expectedSum(first: number, pages: number, offset: number): bigint {
   return sum;
 }
 
+/** Awaits a run of read_pages and checks that it read every page as granted. */
+async function readAll(run: Promise<NodeResult>, node: KernelNode, pages: number): Promise<NodeResult> {
+  const result = await within(run, 60_000);
+  assert.is(result.value, expectedSum(node.firstPage, pages, 12));
+  return result;
+}
+
 async function readPages(setup: (fake: FakeCoherence, node: KernelNode) => void, pages = 8, timeoutMs = 5000) {
   const { instrumented } = await kernel("test/kernels/read_pages.ts");
   const node = new KernelNode(instrumented, 0, 1);
@@ -41,8 +48,7 @@ async function readPages(setup: (fake: FakeCoherence, node: KernelNode) => void,
 Chain("3,000 faults in a row, each answered before faultNow returns, all see their page", async () => {
   const pages = 3000;
   const { node, fake, run } = await readPages(() => {}, pages);
-  const result = await within(run, 60_000);
-  assert.is(result.value, expectedSum(node.firstPage, pages, 12));
+  const result = await readAll(run, node, pages);
   assert.is(result.stats.readFaults, pages);
   assert.is(fake.faults.length, pages);
   assert.equal(fake.faults[pages - 1], [node.firstPage + pages - 1, node.firstPage + pages - 1, "read"]);
@@ -56,8 +62,7 @@ Chain("faults answered later, from a timer, also see their pages", async () => {
         done();
       }, 1);
   });
-  const result = await within(run, 10_000);
-  assert.is(result.value, expectedSum(node.firstPage, 8, 12));
+  const result = await readAll(run, node, 8);
   assert.is(result.stats.readFaults, 8);
 });
 
@@ -70,8 +75,7 @@ Chain("a fault whose page is still forbidden when done is called is asked again"
       done();
     };
   }, 1);
-  const result = await within(run, 10_000);
-  assert.is(result.value, expectedSum(node.firstPage, 1, 12));
+  const result = await readAll(run, node, 1);
   assert.is(result.stats.refaults, 1);
   assert.is(asked, 2);
 });
@@ -85,7 +89,7 @@ Chain("a fault that fails with an error ends the run with that error", async () 
       done();
     };
   });
-  const outcome = await within(run.then(() => undefined, (error: Error) => error), 10_000);
+  const outcome = await within(rejection(run), 10_000);
   assert.is(outcome, failure);
 });
 
@@ -96,7 +100,7 @@ Chain("a faultNow that throws ends the run with what it threw", async () => {
       throw failure;
     };
   });
-  const outcome = await within(run.then(() => undefined, (error: Error) => error), 10_000);
+  const outcome = await within(rejection(run), 10_000);
   assert.is(outcome, failure);
 });
 
@@ -107,9 +111,9 @@ Chain("a fault never answered ends at its bound, and a late done changes nothing
       late = done;
     };
   }, 8, 150);
-  const outcome = await within(run.then(() => undefined, (error: Error) => error), 10_000);
+  const outcome = await within(rejection(run), 10_000);
   assert.instance(outcome, FaultTimeoutError);
-  assert.is(outcome!.message, `node 0: read fault on page ${node.firstPage} not resolved after 150 ms`);
+  assert.is(outcome.message, `node 0: read fault on page ${node.firstPage} not resolved after 150 ms`);
   late!();
   assert.is(node.stats.readFaults, 1);
 });
@@ -121,34 +125,42 @@ Chain("abort ends a fault under way at once", async () => {
   const reason = new Error("another node failed");
   setTimeout(() => void node.abort(reason), 50);
   const started = performance.now();
-  const outcome = await within(run.then(() => undefined, (error: Error) => error), 10_000);
+  const outcome = await within(rejection(run), 10_000);
   // The reason, or the worker's exit when the termination overtakes the Abort reply.
-  assert.ok(outcome === reason || outcome?.name === "WorkerExitError", String(outcome));
+  assert.ok(outcome === reason || outcome.name === "WorkerExitError", String(outcome));
   assert.ok(performance.now() - started < 5000, "ended long before the fault's 60 s bound");
 });
+
+/**
+ * Answers each fault as a reply does: done() inside the handling of a later delivery (which
+ * `after` plays the rest of), recording whether the kernel was answered inside done.
+ */
+function answerLater(fake: FakeCoherence, host: KernelNode, answeredInDone: boolean[], after = () => {}): void {
+  const control = new Int32Array(host.memory.buffer, 0, 64);
+  fake.onFaultNow = (first, last, access, done) =>
+    void setImmediate(() => {
+      const seq = Atomics.load(control, Slot.REQ_SEQ);
+      fake.grant(first, last, access);
+      done();
+      answeredInDone.push(Atomics.load(control, Slot.ACK_SEQ) === seq);
+      after();
+    });
+}
 
 Chain("with messages waiting behind the reply (backlog), the fault is answered after them, the kernel still parked", async () => {
   for (const waiting of [true, false]) {
     const answeredInDone: boolean[] = [];
     const parkedWorkRan: boolean[] = [];
     const { node, run } = await readPages((fake, host) => {
-      const control = new Int32Array(host.memory.buffer, 0, 64);
       fake.backlog = () => waiting;
-      // As a reply does: done() inside the handling of a later delivery, which other messages follow.
-      fake.onFaultNow = (first, last, access, done) =>
-        void setImmediate(() => {
-          const seq = Atomics.load(control, Slot.REQ_SEQ);
-          fake.grant(first, last, access);
-          done();
-          answeredInDone.push(Atomics.load(control, Slot.ACK_SEQ) === seq);
-          // What a message after the reply in the same delivery would do: work that needs the kernel parked.
-          let ran = false;
-          void host.whenParked(() => (ran = true));
-          parkedWorkRan.push(ran);
-        });
+      answerLater(fake, host, answeredInDone, () => {
+        // What a message after the reply in the same delivery would do: work that needs the kernel parked.
+        let ran = false;
+        void host.whenParked(() => (ran = true));
+        parkedWorkRan.push(ran);
+      });
     }, 4);
-    const result = await within(run, 10_000);
-    assert.is(result.value, expectedSum(node.firstPage, 4, 12));
+    await readAll(run, node, 4);
     assert.equal(answeredInDone, Array(4).fill(!waiting), `backlog ${waiting}: answered inside done`);
     if (waiting) assert.equal(parkedWorkRan, Array(4).fill(true), "parked work after the reply ran at once");
   }
@@ -164,19 +176,9 @@ Chain("a run of faults gives way to another node of the process whose request wa
     Atomics.store(new Int32Array(other.memory.buffer, 0, 64), Slot.REQ_SEQ, waiting ? 1 : 0);
     running.add(other);
     const answeredInDone: boolean[] = [];
-    const { node, run } = await readPages((fake, host) => {
-      const control = new Int32Array(host.memory.buffer, 0, 64);
-      fake.onFaultNow = (first, last, access, done) =>
-        void setImmediate(() => {
-          const seq = Atomics.load(control, Slot.REQ_SEQ);
-          fake.grant(first, last, access);
-          done();
-          answeredInDone.push(Atomics.load(control, Slot.ACK_SEQ) === seq);
-        });
-    }, 4);
+    const { node, run } = await readPages((fake, host) => answerLater(fake, host, answeredInDone), 4);
     try {
-      const result = await within(run, 10_000);
-      assert.is(result.value, expectedSum(node.firstPage, 4, 12));
+      await readAll(run, node, 4);
     } finally {
       running.delete(other);
     }

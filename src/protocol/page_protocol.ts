@@ -19,17 +19,16 @@
  * Messages that reach a node before `start` are held and handled right after it.
  */
 import { Access, Protection } from "../abi.js";
-import type { Coherence, PagePort, ProtocolContext, ProtocolStats } from "./coherence.js";
+import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
 import { MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
-import { InvalidProtocolOptionError, PageRangeError, PageTimeoutError, UnallocatedPageError } from "./errors.js";
+import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
 import { SyncService } from "./sync.js";
-
 
 /** Messages held before `start`; more are dropped (their senders retry). */
 const MAX_EARLY = 10_000;
@@ -44,7 +43,6 @@ export interface PageRoles {
   /** Reply kinds this protocol's holders send. */
   dataKinds: readonly MessageKind[];
 }
-
 
 export abstract class PageProtocol implements Coherence {
   protected readonly port: PagePort;

@@ -42,15 +42,6 @@ export function unaligned(bytes: Uint8Array, shift = 1): Uint8Array {
 
 export const same = (a: Uint8Array, b: Uint8Array) => assert.equal(Array.from(a), Array.from(b));
 
-export function catchError(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an error, none was thrown");
-}
-
 /** A diff run header: word offset and count, little-endian. */
 export function header(offset: number, count: number): number[] {
   return [offset & 0xff, offset >> 8, count & 0xff, count >> 8];
