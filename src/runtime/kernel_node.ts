@@ -264,7 +264,7 @@ export class KernelNode implements PagePort {
     return false;
   }
 
-  /** Whether every page a fault request names now allows its access. */
+  /** Whether every page a fault request names now allows its access (see {@link resolve}). */
   private accessible(request: MailboxRequest): boolean {
     const [a0, a1, a2] = request.args;
     const forbidden = a2 === Access.Write ? NO_READ | NO_WRITE : NO_READ;
@@ -281,7 +281,7 @@ export class KernelNode implements PagePort {
         if (access === Access.Write) this.stats.writeFaults++;
         else this.stats.readFaults++;
         const what = access === Access.Write ? "write" : "read";
-        await this.watchdog.bounded(this.resolve(coherence, a0 >>> 0, a1 >>> 0, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
+        await this.watchdog.bounded(this.resolve(coherence, request, access), faultTimeoutMs, () => new FaultTimeoutError(this.nodeId, a0 >>> 0, what, faultTimeoutMs));
         this.stats.faultMs += performance.now() - t0;
         return false;
       }
@@ -320,13 +320,11 @@ export class KernelNode implements PagePort {
    * parked, so that was allowed): ask again until one pass finds the whole range accessible. The
    * check and the reply run without yielding, so nothing changes in between.
    */
-  private async resolve(coherence: Coherence, first: number, last: number, access: Access): Promise<void> {
-    const forbidden = access === Access.Write ? NO_READ | NO_WRITE : NO_READ;
+  private async resolve(coherence: Coherence, request: MailboxRequest, access: Access): Promise<void> {
+    const [a0, a1] = request.args;
     for (;;) {
-      await coherence.fault(first, last, access);
-      let complete = true;
-      for (let p = first; p <= last && complete; p++) complete = (this.table[p] & forbidden) === 0;
-      if (complete) return;
+      await coherence.fault(a0 >>> 0, a1 >>> 0, access);
+      if (this.accessible(request)) return;
       this.stats.refaults++;
     }
   }
