@@ -141,18 +141,18 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      if (to === this.node && !carriesJson(out.kind)) this.looped.push(messageFrom(this.init(to, out, out.request), this.decodeContext));
-      else this.deliver(to, this.encode(to, out, out.request, this.scratch));
+      this.deliver(to, this.selfMessage(to, out, out.request) ?? this.encode(to, out, out.request, this.scratch));
     } catch (error) {
       this.fail(error);
     }
   }
 
   /**
-   * Hands an encoded message to the transport, in fragments when it is larger than the transport
-   * carries; a message to this node itself goes round the transport (see {@link loopback}).
+   * Hands an encoded message to the transport, in fragments when larger than it carries; one to
+   * this node itself (from selfMessage, or JSON bytes for loopback) goes round the transport.
    */
-  private deliver(to: number, bytes: Uint8Array): void {
+  private deliver(to: number, bytes: Uint8Array | Message): void {
+    if (!(bytes instanceof Uint8Array)) return this.looped.push(bytes);
     if (to === this.node) return this.loopback(bytes);
     if (bytes.byteLength <= this.maxPayload) return this.transport.send(to, bytes);
     const set = this.nextFragmentSet;
@@ -182,7 +182,7 @@ export class Endpoint {
     const request = out.request || this.nextRequest();
     let bytes: Uint8Array | Message;
     try {
-      bytes = to === this.node && !carriesJson(out.kind) ? messageFrom(this.init(to, out, request), this.decodeContext) : this.encode(to, out, request);
+      bytes = this.selfMessage(to, out, request) ?? this.encode(to, out, request);
     } catch (error) {
       return onError(error as Error);
     }
@@ -203,9 +203,7 @@ export class Endpoint {
     }
     if (retry) this.counters.retries++;
     try {
-      const { bytes } = call;
-      if (bytes instanceof Uint8Array) this.deliver(call.to, bytes);
-      else this.looped.push({ ...bytes });
+      this.deliver(call.to, call.bytes);
     } catch (error) {
       this.settle(call);
       call.reject(error as Error);
@@ -313,17 +311,21 @@ export class Endpoint {
     return { kind: out.kind, job: this.job, source: this.node, target: to, page: out.page, version: out.version, request, arg: out.arg, payload: out.payload, body: out.body };
   }
 
+  /**
+   * A message from this node to itself is handled as SelfQueue orders it. It is never lost and
+   * costs no transport hop: over NATS a self-addressed message would travel to the server and
+   * back, and on the local transport through the network's queue. This builds it without bytes
+   * (messageFrom); undefined for other nodes, and for JSON kinds, which go to {@link loopback}.
+   */
+  private selfMessage(to: number, out: Outgoing, request: number | undefined): Message | undefined {
+    return to === this.node && !carriesJson(out.kind) ? messageFrom(this.init(to, out, request), this.decodeContext) : undefined;
+  }
+
   private encode(to: number, out: Outgoing, request: number | undefined, scratch?: Uint8Array): Uint8Array {
     return encodeMessage(this.init(to, out, request), scratch);
   }
 
-  /**
-   * A message from this node to itself is handled as SelfQueue orders it. It is never lost and
-   * costs no transport hop: over NATS a self-addressed message would travel to the server and
-   * back, and on the local transport through the network's queue. Most are built without bytes
-   * (messageFrom); JSON kinds come here encoded and are decoded at once (the codec copies the
-   * payload, so the sender may reuse its buffer).
-   */
+  /** A JSON message to this node itself (see {@link selfMessage}): decoded at once, payload copied. */
   private loopback(bytes: Uint8Array): void {
     this.looped.push(decodeMessage(bytes, this.decodeContext));
   }

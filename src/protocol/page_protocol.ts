@@ -109,10 +109,7 @@ export abstract class PageProtocol implements Coherence {
   }
 
   async fault(first: number, last: number, access: Access): Promise<void> {
-    this.endpoint.check();
-    checkFaultRange(this.port, first, last);
-    // This node has made every allocation its kernel made; a page beyond them has no manager.
-    for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
+    this.checkFault(first, last);
     const write = access === Access.Write || this.roles.readsMove;
     const deadline = Date.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
@@ -140,9 +137,7 @@ export abstract class PageProtocol implements Coherence {
       return;
     }
     try {
-      this.endpoint.check();
-      checkFaultRange(this.port, first, last);
-      if (this.placement.pending(first)) throw new UnallocatedPageError(first, first * this.port.pageSize, this.node);
+      this.checkFault(first, last);
     } catch (error) {
       return done(error);
     }
@@ -156,6 +151,14 @@ export abstract class PageProtocol implements Coherence {
 
   backlog(): boolean {
     return this.endpoint.backlog();
+  }
+
+  /** Throws what keeps a fault on first..last from being asked for at all. */
+  private checkFault(first: number, last: number): void {
+    this.endpoint.check();
+    checkFaultRange(this.port, first, last);
+    // This node has made every allocation its kernel made; a page beyond them has no manager.
+    for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
   }
 
   async barrier(): Promise<void> {
