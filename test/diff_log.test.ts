@@ -130,33 +130,47 @@ Log("the byte bound drops the oldest diffs of any page first", () => {
   assert.is(log.diffs, 3);
 });
 
-Log("under random use the log answers exactly and stays within its bounds", () => {
-  const rng = prng(13);
-  const size = 256;
-  const maxBytes = 3000;
-  const log = new DiffLog(size, 3, maxBytes);
-  const pages = new Map<number, Uint8Array[]>();
-  for (let step = 0; step < 3000; step++) {
-    const page = rng.int(6);
-    let versions = pages.get(page);
-    if (!versions) pages.set(page, (versions = [new Uint8Array(size)]));
-    if (rng.next() < 0.6) {
-      const v = versions.length;
-      versions.push(mutate(rng, versions[v - 1]));
-      log.record(page, v, encodeDiff(versions[v - 1], versions[v]));
-      assert.ok(log.bytes <= maxBytes, `step ${step}: ${log.bytes} bytes held`);
-    } else {
+for (const [maxDiffs, maxBytes, seed] of [
+  [3, 3000, 13],
+  [40, 40_000, 14],
+  [Infinity, 12_000, 15],
+] as const) {
+  Log(`under random use the log answers exactly and stays within its bounds (${maxDiffs} diffs per page, ${maxBytes} bytes)`, () => {
+    const rng = prng(seed);
+    const size = 256;
+    const log = new DiffLog(size, maxDiffs, maxBytes);
+    const pages = new Map<number, { versions: Uint8Array[]; resetAt: number }>();
+    let longest = 0;
+    for (let step = 0; step < 4000; step++) {
+      const page = rng.int(6);
+      let p = pages.get(page);
+      if (!p) pages.set(page, (p = { versions: [new Uint8Array(size)], resetAt: 0 }));
+      const { versions } = p;
       const newest = versions.length - 1;
-      assert.is(log.newest(page), newest);
-      const from = rng.int(versions.length);
-      const oldest = log.oldest(page);
-      assert.ok(oldest >= newest - 3, `step ${step}: page ${page} holds versions from ${oldest} to ${newest}`);
-      const diff = log.since(page, from);
-      if (from >= oldest) same(applied(versions[from], diff!), versions[newest]);
-      else assert.is(diff, null, `step ${step}: page ${page} from ${from} of ${newest}`);
+      const roll = rng.next();
+      if (roll < 0.6) {
+        versions.push(mutate(rng, versions[newest]));
+        log.record(page, newest + 1, encodeDiff(versions[newest], versions[newest + 1]));
+        assert.ok(log.bytes <= maxBytes, `step ${step}: ${log.bytes} bytes held`);
+      } else if (roll < 0.62) {
+        // The whole page arrived at its newest version: no diff reaches back past it.
+        log.reset(page, newest);
+        p.resetAt = newest;
+      } else {
+        assert.is(log.newest(page), newest);
+        const from = rng.int(versions.length);
+        const oldest = log.oldest(page);
+        assert.ok(oldest >= Math.max(p.resetAt, newest - maxDiffs), `step ${step}: page ${page} holds versions from ${oldest} to ${newest}`);
+        longest = Math.max(longest, newest - oldest);
+        const diff = log.since(page, from);
+        if (from >= oldest) same(applied(versions[from], diff!), versions[newest]);
+        else assert.is(diff, null, `step ${step}: page ${page} from ${from} of ${newest}`);
+      }
     }
-  }
-  assert.ok((log as unknown as { queue: unknown[] }).queue.length <= 2 * log.diffs + 64 + 1);
-});
+    // The bounds were reached, and held histories grew past the first ring.
+    assert.ok(longest >= Math.min(maxDiffs, 20), `longest history held: ${longest} versions`);
+    assert.ok((log as unknown as { queuePages: unknown[] }).queuePages.length <= 4 * log.diffs + 1024 + 1);
+  });
+}
 
 Log.run();

@@ -16,12 +16,16 @@
  * which equals the older one, so applying the diff to the older version is still exact.
  *
  * Applying validates every run before writing any word: a malformed diff throws {@link DiffError}
- * and leaves the target untouched. Word payloads are copied as raw bytes through Uint32Array views
- * (pages live at aligned addresses in memory; unaligned inputs are copied first); only the run
- * headers are byte-order dependent, and they are swapped on a big-endian host.
+ * and leaves the target untouched. Word payloads are raw bytes: applying copies them as they are,
+ * and encoding reads pages through word views of the whole buffers they live in, kept across calls
+ * (pages at addresses that are not 4-byte aligned are copied first). Only the run headers are
+ * byte-order dependent: they are read as little-endian bytes, and swapped when written on a
+ * big-endian host.
  *
  * Not covered: compression of the word payload, and diffs of pages whose size is not a multiple of 4.
  */
+
+import { firstChange, NEWER_AT, SCAN_BLOCK_BYTES, scratch, scratchWords } from "./diff_scan.js";
 
 /** A diff that is malformed or does not fit the page it is applied to. */
 export class DiffError extends Error {
@@ -32,6 +36,8 @@ export class DiffError extends Error {
 export const MAX_DIFF_PAGE_BYTES = 65536;
 /** Bytes of a run header. */
 export const RUN_HEADER_BYTES = 4;
+/** Word offset of the newer version in scratch memory. */
+const NEWER = NEWER_AT >>> 2;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -49,11 +55,13 @@ function unpackHeader(word: number): number {
 }
 
 /**
- * Diffs of up to this many bytes are read into a copy rather than viewed: V8 keeps typed arrays
- * this small on its heap, and viewing one through `.buffer` first moves it off the heap, which
- * costs ~0.8 µs (here: more than encoding the diff of a page with one changed word).
+ * Diffs and pages of up to this many bytes are read as bytes or copied rather than viewed: V8
+ * keeps typed arrays this small on its heap, and viewing one through `.buffer` first moves it off
+ * the heap, which costs ~0.8 µs (here: more than encoding the diff of a page with one changed word).
  */
 const SMALL_DIFF_BYTES = 64;
+/** Runs of up to this many words are copied byte by byte: cheaper than a subarray view. */
+const SHORT_RUN_WORDS = 16;
 
 /** A Uint32Array over the same bytes when aligned and not small, else over a copy (read-only use). */
 function wordsOf(bytes: Uint8Array): Uint32Array {
@@ -71,36 +79,6 @@ function wordsOf(bytes: Uint8Array): Uint32Array {
   return new Uint32Array(bytes.slice().buffer, 0, n);
 }
 
-/**
- * From word `i` on (when even), the first word of a pair that differs, or the end: V8 compares
- * BigInt64Array elements without allocating, 1.5× faster than eight 32-bit words per branch.
- */
-function skipEqualPairs(a: BigInt64Array, b: BigInt64Array, i: number): number {
-  if ((i & 1) !== 0) return i;
-  let j = i >>> 1;
-  const pairs = a.length;
-  while (j < pairs && a[j] === b[j]) j++;
-  return j << 1;
-}
-
-/** From word `i` on, the first block of eight words that differs (4× faster than one word per branch). */
-function skipEqualBlocks(a: Uint32Array, b: Uint32Array, i: number, n: number): number {
-  const lastBlock = n - 8;
-  while (
-    i <= lastBlock &&
-    ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1]) | (a[i + 2] ^ b[i + 2]) | (a[i + 3] ^ b[i + 3]) | (a[i + 4] ^ b[i + 4]) | (a[i + 5] ^ b[i + 5]) | (a[i + 6] ^ b[i + 6]) | (a[i + 7] ^ b[i + 7])) === 0
-  ) {
-    i += 8;
-  }
-  return i;
-}
-
-/** The page as 64-bit words when it is 8-byte aligned and not small (see SMALL_DIFF_BYTES), else null. */
-function pairsOf(bytes: Uint8Array): BigInt64Array | null {
-  if (bytes.byteLength <= SMALL_DIFF_BYTES || (bytes.byteOffset & 7) !== 0) return null;
-  return new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 3);
-}
-
 function checkPageSize(pageSize: number, what: string): number {
   if (!Number.isInteger(pageSize) || pageSize <= 0 || pageSize % 4 !== 0 || pageSize > MAX_DIFF_PAGE_BYTES) {
     throw new RangeError(`${what} of ${pageSize} bytes: pages must be a positive multiple of 4 bytes up to ${MAX_DIFF_PAGE_BYTES}`);
@@ -112,66 +90,84 @@ function checkPageSize(pageSize: number, what: string): number {
 // an n-word page never needs more than n + 1 words (each run header is paid for by a gap of at least
 // one word between runs, or is the single extra word), so `out` holds any result.
 const out = new Uint32Array(MAX_DIFF_PAGE_BYTES / 4 + 1);
+const outBytes = new Uint8Array(out.buffer);
 let values = new Uint32Array(0);
 let stamps = new Uint32Array(0);
 let stamp = 0;
 
 /** The first `length` words of `out` as a diff of its own (small ones stay on V8's heap, see SMALL_DIFF_BYTES). */
 function finish(length: number): Uint8Array {
-  const diff = new Uint8Array(length * 4);
-  diff.set(new Uint8Array(out.buffer, 0, length * 4));
+  const bytes = length * 4;
+  const diff = new Uint8Array(bytes);
+  if (bytes <= SMALL_DIFF_BYTES) {
+    for (let b = 0; b < bytes; b++) diff[b] = outBytes[b];
+  } else {
+    diff.set(outBytes.subarray(0, bytes));
+  }
   return diff;
 }
 
 /**
  * The diff that turns `older` into `newer` (same length, a multiple of 4, at most 64 KiB).
- * Identical pages give an empty diff.
+ * Identical pages give an empty diff. Both are copied into scratch memory, where equal 64-byte
+ * blocks are skipped by firstChange (diff_scan.ts) and runs are read word by word.
  */
 export function encodeDiff(older: Uint8Array, newer: Uint8Array): Uint8Array {
   if (older.byteLength !== newer.byteLength) {
     throw new RangeError(`cannot diff pages of ${older.byteLength} and ${newer.byteLength} bytes; both versions must have the page size`);
   }
   const n = checkPageSize(older.byteLength, "page");
-  const a = wordsOf(older);
-  const b = wordsOf(newer);
-  const wide = pairsOf(older);
-  const wideB = wide && pairsOf(newer);
+  scratch.set(older, 0);
+  scratch.set(newer, NEWER_AT);
+  const w = scratchWords;
+  const blocksEnd = (n * 4) & -SCAN_BLOCK_BYTES;
+  const blockWords = SCAN_BLOCK_BYTES / 4;
   let length = 0;
   let i = 0;
   while (i < n) {
-    // Most of a page is usually unchanged: skip equal words in bulk first.
-    i = wideB ? skipEqualPairs(wide!, wideB, i) : skipEqualBlocks(a, b, i, n);
-    if (i >= n) break;
-    if (a[i] === b[i]) {
+    // Most of a page is usually unchanged: skip equal blocks first, from a block boundary.
+    if (i % blockWords === 0 && i * 4 < blocksEnd) {
+      i = firstChange(i * 4, blocksEnd) >>> 2;
+      if (i >= n) break;
+    }
+    if (w[i] === w[NEWER + i]) {
       i++;
       continue;
     }
     const start = i++;
     for (;;) {
-      while (i < n && a[i] !== b[i]) i++;
+      while (i < n && w[i] !== w[NEWER + i]) i++;
       // i is an unchanged word (or the end); bridge it when the next word changed again.
-      if (i + 1 < n && a[i + 1] !== b[i + 1]) i += 2;
+      if (i + 1 < n && w[i + 1] !== w[NEWER + i + 1]) i += 2;
       else break;
     }
     out[length++] = packHeader(start, i - start);
-    for (let k = start; k < i; k++) out[length++] = b[k];
+    for (let k = start; k < i; k++) out[length++] = w[NEWER + k];
   }
   return finish(length);
 }
 
-/** Checks every run of `d` against a page of `pageWords` words; returns the number of runs. */
-function validate(d: Uint32Array, byteLength: number, pageWords: number): number {
+/** Word offset and count of the run header at byte `at` of `diff` (little-endian, on any host). */
+function headerAt(diff: Uint8Array, at: number): number {
+  return (diff[at] | (diff[at + 1] << 8) | (diff[at + 2] << 16) | (diff[at + 3] << 24)) >>> 0;
+}
+
+/**
+ * Checks every run of `diff` against a page of `pageWords` words; returns the number of runs.
+ * Reads only the run headers, as bytes: no view, no copy.
+ */
+function validate(diff: Uint8Array, pageWords: number): number {
+  const byteLength = diff.byteLength;
   if ((byteLength & 3) !== 0) {
     throw new DiffError(`diff of ${byteLength} bytes: length must be a multiple of 4; it is truncated or not a diff`);
   }
-  let p = 0;
+  let at = 0;
   let prevEnd = 0;
   let runs = 0;
-  while (p < d.length) {
-    const h = unpackHeader(d[p]);
+  while (at < byteLength) {
+    const h = headerAt(diff, at);
     const offset = h & 0xffff;
     const count = h >>> 16;
-    const at = p * 4;
     if (count === 0) throw new DiffError(`diff run at byte ${at}: word count is 0; the diff is corrupt`);
     if (offset < prevEnd) {
       throw new DiffError(`diff run at byte ${at}: starts at word ${offset}, before the previous run ends at word ${prevEnd}; runs must ascend`);
@@ -179,11 +175,12 @@ function validate(d: Uint32Array, byteLength: number, pageWords: number): number
     if (offset + count > pageWords) {
       throw new DiffError(`diff run at byte ${at}: words ${offset}..${offset + count - 1} exceed a page of ${pageWords} words; the diff is for a larger page or corrupt`);
     }
-    if (p + 1 + count > d.length) {
-      throw new DiffError(`diff run at byte ${at}: needs ${count} words but only ${d.length - p - 1} remain; the diff is truncated`);
+    const left = (byteLength - at) / 4 - 1;
+    if (count > left) {
+      throw new DiffError(`diff run at byte ${at}: needs ${count} words but only ${left} remain; the diff is truncated`);
     }
     prevEnd = offset + count;
-    p += 1 + count;
+    at += 4 * (1 + count);
     runs++;
   }
   return runs;
@@ -191,23 +188,23 @@ function validate(d: Uint32Array, byteLength: number, pageWords: number): number
 
 /**
  * Applies `diff` to `target` in place. Validates the whole diff first: on {@link DiffError} the
- * target is unchanged.
+ * target is unchanged. Word payloads are raw bytes, copied as they are.
  */
 export function applyDiff(target: Uint8Array, diff: Uint8Array): void {
-  const n = checkPageSize(target.byteLength, "target page");
-  const d = wordsOf(diff);
-  validate(d, diff.byteLength, n);
-  if (d.length === 0) return;
-  const aligned = (target.byteOffset & 3) === 0;
-  const t = aligned ? new Uint32Array(target.buffer, target.byteOffset, n) : new Uint32Array(target.slice().buffer);
-  let p = 0;
-  while (p < d.length) {
-    const h = unpackHeader(d[p++]);
-    const offset = h & 0xffff;
-    const end = offset + (h >>> 16);
-    for (let k = offset; k < end; k++) t[k] = d[p++];
+  validate(diff, checkPageSize(target.byteLength, "target page"));
+  let at = 0;
+  while (at < diff.byteLength) {
+    const h = headerAt(diff, at);
+    const bytes = (h >>> 16) * 4;
+    const from = at + RUN_HEADER_BYTES;
+    const to = (h & 0xffff) * 4;
+    if (bytes <= SHORT_RUN_WORDS * 4) {
+      for (let k = 0; k < bytes; k++) target[to + k] = diff[from + k];
+    } else {
+      target.set(diff.subarray(from, from + bytes), to);
+    }
+    at = from + bytes;
   }
-  if (!aligned) target.set(new Uint8Array(t.buffer));
 }
 
 /**
@@ -219,7 +216,7 @@ export function mergeDiffs(pageSize: number, diffs: readonly Uint8Array[]): Uint
   const n = checkPageSize(pageSize, "page");
   if (diffs.length === 0) return new Uint8Array(0);
   if (diffs.length === 1) {
-    validate(wordsOf(diffs[0]), diffs[0].byteLength, n);
+    validate(diffs[0], n);
     return diffs[0];
   }
   if (values.length < n) {
@@ -234,8 +231,8 @@ export function mergeDiffs(pageSize: number, diffs: readonly Uint8Array[]): Uint
   let lo = n;
   let hi = 0;
   for (const diff of diffs) {
+    validate(diff, n);
     const d = wordsOf(diff);
-    validate(d, diff.byteLength, n);
     let p = 0;
     while (p < d.length) {
       const h = unpackHeader(d[p++]);
@@ -276,14 +273,13 @@ export interface DiffStats {
  * carries. Throws {@link DiffError} when malformed.
  */
 export function diffStats(diff: Uint8Array, pageSize: number = MAX_DIFF_PAGE_BYTES): DiffStats {
-  const d = wordsOf(diff);
-  const runs = validate(d, diff.byteLength, checkPageSize(pageSize, "page"));
-  return { runs, words: d.length - runs, bytes: diff.byteLength };
+  const runs = validate(diff, checkPageSize(pageSize, "page"));
+  return { runs, words: diff.byteLength / 4 - runs, bytes: diff.byteLength };
 }
 
 /** Throws {@link DiffError} unless `diff` is a well-formed diff of a `pageSize`-byte page. */
 export function checkDiff(diff: Uint8Array, pageSize: number): void {
-  validate(wordsOf(diff), diff.byteLength, checkPageSize(pageSize, "page"));
+  validate(diff, checkPageSize(pageSize, "page"));
 }
 
 /** Bytes of a diff that rewrites all of a `pageSize`-byte page: the most a diff from encodeDiff takes. */

@@ -21,18 +21,24 @@ export class DiffLogError extends Error {
   override name = "DiffLogError";
 }
 
-interface Entry {
-  page: number;
-  /** The diff turns version - 1 into version. */
-  version: number;
-  diff: Uint8Array;
-  live: boolean;
-}
-
 interface History {
   newest: number;
-  /** Consecutive versions, oldest first. */
-  entries: Entry[];
+  /** Diffs held: those of versions newest - held + 1 .. newest. */
+  held: number;
+  /**
+   * A ring indexed by version: the diff that turns version v - 1 into v is at `ring[v & (ring.length - 1)]`.
+   * Its length is a power of two, doubled when a history outgrows it.
+   */
+  ring: (Uint8Array | undefined)[];
+  /** Counts the times the whole history was dropped: queued versions of an older generation are dead. */
+  generation: number;
+}
+
+/** Ring slots a history starts with. */
+const FIRST_RING = 4;
+
+function history(newest: number): History {
+  return { newest, held: 0, ring: new Array<Uint8Array | undefined>(FIRST_RING).fill(undefined), generation: 0 };
 }
 
 /** The empty diff: no change. */
@@ -49,8 +55,13 @@ export class DiffLog {
   readonly maxDiffsPerPage: number;
   readonly maxBytes: number;
   private readonly pages = new Map<number, History>();
-  /** Entries in recording order, for the global byte bound; dead ones are skipped and compacted. */
-  private queue: Entry[] = [];
+  /**
+   * Diffs in recording order, for the global byte bound, as (page, version, generation) from
+   * `head` on; those no longer held are skipped, and compacted away.
+   */
+  private queuePages: number[] = [];
+  private queueVersions: number[] = [];
+  private queueGenerations: number[] = [];
   private head = 0;
   private held = 0;
   private count = 0;
@@ -88,7 +99,7 @@ export class DiffLog {
   oldest(page: number): number {
     const h = this.pages.get(page);
     if (!h) return 0;
-    return h.entries.length > 0 ? h.entries[0].version - 1 : h.newest;
+    return h.newest - h.held;
   }
 
   /**
@@ -102,22 +113,28 @@ export class DiffLog {
     checkDiff(diff, this.pageSize);
     let h = this.pages.get(page);
     if (!h) {
-      h = { newest: 0, entries: [] };
+      h = history(0);
       this.pages.set(page, h);
     }
     if (version <= h.newest) {
       throw new DiffLogError(`page ${page}: version ${version} is not newer than the newest recorded, ${h.newest}; record versions in order`);
     }
-    if (version !== h.newest + 1) this.drop(h, h.entries.length);
+    if (version !== h.newest + 1) this.dropAll(h);
+    if (this.maxDiffsPerPage === 0) {
+      h.newest = version;
+      return;
+    }
+    if (h.held === this.maxDiffsPerPage) this.dropOldest(h);
+    if (h.held === h.ring.length) this.grow(h);
     h.newest = version;
-    if (this.maxDiffsPerPage === 0) return;
-    const entry: Entry = { page, version, diff, live: true };
-    h.entries.push(entry);
+    h.ring[version & (h.ring.length - 1)] = diff;
+    h.held++;
     this.held += diff.byteLength;
     this.count++;
-    if (h.entries.length > this.maxDiffsPerPage) this.drop(h, h.entries.length - this.maxDiffsPerPage);
     if (this.maxBytes !== Infinity) {
-      this.queue.push(entry);
+      this.queuePages.push(page);
+      this.queueVersions.push(version);
+      this.queueGenerations.push(h.generation);
       this.evict();
     }
   }
@@ -131,10 +148,10 @@ export class DiffLog {
     checkCount(version, "version", 0);
     const h = this.pages.get(page);
     if (h) {
-      this.drop(h, h.entries.length);
+      this.dropAll(h);
       h.newest = version;
     } else if (version !== 0) {
-      this.pages.set(page, { newest: version, entries: [] });
+      this.pages.set(page, history(version));
     }
   }
 
@@ -155,37 +172,69 @@ export class DiffLog {
     if (version === newest) return NO_CHANGE;
     const first = this.oldest(page);
     if (version < first) return null;
-    const entries = h!.entries;
+    const ring = h!.ring;
+    const mask = ring.length - 1;
     // One version behind, the usual case: that version's diff, validated when it was recorded.
-    if (version === newest - 1) return entries[entries.length - 1]!.diff;
+    if (version === newest - 1) return ring[newest & mask]!;
     const diffs: Uint8Array[] = [];
-    for (let i = version - first; i < entries.length; i++) diffs.push(entries[i].diff);
+    for (let v = version + 1; v <= newest; v++) diffs.push(ring[v & mask]!);
     return mergeDiffs(this.pageSize, diffs);
   }
 
-  /** Drops the `n` oldest diffs of a history. */
-  private drop(h: History, n: number): void {
-    for (let k = 0; k < n; k++) {
-      const e = h.entries.shift()!;
-      e.live = false;
-      this.held -= e.diff.byteLength;
-      this.count--;
-    }
+  /** Drops the oldest diff of a history. */
+  private dropOldest(h: History): void {
+    const slot = (h.newest - h.held + 1) & (h.ring.length - 1);
+    this.held -= h.ring[slot]!.byteLength;
+    this.count--;
+    h.ring[slot] = undefined;
+    h.held--;
+  }
+
+  /** Drops the whole history of a page. */
+  private dropAll(h: History): void {
+    while (h.held > 0) this.dropOldest(h);
+    h.generation++;
+  }
+
+  /** Doubles the ring of a full history. */
+  private grow(h: History): void {
+    const old = h.ring;
+    const ring = new Array<Uint8Array | undefined>(old.length * 2).fill(undefined);
+    for (let v = h.newest - h.held + 1; v <= h.newest; v++) ring[v & (ring.length - 1)] = old[v & (old.length - 1)];
+    h.ring = ring;
   }
 
   /** Drops the oldest diffs anywhere until the byte bound holds. */
   private evict(): void {
-    while (this.held > this.maxBytes && this.head < this.queue.length) {
-      const e = this.queue[this.head++];
-      if (!e.live) continue;
-      const h = this.pages.get(e.page)!;
-      // Entries enter the queue in recording order, so a live one is the oldest of its page.
-      this.drop(h, 1);
+    const pages = this.queuePages;
+    while (this.held > this.maxBytes && this.head < pages.length) {
+      const at = this.head++;
+      const h = this.pages.get(pages[at])!;
+      // Versions enter the queue in recording order, so one still held is the oldest of its page.
+      if (h.generation === this.queueGenerations[at] && this.queueVersions[at] > this.oldest(pages[at])) this.dropOldest(h);
     }
-    // Compact when the consumed prefix or the entries dropped per page outnumber the live ones.
-    if ((this.head > 64 && this.head > this.queue.length / 2) || this.queue.length > 2 * this.count + 64) {
-      this.queue = this.queue.slice(this.head).filter((e) => e.live);
-      this.head = 0;
+    // Compact when the consumed prefix, or the versions dropped per page, outnumber the held ones
+    // several times over: each compaction visits every queued version.
+    if ((this.head > 1024 && this.head > pages.length / 2) || pages.length > 4 * this.count + 1024) this.compact();
+  }
+
+  /** Keeps only the queued versions still held, in order. */
+  private compact(): void {
+    const pages = this.queuePages;
+    const versions = this.queueVersions;
+    const generations = this.queueGenerations;
+    let kept = 0;
+    for (let at = this.head; at < pages.length; at++) {
+      const h = this.pages.get(pages[at])!;
+      if (h.generation !== generations[at] || versions[at] <= h.newest - h.held) continue;
+      pages[kept] = pages[at];
+      versions[kept] = versions[at];
+      generations[kept] = generations[at];
+      kept++;
     }
+    pages.length = kept;
+    versions.length = kept;
+    generations.length = kept;
+    this.head = 0;
   }
 }

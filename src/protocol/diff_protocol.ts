@@ -92,9 +92,9 @@ export class DiffProtocol extends PageProtocol {
     const protection = this.port.protection(page);
     const serve = () => {
       if (this.versions[i] !== msg.version) return this.endpoint.dropStale();
-      this.closeEpoch(page);
+      const closed = this.closeEpoch(page);
       if (write) this.dropCopy(page);
-      this.sendData(msg, requesterVersion, write);
+      this.sendData(msg, requesterVersion, write, closed);
     };
     // Parking is needed to end a write epoch or lower a protection; a page the kernel can only
     // read (or not touch) can be diffed and sent at once.
@@ -125,23 +125,33 @@ export class DiffProtocol extends PageProtocol {
     this.closeEpoch(page);
   }
 
-  /** Ends the write epoch of `page` (parked): read-only, and its diff recorded as its version. */
-  private closeEpoch(page: number): void {
+  /**
+   * Ends the write epoch of `page` (parked): read-only, and its diff recorded as its version.
+   * Returns that diff, or null when no epoch was open.
+   */
+  private closeEpoch(page: number): Uint8Array | null {
     const twin = this.twins.get(page);
-    if (!twin) return;
+    if (!twin) return null;
     this.twins.delete(page);
     if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
     const version = this.versions[this.index(page)];
     if (this.log.newest(page) >= version) this.log.reset(page, version - 1);
-    this.log.record(page, version, encodeDiff(twin, this.port.page(page)));
+    const diff = encodeDiff(twin, this.port.page(page));
+    this.log.record(page, version, diff);
     this.twinCopies.release(twin);
+    return diff;
   }
 
-  /** Replies to a forward with the diff from the requester's version, or the whole page. */
-  private sendData(msg: Message, requesterVersion: number, write: boolean): void {
+  /**
+   * Replies to a forward with the diff from the requester's version, or the whole page. `closed`
+   * is the diff of the epoch just closed: what a requester one version behind needs.
+   */
+  private sendData(msg: Message, requesterVersion: number, write: boolean, closed: Uint8Array | null): void {
     const { page } = msg;
     let diff: Uint8Array | null = null;
-    if (this.log.newest(page) === msg.version && requesterVersion <= msg.version) diff = this.log.since(page, requesterVersion);
+    if (this.log.newest(page) === msg.version && requesterVersion <= msg.version) {
+      diff = closed !== null && requesterVersion === msg.version - 1 ? closed : this.log.since(page, requesterVersion);
+    }
     if (diff === null || diff.byteLength >= this.port.pageSize) return this.sendPage(msg, write);
     this.endpoint.send(msg.arg, { kind: MessageKind.DiffData, page, version: msg.version, request: msg.request, arg: write ? 1 : 0, payload: diff });
     this.counters.diffsSent++;
