@@ -7,8 +7,10 @@ import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { createDiff, DiffProtocol } from "../src/protocol/diff_protocol.js";
+import type { DiffLog } from "../src/protocol/diff_log.js";
 import type { ProtocolTuning } from "../src/protocol/page_protocol.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
+import { header } from "./helpers/diff_pages.js";
 import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
@@ -187,6 +189,25 @@ Diff("a late duplicate diff is dropped after the page moved on", async () => {
   assert.equal(protections(16), [RW, None, None]);
   assert.is(ports[2].page(16)[40], 4);
   assert.is(nodes[2].stats().dropped, dropped + 1);
+});
+
+Diff("a diff's records are made after the reply: on a later turn, or before the log is next read", async () => {
+  const { nodes, write, fault } = await setup();
+  const owner = nodes[1] as DiffProtocol;
+  const reader = nodes[2] as DiffProtocol;
+  const log = (node: DiffProtocol) => node["log"] as DiffLog;
+  await write(1, 0, 1);
+  await fault(2, 16, Access.Read); // turns pass: both records were made without a read of the log
+  assert.equal([log(owner).newest(16), log(reader).newest(16)], [1, 1]);
+  assert.equal([owner["unrecorded"].length, reader["unrecorded"].length], [0, 0]);
+  const bytes = log(reader).bytes;
+  // A record queued now is not made yet, and is made by the next read of the log.
+  const diff = Uint8Array.of(...header(1, 1), 9, 0, 0, 0);
+  reader["recordSoon"](16, 1, 2, diff);
+  assert.is(log(reader).newest(16), 1);
+  assert.is(reader.stats().historyBytes, bytes + diff.byteLength);
+  assert.is(log(reader).newest(16), 2);
+  assert.is(log(reader).since(16, 1), diff);
 });
 
 Diff.run();

@@ -21,7 +21,8 @@
  *
  * Invalidated nodes keep their bytes and version, so a later fault needs only the diff since
  * then. A requester records the diff it receives in its own DiffLog, so it can serve diffs in turn
- * when it becomes the owner. The history is bounded (historyLength diffs per page, historyBytes
+ * when it becomes the owner. Both records are made off the fault's path: on a later turn of the
+ * event loop, or before the log is next read, whichever comes first. The history is bounded (historyLength diffs per page, historyBytes
  * per node); a requester older than the owner's history gets the whole page.
  *
  * Strong consistency, as ivy: a write epoch starts only after every other copy is invalidated, and
@@ -51,6 +52,12 @@ export class DiffProtocol extends PageProtocol {
   /** Where twins come from: those of closed epochs are reused, as a fresh one costs an allocation per write fault. */
   private readonly twinCopies: PageCopies;
   private readonly historyLength: number;
+  /**
+   * Diffs of versions this node made or received, not yet in the log. The kernel waits for the
+   * install or the reply, not for the record: it is made on a later turn, or before the log is
+   * next used (`history`).
+   */
+  private unrecorded: Unrecorded[] = [];
 
   constructor(options: ProtocolOptions) {
     const nodes = options.transport.nodeCount;
@@ -72,7 +79,7 @@ export class DiffProtocol extends PageProtocol {
   }
 
   override stats() {
-    return { ...super.stats(), historyBytes: this.log.bytes, openEpochs: this.twins.size };
+    return { ...super.stats(), historyBytes: this.history.bytes, openEpochs: this.twins.size };
   }
 
   protected initialProtection(): Protection {
@@ -107,10 +114,10 @@ export class DiffProtocol extends PageProtocol {
     const bytes = this.port.page(page);
     if (reply.kind === MessageKind.PageData) {
       bytes.set(reply.payload);
-      this.log.reset(page, reply.version);
+      this.history.reset(page, reply.version);
     } else if (reply.kind === MessageKind.DiffData) {
       applyDiff(bytes, reply.payload);
-      this.recordReceived(page, this.versions[i], reply.version, reply.payload);
+      this.recordSoon(page, this.versions[i], reply.version, reply.payload); // the decoded payload is the message's own copy
     }
     this.versions[i] = write ? reply.version + 1 : reply.version;
     if (write) {
@@ -135,9 +142,8 @@ export class DiffProtocol extends PageProtocol {
     this.twins.delete(page);
     if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
     const version = this.versions[this.index(page)];
-    if (this.log.newest(page) >= version) this.log.reset(page, version - 1);
     const diff = encodeDiff(twin, this.port.page(page));
-    this.log.record(page, version, diff);
+    this.recordSoon(page, version - 1, version, diff);
     this.twinCopies.release(twin);
     return diff;
   }
@@ -149,8 +155,11 @@ export class DiffProtocol extends PageProtocol {
   private sendData(msg: Message, requesterVersion: number, write: boolean, closed: Uint8Array | null): void {
     const { page } = msg;
     let diff: Uint8Array | null = null;
-    if (this.log.newest(page) === msg.version && requesterVersion <= msg.version) {
-      diff = closed !== null && requesterVersion === msg.version - 1 ? closed : this.log.since(page, requesterVersion);
+    if (closed !== null && requesterVersion === msg.version - 1 && this.versions[this.index(page)] === msg.version) {
+      diff = closed;
+    } else {
+      const log = this.history;
+      if (log.newest(page) === msg.version && requesterVersion <= msg.version) diff = log.since(page, requesterVersion);
     }
     if (diff === null || diff.byteLength >= this.port.pageSize) return this.sendPage(msg, write);
     this.endpoint.send(msg.arg, { kind: MessageKind.DiffData, page, version: msg.version, request: msg.request, arg: write ? 1 : 0, payload: diff });
@@ -158,21 +167,55 @@ export class DiffProtocol extends PageProtocol {
     this.counters.diffBytes += diff.byteLength;
   }
 
-  /**
-   * Keeps a received diff base→version so this node can serve it later. A diff carries the newest
-   * value of every word written since `base`, so it is also correct from any version in between:
-   * recorded as version's diff after empty diffs for the versions between, the history stays
-   * contiguous and `since` stays exact.
-   */
-  private recordReceived(page: number, base: number, version: number, diff: Uint8Array): void {
-    if (version <= base) return;
-    if (this.log.newest(page) === base && version - base - 1 <= this.historyLength) {
-      for (let v = base + 1; v < version; v++) this.log.record(page, v, EMPTY);
-    } else {
-      this.log.reset(page, version - 1);
-    }
-    this.log.record(page, version, diff); // the decoded payload is the message's own copy
+  /** The diff log, with every diff made or received so far recorded. */
+  private get history(): DiffLog {
+    if (this.unrecorded.length > 0) this.recordAll();
+    return this.log;
   }
+
+  /** Queues the record of `diff`, from version `base` of `page` to `version`. */
+  private recordSoon(page: number, base: number, version: number, diff: Uint8Array): void {
+    if (this.unrecorded.length === 0) setImmediate(this.recordLater);
+    this.unrecorded.push({ page, base, version, diff });
+  }
+
+  private readonly recordLater = (): void => {
+    try {
+      this.recordAll();
+    } catch (error) {
+      this.endpoint.fail(error);
+    }
+  };
+
+  /**
+   * Keeps the diffs made or received (base→version each) so this node can serve them later. A
+   * diff carries the newest value of every word written since `base`, so it is also correct from
+   * any version in between: recorded as version's diff after empty diffs for the versions between,
+   * the history stays contiguous and `since` stays exact. A history that cannot reach `base` (or
+   * runs past it: a version made again after an invalidation) restarts at version - 1.
+   */
+  private recordAll(): void {
+    const unrecorded = this.unrecorded;
+    this.unrecorded = [];
+    const log = this.log;
+    for (const { page, base, version, diff } of unrecorded) {
+      if (version <= base) continue;
+      if (log.newest(page) === base && version - base - 1 <= this.historyLength) {
+        for (let v = base + 1; v < version; v++) log.record(page, v, EMPTY);
+      } else {
+        log.reset(page, version - 1);
+      }
+      log.record(page, version, diff);
+    }
+  }
+}
+
+/** A diff from version `base` of `page` to `version`, to be recorded. */
+interface Unrecorded {
+  page: number;
+  base: number;
+  version: number;
+  diff: Uint8Array;
 }
 
 export function createDiff(options: ProtocolOptions): Coherence {
