@@ -17,10 +17,9 @@
  *
  * Applying validates every run before writing any word: a malformed diff throws {@link DiffError}
  * and leaves the target untouched. Word payloads are raw bytes: applying copies them as they are,
- * and encoding reads pages through word views of the whole buffers they live in, kept across calls
- * (pages at addresses that are not 4-byte aligned are copied first). Only the run headers are
- * byte-order dependent: they are read as little-endian bytes, and swapped when written on a
- * big-endian host.
+ * and encoding copies both versions into scratch memory first (diff_scan.ts), so pages may sit at
+ * any address. Only the run headers are byte-order dependent: they are read as little-endian
+ * bytes, and swapped when written on a big-endian host.
  *
  * Not covered: compression of the word payload, and diffs of pages whose size is not a multiple of 4.
  */
@@ -55,9 +54,9 @@ function unpackHeader(word: number): number {
 }
 
 /**
- * Diffs and pages of up to this many bytes are read as bytes or copied rather than viewed: V8
- * keeps typed arrays this small on its heap, and viewing one through `.buffer` first moves it off
- * the heap, which costs ~0.8 µs (here: more than encoding the diff of a page with one changed word).
+ * Diffs of up to this many bytes are read or written as bytes rather than viewed: V8 keeps typed
+ * arrays this small on its heap, and viewing one through `.buffer` first moves it off the heap,
+ * which costs ~0.8 µs (here: more than encoding the diff of a page with one changed word).
  */
 const SMALL_DIFF_BYTES = 64;
 /** Runs of up to this many words are copied byte by byte: cheaper than a subarray view. */

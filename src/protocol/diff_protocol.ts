@@ -22,8 +22,9 @@
  * Invalidated nodes keep their bytes and version, so a later fault needs only the diff since
  * then. A requester records the diff it receives in its own DiffLog, so it can serve diffs in turn
  * when it becomes the owner. Both records are made off the fault's path: on a later turn of the
- * event loop, or before the log is next read, whichever comes first. The history is bounded (historyLength diffs per page, historyBytes
- * per node); a requester older than the owner's history gets the whole page.
+ * event loop, or before the log is next read, whichever comes first. The history is bounded
+ * (historyLength diffs per page, historyBytes per node); a requester older than the owner's
+ * history gets the whole page.
  *
  * Strong consistency, as ivy: a write epoch starts only after every other copy is invalidated, and
  * a read gets the newest version. Not covered: multiple concurrent writers of one page (that is

@@ -7,10 +7,10 @@
  *   firstChange(from, end)        the first 64-byte block in [from, end) where they differ, or end
  *
  * Why: a page that changed in a few words is mostly compared, not encoded. Compared word by word in
- * JavaScript, a 4 KiB page costs ~0.9 µs inside a fault (typed arrays over a node's memory are
- * created per call, and V8 compiles loops over such views poorly); copied here and compared 16
- * bytes per instruction it costs ~0.3 µs, copies included. The scratch memory never grows, so
- * the views below live as long as the process.
+ * JavaScript, through views of the node's memory and the twin made for each call, encoding a 4 KiB
+ * page took ~0.9 µs inside a fault (V8 compiles loops over views created in the same call poorly).
+ * Copied here and compared 16 bytes per instruction it takes ~0.4 µs, copies included. The scratch
+ * memory never grows, so the views below live as long as the process.
  *
  * The module is {@link SCAN_SOURCE} assembled (test/diff_scan.test.ts checks the bytes). Where
  * WebAssembly SIMD is missing, the same scan runs in JavaScript.

@@ -85,7 +85,6 @@ export class LrcProtocol implements Coherence {
   private readonly store: IntervalStore;
   private readonly pages: LrcPages;
   private readonly node: number;
-  private readonly timeoutMs: number;
   private readonly gcBytes: number;
   private readonly counters = {
     intervals: 0,
@@ -127,7 +126,6 @@ export class LrcProtocol implements Coherence {
     if (!(gcBytes === Infinity || (Number.isInteger(gcBytes) && gcBytes >= 0))) throw new InvalidProtocolOptionError("gcBytes", gcBytes, "a byte count of at least 0");
     this.port = port;
     this.node = transport.nodeId;
-    this.timeoutMs = timeoutMs;
     this.gcBytes = gcBytes;
     this.store = new IntervalStore(this.node, transport.nodeCount);
     const lastPage = port.firstPage + port.pageCount - 1;
