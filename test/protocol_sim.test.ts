@@ -208,10 +208,8 @@ for (const [name, create] of FACTORIES) {
       assert.is(r.lost.length, 1);
       assert.ok(r.reads > nodes * 20, `only ${r.reads} reads`);
       assert.ok(r.writes > nodes * 10, `only ${r.writes} writes`);
-      const dropped = r.stats.reduce((n, s) => n + s.dropped, 0);
       const retries = r.stats.reduce((n, s) => n + s.retries, 0);
       assert.ok(retries > 0, "the lost message was never retried");
-      assert.ok(dropped >= 0);
     });
   }
   Sim("another seed with 4 nodes and longer phases", async () => {
