@@ -208,14 +208,19 @@ export class DiffLog {
   private evict(): void {
     const pages = this.queuePages;
     while (this.held > this.maxBytes && this.head < pages.length) {
-      const at = this.head++;
-      const h = this.pages.get(pages[at])!;
       // Versions enter the queue in recording order, so one still held is the oldest of its page.
-      if (h.generation === this.queueGenerations[at] && this.queueVersions[at] > this.oldest(pages[at])) this.dropOldest(h);
+      const h = this.heldAt(this.head++);
+      if (h) this.dropOldest(h);
     }
     // Compact when the consumed prefix, or the versions dropped per page, outnumber the held ones
     // several times over: each compaction visits every queued version.
     if ((this.head > 1024 && this.head > pages.length / 2) || pages.length > 4 * this.count + 1024) this.compact();
+  }
+
+  /** The history of the version queued at `at`, if that version is still held; else null. */
+  private heldAt(at: number): History | null {
+    const h = this.pages.get(this.queuePages[at])!;
+    return h.generation === this.queueGenerations[at] && this.queueVersions[at] > h.newest - h.held ? h : null;
   }
 
   /** Keeps only the queued versions still held, in order. */
@@ -225,8 +230,7 @@ export class DiffLog {
     const generations = this.queueGenerations;
     let kept = 0;
     for (let at = this.head; at < pages.length; at++) {
-      const h = this.pages.get(pages[at])!;
-      if (h.generation !== generations[at] || versions[at] <= h.newest - h.held) continue;
+      if (!this.heldAt(at)) continue;
       pages[kept] = pages[at];
       versions[kept] = versions[at];
       generations[kept] = generations[at];

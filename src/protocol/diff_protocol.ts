@@ -150,13 +150,14 @@ export class DiffProtocol extends PageProtocol {
   }
 
   /**
-   * Replies to a forward with the diff from the requester's version, or the whole page. `closed`
-   * is the diff of the epoch just closed: what a requester one version behind needs.
+   * Replies to a forward (of this node's current version, checked by the caller) with the diff
+   * from the requester's version, or the whole page. `closed` is the diff of the epoch just
+   * closed: what a requester one version behind needs.
    */
   private sendData(msg: Message, requesterVersion: number, write: boolean, closed: Uint8Array | null): void {
     const { page } = msg;
     let diff: Uint8Array | null = null;
-    if (closed !== null && requesterVersion === msg.version - 1 && this.versions[this.index(page)] === msg.version) {
+    if (closed !== null && requesterVersion === msg.version - 1) {
       diff = closed;
     } else {
       const log = this.history;
