@@ -155,6 +155,14 @@ Retries("calls with different deadlines each end with their own error, the earli
 
 const Confirms = suite("Confirm after the fault");
 
+/** Two started ivy nodes; node 1's kernel reports itself busy (waiting for more faults). */
+async function busyPair() {
+  const cluster = recordedCluster(2, createIvy);
+  await Promise.all(cluster.nodes.map((c) => c.start()));
+  cluster.ports[1]!.busyNow = true;
+  return cluster;
+}
+
 Confirms("a read fault resolves before its Confirm is sent; the Confirm follows on the next turn", async () => {
   const { net, nodes } = recordedCluster(2, createIvy);
   await Promise.all(nodes.map((c) => c.start()));
@@ -167,9 +175,7 @@ Confirms("a read fault resolves before its Confirm is sent; the Confirm follows 
 });
 
 Confirms("while the kernel waits for more faults, Confirms wait; they go once it does not", async () => {
-  const { net, nodes, ports } = recordedCluster(2, createIvy);
-  await Promise.all(nodes.map((c) => c.start()));
-  ports[1]!.busyNow = true;
+  const { net, nodes, ports } = await busyPair();
   await within(nodes[1]!.fault(16, 16, Access.Read));
   await within(nodes[1]!.fault(18, 18, Access.Read));
   for (let i = 0; i < 20; i++) await nextTurn();
@@ -182,9 +188,7 @@ Confirms("while the kernel waits for more faults, Confirms wait; they go once it
 });
 
 Confirms("a kernel that never stops faulting still gets its Confirms sent after CONFIRM_DELAY_MS", async () => {
-  const { net, nodes, ports } = recordedCluster(2, createIvy);
-  await Promise.all(nodes.map((c) => c.start()));
-  ports[1]!.busyNow = true;
+  const { net, nodes } = await busyPair();
   const started = performance.now();
   await within(nodes[1]!.fault(16, 16, Access.Read));
   await within(net.waitFor((m) => m.kind === MessageKind.ConfirmAck, 1));
@@ -194,9 +198,7 @@ Confirms("a kernel that never stops faulting still gets its Confirms sent after 
 });
 
 Confirms("a waiting Confirm goes before a new request for the same page, and before a barrier", async () => {
-  const { net, nodes, ports } = recordedCluster(2, createIvy);
-  await Promise.all(nodes.map((c) => c.start()));
-  ports[1]!.busyNow = true;
+  const { net, nodes } = await busyPair();
   await within(nodes[1]!.fault(16, 16, Access.Read));
   await within(nodes[1]!.fault(16, 16, Access.Write)); // its manager holds this request until the read's Confirm
   await within(nodes[1]!.fault(18, 18, Access.Read));
