@@ -4,6 +4,7 @@
  * behave like messages: handled after the handler that sent them returns, in order, with a
  * payload of their own.
  */
+import { LoopScheduler } from "../src/protocol/scheduler.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MessageKind, type Message } from "../src/protocol/codec.js";
@@ -16,7 +17,7 @@ const PAGE = 1024;
 
 function endpoints() {
   const net = new LocalNetwork(2);
-  const [a, b] = [0, 1].map((id) => new Endpoint(net.transport(id), new FakePort({ pageSize: PAGE }), { job: 3, retryMs: 20 }));
+  const [a, b] = [0, 1].map((id) => new Endpoint(net.transport(id), new FakePort({ pageSize: PAGE }), { job: 3, retryMs: 20, scheduler: new LoopScheduler() }));
   return { net, a: a!, b: b! };
 }
 

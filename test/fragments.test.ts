@@ -2,6 +2,7 @@
  * Messages larger than the transport carries travel in fragments (src/protocol/fragments.ts):
  * whole on arrival, again after a lost fragment, refused when malformed, bounded in memory.
  */
+import { LoopScheduler } from "../src/protocol/scheduler.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CodecError, decodeMessage, encodeMessage, HEADER_BYTES, MessageKind, type DecodeContext, type Message } from "../src/protocol/codec.js";
@@ -30,7 +31,7 @@ function bigReply(): IntervalDiff[] {
 
 function pair(intercept?: (bytes: Uint8Array) => "deliver" | "drop") {
   const net = new LocalNetwork(2, { maxPayload: MAX_PAYLOAD, intercept: intercept && ((_from, _to, bytes) => intercept(bytes)) });
-  const [a, b] = [0, 1].map((id) => new Endpoint(net.transport(id), new FakePort({ pageSize: PAGE }), { job: 7, retryMs: 20 }));
+  const [a, b] = [0, 1].map((id) => new Endpoint(net.transport(id), new FakePort({ pageSize: PAGE }), { job: 7, retryMs: 20, scheduler: new LoopScheduler() }));
   return { net, a, b };
 }
 

@@ -122,7 +122,7 @@ Protocols("a fault beyond every allocation the faulting node made is refused at 
     const { net, nodes } = recordedCluster(2, create, { placement: "allocation", pageCount: 8 });
     await Promise.all(nodes.map((c) => c.start()));
     for (const node of nodes) node.allocated(16 * KIB, 2 * KIB);
-    const error = await within(nodes[1].fault(19, 19, Access.Read).then(() => undefined, (e: Error) => e));
+    const error = await within(nodes[1].fault(19, 19, Access.Read).then(() => undefined, (e: unknown) => e as Error));
     assert.instance(error, UnallocatedPageError);
     assert.is(error!.message, "node 1: page 19 (address 0x4c00) lies in the shared region but outside every sharedAlloc allocation made so far; kernels reach shared memory only through the addresses sharedAlloc returns");
     assert.equal(net.transcript(), []);

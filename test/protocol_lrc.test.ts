@@ -28,7 +28,7 @@ async function setup(n: number, tuning: Partial<LrcOptions> & { pageCount?: numb
     if (cluster.ports[node].protection(page) === None) await within(cluster.nodes[node].fault(page, page, Access.Read));
     return words(node, page)[word];
   };
-  const all = (fn: (c: Coherence, i: number) => Promise<void>) => within(Promise.all(cluster.nodes.map(fn)));
+  const all = (fn: (c: Coherence, i: number) => PromiseLike<void> | void) => within(Promise.all(cluster.nodes.map(fn)));
   const stat = (node: number, name: string) => cluster.nodes[node].stats()[name];
   return { ...cluster, write, read, words, all, stat };
 }

@@ -1,3 +1,4 @@
+import { LoopScheduler } from "../src/protocol/scheduler.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeMessage, kindName, MessageKind, type Message } from "../src/protocol/codec.js";
@@ -31,13 +32,13 @@ function syncNodes(n: number, options: { timeoutMs?: number; retryMs?: number; l
   });
   const nodes: SyncNode[] = [];
   for (let i = 0; i < n; i++) {
-    const endpoint = new Endpoint(network.transport(i), port, { job: JOB, retryMs: options.retryMs ?? 150 });
+    const endpoint = new Endpoint(network.transport(i), port, { job: JOB, retryMs: options.retryMs ?? 150, scheduler: new LoopScheduler() });
     nodes.push({ endpoint, sync: new SyncService(endpoint, { timeoutMs: options.timeoutMs ?? 2000 }) });
   }
   return { nodes, sent, network };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
+async function rejection(promise: PromiseLike<unknown>): Promise<Error> {
   try {
     await within(promise);
   } catch (error) {
@@ -253,27 +254,6 @@ Locks("locking twice and unlocking a lock not held are refused", async () => {
   assert.is(notHeld.message, "lock 1: not held by node 1; call lock(1) first");
   const negative = await rejection(nodes[1].sync.lock(-1));
   assert.is(negative.message, "lock -1: lock ids must be integers from 0 to 2147483647");
-  await network.close();
-});
-
-Locks("hooks run around barriers and locks so protocols can piggy-back work", async () => {
-  const port = new FakePort();
-  const network = new LocalNetwork(1);
-  const endpoint = new Endpoint(network.transport(0), port, { job: JOB, retryMs: 10 });
-  const calls: string[] = [];
-  const sync = new SyncService(endpoint, {
-    timeoutMs: 1000,
-    hooks: {
-      beforeBarrier: () => void calls.push("before barrier"),
-      afterBarrier: () => void calls.push("after barrier"),
-      afterLock: (id) => void calls.push(`after lock ${id}`),
-      beforeUnlock: (id) => void calls.push(`before unlock ${id}`),
-    },
-  });
-  await within(sync.lock(2));
-  await sync.unlock(2);
-  await within(sync.barrier());
-  assert.equal(calls, ["after lock 2", "before unlock 2", "before barrier", "after barrier"]);
   await network.close();
 });
 

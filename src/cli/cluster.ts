@@ -55,7 +55,7 @@ export async function runCluster(kernel: KernelModule, args: (number | bigint)[]
           syncTimeoutMs: options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
           placement: "allocation",
         });
-        return { coherence, counters: () => ({ ...transports[id].counters }), close: () => coherence.close() };
+        return { coherence, counters: () => ({ ...transports[id].counters }), close: async () => coherence.close() };
       },
     });
   } finally {

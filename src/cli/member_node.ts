@@ -167,14 +167,14 @@ class MemberNode {
     this.lost ??= error;
     // Closing the protocol rejects the fault or barrier the node waits in, which would otherwise
     // hold the run until its own timeout.
-    void this.node!.abort(error).finally(() => this.coherence!.close().catch(() => undefined));
+    void this.node!.abort(error).finally(() => this.coherence!.close());
   }
 
   async close(): Promise<void> {
     this.rendezvous?.close();
     await this.preparing?.catch(() => undefined); // a rendezvous that failed meanwhile must not leak its transport
     this.heartbeat?.close();
-    await this.coherence?.close().catch(() => undefined);
+    this.coherence?.close();
     await this.transport?.close().catch(() => undefined);
   }
 }

@@ -18,6 +18,7 @@
 import { compareArrivals } from "./alloc_log.js";
 import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
+import { Future } from "./future.js";
 import type { LrcRelease } from "./lrc_wire.js";
 import type { BarrierExchange } from "./sync.js";
 
@@ -81,25 +82,29 @@ export class BarrierManager {
    * After the final barrier `epoch`: resolves once every node acknowledged its release, resending
    * releases meanwhile; gives up quietly after `timeoutMs` (the nodes have all finished by then).
    */
-  linger(epoch: number, timeoutMs: number): Promise<void> {
+  linger(epoch: number, timeoutMs: number): Future<void> {
     const released = this.released.get(epoch);
-    if (!released || released.done.size === this.endpoint.nodeCount) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const deadline = Date.now() + timeoutMs;
-      let timer: NodeJS.Timeout;
-      const stop = () => {
-        clearTimeout(timer);
-        released.onDone = undefined;
-        resolve();
-      };
-      const resend = () => {
-        if (Date.now() >= deadline || this.endpoint.isClosed) return stop();
-        for (const [node, request] of released.requests) if (!released.done.has(node)) this.sendRelease(node, epoch, request, released);
-        timer = setTimeout(resend, this.endpoint.retryMs);
-      };
-      released.onDone = stop;
-      timer = setTimeout(resend, this.endpoint.retryMs);
-    });
+    const done = new Future<void>();
+    if (!released || released.done.size === this.endpoint.nodeCount) {
+      done.resolve();
+      return done;
+    }
+    const scheduler = this.endpoint.scheduler;
+    const deadline = scheduler.now() + timeoutMs;
+    let timer = 0;
+    const stop = () => {
+      scheduler.cancel(timer);
+      released.onDone = undefined;
+      done.resolve();
+    };
+    const resend = () => {
+      if (scheduler.now() >= deadline || this.endpoint.isClosed) return stop();
+      for (const [node, request] of released.requests) if (!released.done.has(node)) this.sendRelease(node, epoch, request, released);
+      timer = scheduler.at(scheduler.now() + this.endpoint.retryMs, resend);
+    };
+    released.onDone = stop;
+    timer = scheduler.at(scheduler.now() + this.endpoint.retryMs, resend);
+    return done;
   }
 
   private release(): void {

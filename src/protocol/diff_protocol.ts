@@ -21,8 +21,8 @@
  *
  * Invalidated nodes keep their bytes and version, so a later fault needs only the diff since
  * then. A requester records the diff it receives in its own DiffLog, so it can serve diffs in turn
- * when it becomes the owner. Both records are made off the fault's path: on a later turn of the
- * event loop, or before the log is next read, whichever comes first. The history is bounded
+ * when it becomes the owner. Both records are made off the fault's path: as the scheduler's
+ * later() work (the node's next poll or wait), or before the log is next read, whichever comes first. The history is bounded
  * (historyLength diffs per page, historyBytes per node); a requester older than the owner's
  * history gets the whole page.
  *
@@ -55,7 +55,7 @@ export class DiffProtocol extends PageProtocol {
   private readonly historyLength: number;
   /**
    * Diffs of versions this node made or received, not yet in the log. The kernel waits for the
-   * install or the reply, not for the record: it is made on a later turn, or before the log is
+   * install or the reply, not for the record: it is made as later() work, or before the log is
    * next used (`history`).
    */
   private unrecorded: Unrecorded[] = [];
@@ -177,7 +177,7 @@ export class DiffProtocol extends PageProtocol {
 
   /** Queues the record of `diff`, from version `base` of `page` to `version`. */
   private recordSoon(page: number, base: number, version: number, diff: Uint8Array): void {
-    if (this.unrecorded.length === 0) setImmediate(this.recordLater);
+    if (this.unrecorded.length === 0) this.scheduler.later(this.recordLater);
     this.unrecorded.push({ page, base, version, diff });
   }
 

@@ -20,12 +20,14 @@
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
 import type { PagePort } from "./coherence.js";
+import { Future } from "./future.js";
+import type { Scheduler } from "./scheduler.js";
 import { CodecError, Field, HEADER_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
 import { SelfQueue } from "./self_queue.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/checks.js";
-import type { Transport } from "../transport/transport.js";
+import type { Link } from "../transport/transport.js";
 
 /** A message as a protocol builds it; the endpoint adds job, source and target. */
 export type Outgoing = Omit<MessageInit, "job" | "source" | "target">;
@@ -48,9 +50,9 @@ interface PendingCall {
   /** What each transmission sends: bytes, or for a call to this node itself the message. */
   readonly bytes: Uint8Array | Message;
   readonly options: CallOptions;
-  /** performance.now() at which the call gives up. */
+  /** scheduler.now() at which the call gives up. */
   readonly deadline: number;
-  /** performance.now() of the next retransmission. */
+  /** scheduler.now() of the next retransmission. */
   due: number;
   /** Wait before the retransmission after the next one. */
   interval: number;
@@ -75,6 +77,8 @@ export interface EndpointOptions {
   job: number;
   /** First retransmission after this many ms. */
   retryMs: number;
+  /** Runs retransmissions and messages a node sends itself (scheduler.ts). */
+  scheduler: Scheduler;
 }
 
 export class Endpoint {
@@ -91,10 +95,10 @@ export class Endpoint {
   private readonly pending = new Map<number, PendingCall>();
   /** Every call not yet settled (a later call may reuse an earlier one's request id). */
   private readonly calls = new Set<PendingCall>();
-  /** The one retransmission timer, armed for `retryAt`; unreferenced while no call waits. */
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** The one retransmission timer (a scheduler handle, 0 when none), armed for `retryAt`. */
+  private retryTimer = 0;
   private retryAt = Infinity;
-  private retryRefed = false;
+  readonly scheduler: Scheduler;
   /** Where fire-and-forget messages are encoded: transports copy the bytes at the call. */
   private readonly scratch: Uint8Array;
   private nextId = 1;
@@ -105,15 +109,17 @@ export class Endpoint {
   private closed = false;
   private failure: Error | undefined;
   /** Messages this node sent itself, not yet handled (see {@link loopback}). */
-  private readonly looped = new SelfQueue((msg) => {
-    if (!this.closed) this.handle(msg);
-  });
+  private readonly looped: SelfQueue;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly transport: Link,
     port: PagePort,
     options: EndpointOptions,
   ) {
+    this.scheduler = options.scheduler;
+    this.looped = new SelfQueue((msg) => {
+      if (!this.closed) this.handle(msg);
+    }, this.scheduler);
     this.node = transport.nodeId;
     this.nodeCount = transport.nodeCount;
     this.job = options.job;
@@ -166,16 +172,23 @@ export class Endpoint {
    * Sends `out` (with a fresh request id unless it carries one) and resends it until a reply
    * arrives or `timeoutMs` passes.
    */
-  call(to: number, out: Outgoing, options: CallOptions): Promise<Message> {
-    return new Promise<Message>((resolve, reject) => this.exchange(to, out, options, resolve, reject));
+  call(to: number, out: Outgoing, options: CallOptions): Future<Message> {
+    const reply = new Future<Message>();
+    this.exchange(
+      to,
+      out,
+      options,
+      (m) => reply.resolve(m),
+      (e) => reply.reject(e),
+    );
+    return reply;
   }
 
   /**
-   * {@link call} with callbacks instead of a promise: `onReply` runs inside the handling of the
-   * reply, so what it sends joins the delivery under way instead of waiting for a promise job
-   * and, on the local transport, for the next turn of the event loop. `onError` gets what
-   * would reject the call; it runs at once if the call cannot start (closed, unencodable).
-   * Callbacks must not throw (a throw from `onReply` becomes the endpoint's failure).
+   * {@link call} with callbacks instead of a future: `onReply` runs inside the handling of the
+   * reply. `onError` gets what would reject the call; it runs at once if the call cannot start
+   * (closed, unencodable). Callbacks must not throw (a throw from `onReply` becomes the
+   * endpoint's failure).
    */
   exchange(to: number, out: Outgoing, options: CallOptions, onReply: (reply: Message) => void, onError: (error: Error) => void): void {
     if (this.closed) return onError(new ProtocolClosedError(this.node));
@@ -186,7 +199,7 @@ export class Endpoint {
     } catch (error) {
       return onError(error as Error);
     }
-    const now = performance.now();
+    const now = this.scheduler.now();
     const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve: onReply, reject: onError };
     this.pending.set(request, call);
     this.calls.add(call);
@@ -217,32 +230,29 @@ export class Endpoint {
   private settle(call: PendingCall): void {
     this.calls.delete(call);
     if (this.pending.get(call.request) === call) this.pending.delete(call.request);
-    // Nothing waits: the timer may fire, finding nothing, but must not keep the process alive.
-    if (this.calls.size === 0 && this.retryRefed) {
-      this.retryTimer?.unref();
-      this.retryRefed = false;
-    }
+    // Nothing waits: no timer either.
+    if (this.calls.size === 0) this.disarmRetry();
   }
 
   private armRetry(due: number): void {
-    if (this.retryTimer !== undefined && this.retryAt <= due) {
-      if (!this.retryRefed) {
-        this.retryTimer.ref();
-        this.retryRefed = true;
-      }
-      return;
-    }
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== 0 && this.retryAt <= due) return;
+    this.disarmRetry();
     this.retryAt = due;
-    this.retryRefed = true;
-    this.retryTimer = setTimeout(this.onRetryTimer, Math.max(1, due - performance.now()));
+    this.retryTimer = this.scheduler.at(due, this.onRetryTimer);
+  }
+
+  private disarmRetry(): void {
+    if (this.retryTimer === 0) return;
+    this.scheduler.cancel(this.retryTimer);
+    this.retryTimer = 0;
+    this.retryAt = Infinity;
   }
 
   private readonly onRetryTimer = (): void => {
-    this.retryTimer = undefined;
+    this.retryTimer = 0;
     this.retryAt = Infinity;
     if (this.closed) return;
-    const now = performance.now();
+    const now = this.scheduler.now();
     let next = Infinity;
     for (const call of [...this.calls]) {
       if (call.due <= now && !this.transmit(call, now, true)) continue;
@@ -298,8 +308,7 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.disarmRetry();
     this.looped.clear();
     const calls = [...this.calls];
     this.calls.clear();

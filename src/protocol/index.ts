@@ -32,7 +32,6 @@ export { createIvy, IvyProtocol } from "./ivy.js";
 export { createLrc, LrcProtocol, DEFAULT_GC_BYTES, type LrcOptions } from "./lrc.js";
 export { createMigrate, MigrateProtocol, homeOf } from "./migrate.js";
 export { defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./page_protocol.js";
-export type { SyncHooks } from "./sync.js";
 export {
   AllocationMismatchError,
   BarrierCountError,

@@ -60,6 +60,8 @@ import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
 import { MessageKind, type DecodeContext } from "./codec.js";
 import { Endpoint } from "./endpoint.js";
 import { InvalidProtocolOptionError } from "./errors.js";
+import { flow, Future, wait, type Flow } from "./future.js";
+import { LoopScheduler } from "./scheduler.js";
 import { IntervalStore, maxVt, noticeOf, releaseParts } from "./lrc_intervals.js";
 import { LrcLocks } from "./lrc_locks.js";
 import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./lrc_fetch.js";
@@ -134,11 +136,10 @@ export class LrcProtocol implements Coherence {
     const decodeContext: DecodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lastBarrier = this.store.vt.slice();
     this.pages = new LrcPages(port, this.counters);
-    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
+    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, timeoutMs, counters: this.counters };
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
-      hooks: options.syncHooks,
       exchange: {
         arrive: (final) => this.arrival(final),
         release: releaseParts,
@@ -161,12 +162,12 @@ export class LrcProtocol implements Coherence {
     this.endpoint.on(MessageKind.LrcPageRequest, (m) =>
       this.afterStart(() => {
         this.counters.pagesSent++;
-        servePage(this.endpoint, this.port, m).catch((error) => this.endpoint.fail(error));
+        servePage(this.endpoint, this.port, m);
       }),
     );
   }
 
-  async start(): Promise<void> {
+  start(): void {
     const { firstPage, pageCount } = this.port;
     for (let p = firstPage; p < firstPage + pageCount; p++) this.port.setProtection(p, Protection.ReadOnly);
     this.started = true;
@@ -175,7 +176,11 @@ export class LrcProtocol implements Coherence {
     for (const handle of early) handle();
   }
 
-  async fault(first: number, last: number, access: Access): Promise<void> {
+  fault(first: number, last: number, access: Access): Future<void> {
+    return flow(this.faultSteps(first, last, access));
+  }
+
+  private *faultSteps(first: number, last: number, access: Access): Flow<void> {
     this.endpoint.check();
     checkFaultRange(this.port, first, last);
     const misses: number[] = [];
@@ -183,7 +188,7 @@ export class LrcProtocol implements Coherence {
     // A write to a page this node wrote lately is likely the start of the same sweep again: bring
     // in and open the run of pages it wrote lately that follows, not just the sweep so far.
     const again = access === Access.Write ? this.pages.recentRunEnd(last, PREFETCH_PAGES) : last;
-    if (misses.length > 0) await this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
+    if (misses.length > 0) yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
     const interval = this.store.vt[this.node] + 1;
     for (let p = first; p <= last; p++) {
       if (access === Access.Write) {
@@ -206,11 +211,15 @@ export class LrcProtocol implements Coherence {
     }
   }
 
-  async barrier(): Promise<void> {
+  barrier(): Future<void> {
+    return flow(this.barrierSteps());
+  }
+
+  private *barrierSteps(): Flow<void> {
     this.endpoint.check();
-    await this.sync.barrier();
-    if (this.gcDue) await this.collect();
-    await this.reopenShared();
+    yield* wait(this.sync.barrier());
+    if (this.gcDue) yield* this.collect();
+    yield* this.reopenShared();
   }
 
   /**
@@ -221,11 +230,11 @@ export class LrcProtocol implements Coherence {
    * costs). A page the kernel leaves unwritten gets no write notice (LrcPages.closeInterval).
    * Pages only this node writes are left to the write sweep of the first fault.
    */
-  private async reopenShared(): Promise<void> {
+  private *reopenShared(): Flow<void> {
     const shared = this.pages.recentPages().filter((p) => this.pages.pendingOf(p) !== undefined && this.pages.staleSource(p) === undefined);
     if (shared.length === 0) return;
     const pages = shared.slice(0, REOPEN_PAGES);
-    for (let k = 0; k < pages.length; k += PREFETCH_PAGES) await fetchAndApply(this.fetchContext, pages.slice(k, k + PREFETCH_PAGES), "write");
+    for (let k = 0; k < pages.length; k += PREFETCH_PAGES) yield* fetchAndApply(this.fetchContext, pages.slice(k, k + PREFETCH_PAGES), "write");
     const interval = this.store.vt[this.node] + 1;
     for (const p of pages) {
       if (this.port.protection(p) !== Protection.ReadOnly) continue;
@@ -234,21 +243,25 @@ export class LrcProtocol implements Coherence {
     }
   }
 
-  async lock(id: number): Promise<void> {
-    await this.locks.lock(id);
+  lock(id: number): Future<void> {
+    return this.locks.lock(id);
   }
 
-  async unlock(id: number): Promise<void> {
-    await this.locks.unlock(id);
+  unlock(id: number): Future<void> {
+    return this.locks.unlock(id);
   }
 
   allocated(address: number, bytes: number): void {
     this.sync.allocated(address, bytes);
   }
 
-  async finish(): Promise<void> {
-    this.endpoint.check();
-    await this.sync.finish();
+  finish(): Future<void> {
+    try {
+      this.endpoint.check();
+    } catch (error) {
+      return Future.rejected(error);
+    }
+    return this.sync.finish();
   }
 
   stats(): ProtocolStats {
@@ -264,7 +277,7 @@ export class LrcProtocol implements Coherence {
     };
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.endpoint.close();
   }
 
@@ -307,7 +320,7 @@ export class LrcProtocol implements Coherence {
    * (see the file comment), wait until every node has (nobody will ask for a diff after that),
    * drop the history.
    */
-  private async collect(): Promise<void> {
+  private *collect(): Flow<void> {
     this.gcDue = false;
     this.collecting = true;
     try {
@@ -321,8 +334,8 @@ export class LrcProtocol implements Coherence {
           this.counters.stalePages++;
         }
       }
-      for (let k = 0; k < validate.length; k += PREFETCH_PAGES) await fetchAndApply(this.fetchContext, validate.slice(k, k + PREFETCH_PAGES), "read");
-      await this.sync.barrier();
+      for (let k = 0; k < validate.length; k += PREFETCH_PAGES) yield* fetchAndApply(this.fetchContext, validate.slice(k, k + PREFETCH_PAGES), "read");
+      yield* wait(this.sync.barrier());
       this.pages.collect();
       this.store.collect();
       this.counters.gcRuns++;
@@ -336,7 +349,7 @@ export class LrcProtocol implements Coherence {
    * stale source, if any) are among those asked anyway: one diff request per writer and one page
    * request per stale page, diffs applied per page in happens-before order.
    */
-  private async validate(faulted: readonly number[], end: number, access: Access): Promise<void> {
+  private *validate(faulted: readonly number[], end: number, access: Access): Flow<void> {
     const stale = (p: number) => this.pages.staleSource(p);
     const must = faulted.filter((p) => this.pages.pendingOf(p) || stale(p) !== undefined);
     if (must.length === 0) return;
@@ -353,7 +366,7 @@ export class LrcProtocol implements Coherence {
       if ((pending ?? []).every((n) => asked.has(n.node)) && (source === undefined || asked.has(source))) batch.push(p);
     }
     this.counters.prefetched += batch.length - must.length;
-    await fetchAndApply(this.fetchContext, batch, access === Access.Write ? "write" : "read");
+    yield* fetchAndApply(this.fetchContext, batch, access === Access.Write ? "write" : "read");
   }
 
   private afterStart(handle: () => void): void {

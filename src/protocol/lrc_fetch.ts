@@ -22,6 +22,7 @@ import { Protection } from "../abi.js";
 import type { PagePort } from "./coherence.js";
 import { MessageKind, type DecodeContext, type Message } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
+import { all, flow, wait, type Flow, type Future } from "./future.js";
 import { LrcDiffMissingError, PageTimeoutError } from "./errors.js";
 import { applyWordDiff, mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
 import { hbOrder, mergeableRuns, type WriteNotice } from "./lrc_intervals.js";
@@ -41,21 +42,23 @@ export interface Run {
 export const runKey = (page: number, lastInterval: number) => `${page}.${lastInterval}`;
 
 /** Asks `writer` for the wanted runs (keyed by runKey), again while its replies are partial; sets each run's diff. */
-export async function fetchDiffs(endpoint: Endpoint, writer: number, wanted: Map<string, Run>, ctx: DecodeContext, timeoutMs: number, counters: { diffRequests: number }): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export function* fetchDiffs(endpoint: Endpoint, writer: number, wanted: Map<string, Run>, ctx: DecodeContext, timeoutMs: number, counters: { diffRequests: number }): Flow<void> {
+  const deadline = endpoint.scheduler.now() + timeoutMs;
   while (wanted.size > 0) {
     const body: LrcDiffRequestBody = { pages: [...wanted.values()].map((run) => [run.page, run.notices.map((n) => n.index)]) };
     const page = body.pages[0][0];
     counters.diffRequests++;
-    const reply = await endpoint.call(
-      writer,
-      { kind: MessageKind.LrcDiffRequest, page, body },
-      {
-        replies: [MessageKind.LrcDiffReply],
-        accept: (m) => m.page === page,
-        timeoutMs: Math.max(1, deadline - Date.now()),
-        timeout: () => new PageTimeoutError(page, writer, "read", timeoutMs),
-      },
+    const reply = yield* wait(
+      endpoint.call(
+        writer,
+        { kind: MessageKind.LrcDiffRequest, page, body },
+        {
+          replies: [MessageKind.LrcDiffReply],
+          accept: (m) => m.page === page,
+          timeoutMs: Math.max(1, deadline - endpoint.scheduler.now()),
+          timeout: () => new PageTimeoutError(page, writer, "read", timeoutMs),
+        },
+      ),
     );
     const entries = decodeIntervalDiffs(reply.payload, ctx, false);
     if (entries.length === 0) throw new LrcDiffMissingError(page, writer, body.pages[0][1][0]);
@@ -104,8 +107,8 @@ export function serveDiffs(
 }
 
 /** Asks `source` for its bytes of `page`; rejects with PageTimeoutError after `timeoutMs`. */
-export async function fetchPage(endpoint: Endpoint, source: number, page: number, access: "read" | "write", timeoutMs: number): Promise<Uint8Array> {
-  const reply = await endpoint.call(
+export function fetchPage(endpoint: Endpoint, source: number, page: number, access: "read" | "write", timeoutMs: number): Future<Message> {
+  return endpoint.call(
     source,
     { kind: MessageKind.LrcPageRequest, page },
     {
@@ -115,14 +118,13 @@ export async function fetchPage(endpoint: Endpoint, source: number, page: number
       timeout: () => new PageTimeoutError(page, source, access, timeoutMs),
     },
   );
-  return reply.payload;
 }
 
 /** Source role: replies with this node's current bytes of the page asked for. */
-export async function servePage(endpoint: Endpoint, port: PagePort, msg: Message): Promise<void> {
-  const read = () => port.page(msg.page).slice();
-  const bytes = port.protection(msg.page) === Protection.ReadWrite ? await port.whenParked(read) : read();
-  endpoint.send(msg.source, { kind: MessageKind.LrcPageReply, page: msg.page, request: msg.request, payload: bytes });
+export function servePage(endpoint: Endpoint, port: PagePort, msg: Message): void {
+  const send = () => endpoint.send(msg.source, { kind: MessageKind.LrcPageReply, page: msg.page, request: msg.request, payload: port.page(msg.page) });
+  if (port.protection(msg.page) === Protection.ReadWrite) port.whenParked(send, (error) => endpoint.fail(error));
+  else send();
 }
 
 /** What {@link fetchAndApply} works with: one node's endpoint, memory and page state. */
@@ -141,14 +143,13 @@ export interface FetchContext {
  * happens-before order and grouped into runs of one writer (mergeableRuns); each run comes as
  * one diff, merged by its writer, and the runs are applied in order.
  */
-export async function fetchAndApply(ctx: FetchContext, pages: readonly number[], access: "read" | "write"): Promise<void> {
+export function* fetchAndApply(ctx: FetchContext, pages: readonly number[], access: "read" | "write"): Flow<void> {
   const { endpoint, port, timeoutMs, counters } = ctx;
-  const whole = new Map<number, Uint8Array>();
-  const wholeFetches = pages.flatMap((page) => {
+  const whole = new Map<number, Future<Message>>();
+  for (const page of pages) {
     const source = ctx.pages.staleSource(page);
-    if (source === undefined) return [];
-    return [fetchPage(endpoint, source, page, access, timeoutMs).then((bytes) => void whole.set(page, bytes))];
-  });
+    if (source !== undefined) whole.set(page, fetchPage(endpoint, source, page, access, timeoutMs));
+  }
   const byWriter = new Map<number, Map<string, Run>>();
   const plans = new Map<number, Run[]>();
   for (const page of pages) {
@@ -163,13 +164,13 @@ export async function fetchAndApply(ctx: FetchContext, pages: readonly number[],
       wanted.set(runKey(page, run.notices.at(-1)!.index), run);
     }
   }
-  const diffFetches = [...byWriter].map(([writer, wanted]) => fetchDiffs(endpoint, writer, wanted, ctx.decodeContext, timeoutMs, counters));
-  await Promise.all([...wholeFetches, ...diffFetches]);
+  const diffFetches = [...byWriter].map(([writer, wanted]) => flow(fetchDiffs(endpoint, writer, wanted, ctx.decodeContext, timeoutMs, counters)));
+  yield* wait(all([...whole.values(), ...diffFetches]));
   for (const page of pages) {
     const bytes = port.page(page);
     const installed = whole.get(page);
     if (installed) {
-      bytes.set(installed);
+      bytes.set(installed.result.payload);
       ctx.pages.fresh(page);
       counters.pagesFetched++;
     }

@@ -21,6 +21,7 @@
  */
 import { MAX_LOCK_ID, MessageKind, type Message } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
+import { flow, Future, wait, type Flow } from "./future.js";
 import { LockUsageError, LrcStateError, SyncTimeoutError } from "./errors.js";
 import type { LrcAcquireBody, LrcForwardBody, LrcGrantBody } from "./lrc_wire.js";
 
@@ -81,7 +82,11 @@ export class LrcLocks {
     return id % nodeCount;
   }
 
-  async lock(id: number): Promise<void> {
+  lock(id: number): Future<void> {
+    return flow(this.lockSteps(id));
+  }
+
+  private *lockSteps(id: number): Flow<void> {
     this.endpoint.check();
     checkLockId(id);
     const h = this.holder(id);
@@ -94,15 +99,17 @@ export class LrcLocks {
     }
     const manager = LrcLocks.managerOf(id, this.endpoint.nodeCount);
     const body: LrcAcquireBody = { vt: this.notices.vt() };
-    const grant = await this.endpoint.call(
-      manager,
-      { kind: MessageKind.LrcAcquire, arg: id, body },
-      {
-        replies: [MessageKind.LrcGrant],
-        accept: (m) => m.arg === id,
-        timeoutMs: this.timeoutMs,
-        timeout: () => SyncTimeoutError.lock(id, manager, undefined, this.timeoutMs),
-      },
+    const grant = yield* wait(
+      this.endpoint.call(
+        manager,
+        { kind: MessageKind.LrcAcquire, arg: id, body },
+        {
+          replies: [MessageKind.LrcGrant],
+          accept: (m) => m.arg === id,
+          timeoutMs: this.timeoutMs,
+          timeout: () => SyncTimeoutError.lock(id, manager, undefined, this.timeoutMs),
+        },
+      ),
     );
     h.token = true;
     h.held = true;
@@ -110,7 +117,11 @@ export class LrcLocks {
     this.notices.apply(grant.body as LrcGrantBody);
   }
 
-  async unlock(id: number): Promise<void> {
+  unlock(id: number): Future<void> {
+    return Future.try(() => this.release(id));
+  }
+
+  private release(id: number): void {
     this.endpoint.check();
     checkLockId(id);
     const h = this.holder(id);

@@ -17,6 +17,9 @@
  * invalidations and forwards that lower a protection or must read a page the kernel may be
  * writing run under `port.whenParked`; reading a page the kernel can only read needs no parking.
  * Messages that reach a node before `start` are held and handled right after it.
+ *
+ * A fault on one page completes inside the handling of its reply (the Future it returned settles
+ * there); a fault on several pages asks for all of them at once.
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
@@ -25,6 +28,8 @@ import { Directory, type DirectoryEntry } from "./directory.js";
 import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
 import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
+import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
+import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
@@ -51,12 +56,14 @@ export abstract class PageProtocol implements Coherence {
   protected readonly directory: Directory;
   protected readonly node: number;
   protected readonly timeoutMs: number;
+  protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
   protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0 };
   private started = false;
   private early: (() => void)[] = [];
-  private readonly confirms = new Set<Promise<void>>();
+  /** Confirms sent and not yet acknowledged. */
+  private readonly confirms = new Set<Future<void>>();
   /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
   private readonly confirmQueue: ConfirmQueue;
   /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
@@ -75,9 +82,10 @@ export abstract class PageProtocol implements Coherence {
     this.node = transport.nodeId;
     this.timeoutMs = timeoutMs;
     this.versions = new Uint32Array(port.pageCount);
-    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs });
-    this.confirmQueue = new ConfirmQueue(port, () => this.endpoint.isClosed);
-    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, hooks: options.syncHooks });
+    this.scheduler = options.scheduler ?? new LoopScheduler();
+    this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
+    this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
+    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
@@ -99,7 +107,7 @@ export abstract class PageProtocol implements Coherence {
   /** Called (parked) right before an invalidation removes this node's copy. */
   protected beforeInvalidate(_page: number): void {}
 
-  async start(): Promise<void> {
+  start(): void {
     const { firstPage, pageCount } = this.port;
     for (let p = firstPage; p < firstPage + pageCount; p++) this.port.setProtection(p, this.initialProtection(p));
     this.started = true;
@@ -108,10 +116,37 @@ export abstract class PageProtocol implements Coherence {
     for (const handle of early) handle();
   }
 
-  async fault(first: number, last: number, access: Access): Promise<void> {
-    this.checkFault(first, last);
+  fault(first: number, last: number, access: Access): Future<void> {
+    try {
+      this.checkFault(first, last);
+    } catch (error) {
+      return Future.rejected(error);
+    }
+    if (first === last) return this.faultOne(first, access);
+    return flow(this.faultRange(first, last, access));
+  }
+
+  /** A fault on one page: done inside the handling of the reply. */
+  private faultOne(page: number, access: Access): Future<void> {
+    if (allows(this.port.protection(page), access)) return DONE;
     const write = access === Access.Write || this.roles.readsMove;
-    const deadline = Date.now() + this.timeoutMs;
+    const done = new Future<void>();
+    this.acquireNow(
+      page,
+      write,
+      this.scheduler.now() + this.timeoutMs,
+      (confirm) => {
+        this.confirmQueue.add(page, confirm);
+        done.resolve();
+      },
+      (error) => done.reject(error),
+    );
+    return done;
+  }
+
+  private *faultRange(first: number, last: number, access: Access): Flow<void> {
+    const write = access === Access.Write || this.roles.readsMove;
+    const deadline = this.scheduler.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
     // confirmed at once) while a later page arrives; repeat until all are accessible together.
     for (let pass = 0; ; pass++) {
@@ -119,34 +154,27 @@ export abstract class PageProtocol implements Coherence {
       for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
       if (missing.length === 0) return;
       if (pass > 0 && this.roles.readsMove) {
-        await this.acquireHeld(first, last, write, deadline);
+        yield* this.acquireHeld(first, last, write, deadline);
         continue;
       }
-      if (missing.length === 1) this.confirmQueue.add(missing[0]!, await this.acquire(missing[0]!, write, deadline));
-      else await Promise.all(missing.map(async (p) => this.confirmQueue.add(p, await this.acquire(p, write, deadline))));
+      yield* wait(all(missing.map((p) => this.acquireConfirmed(p, write, deadline))));
     }
   }
 
-  /**
-   * {@link Coherence.faultNow}: a fault on one page, with its reply installed and `done` called
-   * inside the handling of the reply. Ranges take the promise path of `fault`.
-   */
-  faultNow(first: number, last: number, access: Access, done: (error?: unknown) => void): void {
-    if (first !== last) {
-      this.fault(first, last, access).then(() => done(), done);
-      return;
-    }
-    try {
-      this.checkFault(first, last);
-    } catch (error) {
-      return done(error);
-    }
-    if (allows(this.port.protection(first), access)) return done();
-    const write = access === Access.Write || this.roles.readsMove;
-    this.acquireNow(first, write, Date.now() + this.timeoutMs, (confirm) => {
-      this.confirmQueue.add(first, confirm);
-      done();
-    }, done);
+  /** Fetches and installs a page, queueing its Confirm. */
+  private acquireConfirmed(page: number, write: boolean, deadline: number): Future<void> {
+    const done = new Future<void>();
+    this.acquireNow(
+      page,
+      write,
+      deadline,
+      (confirm) => {
+        this.confirmQueue.add(page, confirm);
+        done.resolve();
+      },
+      (error) => done.reject(error),
+    );
+    return done;
   }
 
   backlog(): boolean {
@@ -161,20 +189,24 @@ export abstract class PageProtocol implements Coherence {
     for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
   }
 
-  async barrier(): Promise<void> {
-    this.endpoint.check();
+  barrier(): Future<void> {
+    try {
+      this.endpoint.check();
+    } catch (error) {
+      return Future.rejected(error);
+    }
     this.confirmQueue.flush();
-    await this.sync.barrier();
+    return this.sync.barrier();
   }
 
-  async lock(id: number): Promise<void> {
+  lock(id: number): Future<void> {
     this.confirmQueue.flush();
-    await this.sync.lock(id);
+    return this.sync.lock(id);
   }
 
-  async unlock(id: number): Promise<void> {
+  unlock(id: number): Future<void> {
     this.confirmQueue.flush();
-    await this.sync.unlock(id);
+    return this.sync.unlock(id);
   }
 
   allocated(address: number, bytes: number): void {
@@ -203,11 +235,15 @@ export abstract class PageProtocol implements Coherence {
     return true;
   }
 
-  async finish(): Promise<void> {
+  finish(): Future<void> {
     this.confirmQueue.flush();
-    await Promise.all(this.confirms);
+    return flow(this.finishSteps());
+  }
+
+  private *finishSteps(): Flow<void> {
+    yield* wait(all([...this.confirms]));
     this.endpoint.check();
-    await this.sync.finish();
+    yield* wait(this.sync.finish());
   }
 
   stats(): ProtocolStats {
@@ -223,7 +259,7 @@ export abstract class PageProtocol implements Coherence {
     };
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.endpoint.close();
   }
 
@@ -246,7 +282,7 @@ export abstract class PageProtocol implements Coherence {
 
   /** Runs `fn` parked; a failure is kept for the next call into the protocol. */
   protected parked(fn: () => void): void {
-    this.port.whenParked(fn).catch((error) => this.endpoint.fail(error));
+    this.port.whenParked(fn, (error) => this.endpoint.fail(error));
   }
 
   /** Runs a forward's work parked, once per forward however often the forward is repeated. */
@@ -313,19 +349,27 @@ export abstract class PageProtocol implements Coherence {
    * deadlock: a node waits only while holding lower pages, and a parked node still serves forwards
    * of pages it does not hold back.
    */
-  private async acquireHeld(first: number, last: number, write: boolean, deadline: number): Promise<void> {
+  private *acquireHeld(first: number, last: number, write: boolean, deadline: number): Flow<void> {
     this.counters.rangeHolds++;
     const held: [number, () => void][] = [];
     try {
-      for (let p = first; p <= last; p++) held.push([p, await this.acquire(p, write, deadline)]);
+      for (let p = first; p <= last; p++) held.push([p, yield* wait(this.acquire(p, write, deadline))]);
     } finally {
       for (const [p, send] of held) this.confirmQueue.add(p, send);
     }
   }
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
-  private acquire(page: number, write: boolean, deadline: number): Promise<() => void> {
-    return new Promise((resolve, reject) => this.acquireNow(page, write, deadline, resolve, reject));
+  private acquire(page: number, write: boolean, deadline: number): Future<() => void> {
+    const installed = new Future<() => void>();
+    this.acquireNow(
+      page,
+      write,
+      deadline,
+      (confirm) => installed.resolve(confirm),
+      (error) => installed.reject(error),
+    );
+    return installed;
   }
 
   /** {@link acquire} with callbacks, called inside the handling of the reply. */
@@ -341,7 +385,7 @@ export abstract class PageProtocol implements Coherence {
       {
         replies: this.roles.dataKinds,
         accept: (m) => m.page === page && m.arg === access,
-        timeoutMs: Math.max(1, deadline - Date.now()),
+        timeoutMs: Math.max(1, deadline - this.scheduler.now()),
         timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", this.timeoutMs),
       },
       (reply) => {
@@ -360,23 +404,27 @@ export abstract class PageProtocol implements Coherence {
 
   /** Tells the manager the transaction is done; retried in the background, failure kept. */
   private confirm(manager: number, page: number, request: number, access: number, version: number): void {
-    const done: Promise<void> = this.endpoint
-      .call(
-        manager,
-        { kind: MessageKind.Confirm, page, request, arg: access, version },
-        {
-          replies: [MessageKind.ConfirmAck],
-          accept: (m) => m.page === page,
-          timeoutMs: this.timeoutMs,
-          timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", this.timeoutMs),
-        },
-      )
-      .then(
-        () => undefined,
-        (error) => this.endpoint.fail(error),
-      )
-      .finally(() => this.confirms.delete(done));
+    const done = new Future<void>();
     this.confirms.add(done);
+    const settled = (): void => {
+      this.confirms.delete(done);
+      done.resolve();
+    };
+    this.endpoint.exchange(
+      manager,
+      { kind: MessageKind.Confirm, page, request, arg: access, version },
+      {
+        replies: [MessageKind.ConfirmAck],
+        accept: (m) => m.page === page,
+        timeoutMs: this.timeoutMs,
+        timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", this.timeoutMs),
+      },
+      settled,
+      (error) => {
+        this.endpoint.fail(error);
+        settled();
+      },
+    );
   }
 }
 

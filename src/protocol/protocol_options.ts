@@ -5,7 +5,6 @@
 import type { PagePort, ProtocolContext } from "./coherence.js";
 import { InvalidProtocolOptionError, PageRangeError } from "./errors.js";
 import type { PlacementName } from "./placement.js";
-import type { SyncHooks } from "./sync.js";
 
 /** Tuning beyond the fixed context; every field is optional. */
 export interface ProtocolTuning {
@@ -20,8 +19,6 @@ export interface ProtocolTuning {
   historyLength?: number;
   /** Diff protocol: bytes of diffs kept per node over all pages. @default 64 MiB */
   historyBytes?: number;
-  /** Work piggy-backed on barriers and locks. @default none */
-  syncHooks?: SyncHooks;
   /**
    * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
    * each collective allocation cut into one block per node. Kernel runs use "allocation".

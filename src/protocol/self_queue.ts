@@ -1,12 +1,13 @@
 /**
  * Messages a node sends itself (Endpoint's loopback): handled after the handler under way
- * returns, or in a microtask when none is, in the order sent. So a handler is never re-entered
+ * returns, or as the scheduler's soon() work when none is, in the order sent. So a handler is never re-entered
  * and never runs inside the `send` or `call` that queued its message, as on a transport.
  *
  *   handling(h1)  h1 sends m1, m2 to this node   →  h1 returns  →  m1, then m2 (and what they send)
- *   push(m3) outside any handler                 →  m3 in a microtask
+ *   push(m3) outside any handler                 →  m3 as soon() work
  */
 import type { Message } from "./codec.js";
+import type { Scheduler } from "./scheduler.js";
 
 export class SelfQueue {
   private queue: Message[] = [];
@@ -17,7 +18,10 @@ export class SelfQueue {
   private depth = 0;
 
   /** `handle` must not throw (the Endpoint keeps a handler's error as its failure). */
-  constructor(private readonly handle: (msg: Message) => void) {}
+  constructor(
+    private readonly handle: (msg: Message) => void,
+    private readonly scheduler: Scheduler,
+  ) {}
 
   /** Runs `fn` as message handling: messages queued meanwhile are handled when it returns. */
   handling(fn: () => void): void {
@@ -34,7 +38,7 @@ export class SelfQueue {
     this.queue.push(msg);
     if (this.depth === 0 && !this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.drain);
+      this.scheduler.soon(this.drain);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
+import { DONE, Future } from "./future.js";
 
 export class SoloFaultError extends Error {
   override name = "SoloFaultError";
@@ -13,18 +14,18 @@ export class SoloFaultError extends Error {
 export function createSolo(port: PagePort): Coherence {
   const stats: ProtocolStats = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, dropped: 0 };
   return {
-    async start() {
+    start() {
       for (let p = port.firstPage; p < port.firstPage + port.pageCount; p++) port.setProtection(p, Protection.ReadWrite);
     },
-    async fault(first, last) {
-      throw new SoloFaultError(`page ${first}..${last}: fault on a single node whose pages are all read-write; the protection table was changed behind the runtime`);
+    fault(first, last) {
+      return Future.rejected(new SoloFaultError(`page ${first}..${last}: fault on a single node whose pages are all read-write; the protection table was changed behind the runtime`));
     },
-    async barrier() {},
-    async lock() {},
-    async unlock() {},
+    barrier: () => DONE,
+    lock: () => DONE,
+    unlock: () => DONE,
     allocated() {},
-    async finish() {},
+    finish: () => DONE,
     stats: () => ({ ...stats }),
-    async close() {},
+    close() {},
   };
 }

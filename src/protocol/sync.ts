@@ -9,9 +9,12 @@
  *               or finish() waits for that acknowledgement and throws if it failed
  *   finish():   the final barrier; node 0 then lingers until every node confirmed its release
  *
- * Protocols may piggy-back work on sync points through {@link SyncHooks} (ivy, migrate and diff are
- * sequentially consistent and need none), and exchange state through every barrier with a
- * {@link BarrierExchange} (lrc: vector times and write notices ride on arrive and release).
+ * Protocols may exchange state through every barrier with a {@link BarrierExchange} (lrc: vector
+ * times and write notices ride on arrive and release); ivy, migrate and diff are sequentially
+ * consistent and need nothing there.
+ *
+ * Every call returns a Future (future.ts): the steps run inside the handling of the messages
+ * that complete them, in the node's own thread.
  *
  * Not covered: a node that crashes while holding a lock or before a barrier (the others time out
  * with SyncTimeoutError naming it).
@@ -21,15 +24,9 @@ import { BarrierManager } from "./barrier_manager.js";
 import { BarrierFlag, MAX_LOCK_ID, MessageKind, type ArriveBody, type BarrierWaitBody, type LockWaitBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
 import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeoutError } from "./errors.js";
+import { all, flow, Future, wait, type Flow } from "./future.js";
 import { LockManager } from "./lock_manager.js";
 import type { LrcArrival, LrcRelease } from "./lrc_wire.js";
-
-export interface SyncHooks {
-  beforeBarrier?(): Promise<void> | void;
-  afterBarrier?(): Promise<void> | void;
-  afterLock?(id: number): Promise<void> | void;
-  beforeUnlock?(id: number): Promise<void> | void;
-}
 
 /**
  * State a protocol sends through every barrier: each node's arrival carries `arrive()`, the
@@ -40,12 +37,11 @@ export interface SyncHooks {
 export interface BarrierExchange {
   arrive(final: boolean): LrcArrival;
   release(arrivals: readonly LrcArrival[]): LrcRelease[];
-  released(part: LrcRelease): Promise<void> | void;
+  released(part: LrcRelease): Future<void> | void;
 }
 
 export interface SyncOptions {
   timeoutMs: number;
-  hooks?: SyncHooks;
   exchange?: BarrierExchange;
 }
 
@@ -58,14 +54,12 @@ export class SyncService {
   private readonly locks: LockManager;
   private epoch = 0;
   private readonly held = new Map<number, number>();
-  private readonly releasing = new Map<number, Promise<void>>();
-  private readonly hooks: SyncHooks;
+  private readonly releasing = new Map<number, Future<void>>();
 
   constructor(
     private readonly endpoint: Endpoint,
     private readonly options: SyncOptions,
   ) {
-    this.hooks = options.hooks ?? {};
     this.locks = new LockManager(endpoint);
     endpoint.on(MessageKind.LockAcquire, (m) => this.locks.onAcquire(m));
     endpoint.on(MessageKind.LockRelease, (m) => this.locks.onRelease(m));
@@ -88,98 +82,125 @@ export class SyncService {
     return this.epoch;
   }
 
-  async barrier(): Promise<void> {
-    await this.arrive(0);
+  barrier(): Future<void> {
+    return flow(this.arrive(0)) as Future<unknown> as Future<void>;
   }
 
-  async lock(id: number): Promise<void> {
+  lock(id: number): Future<void> {
+    return flow(this.lockSteps(id));
+  }
+
+  private *lockSteps(id: number): Flow<void> {
     this.endpoint.check();
     checkLockId(id);
     if (this.held.has(id)) throw new LockUsageError(`lock ${id}: already held by node ${this.endpoint.node}; call unlock(${id}) before locking it again`);
-    await this.releasing.get(id);
+    const releasing = this.releasing.get(id);
+    if (releasing) yield* wait(releasing);
     this.endpoint.check();
     const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
-    const grant = await this.endpoint.call(
-      manager,
-      { kind: MessageKind.LockAcquire, arg: id },
-      {
-        replies: [MessageKind.LockGrant],
-        progress: [MessageKind.LockWait],
-        accept: (m) => m.arg === id,
-        timeoutMs: this.options.timeoutMs,
-        timeout: (last) => SyncTimeoutError.lock(id, manager, last ? (last.body as LockWaitBody).holder : undefined, this.options.timeoutMs),
-      },
+    const grant = yield* wait(
+      this.endpoint.call(
+        manager,
+        { kind: MessageKind.LockAcquire, arg: id },
+        {
+          replies: [MessageKind.LockGrant],
+          progress: [MessageKind.LockWait],
+          accept: (m) => m.arg === id,
+          timeoutMs: this.options.timeoutMs,
+          timeout: (last) => SyncTimeoutError.lock(id, manager, last ? (last.body as LockWaitBody).holder : undefined, this.options.timeoutMs),
+        },
+      ),
     );
     this.held.set(id, grant.version);
-    await this.hooks.afterLock?.(id);
   }
 
-  async unlock(id: number): Promise<void> {
+  unlock(id: number): Future<void> {
+    return Future.try(() => this.release(id));
+  }
+
+  private release(id: number): void {
     this.endpoint.check();
     checkLockId(id);
     const generation = this.held.get(id);
     if (generation === undefined) throw new LockUsageError(`lock ${id}: not held by node ${this.endpoint.node}; call lock(${id}) first`);
-    await this.hooks.beforeUnlock?.(id);
     this.held.delete(id);
     const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
-    const done = this.endpoint
-      .call(
-        manager,
-        { kind: MessageKind.LockRelease, arg: id, version: generation },
-        {
-          replies: [MessageKind.LockReleased],
-          accept: (m) => m.arg === id,
-          timeoutMs: this.options.timeoutMs,
-          timeout: () => SyncTimeoutError.unlock(id, manager, this.options.timeoutMs),
-        },
-      )
-      .then(
-        () => undefined,
-        (error) => this.endpoint.fail(error),
-      )
-      .finally(() => {
-        if (this.releasing.get(id) === done) this.releasing.delete(id);
-      });
+    const done = new Future<void>();
     this.releasing.set(id, done);
+    this.endpoint.exchange(
+      manager,
+      { kind: MessageKind.LockRelease, arg: id, version: generation },
+      {
+        replies: [MessageKind.LockReleased],
+        accept: (m) => m.arg === id,
+        timeoutMs: this.options.timeoutMs,
+        timeout: () => SyncTimeoutError.unlock(id, manager, this.options.timeoutMs),
+      },
+      () => this.released(id, done),
+      (error) => {
+        this.endpoint.fail(error);
+        this.released(id, done);
+      },
+    );
+  }
+
+  private released(id: number, done: Future<void>): void {
+    if (this.releasing.get(id) === done) this.releasing.delete(id);
+    done.resolve();
   }
 
   /** The final barrier, after `run` returned. Node 0 keeps answering until every node has it. */
-  async finish(): Promise<void> {
-    const epoch = await this.arrive(BarrierFlag.Final);
-    if (this.barriers) await this.barriers.linger(epoch, this.options.timeoutMs);
+  finish(): Future<void> {
+    const barriers = this.barriers;
+    const timeoutMs = this.options.timeoutMs;
+    const steps = this.arrive(BarrierFlag.Final);
+    return flow(
+      (function* (): Flow<void> {
+        const epoch = yield* steps;
+        if (barriers) yield* wait(barriers.linger(epoch, timeoutMs));
+      })(),
+    );
   }
 
   /** Waits for background lock releases; throws the first background failure. */
-  async settle(): Promise<void> {
-    await Promise.all(this.releasing.values());
+  settle(): Future<void> {
+    if (this.releasing.size === 0) return Future.try(() => this.endpoint.check());
+    return flow(this.settleSteps());
+  }
+
+  private *settleSteps(): Flow<void> {
+    yield* wait(all([...this.releasing.values()]));
     this.endpoint.check();
   }
 
-  private async arrive(flags: number): Promise<number> {
-    await this.settle();
-    await this.hooks.beforeBarrier?.();
+  private *arrive(flags: number): Flow<number> {
+    yield* wait(this.settle());
     const epoch = ++this.epoch;
     const body: ArriveBody = this.allocs.arrival();
     const exchange = this.options.exchange;
     if (exchange) body.lrc = exchange.arrive((flags & BarrierFlag.Final) !== 0);
-    const release = await this.endpoint.call(
-      BARRIER_MANAGER,
-      { kind: MessageKind.BarrierArrive, version: epoch, arg: flags, body },
-      {
-        replies: [MessageKind.BarrierRelease],
-        progress: [MessageKind.BarrierWait],
-        accept: (m) => m.version === epoch,
-        timeoutMs: this.options.timeoutMs,
-        timeout: (last) => SyncTimeoutError.barrier(epoch, BARRIER_MANAGER, last ? (last.body as BarrierWaitBody).missing : undefined, this.options.timeoutMs),
-      },
+    const release = yield* wait(
+      this.endpoint.call(
+        BARRIER_MANAGER,
+        { kind: MessageKind.BarrierArrive, version: epoch, arg: flags, body },
+        {
+          replies: [MessageKind.BarrierRelease],
+          progress: [MessageKind.BarrierWait],
+          accept: (m) => m.version === epoch,
+          timeoutMs: this.options.timeoutMs,
+          timeout: (last) => SyncTimeoutError.barrier(epoch, BARRIER_MANAGER, last ? (last.body as BarrierWaitBody).missing : undefined, this.options.timeoutMs),
+        },
+      ),
     );
     if (release.arg & BarrierFlag.Final) this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: epoch });
     const result = release.body as ReleaseBody;
     if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
     if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
     this.allocs.markSent(body.count);
-    if (exchange && result.lrc) await exchange.released(result.lrc);
-    await this.hooks.afterBarrier?.();
+    if (exchange && result.lrc) {
+      const applied = exchange.released(result.lrc);
+      if (applied) yield* wait(applied);
+    }
     return epoch;
   }
 

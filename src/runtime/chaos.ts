@@ -30,6 +30,7 @@
  */
 import { Access, NO_READ, NO_WRITE, Protection, Request } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
+import { DONE, Future } from "../protocol/future.js";
 import type { KernelNode } from "./kernel_node.js";
 
 export interface ChaosOptions {
@@ -102,12 +103,8 @@ export class ChaosMemory implements PagePort {
     else this.node.setProtection(page, protection);
   }
 
-  whenParked<T>(fn: () => T): Promise<T> {
-    return this.node.whenParked(fn);
-  }
-
-  busy(): boolean {
-    return this.node.busy();
+  whenParked(fn: () => void, failed: (error: unknown) => void): void {
+    this.node.whenParked(fn, failed);
   }
 
   /** The kernel parked on a request of `kind` (KernelNode's parkHook). */
@@ -148,7 +145,10 @@ export class ChaosMemory implements PagePort {
       if (!this.running) return;
       if (!waiting) {
         waiting = true;
-        this.node.whenParked(() => (waiting = false)).catch(() => undefined);
+        this.node.whenParked(
+          () => (waiting = false),
+          () => undefined,
+        );
       }
       this.timer = every > 0 ? setTimeout(tick, every) : setImmediate(tick);
     };
@@ -217,25 +217,18 @@ export class ChaosMemory implements PagePort {
  */
 export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence {
   return {
-    start: async () => {
-      await inner.start();
+    start: () => {
+      inner.start();
       chaos.start();
     },
-    fault: async (first, last, access) => {
-      if (!chaos.fault(first, last, access)) await inner.fault(first, last, access);
+    fault: (first, last, access) => {
+      try {
+        if (chaos.fault(first, last, access)) return DONE;
+      } catch (error) {
+        return Future.rejected(error);
+      }
+      return inner.fault(first, last, access);
     },
-    faultNow:
-      inner.faultNow &&
-      ((first, last, access, done) => {
-        let absorbed: boolean;
-        try {
-          absorbed = chaos.fault(first, last, access);
-        } catch (error) {
-          return done(error);
-        }
-        if (absorbed) done();
-        else inner.faultNow!(first, last, access, done);
-      }),
     backlog: inner.backlog && (() => inner.backlog!()),
     barrier: () => inner.barrier(),
     lock: (id) => inner.lock(id),
@@ -244,15 +237,15 @@ export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence 
       chaos.allocated(address, bytes);
       inner.allocated(address, bytes);
     },
-    finish: async () => {
+    finish: () => {
       chaos.stop();
       chaos.giveBackAll();
-      await inner.finish();
+      return inner.finish();
     },
     stats: (): ProtocolStats => ({ ...inner.stats(), chaosTaken: chaos.counters.taken, chaosAbsorbed: chaos.counters.faultsAbsorbed }),
-    close: async () => {
+    close: () => {
       chaos.stop();
-      await inner.close();
+      inner.close();
     },
   };
 }

@@ -41,7 +41,7 @@ export interface FaultHost {
  * run ended so); rejects (the kernel answered Abort) when a fault failed.
  */
 export function serveFaults(host: FaultHost, coherence: Coherence, first: MailboxRequest, timeoutMs: number): Promise<MailboxRequest | null> {
-  const faultNow = coherence.faultNow!.bind(coherence);
+  const faultNow = (first: number, last: number, access: Access, done: (error?: unknown) => void) => coherence.fault(first, last, access).onSettle(done);
   const backlog = coherence.backlog?.bind(coherence);
   return new Promise((resolve, reject) => {
     let request = first;

@@ -62,9 +62,8 @@ export interface NodeResult {
 }
 
 interface Deferred {
-  fn: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+  fn: () => void;
+  failed: (error: unknown) => void;
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
@@ -123,23 +122,22 @@ export class KernelNode implements PagePort {
     return this.faultServed || this.mailbox.pending();
   }
 
-  whenParked<T>(fn: () => T): Promise<T> {
+  whenParked(fn: () => void, failed: (error: unknown) => void): void {
     if (this.parked) {
       try {
-        return Promise.resolve(fn());
+        fn();
       } catch (error) {
-        return Promise.reject(error);
+        failed(error);
       }
+      return;
     }
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      Atomics.store(this.control, Slot.POLL_FLAG, 1);
-    });
+    this.queue.push({ fn, failed });
+    Atomics.store(this.control, Slot.POLL_FLAG, 1);
   }
 
   /** Runs the kernel to completion (including the final barrier) and returns its result. */
   async run(coherence: Coherence, args: (number | bigint)[], options: NodeRunOptions = {}): Promise<NodeResult> {
-    await coherence.start();
+    coherence.start();
     const spinMicros = options.spinMicros ?? Number(process.env.DSM_SPIN_US ?? 300);
     this.mailbox.pollMicros = Math.min(HOST_POLL_US, spinMicros);
     this.mailbox.gauge = options.gauge;
@@ -195,7 +193,7 @@ export class KernelNode implements PagePort {
     const faultHost = this.faultHost(options);
     let request = await this.mailbox.next();
     for (; request; request = await this.mailbox.next()) {
-      if (request.kind === Request.Fault && coherence.faultNow) {
+      if (request.kind === Request.Fault) {
         try {
           request = await serveFaults(faultHost, coherence, request, faultTimeoutMs);
         } catch {
@@ -335,9 +333,9 @@ export class KernelNode implements PagePort {
       this.queue = [];
       for (const item of batch) {
         try {
-          item.resolve(item.fn());
+          item.fn();
         } catch (error) {
-          item.reject(error);
+          item.failed(error);
         }
       }
     }
@@ -346,6 +344,6 @@ export class KernelNode implements PagePort {
   private rejectQueue(error: unknown): void {
     const batch = this.queue;
     this.queue = [];
-    for (const item of batch) item.reject(error);
+    for (const item of batch) item.failed(error);
   }
 }

@@ -32,7 +32,7 @@ export class Watchdog {
   }
 
   /** Resolves like `work`, or rejects with `error()` after `ms`. */
-  bounded<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  bounded<T>(work: PromiseLike<T>, ms: number, error: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const watch = this.start(ms, reject, error);
       work.then(

@@ -10,7 +10,11 @@
 /** Called for each incoming message; `reply` is set when the sender used {@link Transport.request}. */
 export type MessageHandler = (bytes: Uint8Array, reply?: (bytes: Uint8Array) => void) => void;
 
-export interface Transport {
+/**
+ * What a protocol's endpoint needs of a transport: one-way messages to and from the other nodes.
+ * A kernel worker's ring link (ring_link.ts) is one; every {@link Transport} is one too.
+ */
+export interface Link {
   readonly nodeId: number;
   readonly nodeCount: number;
   /**
@@ -18,8 +22,6 @@ export interface Transport {
    * the bytes are copied at the call, so the caller may reuse its buffer (or shared memory) at once.
    */
   send(to: number, bytes: Uint8Array): void;
-  /** Request/reply; rejects with a `TransportTimeoutError` naming the node after `timeoutMs`. */
-  request(to: number, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Sets the one handler for messages addressed to this node. */
   listen(handler: MessageHandler): void;
   /** Largest message it carries, in bytes (NATS' max_payload); larger ones must be split by the caller. */
@@ -39,5 +41,11 @@ export interface Transport {
   backlog?(): boolean;
   /** Messages and bytes this node has sent (requests, replies and sends). */
   readonly counters: { messages: number; bytes: number };
+}
+
+/** A link that also runs request/reply exchanges itself, and is closed by its owner. */
+export interface Transport extends Link {
+  /** Request/reply; rejects with a `TransportTimeoutError` naming the node after `timeoutMs`. */
+  request(to: number, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

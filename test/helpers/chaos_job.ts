@@ -47,7 +47,7 @@ export async function runChaosJob(kernel: KernelModule, args: number[], options:
         const transport = transports[id];
         const inner = transport ? createProtocol(options.protocol, { transport, port: memory, job: 1, timeoutMs, syncTimeoutMs: timeoutMs }) : createSolo(memory);
         const counters = () => (transport ? { ...transport.counters } : { messages: 0, bytes: 0 });
-        return { coherence: chaosCoherence(inner, memory), counters, close: () => inner.close() };
+        return { coherence: chaosCoherence(inner, memory), counters, close: async () => inner.close() };
       },
     });
     const total: ChaosCounters = { taken: 0, givenBack: 0, faultsAbsorbed: 0, parks: 0 };

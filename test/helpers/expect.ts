@@ -1,7 +1,7 @@
 /** Bounded waiting and error capture shared by the tests. */
 
 /** `work`, or a rejection naming `what` if it does not settle within `ms`. */
-export function within<T>(work: Promise<T>, ms = 3000, what = "promise"): Promise<T> {
+export function within<T>(work: PromiseLike<T>, ms = 3000, what = "promise"): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
@@ -42,7 +42,7 @@ export function collectorWithin(defaultMs: number) {
 }
 
 /** The error `promise` rejects with; throws if it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<Error> {
+export async function rejection(promise: PromiseLike<unknown>): Promise<Error> {
   try {
     await promise;
   } catch (error) {

@@ -16,7 +16,7 @@ export async function runLrcWithGcBound(module: KernelModule, args: (number | bi
       environment: (id, port) => {
         const transport = network.transport(id);
         const coherence = createLrc({ transport, port, job, timeoutMs: 10_000, gcBytes });
-        return { coherence, counters: () => ({ ...transport.counters }), close: () => coherence.close() };
+        return { coherence, counters: () => ({ ...transport.counters }), close: async () => coherence.close() };
       },
     });
   } finally {

@@ -1,0 +1,234 @@
+/**
+ * Time and deferred work for protocol code, which must not depend on the JavaScript event loop
+ * (see future.ts): the thread that runs a node's protocol may be inside its kernel's `run` for
+ * the whole job. A {@link Scheduler} is the seam. {@link TimerQueue} keeps timers and deferred work
+ * for whoever drives it:
+ *
+ * - in a kernel's worker, the reactor (runtime/reactor.ts) runs due work at every poll, while it
+ *   waits inside a fault or sync call, and sleeps at most until the next timer;
+ * - on the main thread, {@link LoopScheduler} drives one from the event loop (tests, and
+ *   protocols run outside a worker);
+ * - in tests of timing, a queue over a clock the test sets ({@link TimerQueue} with `now`), run by
+ *   hand, so behaviour that depends on elapsed time never depends on how busy the machine is.
+ *
+ * Nothing a protocol needs to make progress may wait for a timer: timers are for retransmission
+ * and for giving up (deadlines), never for "a little later".
+ */
+
+export interface Scheduler {
+  /** Milliseconds on a monotonic clock (performance.now() unless a test sets the clock). */
+  now(): number;
+  /** Runs `fn` once, at or after `time` (a now() value). Returns a handle for {@link cancel}. */
+  at(time: number, fn: () => void): number;
+  cancel(handle: number): void;
+  /**
+   * Runs `fn` once the work under way ends (the handling of a message or a call into the
+   * protocol), before the node waits or its kernel runs again.
+   */
+  soon(fn: () => void): void;
+  /**
+   * Runs `fn` when nothing more urgent waits: at the node's next poll or wait, after its kernel
+   * has had its answer. For bookkeeping that should stay off the path of a fault.
+   */
+  later(fn: () => void): void;
+}
+
+interface Timer {
+  due: number;
+  handle: number;
+  fn: () => void;
+}
+
+/** Timers in a binary heap by due time (ties by handle, so by order of arming), and two work lists. */
+export class TimerQueue implements Scheduler {
+  private heap: Timer[] = [];
+  private readonly cancelled = new Set<number>();
+  private nextHandle = 1;
+  private soonList: (() => void)[] = [];
+  private laterList: (() => void)[] = [];
+
+  constructor(
+    readonly now: () => number = () => performance.now(),
+    /** Told when the earliest due time moves earlier, or when work is queued (due = now). */
+    private readonly onArm?: (due: number) => void,
+  ) {}
+
+  at(time: number, fn: () => void): number {
+    const handle = this.nextHandle++;
+    const timer = { due: time, handle, fn };
+    this.push(timer);
+    if (this.onArm && this.heap[0] === timer) this.onArm(time);
+    return handle;
+  }
+
+  cancel(handle: number): void {
+    if (handle > 0 && handle < this.nextHandle) this.cancelled.add(handle);
+  }
+
+  soon(fn: () => void): void {
+    this.soonList.push(fn);
+    if (this.soonList.length === 1) this.onArm?.(-Infinity);
+  }
+
+  later(fn: () => void): void {
+    this.laterList.push(fn);
+    if (this.laterList.length === 1) this.onArm?.(-Infinity);
+  }
+
+  /** Whether soon() work waits. */
+  get hasSoon(): boolean {
+    return this.soonList.length > 0;
+  }
+
+  /** Whether later() work waits. */
+  get hasLater(): boolean {
+    return this.laterList.length > 0;
+  }
+
+  /** Runs the soon() work, including what it queues in turn; true if there was any. */
+  runSoon(): boolean {
+    if (this.soonList.length === 0) return false;
+    // Re-read the list each time: the work queues more.
+    for (let i = 0; i < this.soonList.length; i++) this.soonList[i]!();
+    this.soonList = [];
+    return true;
+  }
+
+  /** Runs the later() work queued so far (and the soon() work it causes); true if there was any. */
+  runLater(): boolean {
+    if (this.laterList.length === 0) return false;
+    const batch = this.laterList;
+    this.laterList = [];
+    for (const fn of batch) {
+      fn();
+      this.runSoon();
+    }
+    return true;
+  }
+
+  /** Runs every timer due at `now` (and the soon() work each causes); true if any ran. */
+  runDue(now = this.now()): boolean {
+    let ran = false;
+    for (;;) {
+      const top = this.heap[0];
+      if (!top || top.due > now) break;
+      this.pop();
+      if (this.cancelled.size > 0 && this.cancelled.delete(top.handle)) continue;
+      ran = true;
+      top.fn();
+      this.runSoon();
+    }
+    return ran;
+  }
+
+  /** The due time of the earliest live timer, or Infinity. */
+  nextDue(): number {
+    for (;;) {
+      const top = this.heap[0];
+      if (!top) return Infinity;
+      if (this.cancelled.size === 0 || !this.cancelled.has(top.handle)) return top.due;
+      this.cancelled.delete(top.handle);
+      this.pop();
+    }
+  }
+
+  /** Timers armed and not yet run or cancelled. */
+  get pending(): number {
+    let n = 0;
+    for (const t of this.heap) if (!this.cancelled.has(t.handle)) n++;
+    return n;
+  }
+
+  private push(timer: Timer): void {
+    const h = this.heap;
+    h.push(timer);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && earlier(h[l]!, h[m]!)) m = l;
+      if (r < h.length && earlier(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+function earlier(a: Timer, b: Timer): boolean {
+  return a.due < b.due || (a.due === b.due && a.handle < b.handle);
+}
+
+/**
+ * A {@link TimerQueue} driven by Node's event loop, for protocols that run on the main thread
+ * (tests over LocalNetwork, and any in-process use outside a kernel worker): soon() work runs in
+ * a microtask, later() work on the next turn, timers from one setTimeout armed for the earliest.
+ * Like any timer, an armed one keeps the process alive: a call waiting for its retransmission
+ * must not let a test's process end under it.
+ */
+export class LoopScheduler extends TimerQueue {
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Infinity;
+  private microtask = false;
+  private immediate = false;
+
+  constructor() {
+    super(
+      () => performance.now(),
+      (due) => this.arm(due),
+    );
+  }
+
+  private arm(due: number): void {
+    if (due === -Infinity) {
+      if (this.hasSoon && !this.microtask) {
+        this.microtask = true;
+        queueMicrotask(this.onMicrotask);
+      }
+      if (this.hasLater && !this.immediate) {
+        this.immediate = true;
+        setImmediate(this.onImmediate);
+      }
+      return;
+    }
+    if (due >= this.timerDue) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(this.onTimer, Math.max(1, due - this.now()));
+  }
+
+  private readonly onMicrotask = (): void => {
+    this.microtask = false;
+    this.runSoon();
+  };
+
+  private readonly onImmediate = (): void => {
+    this.immediate = false;
+    this.runLater();
+    this.runSoon();
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerDue = Infinity;
+    this.runDue();
+    this.runSoon();
+    const next = this.nextDue();
+    if (next !== Infinity) this.arm(next);
+  };
+}
