@@ -14,7 +14,8 @@ export { instrument, toText, enabledOptimizations, CHECK_OPTIMIZATIONS, Instrume
 export { assertChecked, verifyChecks, UncheckedAccessError, type UncheckedAccess } from "./instrument/verify_checks.js";
 
 // Running them
-export { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "./runtime/kernel_node.js";
+export { NodeThread, type NodeResult, type NodeRunOptions } from "./runtime/node_thread.js";
+export type { NodeSpec, ProtocolSpec, RuntimeStats } from "./runtime/worker_node.js";
 export { loadKernelModule, parseRunArguments, type KernelModule } from "./runtime/kernel_module.js";
 export { FaultTimeoutError, KernelArgumentError, KernelModuleError, KernelTrapError, SyncWaitError, WorkerExitError } from "./runtime/errors.js";
 export { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./cli/run_job.js";
@@ -37,7 +38,10 @@ export {
 } from "./protocol/errors.js";
 
 // Transports
-export type { Transport, MessageHandler } from "./transport/transport.js";
+export type { Link, Transport, MessageHandler } from "./transport/transport.js";
+export { RingLink, type RingLinkSpec } from "./transport/ring_link.js";
+export { ringNetwork } from "./transport/ring_network.js";
+export { RelayHub } from "./transport/ring_relay.js";
 export { LocalNetwork, LocalTransport } from "./transport/local_transport.js";
 export { NatsTransport, type NatsTransportOptions } from "./transport/nats_transport.js";
 export { startNatsServer, findNatsServer, type NatsServer } from "./transport/nats_server.js";

@@ -1,65 +1,61 @@
 /**
- * Runs a job with every node in this process, over the local network or over NATS (one
- * connection per node to one nats-server), so callers (tests, benchmarks) can read each node's memory afterwards.
+ * Runs a job with every node in this process, over the embedded ring network or over NATS (one
+ * connection per node to one nats-server, each relayed to its node's worker by this thread), so
+ * callers (tests, benchmarks) can read each node's memory afterwards.
  */
-import { createProtocol } from "../protocol/index.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { jobNumber, newJobName } from "./job_id.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
-import type { KernelNode, NodeResult } from "../runtime/kernel_node.js";
-import { LocalNetwork } from "../transport/local_transport.js";
+import type { NodeResult, NodeThread } from "../runtime/node_thread.js";
+import type { ChaosSpec, ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
-import type { Transport } from "../transport/transport.js";
+import { RelayHub } from "../transport/ring_relay.js";
 
 export const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
 
 export interface ClusterOptions {
   nodes: number;
   protocol: string;
-  /** A nats server URL runs the nodes over NATS; otherwise the local network. */
+  /** A nats server URL runs the nodes over NATS; otherwise the embedded ring network. */
   natsUrl?: string;
   faultTimeoutMs?: number;
   /** @default 120000 */
   syncTimeoutMs?: number;
-  inspect?: (node: KernelNode, result: NodeResult) => void;
+  /** Protocol tuning beyond the timeouts (history bounds, gcBytes, ...). @default none */
+  tuning?: Partial<ProtocolSpec>;
+  /** Chaos mode per node (tests). @default none */
+  chaos?: (node: number) => ChaosSpec | undefined;
+  inspect?: (node: NodeThread, result: NodeResult) => void;
 }
 
 export async function runCluster(kernel: KernelModule, args: (number | bigint)[], options: ClusterOptions): Promise<JobResult> {
   const name = newJobName();
-  const job = jobNumber(name);
-  let network: LocalNetwork | undefined;
-  let transports: Transport[];
-  if (options.natsUrl) {
-    transports = await Promise.all(
-      Array.from({ length: options.nodes }, (_, nodeId) => NatsTransport.connect({ servers: options.natsUrl!, job: name, nodeId, nodeCount: options.nodes })),
-    );
-  } else {
-    network = new LocalNetwork(options.nodes);
-    transports = Array.from({ length: options.nodes }, (_, id) => network!.transport(id));
-  }
+  const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
+  const syncTimeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+  const protocol: ProtocolSpec = { placement: "allocation", ...options.tuning, name: options.protocol, job: jobNumber(name), timeoutMs: faultTimeoutMs, syncTimeoutMs };
+  const common = {
+    nodes: options.nodes,
+    protocol,
+    faultTimeoutMs,
+    // The protocol's own bound fires first and names the node waited on.
+    syncTimeoutMs: syncTimeoutMs + 2000,
+    chaos: options.chaos,
+    inspect: options.inspect,
+  };
+  if (!options.natsUrl) return runLocalJob(kernel, args, { ...common, transport: "local" });
+  const transports = await Promise.all(
+    Array.from({ length: options.nodes }, (_, nodeId) => NatsTransport.connect({ servers: options.natsUrl!, job: name, nodeId, nodeCount: options.nodes })),
+  );
+  const hub = new RelayHub();
   try {
+    hub.start();
     return await runLocalJob(kernel, args, {
-      nodes: options.nodes,
-      protocol: options.protocol,
-      transport: options.natsUrl ? "nats" : "local",
-      faultTimeoutMs: options.faultTimeoutMs ?? 10_000,
-      // The protocol's own bound fires first and names the node waited on.
-      syncTimeoutMs: (options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS) + 2000,
-      inspect: options.inspect,
-      environment: (id, port) => {
-        const coherence = createProtocol(options.protocol, {
-          transport: transports[id],
-          port,
-          job,
-          timeoutMs: options.faultTimeoutMs ?? 10_000,
-          syncTimeoutMs: options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
-          placement: "allocation",
-        });
-        return { coherence, counters: () => ({ ...transports[id].counters }), close: async () => coherence.close() };
-      },
+      ...common,
+      transport: "nats",
+      links: (nodes) => transports.map((t, i) => hub.add(t, { wake: nodes[i]!.pollWord })),
     });
   } finally {
+    await hub.stop();
     await Promise.all(transports.map((t) => t.close().catch(() => undefined)));
-    await network?.close();
   }
 }

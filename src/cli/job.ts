@@ -1,13 +1,16 @@
 /**
- * Runs one job with every node in this process: a KernelNode per node, a coherence protocol per
- * node over a shared transport network. The first node to fail stops the others, so a job either
- * returns node 0's result or rejects with the first error.
+ * Runs one job with every node in this process: a NodeThread (a worker running the kernel and its
+ * protocol) per node, linked by shared-memory rings (the embedded transport) or by links a caller
+ * builds (NATS relays). The first node to fail stops the others, so a job either returns node 0's
+ * result or rejects with the first error.
  */
 import { availableParallelism } from "node:os";
-import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
-import { KernelNode, type NodeResult, type NodeRunOptions, type RuntimeStats } from "../runtime/kernel_node.js";
-import { CoreGauge, GAUGE_BYTES, GAUGED_SPIN_US } from "../runtime/mailbox.js";
+import type { ProtocolStats } from "../protocol/coherence.js";
+import { NodeThread, processGauge, type NodeResult, type NodeRunOptions } from "../runtime/node_thread.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
+import type { ChaosSpec, ProtocolSpec, RuntimeStats } from "../runtime/worker_node.js";
+import { ringNetwork } from "../transport/ring_network.js";
+import type { RingLinkSpec } from "../transport/ring_link.js";
 
 /** Runtime counters, protocol counters and transport counters of one node (or summed). */
 export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
@@ -35,58 +38,52 @@ export interface JobResult {
   perNode: PerNodeResult[];
 }
 
-export interface NodeEnvironment {
-  coherence: Coherence;
-  /** Messages and bytes this node sent. */
-  counters(): { messages: number; bytes: number };
-  close(): Promise<void>;
-}
-
-export interface LocalJobOptions extends NodeRunOptions {
+export interface LocalJobOptions extends Pick<NodeRunOptions, "faultTimeoutMs" | "syncTimeoutMs" | "spinMicros" | "gauge"> {
   nodes: number;
-  protocol: string;
+  /** The protocol every node runs (its name is what the result reports). */
+  protocol: ProtocolSpec;
+  /** The transport's name, for the result. */
   transport: string;
-  /** Builds node `id`'s protocol and transport around its memory. */
-  environment(id: number, port: PagePort): NodeEnvironment;
+  /** The nodes' links. @default the embedded ring network (ring_network.ts) */
+  links?: (nodes: readonly NodeThread[]) => RingLinkSpec[];
+  /** Chaos mode per node (tests). @default none */
+  chaos?: (node: number) => ChaosSpec | undefined;
   /** Called with each node once it finished, while its memory is still at hand (tests read logs). */
-  inspect?(node: KernelNode, result: NodeResult): void;
+  inspect?(node: NodeThread, result: NodeResult): void;
 }
 
 export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
   const t0 = performance.now();
-  const nodes = Array.from({ length: options.nodes }, (_, id) => new KernelNode(kernel, id, options.nodes));
-  const envs = nodes.map((node) => options.environment(node.nodeId, node));
-  const spin = spinPolicy(options);
+  const nodes = Array.from({ length: options.nodes }, (_, id) => new NodeThread(kernel, id, options.nodes));
+  const links = options.links?.(nodes) ?? ringNetwork(options.nodes, { wake: (n) => nodes[n]!.pollWord });
+  const gauge = options.gauge ?? (options.spinMicros === undefined ? processGauge() : undefined);
   let firstError: Error | undefined;
   const runs = nodes.map((node, i) =>
-    node.run(envs[i].coherence, args, { ...options, ...spin }).then((result) => (options.inspect?.(node, result), result)).catch(async (error: Error) => {
-      if (!firstError) {
-        firstError = error;
-        await Promise.all(nodes.filter((n) => n !== node).map((n) => n.abort(error)));
-      }
-      throw error;
-    }),
+    node
+      .run(args, { ...options, gauge, link: links[i]!, chaos: options.chaos?.(i) })
+      .then((result) => (options.inspect?.(node, result), result))
+      .catch((error: Error) => {
+        if (!firstError) {
+          firstError = error;
+          for (const other of nodes) if (other !== node) other.abort(error);
+        }
+        throw error;
+      }),
   );
   const settled = await Promise.allSettled(runs);
-  await Promise.all(envs.map((env) => env.close().catch(() => undefined)));
   if (firstError) throw firstError;
   const results = settled.map((s) => (s as PromiseFulfilledResult<NodeResult>).value);
   const wallMs = performance.now() - t0;
-  const perNode: PerNodeResult[] = results.map((r, i) => ({
-    node: r.node,
-    value: jsonValue(r.value),
-    kernelMs: r.kernelMs,
-    stats: { ...r.stats, ...envs[i].coherence.stats(), ...envs[i].counters() },
-  }));
+  const perNode: PerNodeResult[] = results.map((r) => ({ node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: r.stats }));
   return {
-    result: jsonValue(results[0].value),
+    result: jsonValue(results[0]!.value),
     kernel: kernel.meta.kernel,
     nodes: options.nodes,
-    protocol: options.protocol,
+    protocol: options.protocol.name,
     transport: options.transport,
     pageSize: kernel.meta.layout.pageSize,
     instrumented: kernel.meta.instrumented,
-    kernelMs: results[0].kernelMs,
+    kernelMs: results[0]!.kernelMs,
     wallMs,
     stats: sumStats(perNode.map((n) => n.stats)),
     perNode,
@@ -94,29 +91,14 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
 }
 
 /**
- * The nodes of one process share a {@link CoreGauge}: each worker spins (up to GAUGED_SPIN_US,
- * backing off after spins that got no reply) only while the kernel threads running at that
- * moment and the host fit the cores, so a lone faulting node spins while its peers wait at a
- * barrier, and none spins while all compute. DSM_SPIN_US or `spinMicros` sets a fixed spin instead.
+ * How long a kernel of a process of its own spins before sleeping, when its machine runs
+ * `threads` busy threads in all: spinning saves a wake-up only while every one has a core; with
+ * more threads than cores the spinning takes the CPU the answer needs. DSM_SPIN_US overrides.
  */
-function spinPolicy(options: NodeRunOptions): Pick<NodeRunOptions, "spinMicros" | "gauge"> {
-  const env = process.env.DSM_SPIN_US;
-  if (options.spinMicros !== undefined) return { spinMicros: options.spinMicros, gauge: options.gauge };
-  if (env !== undefined && env !== "") return { spinMicros: Number(env) };
-  return { spinMicros: GAUGED_SPIN_US, gauge: options.gauge ?? new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), availableParallelism()) };
-}
-
-/**
- * How long a kernel of a process of its own spins on its mailbox before sleeping, when its
- * machine runs `kernelThreads` kernel threads in all. Spinning saves the ~45 µs of waking a
- * sleeping thread, but only while every kernel thread and the host have a core of their own;
- * with more threads than cores the spinning takes the CPU the reply needs (intsort on 4 nodes
- * over 2 cores: 5–10 s spinning, 0.7 s not). DSM_SPIN_US overrides.
- */
-export function spinMicrosFor(kernelThreads: number): number {
+export function spinMicrosFor(threads: number): number {
   const env = process.env.DSM_SPIN_US;
   if (env !== undefined && env !== "") return Number(env);
-  return kernelThreads + 1 <= availableParallelism() ? 300 : 0;
+  return threads <= availableParallelism() ? 300 : 0;
 }
 
 /** i64 results travel as decimal strings when they do not fit a double exactly. */

@@ -13,12 +13,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { FORMAT } from "../protocol/codec.js";
-import { createProtocol } from "../protocol/index.js";
-import { createSolo } from "../protocol/solo.js";
-import type { Coherence } from "../protocol/coherence.js";
-import { KernelNode } from "../runtime/kernel_node.js";
+import { NodeThread, processGauge } from "../runtime/node_thread.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
+import type { ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
+import { RelayHub } from "../transport/ring_relay.js";
+import type { RingLinkSpec } from "../transport/ring_link.js";
 import { NatsControlChannel } from "./control_channel.js";
 import { Heartbeat } from "./heartbeat.js";
 import { jobNumber } from "./job_id.js";
@@ -97,8 +97,9 @@ class MemberNode {
   private rendezvous: Rendezvous | undefined;
   private preparing: Promise<void> | undefined;
   private transport: NatsTransport | undefined;
-  private node: KernelNode | undefined;
-  private coherence: Coherence | undefined;
+  private node: NodeThread | undefined;
+  private link: RingLinkSpec | undefined;
+  private readonly hub = new RelayHub();
   private heartbeat: Heartbeat | undefined;
   /** The first lost or failed peer, which aborted this node. */
   private lost: Error | undefined;
@@ -121,12 +122,15 @@ class MemberNode {
     heartbeat.watch();
     let report: PerNodeResult;
     try {
-      const r = await this.node!.run(this.coherence!, config.args, {
+      const r = await this.node!.run(config.args, {
+        protocol: protocolSpec(config),
+        link: this.link!,
         faultTimeoutMs: config.faultTimeoutMs,
         syncTimeoutMs: config.syncTimeoutMs + 2000,
         spinMicros: config.spinMicros,
+        gauge: config.spinMicros === undefined ? processGauge() : undefined,
       });
-      report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: { ...r.stats, ...this.coherence!.stats(), ...this.transport!.counters } };
+      report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: r.stats };
     } catch (error) {
       if (this.lost) throw this.lost;
       heartbeat.abort(`${(error as Error).name}: ${(error as Error).message}`);
@@ -150,8 +154,10 @@ class MemberNode {
     const { config } = this;
     const onStatus = config.onStatus && ((event: { type: string; data: unknown }) => config.onStatus!(rank, event));
     this.transport = await NatsTransport.connect({ servers: config.servers, job: config.job, nodeId: rank, nodeCount: config.nodes, ...config.auth, onStatus });
-    this.node = new KernelNode(config.kernel, rank, config.nodes);
-    this.coherence = createCoherence(config, this.node, this.transport);
+    this.node = new NodeThread(config.kernel, rank, config.nodes);
+    // Subscribed now: messages of faster peers wait in the node's ring until its worker starts.
+    this.link = this.hub.add(this.transport, { wake: this.node.pollWord });
+    this.hub.start();
     await this.transport.flush();
     this.heartbeat = new Heartbeat(this.control, {
       self: members[rank],
@@ -165,28 +171,20 @@ class MemberNode {
 
   private abort(error: Error): void {
     this.lost ??= error;
-    // Closing the protocol rejects the fault or barrier the node waits in, which would otherwise
-    // hold the run until its own timeout.
-    void this.node!.abort(error).finally(() => this.coherence!.close());
+    // The worker stops at its next poll or wait, instead of holding the run until its own timeout.
+    this.node!.abort(error);
   }
 
   async close(): Promise<void> {
     this.rendezvous?.close();
     await this.preparing?.catch(() => undefined); // a rendezvous that failed meanwhile must not leak its transport
     this.heartbeat?.close();
-    this.coherence?.close();
+    await this.hub.stop();
     await this.transport?.close().catch(() => undefined);
   }
 }
 
-function createCoherence(config: MemberNodeConfig, node: KernelNode, transport: NatsTransport): Coherence {
-  if (config.nodes === 1) return createSolo(node);
-  return createProtocol(config.protocol, {
-    transport,
-    port: node,
-    job: jobNumber(config.job),
-    timeoutMs: config.faultTimeoutMs,
-    syncTimeoutMs: config.syncTimeoutMs,
-    placement: "allocation",
-  });
+function protocolSpec(config: MemberNodeConfig): ProtocolSpec {
+  if (config.nodes === 1) return { name: "solo", job: 0, timeoutMs: config.faultTimeoutMs };
+  return { name: config.protocol, job: jobNumber(config.job), timeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs, placement: "allocation" };
 }

@@ -1,7 +1,6 @@
 /**
  * Picks the concrete transport and protocol for a job and runs it.
  */
-import { createSolo } from "../protocol/solo.js";
 import type { KernelModule } from "../runtime/kernel_module.js";
 import { runCluster } from "./cluster.js";
 import { runLocalJob, type JobResult } from "./job.js";
@@ -25,10 +24,14 @@ export async function runJob(kernel: KernelModule, args: (number | bigint)[], re
   if (request.transport === "nats") return runNatsJob(kernel, kernel.bytes, args, request);
   if (request.nodes === 1) {
     // One node has nobody to be coherent with: every protocol degenerates to all pages local.
-    return runLocalJob(kernel, args, {
-      ...request,
-      environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
+    const job = await runLocalJob(kernel, args, {
+      nodes: 1,
+      protocol: { name: "solo", job: 0, timeoutMs: request.faultTimeoutMs },
+      transport: request.transport,
+      faultTimeoutMs: request.faultTimeoutMs,
+      syncTimeoutMs: request.syncTimeoutMs,
     });
+    return { ...job, protocol: request.protocol };
   }
   return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs, syncTimeoutMs: request.syncTimeoutMs });
 }

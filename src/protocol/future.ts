@@ -118,7 +118,7 @@ export class Future<T = void> implements PromiseLike<T> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyFuture = Future<any>;
+export type AnyFuture = Future<any>;
 
 /** A sequence of steps: yields the futures it waits for (through {@link wait}) and returns its result. */
 export type Flow<T> = Generator<AnyFuture, T, unknown>;

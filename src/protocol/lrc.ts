@@ -74,10 +74,7 @@ import { SyncService } from "./sync.js";
 /** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */
 export const DEFAULT_GC_BYTES = 32 << 20;
 
-export interface LrcOptions extends ProtocolOptions {
-  /** Garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
-  gcBytes?: number;
-}
+export type LrcOptions = ProtocolOptions;
 
 export class LrcProtocol implements Coherence {
   private readonly port: PagePort;

@@ -19,6 +19,8 @@ export interface ProtocolTuning {
   historyLength?: number;
   /** Diff protocol: bytes of diffs kept per node over all pages. @default 64 MiB */
   historyBytes?: number;
+  /** lrc: garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
+  gcBytes?: number;
   /**
    * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
    * each collective allocation cut into one block per node. Kernel runs use "allocation".

@@ -2,8 +2,9 @@
  * Chaos mode, for tests: a host that takes pages away from its kernel and gives them back at
  * random whenever the kernel is parked, so that an access that slipped past its check shows up as
  * a wrong result. Every way a real host may change a page while the kernel is parked is used at
- * every chance: every poll, fault, sync call and allocation (through KernelNode's `parkHook`), and
- * polls are provoked all the time by raising the poll flag.
+ * every chance: every poll, fault, sync call and allocation (the worker calls `parked`), and
+ * polls are provoked all the time: every park raises the poll word again, so the kernel parks at
+ * its very next loop header.
  *
  * Taking page p away: its bytes and protection are saved, the bytes are filled with a poison
  * pattern and the protection becomes None. An access that is checked faults, and the fault gives
@@ -31,7 +32,7 @@
 import { Access, NO_READ, NO_WRITE, Protection, Request } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "../protocol/coherence.js";
 import { DONE, Future } from "../protocol/future.js";
-import type { KernelNode } from "./kernel_node.js";
+import type { MemoryPort } from "./memory_port.js";
 
 export interface ChaosOptions {
   /** Uniform random numbers in [0, 1); seeded by tests so that a failure reproduces. */
@@ -42,8 +43,6 @@ export interface ChaosOptions {
   maxTakePerPark?: number;
   /** Chance, at each park, that each taken page is given back. @default 0.25 */
   giveBackChance?: number;
-  /** Milliseconds between raised poll flags while the kernel runs; 0 raises it again at once. @default 0 */
-  pollEveryMs?: number;
   /**
    * Take private pages (heap, shadow stack) too, which a real host never does. Off for builds
    * with the `privateAccesses` optimisation, whose unchecked accesses rely on that rule.
@@ -76,17 +75,18 @@ export class ChaosMemory implements PagePort {
   /** Shared pages allocated so far, [first, end) each. */
   private readonly allocations: [number, number][] = [];
   private readonly privateFirst: number;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private running = false;
 
   constructor(
-    private readonly node: KernelNode,
+    private readonly node: MemoryPort,
     private readonly options: ChaosOptions,
+    /** Raises the kernel's poll word, so it parks at its next loop header. */
+    private readonly raisePoll: () => void,
   ) {
     this.pageSize = node.pageSize;
     this.firstPage = node.firstPage;
     this.pageCount = node.pageCount;
-    this.privateFirst = node.kernel.meta.layout.memoryBase / node.pageSize;
+    this.privateFirst = node.layout.memoryBase / node.pageSize;
   }
 
   page(page: number): Uint8Array {
@@ -107,13 +107,14 @@ export class ChaosMemory implements PagePort {
     this.node.whenParked(fn, failed);
   }
 
-  /** The kernel parked on a request of `kind` (KernelNode's parkHook). */
+  /** The kernel parked on a call of `kind` (a Request). */
   parked(kind: number): void {
     this.counters.parks++;
     if (kind === Request.Done) {
       this.stop();
       return this.giveBackAll();
     }
+    if (this.running) this.raisePoll();
     for (const page of [...this.taken.keys()]) if (this.options.random() < (this.options.giveBackChance ?? 0.25)) this.giveBack(page);
     const max = this.options.maxTakePerPark ?? 3;
     for (let i = 0; i < max && this.options.random() < (this.options.takeChance ?? 0.5); i++) this.takeRandom();
@@ -136,30 +137,14 @@ export class ChaosMemory implements PagePort {
     this.allocations.push([first, Math.ceil((address + bytes) / this.pageSize)]);
   }
 
-  /** Raises the poll flag (through whenParked) every `pollEveryMs` until the kernel is done. */
+  /** Provokes polls from now on, until the kernel is done. */
   start(): void {
     this.running = true;
-    let waiting = false;
-    const every = this.options.pollEveryMs ?? 0;
-    const tick = () => {
-      if (!this.running) return;
-      if (!waiting) {
-        waiting = true;
-        this.node.whenParked(
-          () => (waiting = false),
-          () => undefined,
-        );
-      }
-      this.timer = every > 0 ? setTimeout(tick, every) : setImmediate(tick);
-    };
-    tick();
+    this.raisePoll();
   }
 
   stop(): void {
     this.running = false;
-    if (this.timer !== undefined) clearTimeout(this.timer as NodeJS.Timeout);
-    if (this.timer !== undefined) clearImmediate(this.timer as NodeJS.Immediate);
-    this.timer = undefined;
   }
 
   giveBackAll(): void {
@@ -242,10 +227,28 @@ export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence 
       chaos.giveBackAll();
       return inner.finish();
     },
-    stats: (): ProtocolStats => ({ ...inner.stats(), chaosTaken: chaos.counters.taken, chaosAbsorbed: chaos.counters.faultsAbsorbed }),
+    stats: (): ProtocolStats => ({
+      ...inner.stats(),
+      chaosTaken: chaos.counters.taken,
+      chaosGivenBack: chaos.counters.givenBack,
+      chaosAbsorbed: chaos.counters.faultsAbsorbed,
+      chaosParks: chaos.counters.parks,
+    }),
     close: () => {
       chaos.stop();
       inner.close();
     },
+  };
+}
+
+/** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32): chaos runs reproduce from their seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

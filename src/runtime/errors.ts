@@ -41,3 +41,8 @@ export class SyncWaitError extends Error {
     super(`node ${node}: ${operation} did not complete within ${timeoutMs} ms`);
   }
 }
+
+/** Thrown inside a worker to unwind its kernel when the host stops the node; the host reports why. */
+export class HostAbort extends Error {
+  override name = "HostAbort";
+}

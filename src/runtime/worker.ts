@@ -1,87 +1,40 @@
 /**
- * Worker thread entry: runs one node's kernel on the node's shared memory. Every kernel import
- * that needs the host (faults, polls, sync calls) goes through the mailbox and blocks the kernel
- * there: that is where it is parked.
+ * Worker thread entry: runs one node — its kernel, and its protocol in the same thread
+ * (worker_node.ts) — and posts one WorkerReport back. A HostAbort (the host stopped the node)
+ * reports "aborted"; any other error (a runtime error, or the kernel's trap as KernelTrapError)
+ * is relayed as data (error_relay.ts).
  */
 import { parentPort } from "node:worker_threads";
 import { instantiateSync, type Imports } from "@assemblyscript/loader";
-import { FAULT_IMPORT, IMPORT_MODULE, POLL_IMPORT, Request, type Layout } from "../abi.js";
-import { CoreGauge, HostAbort, MailboxClient } from "./mailbox.js";
+import { relayError } from "./error_relay.js";
+import { HostAbort } from "./errors.js";
+import { WorkerNode, type NodeSpec, type NodeStats, type WorkerReport } from "./worker_node.js";
 
-export interface WorkerInit {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
-  nodeId: number;
-  nodeCount: number;
-  layout: Layout;
-  args: (number | bigint)[];
-  spinMicros: number;
-  /** Shared running-thread count of the process and its core count (mailbox.ts CoreGauge); absent: spin always. */
-  gauge?: { buffer: SharedArrayBuffer; cores: number };
-}
-
-export type WorkerReport =
-  | { type: "result"; value: number | bigint | undefined; kernelMs: number }
-  | { type: "trap"; message: string }
-  | { type: "aborted" };
-
-/** Microseconds on CLOCK_MONOTONIC: common to every thread and process of one machine. */
-export function monotonicMicros(): number {
-  return Number(process.hrtime.bigint()) / 1000;
-}
-
-function runNode(init: WorkerInit): WorkerReport {
-  const control = new Int32Array(init.memory.buffer, 0, 64);
-  const gauge = init.gauge ? new CoreGauge(init.gauge.buffer, init.gauge.cores) : undefined;
-  gauge?.enter();
+async function runNode(spec: NodeSpec): Promise<WorkerReport> {
+  const node = new WorkerNode(spec);
   try {
-    return runKernel(init, new MailboxClient(control, init.spinMicros, gauge));
-  } finally {
-    gauge?.leave();
-  }
-}
-
-function runKernel(init: WorkerInit, mailbox: MailboxClient): WorkerReport {
-  const { layout } = init;
-  const imports = {
-    env: { memory: init.memory },
-    [IMPORT_MODULE]: {
-      nodeId: () => init.nodeId,
-      nodeCount: () => init.nodeCount,
-      barrier: () => void mailbox.call(Request.Barrier),
-      lock: (id: number) => void mailbox.call(Request.Lock, id),
-      unlock: (id: number) => void mailbox.call(Request.Unlock, id),
-      now: monotonicMicros,
-      regionBase: () => layout.regionBase,
-      regionBytes: () => layout.regionBytes,
-      pageSize: () => layout.pageSize,
-      allocated: (address: number, bytes: number) => void mailbox.call(Request.Alloc, address, bytes),
-      [FAULT_IMPORT]: (first: number, last: number, access: number) => void mailbox.call(Request.Fault, first, last, access),
-      [POLL_IMPORT]: () => void mailbox.call(Request.Poll),
-    },
-  };
-  try {
-    const { exports } = instantiateSync(init.module, imports as unknown as Imports);
-    const start = exports._start as (() => void) | undefined;
-    if (typeof start === "function") start();
-    const run = exports.run as (...args: (number | bigint)[]) => number | bigint | undefined;
-    const t0 = performance.now();
-    const value = run(...init.args);
-    const kernelMs = performance.now() - t0;
-    mailbox.call(Request.Done);
-    return { type: "result", value, kernelMs };
+    await node.prepare();
+    const { value, kernelMs } = node.run((imports) => instantiateSync(spec.module, imports as unknown as Imports).exports as unknown as WebAssembly.Exports);
+    return { type: "result", value, kernelMs, stats: node.report() };
   } catch (error) {
     if (error instanceof HostAbort) return { type: "aborted" };
-    return { type: "trap", message: describe(error) };
+    return { type: "failed", error: relayError(error), stats: safeReport(node) };
+  } finally {
+    node.close();
   }
 }
 
-function describe(error: unknown): string {
-  if (error instanceof WebAssembly.RuntimeError) return error.message;
-  if (error instanceof Error) return error.message;
-  return String(error);
+function safeReport(node: WorkerNode): NodeStats {
+  try {
+    return node.report();
+  } catch {
+    return {} as NodeStats;
+  }
 }
 
-parentPort?.once("message", (init: WorkerInit) => {
-  parentPort!.postMessage(runNode(init));
+parentPort?.once("message", (spec: NodeSpec) => {
+  runNode(spec).then(
+    (report) => parentPort!.postMessage(report),
+    (error) => parentPort!.postMessage({ type: "failed", error: relayError(error), stats: {} as NodeStats } satisfies WorkerReport),
+  );
 });

@@ -19,7 +19,6 @@ import { runLocalJob, type JobResult } from "../../src/cli/job.js";
 import type { BuildOptions } from "../../src/instrument/build.js";
 import { compileKernel } from "../../src/instrument/compile.js";
 import { withCustomSection } from "../../src/instrument/custom_section.js";
-import { createSolo } from "../../src/protocol/solo.js";
 import { loadKernelModule, type KernelModule } from "../../src/runtime/kernel_module.js";
 import { SUITE_ROOT } from "./suite.js";
 
@@ -132,9 +131,8 @@ export function typedArgs(kernel: KernelModule, args: number[]): (number | bigin
 export function runSolo(kernel: KernelModule, args: number[], nodes = 1): Promise<JobResult> {
   return runLocalJob(kernel, typedArgs(kernel, args), {
     nodes,
-    protocol: "none",
+    protocol: { name: "solo", job: 0, timeoutMs: 10_000 },
     transport: "none",
-    environment: (_id, port) => ({ coherence: createSolo(port), counters: () => ({ messages: 0, bytes: 0 }), close: async () => {} }),
   });
 }
 

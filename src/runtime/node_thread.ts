@@ -1,0 +1,159 @@
+/**
+ * The host's handle on one node: it owns the node's shared WebAssembly.Memory, starts the worker
+ * that runs the node (worker.ts, worker_node.ts) and waits for its report. It takes no part in
+ * the node's faults, requests or synchronisation; those stay in the worker. It does three small
+ * things while the node runs:
+ *
+ * - abort(): raises the node's abort word and poll word and rings its bell, so the worker stops
+ *   at its next poll or wait (HostAbort), and terminates the worker if it has not within a grace
+ *   period (a kernel built without polls, say);
+ * - timer wake-ups: the worker publishes when its next timer is due (reactor.ts WAKE_AT); a coarse
+ *   interval here raises the poll word once that time has passed, so a kernel that computes
+ *   without messages still retransmits and gives up on time;
+ * - reading the node's memory after the run (tests).
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { Slot, type Layout } from "../abi.js";
+import { Bell } from "../transport/bell.js";
+import type { RingLinkSpec, WakeWord } from "../transport/ring_link.js";
+import { CoreGauge, GAUGE_BYTES } from "./core_gauge.js";
+import { reviveError, type RelayedError } from "./error_relay.js";
+import { WorkerExitError } from "./errors.js";
+import type { KernelModule } from "./kernel_module.js";
+import { HOST_WORD_BYTES, HostWord, WAKE_AT_OFFSET } from "./reactor.js";
+import type { ChaosSpec, NodeSpec, NodeStats, ProtocolSpec, WorkerReport } from "./worker_node.js";
+
+export interface NodeRunOptions {
+  protocol: ProtocolSpec;
+  link: RingLinkSpec;
+  /** Bound on one fault, in milliseconds. @default 10000 */
+  faultTimeoutMs?: number;
+  /** Bound on one barrier or lock call, in milliseconds. @default 120000 */
+  syncTimeoutMs?: number;
+  /** Microseconds a waiting worker spins before it sleeps. @default DEFAULT_SPIN_US (env DSM_SPIN_US) */
+  spinMicros?: number;
+  /** Shared by the nodes of one process (core_gauge.ts). @default none: spin within spinMicros always */
+  gauge?: CoreGauge;
+  chaos?: ChaosSpec;
+}
+
+export interface NodeResult {
+  node: number;
+  value: number | bigint | undefined;
+  kernelMs: number;
+  stats: NodeStats;
+}
+
+/**
+ * Longest spin of a waiting worker while its process's running threads fit the cores. A reply
+ * from a node that computes comes at its next loop header, usually within microseconds, and a
+ * barrier waits for the slowest node's phase; spinning through either keeps the wake-up (tens of
+ * microseconds here) off the path, and costs nothing while every thread has a core.
+ */
+export const DEFAULT_SPIN_US = 1000;
+
+/** How often the host looks at the worker's next timer (see the file comment). */
+const WAKE_CHECK_MS = 5;
+/** After abort(), a worker that has not stopped by itself is terminated this much later. */
+const ABORT_GRACE_MS = 2000;
+
+const WORKER_URL = new URL("./worker.js", import.meta.url);
+
+export class NodeThread {
+  readonly memory: WebAssembly.Memory;
+  readonly layout: Layout;
+  /** The node's host words (reactor.ts). */
+  readonly host = new SharedArrayBuffer(HOST_WORD_BYTES);
+  private readonly control: Int32Array;
+  private worker: Worker | undefined;
+  private bell: Bell | undefined;
+  private abortTimer: NodeJS.Timeout | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    readonly kernel: KernelModule,
+    readonly nodeId: number,
+    readonly nodeCount: number,
+  ) {
+    this.layout = kernel.meta.layout;
+    this.memory = new WebAssembly.Memory({ initial: this.layout.initialPages, maximum: this.layout.maximumPages, shared: true });
+    this.control = new Int32Array(this.memory.buffer, 0, 16);
+  }
+
+  /** The node's poll word: ring links raise it when they publish a message for this node. */
+  get pollWord(): WakeWord {
+    return { buffer: this.memory.buffer as unknown as SharedArrayBuffer, index: Slot.POLL_FLAG };
+  }
+
+  /** Runs the kernel to completion on its own worker thread (final barrier included). */
+  async run(args: (number | bigint)[], options: NodeRunOptions): Promise<NodeResult> {
+    const spinMicros = options.spinMicros ?? spinFromEnvironment() ?? DEFAULT_SPIN_US;
+    const gauge = options.gauge;
+    const spec: NodeSpec = {
+      module: this.kernel.module,
+      memory: this.memory,
+      nodeId: this.nodeId,
+      nodeCount: this.nodeCount,
+      layout: this.layout,
+      args,
+      protocol: options.protocol,
+      link: options.link,
+      host: this.host,
+      gauge: gauge && { buffer: gauge.buffer, cores: gauge.cores },
+      spinMicros,
+      faultTimeoutMs: options.faultTimeoutMs ?? 10_000,
+      syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
+      chaos: options.chaos,
+    };
+    this.bell = new Bell(options.link.bell);
+    const worker = new Worker(WORKER_URL);
+    this.worker = worker;
+    const report = new Promise<WorkerReport>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", (error) => reject(new WorkerExitError(this.nodeId, `failed: ${error.message}`, { cause: error })));
+      worker.once("exit", (code) => reject(this.failure ?? new WorkerExitError(this.nodeId, `exited with code ${code} before reporting`)));
+    });
+    const wakeAt = new Float64Array(this.host, WAKE_AT_OFFSET, 1);
+    const waker = setInterval(() => {
+      const at = wakeAt[0]!;
+      if (at !== 0 && at <= performance.timeOrigin + performance.now()) Atomics.store(this.control, Slot.POLL_FLAG, 1);
+    }, WAKE_CHECK_MS);
+    waker.unref();
+    worker.postMessage(spec);
+    try {
+      const outcome = await report;
+      if (outcome.type === "aborted") throw this.failure ?? new WorkerExitError(this.nodeId, "aborted by the host");
+      if (outcome.type === "failed") throw reviveError(outcome.error as RelayedError);
+      return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: outcome.stats };
+    } finally {
+      clearInterval(waker);
+      if (this.abortTimer) clearTimeout(this.abortTimer);
+      await worker.terminate();
+    }
+  }
+
+  /** Stops a running node from outside (another node failed); its run() rejects with `reason`. */
+  abort(reason: Error): void {
+    this.failure ??= reason;
+    Atomics.store(new Int32Array(this.host, 0, 2), HostWord.ABORT, 1);
+    Atomics.store(this.control, Slot.POLL_FLAG, 1);
+    this.bell?.ring();
+    if (this.worker && !this.abortTimer) {
+      const worker = this.worker;
+      this.abortTimer = setTimeout(() => void worker.terminate(), ABORT_GRACE_MS);
+      this.abortTimer.unref();
+    }
+  }
+}
+
+/** DSM_SPIN_US, when set. */
+export function spinFromEnvironment(): number | undefined {
+  const env = process.env.DSM_SPIN_US;
+  return env !== undefined && env !== "" ? Number(env) : undefined;
+}
+
+/** A gauge for the nodes of this process: they spin only while the threads that run fit its cores. */
+export function processGauge(): CoreGauge {
+  return new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), availableParallelism());
+}

@@ -1,0 +1,277 @@
+/**
+ * One node as it runs in its kernel's worker thread: the kernel, its memory, its protocol and the
+ * reactor that drives the protocol. Every kernel call that needs the runtime is served right here,
+ * in the kernel's thread; no other thread of the process takes part in a fault, a request served
+ * for another node, a barrier or a lock.
+ *
+ *   kernel ── __fault(first, last, access) ──▶ protocol.fault(): a Future
+ *               settled at once (decided locally) ──▶ return
+ *               pending ──▶ reactor.wait(): serve messages, spin or sleep on the bell, until it settles
+ *             every page of the range checked again before returning; asked again if one was taken
+ *   kernel ── __poll() ──▶ reactor.service(): requests of other nodes served, timers run
+ *   kernel ── barrier() / lock(id) / unlock(id) ──▶ protocol call, reactor.wait()
+ *   run returned ──▶ protocol.finish() (the final barrier), reactor.wait()
+ *
+ * While the kernel is inside one of these calls (and before it starts, after it returns) it is
+ * parked: MemoryPort.parked is true, and only then does protocol code run.
+ */
+import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
+import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
+import type { Future } from "../protocol/future.js";
+import { createProtocol } from "../protocol/index.js";
+import type { ProtocolTuning } from "../protocol/protocol_options.js";
+import { createSolo } from "../protocol/solo.js";
+import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
+import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
+import { CoreGauge } from "./core_gauge.js";
+import { FaultTimeoutError, KernelTrapError, SyncWaitError } from "./errors.js";
+import { MemoryPort } from "./memory_port.js";
+import { Reactor } from "./reactor.js";
+
+/** Which protocol a node runs, as plain data. */
+export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
+  /** A name createProtocol knows, or "solo" (one node, all pages local). */
+  name: string;
+  job: number;
+  /** Bound on every wait for another node. */
+  timeoutMs: number;
+  /**
+   * URL of a module exporting `createCoherence(options: ProtocolOptions): Coherence`, used in
+   * place of `name` (tests run their own protocols this way). @default undefined
+   */
+  module?: string;
+}
+
+/** Chaos mode (chaos.ts) for tests, as plain data. */
+export interface ChaosSpec {
+  seed: number;
+  /** @default true */
+  privatePages?: boolean;
+}
+
+/** Everything a worker needs to run one node: plain data and shared memory, so it can be posted. */
+export interface NodeSpec {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  nodeId: number;
+  nodeCount: number;
+  layout: Layout;
+  args: (number | bigint)[];
+  protocol: ProtocolSpec;
+  link: RingLinkSpec;
+  /** The node's host words (reactor.ts HostWord). */
+  host: SharedArrayBuffer;
+  /** Running threads of the process and its cores (core_gauge.ts); absent: spin whenever allowed. */
+  gauge?: { buffer: SharedArrayBuffer; cores: number };
+  /** Longest spin on the bell before sleeping, in microseconds. */
+  spinMicros: number;
+  /** Bound on one fault. */
+  faultTimeoutMs: number;
+  /** Bound on one barrier or lock call. */
+  syncTimeoutMs: number;
+  chaos?: ChaosSpec;
+}
+
+export interface RuntimeStats {
+  readFaults: number;
+  writeFaults: number;
+  /** Faults the protocol resolved but a page of the range was gone again before the kernel resumed. */
+  refaults: number;
+  polls: number;
+  barriers: number;
+  locks: number;
+  /** Milliseconds the kernel was blocked in faults and in sync calls (barrier, lock, unlock). */
+  faultMs: number;
+  syncMs: number;
+  /** Messages of this node that a host thread relayed (NATS); zero on the embedded transport. */
+  hostHops: number;
+  /** Waits that spun and were answered while spinning, and waits that slept. */
+  spinHits: number;
+  sleeps: number;
+}
+
+export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
+
+export type WorkerReport =
+  | { type: "result"; value: number | bigint | undefined; kernelMs: number; stats: NodeStats }
+  | { type: "failed"; error: unknown; stats: NodeStats }
+  | { type: "aborted" };
+
+/** Microseconds on CLOCK_MONOTONIC: common to every thread and process of one machine. */
+export function monotonicMicros(): number {
+  return Number(process.hrtime.bigint()) / 1000;
+}
+
+export class WorkerNode {
+  readonly port: MemoryPort;
+  readonly link: RingLink;
+  readonly reactor: Reactor;
+  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0, hostHops: 0, spinHits: 0, sleeps: 0 };
+  private coherence!: Coherence;
+  private chaos: ChaosMemory | undefined;
+  private readonly control: Int32Array;
+  private readonly table: Uint8Array;
+  private readonly gauge: CoreGauge | undefined;
+  /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
+  private failure: unknown;
+
+  constructor(readonly spec: NodeSpec) {
+    this.port = new MemoryPort(spec.memory, spec.layout, spec.nodeId);
+    this.link = new RingLink(spec.link);
+    this.control = new Int32Array(spec.memory.buffer, 0, 16);
+    this.table = new Uint8Array(spec.memory.buffer, spec.layout.tableBase, spec.layout.tableBytes);
+    this.gauge = spec.gauge ? new CoreGauge(spec.gauge.buffer, spec.gauge.cores) : undefined;
+    this.reactor = new Reactor(this.link, { poll: { words: this.control, index: Slot.POLL_FLAG }, host: spec.host, gauge: this.gauge, spinMicros: spec.spinMicros });
+  }
+
+  /** Builds the protocol (importing a test's module when the spec names one). */
+  async prepare(): Promise<void> {
+    const { spec } = this;
+    const port = spec.chaos ? (this.chaos = new ChaosMemory(this.port, { random: seededRandom(spec.chaos.seed), privatePages: spec.chaos.privatePages }, () => this.raisePoll())) : this.port;
+    const { name, module, ...tuning } = spec.protocol;
+    const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers };
+    let inner: Coherence;
+    if (module) inner = ((await import(module)) as { createCoherence(o: typeof options): Coherence }).createCoherence(options);
+    else if (name === "solo") inner = createSolo(port);
+    else inner = createProtocol(name, options);
+    this.coherence = this.chaos ? chaosCoherence(inner, this.chaos) : inner;
+  }
+
+  /** Runs the kernel to completion (final barrier included); throws what stopped it. */
+  run(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): { value: number | bigint | undefined; kernelMs: number } {
+    this.gauge?.enter();
+    try {
+      return this.runKernel(instantiate);
+    } finally {
+      this.gauge?.leave();
+    }
+  }
+
+  private runKernel(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): { value: number | bigint | undefined; kernelMs: number } {
+    const { spec } = this;
+    this.coherence.start();
+    const exports = instantiate(this.imports());
+    const start = exports._start as (() => void) | undefined;
+    const run = exports.run as (...args: (number | bigint)[]) => number | bigint | undefined;
+    let value: number | bigint | undefined;
+    let kernelMs: number;
+    this.port.parked = false;
+    try {
+      if (typeof start === "function") start();
+      const t0 = performance.now();
+      value = run(...spec.args);
+      kernelMs = performance.now() - t0;
+    } catch (error) {
+      this.port.parked = true;
+      // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
+      throw this.failure ?? new KernelTrapError(spec.nodeId, error instanceof Error ? error.message : String(error));
+    }
+    this.port.parked = true;
+    this.chaos?.parked(Request.Done);
+    this.sync(this.coherence.finish(), "final barrier");
+    return { value, kernelMs };
+  }
+
+  /** Counters of the runtime, the protocol and the link. */
+  report(): NodeStats {
+    const r = this.reactor.counters;
+    return {
+      ...this.stats,
+      spinHits: r.spinHits,
+      sleeps: r.sleeps,
+      hostHops: this.spec.link.route === "relayed" ? this.link.counters.messages : 0,
+      ...this.coherence.stats(),
+      messages: this.link.counters.messages,
+      bytes: this.link.counters.bytes,
+    };
+  }
+
+  close(): void {
+    this.coherence?.close();
+  }
+
+  private raisePoll(): void {
+    Atomics.store(this.control, Slot.POLL_FLAG, 1);
+  }
+
+  private imports(): WebAssembly.Imports {
+    const { spec } = this;
+    const { layout } = spec;
+    return {
+      env: { memory: spec.memory },
+      [IMPORT_MODULE]: {
+        nodeId: () => spec.nodeId,
+        nodeCount: () => spec.nodeCount,
+        barrier: () =>
+          this.parkedCall(Request.Barrier, () => {
+            this.stats.barriers++;
+            this.sync(this.coherence.barrier(), "barrier");
+          }),
+        lock: (id: number) =>
+          this.parkedCall(Request.Lock, () => {
+            this.stats.locks++;
+            this.sync(this.coherence.lock(id), `lock ${id}`);
+          }),
+        unlock: (id: number) => this.parkedCall(Request.Unlock, () => this.sync(this.coherence.unlock(id), `unlock ${id}`)),
+        now: monotonicMicros,
+        regionBase: () => layout.regionBase,
+        regionBytes: () => layout.regionBytes,
+        pageSize: () => layout.pageSize,
+        allocated: (address: number, bytes: number) => this.parkedCall(Request.Alloc, () => this.coherence.allocated(address >>> 0, bytes >>> 0)),
+        [FAULT_IMPORT]: (first: number, last: number, access: number) => this.parkedCall(Request.Fault, () => this.fault(first >>> 0, last >>> 0, access === Access.Write ? Access.Write : Access.Read)),
+        [POLL_IMPORT]: () =>
+          this.parkedCall(Request.Poll, () => {
+            this.stats.polls++;
+            this.reactor.service();
+          }),
+      },
+    };
+  }
+
+  /** Runs a kernel call parked; an error it throws unwinds the kernel and is what the run reports. */
+  private parkedCall(kind: Request, call: () => void): void {
+    this.port.parked = true;
+    try {
+      this.chaos?.parked(kind);
+      call();
+    } catch (error) {
+      this.failure ??= error;
+      throw error;
+    } finally {
+      this.port.parked = false;
+    }
+  }
+
+  private fault(first: number, last: number, access: Access): void {
+    const t0 = performance.now();
+    const write = access === Access.Write;
+    if (write) this.stats.writeFaults++;
+    else this.stats.readFaults++;
+    const timeoutMs = this.spec.faultTimeoutMs;
+    const timers = this.reactor.timers;
+    const deadline = timers.now() + timeoutMs;
+    for (;;) {
+      const done = this.coherence.fault(first, last, access);
+      this.reactor.wait(done, deadline, () => new FaultTimeoutError(this.spec.nodeId, first, write ? "write" : "read", timeoutMs));
+      if (done.failed) throw done.reason;
+      // The kernel does not check again after the call: every page must allow the access now.
+      if (this.accessible(first, last, access)) break;
+      this.stats.refaults++;
+    }
+    this.stats.faultMs += performance.now() - t0;
+  }
+
+  private accessible(first: number, last: number, access: Access): boolean {
+    const forbidden = access === Access.Write ? NO_READ | NO_WRITE : NO_READ;
+    for (let p = first; p <= last; p++) if ((this.table[p]! & forbidden) !== 0) return false;
+    return true;
+  }
+
+  private sync(done: Future<void>, operation: string): void {
+    const t0 = performance.now();
+    const timeoutMs = this.spec.syncTimeoutMs;
+    this.reactor.wait(done, this.reactor.timers.now() + timeoutMs, () => new SyncWaitError(this.spec.nodeId, operation, timeoutMs));
+    this.stats.syncMs += performance.now() - t0;
+    if (done.failed) throw done.reason;
+  }
+}
