@@ -45,32 +45,20 @@ export const TABLE_BASE = CONTROL_BYTES;
 
 /**
  * Control words, as indices into an Int32Array over the memory (byte address = index * 4).
- * Ordering rule: a side writes its payload slots first and publishes with an Atomics.store to
- * its sequence slot; the other side reads payload only after observing that sequence number.
+ * Ordering rule: whoever publishes something for the node (a message into its ring) does so
+ * before it raises the poll word with Atomics.store; the node lowers the word with Atomics.store
+ * before it looks for what was published, so nothing published after its look goes unnoticed.
  */
 export const Slot = {
-  /** Host sets it to 1 to ask the kernel to park at its next poll point; host clears it. */
+  /**
+   * Raised (1) by anyone who published something for the node — a message, a due timer — to ask
+   * the kernel to park at its next poll point; lowered by the node's reactor when it serves.
+   */
   POLL_FLAG: 0,
-  /** Worker increments it (Atomics.store + notify) to publish a request. */
-  REQ_SEQ: 1,
-  /** Host sets it to the request's sequence number (Atomics.store + notify) to publish the reply. */
-  ACK_SEQ: 2,
-  /** Request kind, one of {@link Request}. */
-  KIND: 3,
-  ARG0: 4,
-  ARG1: 5,
-  ARG2: 6,
-  ARG3: 7,
-  /** Reply status: {@link Reply}. */
-  STATUS: 8,
-  /** Reply value (i32), e.g. the address returned by an allocation. */
-  RESULT: 9,
-  /** Host sets it (Atomics.store) to a request's sequence number when it picks the request up. */
-  SEEN: 10,
 } as const;
 export const POLL_FLAG_ADDRESS = Slot.POLL_FLAG * 4;
 
-/** Request kinds a worker sends to its host through the mailbox. */
+/** The kernel's calls into the runtime, by kind (what chaos mode and statistics see). */
 export const Request = {
   Fault: 1,
   Poll: 2,
@@ -78,13 +66,10 @@ export const Request = {
   Lock: 4,
   Unlock: 5,
   Alloc: 6,
-  /** `run` returned; the host runs the final barrier before acknowledging. */
+  /** `run` returned; the final barrier follows. */
   Done: 7,
 } as const;
 export type Request = (typeof Request)[keyof typeof Request];
-
-/** Reply status written to {@link Slot.STATUS}. */
-export const Reply = { Ok: 0, Abort: 1 } as const;
 
 export const WASM_PAGE = 65536;
 export const MIN_PAGE_SIZE = 1024;

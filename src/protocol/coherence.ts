@@ -50,12 +50,6 @@ export interface Coherence {
   start(): void;
   /** The kernel missed on pages first..last for `access`; resolves once all are accessible. */
   fault(first: number, last: number, access: Access): Future<void>;
-  /**
-   * Optional: whether messages for this node have arrived and wait to be handled. The runtime
-   * then answers a fault only after them, while the kernel is still parked: work they bring
-   * that needs the kernel parked is served at once.
-   */
-  backlog?(): boolean;
   barrier(): Future<void>;
   lock(id: number): Future<void>;
   unlock(id: number): Future<void>;

@@ -29,6 +29,7 @@ import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
 import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
+import { ReadAhead } from "./read_ahead.js";
 import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
@@ -59,7 +60,10 @@ export abstract class PageProtocol implements Coherence {
   protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0 };
+  /** Read-ahead of read and of write faults, each on its own (read_ahead.ts); absent when off. */
+  private readonly readAheadOf: ReadAhead | undefined;
+  private readonly writeAhead: ReadAhead | undefined;
   private started = false;
   private early: (() => void)[] = [];
   /** Confirms sent and not yet acknowledged. */
@@ -88,6 +92,10 @@ export abstract class PageProtocol implements Coherence {
     this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
+    if (options.readAhead ?? true) {
+      this.readAheadOf = new ReadAhead();
+      this.writeAhead = new ReadAhead();
+    }
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
@@ -122,8 +130,26 @@ export abstract class PageProtocol implements Coherence {
     } catch (error) {
       return Future.rejected(error);
     }
-    if (first === last) return this.faultOne(first, access);
-    return flow(this.faultRange(first, last, access));
+    const ahead = this.aheadPages(first, last, access);
+    if (first === last && ahead.length === 0) return this.faultOne(first, access);
+    this.counters.readAhead += ahead.length;
+    return flow(this.faultRange(first, last, access, ahead));
+  }
+
+  /**
+   * The pages after `last` that this fault brings in too (read_ahead.ts): allocated, in the
+   * region, and missing the access.
+   */
+  private aheadPages(first: number, last: number, access: Access): number[] {
+    const predictor = access === Access.Write ? this.writeAhead : this.readAheadOf;
+    if (!predictor) return [];
+    const end = Math.min(predictor.next(first, last), this.port.firstPage + this.port.pageCount - 1);
+    const pages: number[] = [];
+    for (let p = last + 1; p <= end; p++) {
+      if (this.placement.pending(p)) break;
+      if (!allows(this.port.protection(p), access)) pages.push(p);
+    }
+    return pages;
   }
 
   /** A fault on one page: done inside the handling of the reply. */
@@ -144,7 +170,8 @@ export abstract class PageProtocol implements Coherence {
     return done;
   }
 
-  private *faultRange(first: number, last: number, access: Access): Flow<void> {
+  /** A fault on several pages, or with pages read ahead (asked for in the first pass only). */
+  private *faultRange(first: number, last: number, access: Access, ahead: readonly number[]): Flow<void> {
     const write = access === Access.Write || this.roles.readsMove;
     const deadline = this.scheduler.now() + this.timeoutMs;
     // A page installed early in a multi-page fault may be taken away again (its transaction is
@@ -152,6 +179,7 @@ export abstract class PageProtocol implements Coherence {
     for (let pass = 0; ; pass++) {
       const missing: number[] = [];
       for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
+      if (pass === 0) for (const p of ahead) if (!allows(this.port.protection(p), access)) missing.push(p);
       if (missing.length === 0) return;
       if (pass > 0 && this.roles.readsMove) {
         yield* this.acquireHeld(first, last, write, deadline);
@@ -175,10 +203,6 @@ export abstract class PageProtocol implements Coherence {
       (error) => done.reject(error),
     );
     return done;
-  }
-
-  backlog(): boolean {
-    return this.endpoint.backlog();
   }
 
   /** Throws what keeps a fault on first..last from being asked for at all. */

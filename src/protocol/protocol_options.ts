@@ -21,6 +21,8 @@ export interface ProtocolTuning {
   historyBytes?: number;
   /** lrc: garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
   gcBytes?: number;
+  /** migrate, ivy, diff: faults bring in the pages a run or sweep predicts (read_ahead.ts). @default true */
+  readAhead?: boolean;
   /**
    * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
    * each collective allocation cut into one block per node. Kernel runs use "allocation".

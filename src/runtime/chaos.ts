@@ -214,7 +214,6 @@ export function chaosCoherence(inner: Coherence, chaos: ChaosMemory): Coherence 
       }
       return inner.fault(first, last, access);
     },
-    backlog: inner.backlog && (() => inner.backlog!()),
     barrier: () => inner.barrier(),
     lock: (id) => inner.lock(id),
     unlock: (id) => inner.unlock(id),

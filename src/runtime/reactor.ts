@@ -56,6 +56,8 @@ export interface ReactorOptions {
   now?: () => number;
 }
 
+/** The spin budget never adapts below this (ms): about one wake-up's cost. */
+const MIN_SPIN_MS = 0.02;
 /** Longest single sleep, in ms, however far the deadline: keeps abort checks and wake-at updates regular. */
 const MAX_SLEEP_MS = 1000;
 
@@ -66,6 +68,8 @@ export class Reactor {
   private readonly abortWord: Int32Array;
   private readonly wakeAt: Float64Array;
   private readonly spinMs: number;
+  /** The current spin budget (see spin). */
+  private budgetMs: number;
   /** Counters for the node's statistics. */
   readonly counters = { spins: 0, spinHits: 0, sleeps: 0, served: 0 };
 
@@ -79,6 +83,7 @@ export class Reactor {
     this.abortWord = new Int32Array(options.host, 0, 2);
     this.wakeAt = new Float64Array(options.host, WAKE_AT_OFFSET, 1);
     this.spinMs = options.spinMicros / 1000;
+    this.budgetMs = this.spinMs;
   }
 
   /** Throws HostAbort when the host asked the node to stop. */
@@ -143,20 +148,32 @@ export class Reactor {
     }
   }
 
-  /** Spins until the bell moves (true) or the spin budget or `until` runs out (false). */
+  /**
+   * Spins until the bell moves (true) or the spin budget or `until` runs out (false). The budget
+   * adapts as adaptive mutexes do: a spin that ran out halves it (down to MIN_SPIN_MS), one that
+   * was answered doubles it (up to spinMicros), so a node whose waits outlast any spin (a long
+   * unbalanced phase) soon sleeps at once, and one whose answers come quickly keeps spinning.
+   */
   private spin(seen: number, until: number): boolean {
     const gauge = this.options.gauge;
     if (this.spinMs <= 0 || (gauge && !gauge.mayspin())) return false;
     const bell = this.link.bell;
     const t = this.timers;
-    const end = Math.min(t.now() + this.spinMs, until);
+    const end = Math.min(t.now() + this.budgetMs, until);
     this.counters.spins++;
     for (let i = 1; ; i++) {
       if (bell.seq !== seen) {
         this.counters.spinHits++;
+        this.budgetMs = Math.min(this.spinMs, this.budgetMs * 2);
         return true;
       }
-      if ((i & 127) === 0 && (t.now() >= end || Atomics.load(this.abortWord, HostWord.ABORT) !== 0)) return false;
+      if ((i & 127) === 0) {
+        const now = t.now();
+        if (now >= end || Atomics.load(this.abortWord, HostWord.ABORT) !== 0) {
+          if (now < until) this.budgetMs = Math.max(Math.min(MIN_SPIN_MS, this.spinMs), this.budgetMs / 2);
+          return false;
+        }
+      }
     }
   }
 
