@@ -1,15 +1,17 @@
 /**
  * Raw request/reply round trip of a transport, without any protocol on top: the floor under every
- * remote fault. Run: `npx tsc -p tsconfig.json && node dist/bench/raw_rtt.js [payloadBytes] [count]`.
+ * remote fault. On the embedded transport that is two worker threads over shared-memory rings
+ * (measureRingRtt); over NATS, request/reply between two connections. Run: `npx tsc -p tsconfig.json && node dist/bench/raw_rtt.js [payloadBytes] [count]`.
  * Prints one readable line and one JSON row per transport. The NATS case runs both nodes in this
  * process over a private loopback nats-server (separate processes measure a little slower).
  */
 import { execFileSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
-import { LocalNetwork } from "../src/transport/local_transport.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
 import { NatsTransport } from "../src/transport/nats_transport.js";
 import type { Transport } from "../src/transport/transport.js";
+import { Worker } from "node:worker_threads";
+import { ringNetwork } from "../src/transport/ring_network.js";
 
 export interface RttResult {
   /** Microseconds. */
@@ -39,6 +41,33 @@ export async function measureRawRtt(a: Transport, b: Transport, payloadBytes: nu
   return { median: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
+/**
+ * The embedded transport's raw round trip: `count` messages of `payloadBytes` between two worker
+ * threads over the same shared-memory rings a node's worker uses, both ends spinning, after
+ * `warmUp` untimed ones. What a remote fault between two embedded nodes costs at the least.
+ */
+export async function measureRingRtt(payloadBytes: number, count: number, warmUp = Math.ceil(count / 10)): Promise<RttResult> {
+  const specs = ringNetwork(2);
+  const url = new URL("./ring_rtt_worker.js", import.meta.url);
+  const total = warmUp + count;
+  const echo = new Worker(url, { workerData: { spec: specs[1], role: "echo", payloadBytes, count: total } });
+  const ping = new Worker(url, { workerData: { spec: specs[0], role: "ping", payloadBytes, count: total } });
+  try {
+    const [{ samples }] = await Promise.all([once<{ samples: number[] }>(ping), once(echo)]);
+    const timed = samples.slice(warmUp).sort((x, y) => x - y);
+    return { median: percentile(timed, 0.5), p99: percentile(timed, 0.99) };
+  } finally {
+    await Promise.all([ping.terminate(), echo.terminate()]);
+  }
+}
+
+function once<T = unknown>(worker: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -62,9 +91,7 @@ async function main(): Promise<void> {
   const count = Number(process.argv[3] ?? 2000);
   const rev = gitRev();
 
-  const network = new LocalNetwork(2);
-  report("local", payloadBytes, count, await measureRawRtt(network.transport(0), network.transport(1), payloadBytes, count), rev);
-  await network.close();
+  report("local", payloadBytes, count, await measureRingRtt(payloadBytes, count), rev);
 
   const server = await startNatsServer();
   try {

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   /** Chaos mode per node (tests). @default none */
   chaos?: (node: number) => ChaosSpec | undefined;
   inspect?: (node: NodeThread, result: NodeResult) => void;
+  /** Called once every node's worker has been started (runLocalJob's `started`). */
+  started?: (nodes: readonly NodeThread[]) => void;
 }
 
 export async function runCluster(kernel: KernelModule, args: (number | bigint)[], options: ClusterOptions): Promise<JobResult> {
@@ -41,6 +43,7 @@ export async function runCluster(kernel: KernelModule, args: (number | bigint)[]
     syncTimeoutMs: syncTimeoutMs + 2000,
     chaos: options.chaos,
     inspect: options.inspect,
+    started: options.started,
   };
   if (!options.natsUrl) return runLocalJob(kernel, args, { ...common, transport: "local" });
   const transports = await Promise.all(

@@ -50,6 +50,8 @@ export interface LocalJobOptions extends Pick<NodeRunOptions, "faultTimeoutMs" |
   chaos?: (node: number) => ChaosSpec | undefined;
   /** Called with each node once it finished, while its memory is still at hand (tests read logs). */
   inspect?(node: NodeThread, result: NodeResult): void;
+  /** Called once every node's worker has been started, before this function first yields. */
+  started?(nodes: readonly NodeThread[]): void;
 }
 
 export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
@@ -70,6 +72,7 @@ export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[
         throw error;
       }),
   );
+  options.started?.(nodes);
   const settled = await Promise.allSettled(runs);
   if (firstError) throw firstError;
   const results = settled.map((s) => (s as PromiseFulfilledResult<NodeResult>).value);

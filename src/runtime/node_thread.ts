@@ -65,6 +65,8 @@ export class NodeThread {
   readonly layout: Layout;
   /** The node's host words (reactor.ts). */
   readonly host = new SharedArrayBuffer(HOST_WORD_BYTES);
+  /** Int32 view of the host words: `words[HostWord.DONE]` turns 1 (notified) when the node is done. */
+  readonly hostWords = new Int32Array(this.host, 0, 2);
   private readonly control: Int32Array;
   private worker: Worker | undefined;
   private bell: Bell | undefined;
@@ -136,7 +138,7 @@ export class NodeThread {
   /** Stops a running node from outside (another node failed); its run() rejects with `reason`. */
   abort(reason: Error): void {
     this.failure ??= reason;
-    Atomics.store(new Int32Array(this.host, 0, 2), HostWord.ABORT, 1);
+    Atomics.store(this.hostWords, HostWord.ABORT, 1);
     Atomics.store(this.control, Slot.POLL_FLAG, 1);
     this.bell?.ring();
     if (this.worker && !this.abortTimer) {

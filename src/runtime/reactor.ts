@@ -38,6 +38,8 @@ import { HostAbort } from "./errors.js";
 export const HostWord = {
   /** Set by the host: every wait and poll of the node throws HostAbort. */
   ABORT: 0,
+  /** Set (and notified) by the worker once its kernel and final barrier are done. */
+  DONE: 1,
 } as const;
 /** Float64 slot (byte offset) of the performance.timeOrigin + now() at which the next timer is due; 0 when none. */
 export const WAKE_AT_OFFSET = 8;

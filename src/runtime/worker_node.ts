@@ -26,7 +26,7 @@ import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
 import { FaultTimeoutError, KernelTrapError, SyncWaitError } from "./errors.js";
 import { MemoryPort } from "./memory_port.js";
-import { Reactor } from "./reactor.js";
+import { HostWord, Reactor } from "./reactor.js";
 
 /** Which protocol a node runs, as plain data. */
 export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
@@ -169,6 +169,9 @@ export class WorkerNode {
     this.port.parked = true;
     this.chaos?.parked(Request.Done);
     this.sync(this.coherence.finish(), "final barrier");
+    const done = new Int32Array(spec.host, 0, 2);
+    Atomics.store(done, HostWord.DONE, 1);
+    Atomics.notify(done, HostWord.DONE);
     return { value, kernelMs };
   }
 
