@@ -38,7 +38,7 @@ export interface MemberNodeConfig {
   args: (number | bigint)[];
   faultTimeoutMs: number;
   syncTimeoutMs: number;
-  /** Microseconds the kernel spins on its mailbox. @default the runtime's (DSM_SPIN_US or 300) */
+  /** Microseconds a waiting node spins before it sleeps. @default the runtime's (DSM_SPIN_US, or gauged by the process's cores) */
   spinMicros?: number;
   /** Bound on the rendezvous. @default 60000 */
   joinTimeoutMs?: number;

@@ -13,7 +13,7 @@ export class UsageError extends Error {
 export const ENVIRONMENT = {
   DSM_TIMEOUT_MS: "default for --timeout (milliseconds a fault may take)",
   DSM_SYNC_TIMEOUT_MS: "default for --sync-timeout (milliseconds a barrier or lock wait may take)",
-  DSM_SPIN_US: "fixed microseconds a kernel spins on its mailbox before sleeping, and the most its host polls (default: up to 60 while the running threads fit the cores, backing off after misses; 300 or 0 for a node process of its own)",
+  DSM_SPIN_US: "fixed microseconds a waiting node spins on its bell before sleeping (default: up to 1000 while the running threads fit the cores, adapting to how often spins are answered; 300 or 0 for a node process of its own)",
   DSM_DEBUG: "print stack traces of errors",
   DSM_JOB: "dsm node: default for --job (the job name shared by its nodes)",
   DSM_NODES: "dsm node: default for --nodes",
