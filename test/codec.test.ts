@@ -46,11 +46,9 @@ function samples(): MessageInit[] {
     { ...base, kind: MessageKind.BarrierRelease, version: 3, request: 9, body: { mismatch: { node: 1, index: 2, got: [65536, 4096], expected: null } } },
     { ...base, kind: MessageKind.BarrierWait, version: 3, request: 9, body: { missing: [0, 3] } },
     { ...base, kind: MessageKind.BarrierDone, version: 3 },
-    { ...base, kind: MessageKind.LockAcquire, arg: 12, request: 4 },
-    { ...base, kind: MessageKind.LockGrant, arg: 12, request: 4, version: 2 },
-    { ...base, kind: MessageKind.LockWait, arg: 12, request: 4, body: { holder: 3 } },
-    { ...base, kind: MessageKind.LockRelease, arg: 12, request: 5, version: 2 },
-    { ...base, kind: MessageKind.LockReleased, arg: 12, request: 5 },
+    { ...base, kind: MessageKind.LockAcquire, arg: 12, request: 4, body: {} },
+    { ...base, kind: MessageKind.LockGrant, arg: 12, request: 4, body: {} },
+    { ...base, kind: MessageKind.LockForward, arg: 12, body: { acquirer: 3, request: 4, vt: [0, 2, 0, 1] } },
     { ...onPage, kind: MessageKind.ReadRequest },
     { ...onPage, kind: MessageKind.WriteRequest },
     { ...onPage, kind: MessageKind.ReadForward, arg: 3, payload: u32Payload(2) },
@@ -62,9 +60,6 @@ function samples(): MessageInit[] {
     { ...onPage, kind: MessageKind.InvalidateAck, arg: 3 },
     { ...onPage, kind: MessageKind.Confirm, arg: 1 },
     { ...onPage, kind: MessageKind.ConfirmAck, arg: 1 },
-    { ...base, kind: MessageKind.LrcAcquire, arg: 12, request: 6, body: { vt: [0, 2, 0, 1] } },
-    { ...base, kind: MessageKind.LrcForward, arg: 12, body: { acquirer: 3, request: 6, vt: [0, 2, 0, 1] } },
-    { ...base, kind: MessageKind.LrcGrant, arg: 12, request: 6, body: { vt: [1, 2, 0, 1], intervals: [{ n: 0, i: 1, vt: [1, 2, 0, 0], p: [16, 2, 20, 1] }] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffRequest, body: { pages: [[19, [2, 3]], [20, [1]]] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcPageRequest },
@@ -163,7 +158,7 @@ Validation("a truncated header is named with its length", () => {
 
 Validation("bad magic, format and kind are refused", () => {
   assert.is(codecError(() => decodeMessage(withField(grant, "magic", 0x1234, 16), CONTEXT)), "magic 0x1234: not a wasm-dsm message (expected 0xd5a1)");
-  assert.is(codecError(() => decodeMessage(withField(grant, "format", 2, 8), CONTEXT)), "format 2: this node speaks format 1; run the same wasm-dsm version on every node");
+  assert.is(codecError(() => decodeMessage(withField(grant, "format", 1, 8), CONTEXT)), "format 1: this node speaks format 2; run the same wasm-dsm version on every node");
   assert.is(codecError(() => decodeMessage(withField(grant, "kind", 99, 8), CONTEXT)), "kind 99: unknown message kind");
 });
 
@@ -238,7 +233,26 @@ Validation("JSON payloads are parsed and their shape checked", () => {
     codecError(() => decodeMessage(raw(MessageKind.BarrierArrive, '{"count":3,"hash":1,"first":1,"entries":[[0,1]]}'), CONTEXT)),
     "BarrierArrive: arrive entries 1+1 do not add up to count 3",
   );
-  assert.is(codecError(() => decodeMessage(raw(MessageKind.LockWait, "[]"), CONTEXT)), "LockWait: lock wait body needs a holder node id");
+  assert.is(codecError(() => decodeMessage(raw(MessageKind.LockGrant, "[]"), CONTEXT)), "LockGrant: grant body must be an object");
+});
+
+Validation("lock bodies carry lrc's vector time and intervals only when present, and they are checked then", () => {
+  const lock = { job: 1, source: 0, target: 1, arg: 3, request: 8 };
+  const vt = [0, 1, 0, 0];
+  const intervals = [{ n: 1, i: 1, vt, p: [16, 1] }];
+  const bodies: [MessageInit["kind"], unknown][] = [
+    [MessageKind.LockAcquire, {}],
+    [MessageKind.LockAcquire, { vt }],
+    [MessageKind.LockForward, { acquirer: 2, request: 8 }],
+    [MessageKind.LockGrant, {}],
+    [MessageKind.LockGrant, { vt, intervals }],
+  ];
+  for (const [kind, body] of bodies) assert.equal(decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT).body, body, kindName(kind));
+  const bad = (kind: MessageInit["kind"], body: unknown) => codecError(() => decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT));
+  assert.is(bad(MessageKind.LockAcquire, { vt: null }), "LockAcquire: vector time must be 4 interval numbers");
+  assert.is(bad(MessageKind.LockForward, { acquirer: 4, request: 8 }), "LockForward: forward body needs acquirer node and request");
+  assert.is(bad(MessageKind.LockForward, { acquirer: 2, request: 8, vt: [0] }), "LockForward: vector time must be 4 interval numbers");
+  assert.is(bad(MessageKind.LockGrant, { intervals: {} }), "LockGrant: intervals must be a list");
 });
 
 const Fuzz = suite("codec fuzz");

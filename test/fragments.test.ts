@@ -59,14 +59,14 @@ Split("a lost fragment: the call's retry sends the message again and it arrives 
   const { net, a, b } = pair((bytes) => (bytes[3] === MessageKind.Fragment && ++fragmentsSeen === 2 ? "drop" : "deliver"));
   const body = { vt: [1, 2], intervals: Array.from({ length: 400 }, (_, k) => ({ n: 1, i: k + 1, vt: [0, k + 1], p: [16, 1] })), gc: false };
   const seen: Message[] = [];
-  b.on(MessageKind.LrcAcquire, (m) => {
+  b.on(MessageKind.LockAcquire, (m) => {
     seen.push(m);
-    b.send(m.source, { kind: MessageKind.LrcGrant, arg: 3, request: m.request, body });
+    b.send(m.source, { kind: MessageKind.LockGrant, arg: 3, request: m.request, body });
   });
-  const acquire = { kind: MessageKind.LrcAcquire, arg: 3, body: { vt: [0, 0] } };
+  const acquire = { kind: MessageKind.LockAcquire, arg: 3, body: { vt: [0, 0] } };
   // The acquire is small; the grant is the large one. Losing one of the grant's fragments leaves
   // the call unanswered until its retry, whose second grant arrives whole.
-  const grant = await within(a.call(1, acquire, { replies: [MessageKind.LrcGrant], timeoutMs: 2000, timeout: () => new Error("no grant") }));
+  const grant = await within(a.call(1, acquire, { replies: [MessageKind.LockGrant], timeoutMs: 2000, timeout: () => new Error("no grant") }));
   assert.equal((grant.body as typeof body).intervals.length, 400);
   assert.equal(seen.length, 2, "the acquire was repeated once");
   assert.equal(a.counters.retries, 1);

@@ -61,11 +61,11 @@ Transcripts("lock acquire: the manager forwards to the last requester, which gra
   await within(nodes[2].unlock(0));
   await net.quiet();
   assert.equal(net.transcript(), [
-    "LrcAcquire 1→0 p0 v0",
-    "LrcGrant 0→1 p0 v0",
-    "LrcAcquire 2→0 p0 v0",
-    "LrcForward 0→1 p0 v0",
-    "LrcGrant 1→2 p0 v0",
+    "LockAcquire 1→0 p0 v0",
+    "LockGrant 0→1 p0 v0",
+    "LockAcquire 2→0 p0 v0",
+    "LockForward 0→1 p0 v0",
+    "LockGrant 1→2 p0 v0",
     "LrcDiffRequest 2→1 p16 v0",
     "LrcDiffReply 1→2 p16 v0",
   ]);
@@ -88,7 +88,7 @@ Transcripts("a forward that reaches the holder waits for its unlock", async () =
   await within(nodes[1].lock(0));
   let granted = false;
   const waiting = nodes[2].lock(0).then(() => (granted = true));
-  await net.waitFor((m) => m.kind === MessageKind.LrcForward && m.target === 1);
+  await net.waitFor((m) => m.kind === MessageKind.LockForward && m.target === 1);
   await net.quiet();
   assert.is(granted, false);
   await write(1, 17, 0, 99);
@@ -106,16 +106,16 @@ Transcripts("a lost grant: the acquirer repeats, the manager forwards again, the
   await net.quiet();
   net.clear();
   let lost = 0;
-  net.drop = (m) => m.kind === MessageKind.LrcGrant && lost++ === 0;
+  net.drop = (m) => m.kind === MessageKind.LockGrant && lost++ === 0;
   await within(nodes[2].lock(0));
   await net.quiet();
   assert.equal(net.transcript(), [
-    "LrcAcquire 2→0 p0 v0",
-    "LrcForward 0→1 p0 v0",
-    "LrcGrant 1→2 p0 v0 (dropped)",
-    "LrcAcquire 2→0 p0 v0",
-    "LrcForward 0→1 p0 v0",
-    "LrcGrant 1→2 p0 v0",
+    "LockAcquire 2→0 p0 v0",
+    "LockForward 0→1 p0 v0",
+    "LockGrant 1→2 p0 v0 (dropped)",
+    "LockAcquire 2→0 p0 v0",
+    "LockForward 0→1 p0 v0",
+    "LockGrant 1→2 p0 v0",
   ]);
   assert.is(await read(2, 16, 1), 12);
   await within(nodes[2].unlock(0));

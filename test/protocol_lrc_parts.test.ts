@@ -285,15 +285,15 @@ function codecError(init: MessageInit): string {
 const base = { job: 1, source: 0, target: 1 };
 
 Wire("bad lrc bodies are refused with the problem named", () => {
-  assert.is(codecError({ ...base, kind: MessageKind.LrcAcquire, arg: 1, body: { vt: [0, 0] } }), "LrcAcquire: vector time must be 3 interval numbers");
-  assert.is(codecError({ ...base, kind: MessageKind.LrcForward, arg: 1, body: { acquirer: 5, request: 1, vt: [0, 0, 0] } }), "LrcForward: forward body needs acquirer node and request");
+  assert.is(codecError({ ...base, kind: MessageKind.LockAcquire, arg: 1, body: { vt: [0, 0] } }), "LockAcquire: vector time must be 3 interval numbers");
+  assert.is(codecError({ ...base, kind: MessageKind.LockForward, arg: 1, body: { acquirer: 5, request: 1, vt: [0, 0, 0] } }), "LockForward: forward body needs acquirer node and request");
   assert.is(
-    codecError({ ...base, kind: MessageKind.LrcGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 2, vt: [0, 1, 0], p: [16, 1] }] } }),
-    "LrcGrant: interval 1.2: its vector time must name it",
+    codecError({ ...base, kind: MessageKind.LockGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 2, vt: [0, 1, 0], p: [16, 1] }] } }),
+    "LockGrant: interval 1.2: its vector time must name it",
   );
   assert.is(
-    codecError({ ...base, kind: MessageKind.LrcGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 1, vt: [0, 1, 0], p: [23, 2] }] } }),
-    "LrcGrant: interval pages 23..24 are outside the shared region",
+    codecError({ ...base, kind: MessageKind.LockGrant, arg: 1, body: { vt: [0, 0, 0], intervals: [{ n: 1, i: 1, vt: [0, 1, 0], p: [23, 2] }] } }),
+    "LockGrant: interval pages 23..24 are outside the shared region",
   );
   assert.is(codecError({ ...base, kind: MessageKind.LrcDiffRequest, page: 16, body: { pages: [[16, []]] } }), "LrcDiffRequest: diff request for page 16 needs interval indices >= 1");
   assert.is(

@@ -4,13 +4,13 @@
  *
  *   offset  size  field          meaning
  *   0       u16   magic          0xD5A1, "a wasm-dsm message"
- *   2       u8    format         FORMAT (1); a node refuses any other
+ *   2       u8    format         FORMAT (2); a node refuses any other
  *   3       u8    kind           MessageKind
  *   4       u32   job            the job the message belongs to
  *   8       u16   source         sending node
  *   10      u16   target         receiving node
  *   12      u32   page           absolute page number (0 for sync kinds)
- *   16      u32   version        page version, barrier epoch or lock generation
+ *   16      u32   version        page version or barrier epoch
  *   20      u32   request        request id, chosen by the node that started the exchange
  *   24      u32   arg            per kind: access, requester node, lock id or flags
  *   28      u32   payloadLength  bytes after the header
@@ -25,18 +25,14 @@
 import { CodecError, checkMessage, type ArgShape, type DecodeContext, type KindSpec, type PayloadShape } from "./codec_checks.js";
 import { kindName, MessageKind } from "./message_kinds.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
-import {
-  validateLrcAcquire,
-  validateLrcDiffRequest,
-  validateLrcForward,
-  validateLrcGrant,
-} from "./lrc_wire.js";
-export type { LrcAcquireBody, LrcDiffRequestBody, LrcForwardBody, LrcGrantBody } from "./lrc_wire.js";
-import { validateArrive, validateLockWait, validateRelease, validateWait } from "./sync_wire.js";
-export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockWaitBody, ReleaseBody } from "./sync_wire.js";
+import { validateLrcDiffRequest } from "./lrc_wire.js";
+export type { LrcDiffRequestBody } from "./lrc_wire.js";
+import { validateArrive, validateLockAcquire, validateLockForward, validateLockGrant, validateRelease, validateWait } from "./sync_wire.js";
+export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockAcquireBody, LockForwardBody, LockGrantBody, ReleaseBody } from "./sync_wire.js";
 
 export const MAGIC = 0xd5a1;
-export const FORMAT = 1;
+/** 2: one lock protocol for every coherence protocol (token_locks.ts). */
+export const FORMAT = 2;
 export const HEADER_BYTES = 32;
 
 /** Byte offset of each header field. */
@@ -67,11 +63,9 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.BarrierRelease, sync("flags", "json", validateRelease)],
   [MessageKind.BarrierWait, sync("zero", "json", validateWait)],
   [MessageKind.BarrierDone, sync("zero")],
-  [MessageKind.LockAcquire, sync("lock")],
-  [MessageKind.LockGrant, sync("lock")],
-  [MessageKind.LockWait, sync("lock", "json", validateLockWait)],
-  [MessageKind.LockRelease, sync("lock")],
-  [MessageKind.LockReleased, sync("lock")],
+  [MessageKind.LockAcquire, sync("lock", "json", validateLockAcquire)],
+  [MessageKind.LockGrant, sync("lock", "json", validateLockGrant)],
+  [MessageKind.LockForward, sync("lock", "json", validateLockForward)],
   [MessageKind.ReadRequest, onPage("zero")],
   [MessageKind.WriteRequest, onPage("zero")],
   [MessageKind.ReadForward, onPage("node", "u32")],
@@ -83,9 +77,6 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.InvalidateAck, onPage("node")],
   [MessageKind.Confirm, onPage("access")],
   [MessageKind.ConfirmAck, onPage("access")],
-  [MessageKind.LrcAcquire, sync("lock", "json", validateLrcAcquire)],
-  [MessageKind.LrcForward, sync("lock", "json", validateLrcForward)],
-  [MessageKind.LrcGrant, sync("lock", "json", validateLrcGrant)],
   [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
   [MessageKind.LrcPageRequest, onPage("zero")],

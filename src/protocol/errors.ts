@@ -12,10 +12,10 @@ export interface ErrorCause {
 export class SyncTimeoutError extends Error {
   override name = "SyncTimeoutError";
   constructor(
-    readonly operation: "barrier" | "lock" | "unlock",
+    readonly operation: "barrier" | "lock",
     /** The barrier epoch or the lock id. */
     readonly id: number,
-    /** The node waited on: the one that did not arrive, the lock's holder, or the manager. */
+    /** The node waited on: the one that did not arrive, the lock's holder if known, or the manager. */
     readonly node: number,
     readonly timeoutMs: number,
     message: string,
@@ -32,15 +32,15 @@ export class SyncTimeoutError extends Error {
     return new SyncTimeoutError("barrier", epoch, manager, timeoutMs, `barrier ${epoch}: no release from node ${manager} (the barrier manager) after ${timeoutMs} ms`);
   }
 
+  /**
+   * A lock wait that got no grant. The token locks (token_locks.ts) do not know who holds the
+   * lock (the grant comes from whichever node had it last), so they name the manager only.
+   */
   static lock(id: number, manager: number, holder: number | undefined, timeoutMs: number): SyncTimeoutError {
     if (holder !== undefined) {
       return new SyncTimeoutError("lock", id, holder, timeoutMs, `lock ${id}: not granted within ${timeoutMs} ms; node ${holder} holds it (lock manager: node ${manager}); raise the timeout if node ${holder} holds it that long on purpose`);
     }
-    return new SyncTimeoutError("lock", id, manager, timeoutMs, `lock ${id}: no reply from node ${manager} (its manager) after ${timeoutMs} ms`);
-  }
-
-  static unlock(id: number, manager: number, timeoutMs: number): SyncTimeoutError {
-    return new SyncTimeoutError("unlock", id, manager, timeoutMs, `lock ${id}: release not acknowledged by node ${manager} (its manager) after ${timeoutMs} ms`);
+    return new SyncTimeoutError("lock", id, manager, timeoutMs, `lock ${id}: not granted within ${timeoutMs} ms (lock manager: node ${manager}); raise the timeout if its holder keeps it that long on purpose`);
   }
 }
 
@@ -119,9 +119,14 @@ export class LrcDiffMissingError extends Error {
   }
 }
 
-/** lrc found its own state inconsistent (a write notice for a page being written, a lock owed twice): a bug, reported with what it found. */
+/** lrc found its own state inconsistent (a write notice for a page being written): a bug, reported with what it found. */
 export class LrcStateError extends Error {
   override name = "LrcStateError";
+}
+
+/** The locks found their own state inconsistent (a lock owed to two nodes at once): a bug, reported with what it found. */
+export class LockStateError extends Error {
+  override name = "LockStateError";
 }
 
 /** The runtime asked about a page outside the shared region. */

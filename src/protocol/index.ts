@@ -36,6 +36,7 @@ export {
   AllocationMismatchError,
   BarrierCountError,
   InvalidProtocolOptionError,
+  LockStateError,
   LockUsageError,
   LrcDiffMissingError,
   LrcStateError,

@@ -8,9 +8,12 @@
  * makes it read-write; when the interval ends its pages become read-only, and each page's diff (the
  * words it changed) is made lazily (lrc_pages.ts).
  *
- * Lock acquire (lrc_locks.ts): the grant carries the write notices the acquirer lacks.
- *   A ── LrcAcquire(id, vt_A) ──▶ manager(id) ── LrcForward(A, vt_A) ──▶ B (last requester)
- *   B ── LrcGrant(id, {vt_B, intervals A lacks}) ──▶ A: every page named is invalidated
+ * Lock acquire (the SyncService's token locks, token_locks.ts, with this protocol's LockNotices):
+ * the grant carries the write notices the acquirer lacks.
+ *   A ── LockAcquire(id, {vt_A}) ──▶ manager(id) ── LockForward(A, vt_A) ──▶ B (last requester)
+ *   B ── LockGrant(id, {vt_B, intervals A lacks}) ──▶ A: every page named is invalidated
+ *   A lock this node held last is taken again with no message: no other node has released it
+ *   since, so there is nothing new to learn through it.
  *
  * Barrier (barrier_manager.ts, node 0, through the SyncService's BarrierExchange):
  *   each node ── BarrierArrive({…, lrc: {vt, its own new intervals, gc?}}) ──▶ node 0
@@ -63,7 +66,6 @@ import { InvalidProtocolOptionError } from "./errors.js";
 import { flow, Future, wait, type Flow } from "./future.js";
 import { LoopScheduler } from "./scheduler.js";
 import { IntervalStore, maxVt, noticeOf, releaseParts } from "./lrc_intervals.js";
-import { LrcLocks } from "./lrc_locks.js";
 import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./lrc_fetch.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./lrc_sweep.js";
 import { LrcPages } from "./lrc_pages.js";
@@ -80,7 +82,6 @@ export class LrcProtocol implements Coherence {
   private readonly port: PagePort;
   private readonly endpoint: Endpoint;
   private readonly sync: SyncService;
-  private readonly locks: LrcLocks;
   private readonly store: IntervalStore;
   private readonly pages: LrcPages;
   private readonly node: number;
@@ -96,9 +97,6 @@ export class LrcProtocol implements Coherence {
     diffRequests: 0,
     diffsSent: 0,
     diffBytes: 0,
-    lockForwards: 0,
-    localLocks: 0,
-    remoteLocks: 0,
     prefetched: 0,
     writeAhead: 0,
     reopened: 0,
@@ -142,18 +140,14 @@ export class LrcProtocol implements Coherence {
         release: releaseParts,
         released: (part) => this.onRelease(part),
       },
-    });
-    this.locks = new LrcLocks(
-      this.endpoint,
-      {
+      notices: {
         closeInterval: () => this.closeInterval(),
         vt: () => this.store.vt.slice(),
-        grantFor: (vt) => ({ vt: this.store.vt.slice(), intervals: this.store.missing(vt) }),
-        apply: (grant) => this.learn(grant.intervals),
+        // Every lrc acquire carries its vector time; one without knows nothing and gets everything.
+        grantFor: (vt) => ({ vt: this.store.vt.slice(), intervals: this.store.missing(vt ?? new Array<number>(transport.nodeCount).fill(0)) }),
+        apply: (grant) => this.learn(grant.intervals ?? []),
       },
-      syncTimeoutMs,
-      this.counters,
-    );
+    });
     const diffOf = (page: number, interval: number) => (interval <= this.store.vt[this.node] ? this.pages.diffOf(page, interval) : undefined);
     this.endpoint.on(MessageKind.LrcDiffRequest, (m) => this.afterStart(() => serveDiffs(this.endpoint, m, diffOf, port.pageSize, this.counters)));
     this.endpoint.on(MessageKind.LrcPageRequest, (m) =>
@@ -241,11 +235,11 @@ export class LrcProtocol implements Coherence {
   }
 
   lock(id: number): Future<void> {
-    return this.locks.lock(id);
+    return this.sync.lock(id);
   }
 
   unlock(id: number): Future<void> {
-    return this.locks.unlock(id);
+    return this.sync.unlock(id);
   }
 
   allocated(address: number, bytes: number): void {
@@ -265,6 +259,7 @@ export class LrcProtocol implements Coherence {
     const c = this.endpoint.counters;
     return {
       ...this.counters,
+      ...this.sync.lockCounters,
       heldBytes: this.heldBytes(),
       dropped: c.dropped,
       malformed: c.malformed,

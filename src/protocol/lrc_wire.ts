@@ -1,7 +1,8 @@
 /**
  * What lazy release consistency (lrc.ts) puts on the wire, and how the codec validates it.
  *
- * JSON bodies (lock kinds and the `lrc` part of barrier arrivals and releases):
+ * JSON (the lrc fields of the lock bodies, sync_wire.ts, and the `lrc` part of barrier arrivals
+ * and releases):
  *   vector time   number[nodeCount]: vt[q] = the newest interval of node q known (all older ones too)
  *   interval      {n: node, i: index, vt: vector time at its end, p: pages as [first, count] runs flat}
  *
@@ -28,25 +29,6 @@ export interface IntervalRecord {
   p: number[];
 }
 
-/** node → lock manager: the acquirer's vector time. */
-export interface LrcAcquireBody {
-  vt: number[];
-}
-
-/** lock manager → the previous requester of the lock, who grants it when it is done with it. */
-export interface LrcForwardBody {
-  acquirer: number;
-  /** The acquirer's request id; the grant answers it. */
-  request: number;
-  vt: number[];
-}
-
-/** granter → acquirer: the granter's vector time and every interval the acquirer lacks. */
-export interface LrcGrantBody {
-  vt: number[];
-  intervals: IntervalRecord[];
-}
-
 /** The `lrc` part of a barrier arrival: this node's new intervals. */
 export interface LrcArrival {
   vt: number[];
@@ -68,8 +50,8 @@ export interface LrcDiffRequestBody {
   pages: [number, number[]][];
 }
 
-
-function badVt(v: unknown, ctx: DecodeContext): string | undefined {
+/** What is wrong with a vector time, or undefined. */
+export function badVt(v: unknown, ctx: DecodeContext): string | undefined {
   if (!Array.isArray(v) || v.length !== ctx.nodeCount || !v.every(isU32)) return `vector time must be ${ctx.nodeCount} interval numbers`;
   return undefined;
 }
@@ -87,7 +69,8 @@ function badPages(p: unknown, ctx: DecodeContext): string | undefined {
   return undefined;
 }
 
-function badIntervals(list: unknown, ctx: DecodeContext): string | undefined {
+/** What is wrong with a list of interval records, or undefined. */
+export function badIntervals(list: unknown, ctx: DecodeContext): string | undefined {
   if (!Array.isArray(list)) return "intervals must be a list";
   for (const r of list) {
     if (!isObject(r) || !isU32(r.n) || r.n >= ctx.nodeCount || !isU32(r.i) || r.i < 1) return "interval needs node n and index i >= 1";
@@ -96,19 +79,6 @@ function badIntervals(list: unknown, ctx: DecodeContext): string | undefined {
     if ((r.vt as number[])[r.n] !== r.i) return `interval ${r.n}.${r.i}: its vector time must name it`;
   }
   return undefined;
-}
-
-export function validateLrcAcquire(body: unknown, ctx: DecodeContext): string | undefined {
-  return isObject(body) ? badVt(body.vt, ctx) : "acquire body must be an object";
-}
-
-export function validateLrcForward(body: unknown, ctx: DecodeContext): string | undefined {
-  if (!isObject(body) || !isU32(body.acquirer) || body.acquirer >= ctx.nodeCount || !isU32(body.request)) return "forward body needs acquirer node and request";
-  return badVt(body.vt, ctx);
-}
-
-export function validateLrcGrant(body: unknown, ctx: DecodeContext): string | undefined {
-  return isObject(body) ? (badVt(body.vt, ctx) ?? badIntervals(body.intervals, ctx)) : "grant body must be an object";
 }
 
 /** The `lrc` part of an arrival or release (both carry vt, intervals and gc). */

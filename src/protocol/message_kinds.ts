@@ -11,16 +11,12 @@ export const MessageKind = {
   BarrierWait: 3,
   /** node → manager after the final barrier's release, so the manager may stop. */
   BarrierDone: 4,
-  /** node → lock manager: arg = lock id. */
+  /** node → lock manager: arg = lock id, JSON {@link LockAcquireBody} (token_locks.ts). */
   LockAcquire: 5,
-  /** lock manager → node: arg = lock id, version = grant generation. */
+  /** the lock's previous holder → acquirer: arg = lock id, request = the acquire's, JSON {@link LockGrantBody}. */
   LockGrant: 6,
-  /** lock manager → node, answering a repeated acquire: JSON {@link LockWaitBody}. */
-  LockWait: 7,
-  /** node → lock manager: arg = lock id, version = the generation being released. */
-  LockRelease: 8,
-  /** lock manager → node: the release is done. */
-  LockReleased: 9,
+  /** lock manager → the lock's previous requester: arg = lock id, JSON {@link LockForwardBody}. */
+  LockForward: 7,
   /** requester → page manager: version = the requester's version of the page. */
   ReadRequest: 16,
   WriteRequest: 17,
@@ -39,12 +35,6 @@ export const MessageKind = {
   /** requester → manager: the page is installed; arg = access. */
   Confirm: 25,
   ConfirmAck: 26,
-  /** lrc, node → lock manager: arg = lock id, JSON {@link LrcAcquireBody}. */
-  LrcAcquire: 32,
-  /** lrc, lock manager → the lock's previous requester: arg = lock id, JSON {@link LrcForwardBody}. */
-  LrcForward: 33,
-  /** lrc, previous holder → acquirer: arg = lock id, request = the acquire's, JSON {@link LrcGrantBody}. */
-  LrcGrant: 34,
   /** lrc, faulting node → a writer of the page: JSON {@link LrcDiffRequestBody}. */
   LrcDiffRequest: 35,
   /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */

@@ -1,32 +1,34 @@
 /**
  * The synchronisation service every protocol shares: barriers (manager on node 0, see
- * barrier_manager.ts), locks (manager of lock id = id % nodeCount, see lock_manager.ts) and the
- * collective-allocation check (alloc_log.ts), over one node's {@link Endpoint}.
+ * barrier_manager.ts), locks (token_locks.ts: the token stays with the node that held the lock
+ * last; manager of lock id = id % nodeCount) and the collective-allocation check (alloc_log.ts),
+ * over one node's {@link Endpoint}.
  *
- *   barrier():  arrive ──▶ node 0 … ◀── release      (retried; waits at most timeoutMs)
- *   lock(id):   acquire ──▶ id % N … ◀── grant       (retried; waits at most timeoutMs)
- *   unlock(id): release ──▶ id % N, acknowledged in the background; the next lock(id), barrier()
- *               or finish() waits for that acknowledgement and throws if it failed
+ *   barrier():  arrive ──▶ node 0 … ◀── release                 (retried; waits at most timeoutMs)
+ *   lock(id):   token here: no message; else acquire ──▶ id % N ── forward ──▶ last requester
+ *               … ◀── grant from it                              (retried; waits at most timeoutMs)
+ *   unlock(id): local; sends the grant to a node waiting for the lock, if one is
  *   finish():   the final barrier; node 0 then lingers until every node confirmed its release
  *
  * Protocols may exchange state through every barrier with a {@link BarrierExchange} (lrc: vector
- * times and write notices ride on arrive and release); ivy, migrate and diff are sequentially
- * consistent and need nothing there.
+ * times and write notices ride on arrive and release), and through every lock handoff with
+ * {@link LockNotices} (lrc: the grant carries the write notices the acquirer lacks); ivy, migrate
+ * and diff are sequentially consistent and need neither.
  *
  * Every call returns a Future (future.ts): the steps run inside the handling of the messages
  * that complete them, in the node's own thread.
  *
  * Not covered: a node that crashes while holding a lock or before a barrier (the others time out
- * with SyncTimeoutError naming it).
+ * with SyncTimeoutError, naming it at a barrier, the lock's manager at a lock).
  */
 import { AllocLog } from "./alloc_log.js";
 import { BarrierManager } from "./barrier_manager.js";
-import { BarrierFlag, MAX_LOCK_ID, MessageKind, type ArriveBody, type BarrierWaitBody, type LockWaitBody, type Message, type ReleaseBody } from "./codec.js";
+import { BarrierFlag, MessageKind, type ArriveBody, type BarrierWaitBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
-import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeoutError } from "./errors.js";
-import { all, flow, Future, wait, type Flow } from "./future.js";
-import { LockManager } from "./lock_manager.js";
+import { AllocationMismatchError, BarrierCountError, SyncTimeoutError } from "./errors.js";
+import { flow, Future, wait, type Flow } from "./future.js";
 import type { LrcArrival, LrcRelease } from "./lrc_wire.js";
+import { TokenLocks, type LockCounters, type LockNotices } from "./token_locks.js";
 
 /**
  * State a protocol sends through every barrier: each node's arrival carries `arrive()`, the
@@ -43,6 +45,8 @@ export interface BarrierExchange {
 export interface SyncOptions {
   timeoutMs: number;
   exchange?: BarrierExchange;
+  /** What travels with a lock from node to node (lrc). */
+  notices?: LockNotices;
 }
 
 /** The node that manages every barrier. */
@@ -51,18 +55,14 @@ export const BARRIER_MANAGER = 0;
 export class SyncService {
   private readonly allocs = new AllocLog();
   private readonly barriers: BarrierManager | undefined;
-  private readonly locks: LockManager;
+  private readonly locks: TokenLocks;
   private epoch = 0;
-  private readonly held = new Map<number, number>();
-  private readonly releasing = new Map<number, Future<void>>();
 
   constructor(
     private readonly endpoint: Endpoint,
     private readonly options: SyncOptions,
   ) {
-    this.locks = new LockManager(endpoint);
-    endpoint.on(MessageKind.LockAcquire, (m) => this.locks.onAcquire(m));
-    endpoint.on(MessageKind.LockRelease, (m) => this.locks.onRelease(m));
+    this.locks = new TokenLocks(endpoint, options.timeoutMs, options.notices);
     endpoint.on(MessageKind.BarrierRelease, (m) => this.onLateRelease(m));
     if (endpoint.node === BARRIER_MANAGER) {
       const barriers = new BarrierManager(endpoint, options.exchange);
@@ -87,66 +87,16 @@ export class SyncService {
   }
 
   lock(id: number): Future<void> {
-    return flow(this.lockSteps(id));
-  }
-
-  private *lockSteps(id: number): Flow<void> {
-    this.endpoint.check();
-    checkLockId(id);
-    if (this.held.has(id)) throw new LockUsageError(`lock ${id}: already held by node ${this.endpoint.node}; call unlock(${id}) before locking it again`);
-    const releasing = this.releasing.get(id);
-    if (releasing) yield* wait(releasing);
-    this.endpoint.check();
-    const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
-    const grant = yield* wait(
-      this.endpoint.call(
-        manager,
-        { kind: MessageKind.LockAcquire, arg: id },
-        {
-          replies: [MessageKind.LockGrant],
-          progress: [MessageKind.LockWait],
-          accept: (m) => m.arg === id,
-          timeoutMs: this.options.timeoutMs,
-          timeout: (last) => SyncTimeoutError.lock(id, manager, last ? (last.body as LockWaitBody).holder : undefined, this.options.timeoutMs),
-        },
-      ),
-    );
-    this.held.set(id, grant.version);
+    return this.locks.lock(id);
   }
 
   unlock(id: number): Future<void> {
-    return Future.try(() => this.release(id));
+    return this.locks.unlock(id);
   }
 
-  private release(id: number): void {
-    this.endpoint.check();
-    checkLockId(id);
-    const generation = this.held.get(id);
-    if (generation === undefined) throw new LockUsageError(`lock ${id}: not held by node ${this.endpoint.node}; call lock(${id}) first`);
-    this.held.delete(id);
-    const manager = LockManager.managerOf(id, this.endpoint.nodeCount);
-    const done = new Future<void>();
-    this.releasing.set(id, done);
-    this.endpoint.exchange(
-      manager,
-      { kind: MessageKind.LockRelease, arg: id, version: generation },
-      {
-        replies: [MessageKind.LockReleased],
-        accept: (m) => m.arg === id,
-        timeoutMs: this.options.timeoutMs,
-        timeout: () => SyncTimeoutError.unlock(id, manager, this.options.timeoutMs),
-      },
-      () => this.released(id, done),
-      (error) => {
-        this.endpoint.fail(error);
-        this.released(id, done);
-      },
-    );
-  }
-
-  private released(id: number, done: Future<void>): void {
-    if (this.releasing.get(id) === done) this.releasing.delete(id);
-    done.resolve();
+  /** Forwards served, and locks taken with and without a message, on this node (for stats()). */
+  get lockCounters(): LockCounters {
+    return this.locks.counters;
   }
 
   /** The final barrier, after `run` returned. Node 0 keeps answering until every node has it. */
@@ -162,19 +112,8 @@ export class SyncService {
     );
   }
 
-  /** Waits for background lock releases; throws the first background failure. */
-  settle(): Future<void> {
-    if (this.releasing.size === 0) return Future.try(() => this.endpoint.check());
-    return flow(this.settleSteps());
-  }
-
-  private *settleSteps(): Flow<void> {
-    yield* wait(all([...this.releasing.values()]));
-    this.endpoint.check();
-  }
-
   private *arrive(flags: number): Flow<number> {
-    yield* wait(this.settle());
+    this.endpoint.check();
     const epoch = ++this.epoch;
     const body: ArriveBody = this.allocs.arrival();
     const exchange = this.options.exchange;
@@ -210,11 +149,5 @@ export class SyncService {
     if (msg.arg & BarrierFlag.Final && msg.version <= this.epoch) {
       this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: msg.version });
     }
-  }
-}
-
-function checkLockId(id: number): void {
-  if (!Number.isInteger(id) || id < 0 || id > MAX_LOCK_ID) {
-    throw new LockUsageError(`lock ${id}: lock ids must be integers from 0 to ${MAX_LOCK_ID}`);
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The JSON bodies of the sync kinds (barrier arrive and release, barrier and lock waits) and
- * their validators, which the codec's kind table (codec.ts) runs on every decoded message.
+ * The JSON bodies of the sync kinds (barrier arrive, release and wait; lock acquire, forward and
+ * grant) and their validators, which the codec's kind table (codec.ts) runs on every decoded
+ * message. The lrc parts (vector times, interval records) are checked as lrc_wire.ts defines them.
  */
 import type { DecodeContext } from "./codec.js";
-import { validateLrcBarrierPart, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
+import { badIntervals, badVt, validateLrcBarrierPart, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
 import { isNode, isObject, isPair, isU32 } from "./wire_checks.js";
 
 export interface ArriveBody {
@@ -36,8 +37,25 @@ export interface BarrierWaitBody {
   /** Nodes the manager has not heard from for this epoch. */
   missing: number[];
 }
-export interface LockWaitBody {
-  holder: number;
+/** node → lock manager (token_locks.ts). */
+export interface LockAcquireBody {
+  /** lrc only: the acquirer's vector time. */
+  vt?: number[];
+}
+/** lock manager → the lock's previous requester, who grants it once done with it. */
+export interface LockForwardBody {
+  acquirer: number;
+  /** The acquirer's request id; the grant answers it. */
+  request: number;
+  /** lrc only: the acquirer's vector time. */
+  vt?: number[];
+}
+/** previous holder → acquirer. */
+export interface LockGrantBody {
+  /** lrc only: the granter's vector time. */
+  vt?: number[];
+  /** lrc only: every interval the acquirer lacks. */
+  intervals?: IntervalRecord[];
 }
 
 export function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
@@ -68,6 +86,19 @@ export function validateWait(body: unknown, ctx: DecodeContext): string | undefi
   return undefined;
 }
 
-export function validateLockWait(body: unknown, ctx: DecodeContext): string | undefined {
-  return isObject(body) && isNode(body.holder, ctx) ? undefined : "lock wait body needs a holder node id";
+/** The vector time a lock body may carry: checked when present. */
+const badOptionalVt = (vt: unknown, ctx: DecodeContext) => (vt === undefined ? undefined : badVt(vt, ctx));
+
+export function validateLockAcquire(body: unknown, ctx: DecodeContext): string | undefined {
+  return isObject(body) ? badOptionalVt(body.vt, ctx) : "acquire body must be an object";
+}
+
+export function validateLockForward(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body) || !isNode(body.acquirer, ctx) || !isU32(body.request)) return "forward body needs acquirer node and request";
+  return badOptionalVt(body.vt, ctx);
+}
+
+export function validateLockGrant(body: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(body)) return "grant body must be an object";
+  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx));
 }
