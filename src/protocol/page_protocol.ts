@@ -274,6 +274,7 @@ export abstract class PageProtocol implements Coherence {
     const c = this.endpoint.counters;
     return {
       ...this.counters,
+      ...this.sync.lockCounters,
       dropped: c.dropped,
       malformed: c.malformed,
       misdelivered: c.misdelivered,
