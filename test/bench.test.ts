@@ -133,8 +133,8 @@ SuiteList.run();
 const Run = suite("dsm bench on a tiny matrix");
 
 const ROW_KEYS = [
-  "args", "bytes", "cores", "correct", "emulated", "error", "faults", "gitRevision", "kernel", "kernelMs", "messages",
-  "nodes", "pageSize", "protocol", "reps", "result", "samplesMs", "size", "speedup", "transport",
+  "args", "bytes", "cap", "cores", "correct", "efficiency", "emulated", "error", "faults", "gitRevision", "kernel", "kernelMs",
+  "messages", "nodes", "pageSize", "protocol", "reps", "result", "samplesMs", "size", "speedup", "transport",
 ];
 
 const out = mkdtempSync(join(tmpdir(), "dsm-bench-"));
@@ -175,6 +175,12 @@ Run("every row reproduces the baseline's result, with a positive speedup and the
   const jacobi = SUITE.find((k) => k.name === "jacobi")!;
   assert.is(rows[0].result, jacobi.expected);
   assert.is(rows[0].speedup, 1);
+  for (const row of rows.filter((r) => r.nodes === 1)) assert.equal([row.cap, row.efficiency], [1, row.speedup]);
+  // Two nodes: 2 copies at once on 2 or more cores, measured; one core leaves a cap of 1.
+  for (const row of rows.filter((r) => r.nodes === 2)) {
+    assert.ok(typeof row.cap === "number" && row.cap > 0 && (row.cores > 1 || row.cap === 1), `cap ${row.cap}`);
+    assert.is(row.efficiency, row.speedup / row.cap);
+  }
   // Two nodes talk; one does not.
   assert.ok(rows[3].messages > 0 && rows[3].bytes > 0 && rows[3].faults > 0);
   assert.equal([rows[1].messages, rows[1].faults], [0, 0]);
@@ -190,8 +196,11 @@ Run("writes results.json with the same rows and the run's metadata, report.md an
     assert.ok(md.includes(`\n${heading}\n`) || md.startsWith(`${heading}\n`), heading);
   }
   assert.ok(md.includes("![jacobi (64,5): speedup over the uninstrumented single node](charts/jacobi-speedup.svg)"));
+  assert.ok(md.includes("\n| nodes | protocol | transport | page | ms | speedup | cap | efficiency | faults | messages | bytes | correct |\n"));
+  assert.is(results.meta.notes.filter((n: string) => n.startsWith("cap = N uninstrumented copies run at once against one alone")).length, 1);
   const html = readFileSync(join(out, "index.html"), "utf8");
   assert.ok(html.startsWith("<!DOCTYPE html>"));
+  assert.ok(html.includes("<th>cap</th><th>efficiency</th>"));
   assert.is((html.match(/<svg /g) ?? []).length, 6);
 });
 
@@ -209,6 +218,9 @@ Run("writes well-formed SVG charts with one series per protocol", () => {
     assert.is(xmlProblem(svg), null, file);
     assert.equal(seriesProtocols(svg), protocols, file);
   }
+  // The speedup chart draws the hardware cap when 2 nodes had 2 cores.
+  const cores = JSON.parse(printed[0]).cores;
+  assert.is(readFileSync(join(out, "charts", "jacobi-speedup.svg"), "utf8").includes(`<g class="series" data-series="cap">`), cores > 1);
   assert.ok(existsSync(join(out, "index.html")));
 });
 

@@ -15,7 +15,7 @@ export const BENCH_HELP = `usage: dsm bench [options]
 
 Runs kernels × protocols × node counts × transports × page sizes, each configuration
 --reps times (interleaved), and reports medians against the uninstrumented build on
-one node. With jacobi, also runs hand-written message-passing Jacobi (mp) and Jacobi
+one node, and against the hardware cap: N uninstrumented copies at once against one. With jacobi, also runs hand-written message-passing Jacobi (mp) and Jacobi
 on worker threads over one SharedArrayBuffer (sab). Writes a report folder with
 results.json, report.md, index.html and SVG charts.
 

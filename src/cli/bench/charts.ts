@@ -1,7 +1,7 @@
 /**
- * The report's charts, per kernel: speedup against node count (a line per protocol), and bytes and
- * messages per protocol at each node count (bars). A protocol run on several transports or page
- * sizes gets a series per combination, named e.g. "ivy (nats, 16K)".
+ * The report's charts, per kernel: speedup against node count (a line per protocol, and the
+ * hardware cap), and bytes and messages per protocol at each node count (bars). A protocol run on
+ * several transports or page sizes gets a series per combination, named e.g. "ivy (nats, 16K)".
  */
 import { formatCount, formatPage } from "./format.js";
 import { BASELINE_PROTOCOL, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
@@ -23,6 +23,7 @@ const PROTOCOL_COLORS: Record<string, string> = {
   sab: "#d62728",
 };
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const CAP_COLOR = "#555555";
 
 export function kernelCharts(rows: BenchRow[]): ChartFile[] {
   const kernels = [...new Set(rows.map((r) => r.kernel))];
@@ -44,7 +45,7 @@ function chartsOf(kernel: string, rows: BenchRow[]): ChartFile[] {
         xLabel: "nodes",
         yLabel: "speedup (×)",
         categories: nodes.map(String),
-        series: seriesOf(measured, nodes, (r) => r.speedup),
+        series: [...seriesOf(measured, nodes, (r) => r.speedup), ...capSeries(measured, nodes)],
         reference: 1,
         format: (v) => `${v.toFixed(2)}×`,
       }),
@@ -72,6 +73,13 @@ function chartsOf(kernel: string, rows: BenchRow[]): ChartFile[] {
     });
   }
   return charts;
+}
+
+/** The hardware cap at each node count (the same for every row of a kernel and node count), as a dotted line; none when no row has one above 1. */
+function capSeries(rows: BenchRow[], nodes: number[]): LineSeries[] {
+  const values = nodes.map((n) => rows.find((r) => r.nodes === n && r.cap !== null)?.cap ?? null);
+  if (!values.some((v) => v !== null && v !== 1)) return [];
+  return [{ name: "hardware cap", color: CAP_COLOR, variant: 2, attrs: { "data-series": "cap" }, values }];
 }
 
 /** The binary unit that keeps axis labels short for values up to `max` bytes. */

@@ -13,6 +13,13 @@ export function formatSpeedup(speedup: number | null): string {
   return speedup === null ? "-" : `${speedup.toFixed(2)}×`;
 }
 
+/** Efficiency as a percentage: `87 %`, `4.2 %`, or `-` when unknown. */
+export function formatEfficiency(efficiency: number | null): string {
+  if (efficiency === null) return "-";
+  const percent = efficiency * 100;
+  return `${percent < 10 ? percent.toFixed(1) : percent.toFixed(0)} %`;
+}
+
 /** Bytes in binary units: `812 B`, `14.0 KiB`, `3.2 MiB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${Math.round(bytes)} B`;
@@ -37,7 +44,7 @@ export function formatCount(n: number): string {
   return `${(n / 1e6).toFixed(1)}M`;
 }
 
-export const TABLE_HEADER = ["kernel", "args", "nodes", "protocol", "transport", "page", "ms", "speedup", "faults", "messages", "bytes", "correct"];
+export const TABLE_HEADER = ["kernel", "args", "nodes", "protocol", "transport", "page", "ms", "speedup", "cap", "efficiency", "faults", "messages", "bytes", "correct"];
 
 /** One row's cells in {@link TABLE_HEADER} order; `*` marks single-host emulation. */
 export function tableCells(row: BenchRow): string[] {
@@ -50,6 +57,8 @@ export function tableCells(row: BenchRow): string[] {
     formatPage(row.pageSize),
     formatMs(row.kernelMs),
     formatSpeedup(row.speedup),
+    formatSpeedup(row.cap),
+    formatEfficiency(row.efficiency),
     formatCount(row.faults),
     formatCount(row.messages),
     formatBytes(row.bytes),
@@ -57,7 +66,7 @@ export function tableCells(row: BenchRow): string[] {
   ];
 }
 
-const RIGHT_ALIGNED = new Set(["nodes", "ms", "speedup", "faults", "messages", "bytes"]);
+const RIGHT_ALIGNED = new Set(["nodes", "ms", "speedup", "cap", "efficiency", "faults", "messages", "bytes"]);
 
 /** The terminal table: aligned columns, a blank line between kernels, footnotes for * and errors. */
 export function formatTable(rows: BenchRow[], cores: number): string {

@@ -1,7 +1,9 @@
 /**
  * The configurations of one bench run and the job that measures each. Per kernel: the
  * uninstrumented single node (the baseline every speedup is against), then every transport ×
- * page size × node count × protocol on DSM, then, for jacobi, the hand-written baselines.
+ * page size × node count × protocol on DSM, then, for jacobi, the hand-written baselines. Rows on
+ * more than one node also carry the job that measures their hardware cap: min(nodes, cores)
+ * copies of the baseline at once (rows.ts), one job per kernel and copy count.
  *
  * One node on the local transport runs without a protocol (there is nobody to be coherent with),
  * so its configurations share one job: it is measured once and reported under every protocol.
@@ -33,6 +35,8 @@ export interface BenchConfig extends RowConfig {
   job: BenchJob;
   /** Key of the job this configuration's speedup and correctness are measured against. */
   baselineKey: string;
+  /** The job measuring the hardware cap on this configuration's speedup; none on one node. */
+  cap?: { copies: number; job: BenchJob };
 }
 
 export interface JobContext {
@@ -43,6 +47,8 @@ export interface JobContext {
   natsServers: string[];
   /** Loaded when jacobi and baselines are selected. */
   baselines?: JacobiBaselines;
+  /** Cores of this machine: the most copies a cap job runs at once. */
+  cores: number;
 }
 
 export function sizeLabel(plan: BenchPlan, kernel: BenchKernel): string {
@@ -61,6 +67,14 @@ export function benchConfigs(ctx: JobContext): BenchConfig[] {
     const baselineJob = dsmJob(ctx, reference, args, `${kernel.name}|baseline`, `${kernel.name} uninstrumented`, 1, BASELINE_PROTOCOL, "local");
     const baselineKey = baselineJob.key;
     configs.push({ ...base, nodes: 1, protocol: BASELINE_PROTOCOL, transport: "local", pageSize: plan.pageSizes[0], job: baselineJob, baselineKey });
+    const capJobs = new Map<number, BenchJob>();
+    const capFor = (nodes: number): BenchConfig["cap"] => {
+      const copies = Math.min(nodes, ctx.cores);
+      // One copy at a time is the baseline itself: the cap is 1 (rows.ts).
+      if (copies === 1) return undefined;
+      if (!capJobs.has(copies)) capJobs.set(copies, capJob(ctx, reference, args, kernel.name, copies));
+      return { copies, job: capJobs.get(copies)! };
+    };
     for (const transport of plan.transports) {
       for (const pageSize of plan.pageSizes) {
         const module = ctx.built(kernel, pageSize).instrumented;
@@ -70,12 +84,12 @@ export function benchConfigs(ctx: JobContext): BenchConfig[] {
             const key = `${kernel.name}|${transport}|${pageSize}|${nodes}|${solo ? "solo" : protocol}`;
             const label = `${kernel.name} ${nodes} node${nodes > 1 ? "s" : ""} ${solo ? "(no protocol)" : protocol} ${transport} ${pageSize / 1024}K`;
             const job = dsmJob(ctx, module, args, key, label, nodes, protocol, transport);
-            configs.push({ ...base, nodes, protocol, transport, pageSize, job, baselineKey });
+            configs.push({ ...base, nodes, protocol, transport, pageSize, job, baselineKey, cap: capFor(nodes) });
           }
         }
       }
     }
-    if (kernel.name === "jacobi" && ctx.baselines) configs.push(...jacobiBaselines(ctx, ctx.baselines, base, baselineKey));
+    if (kernel.name === "jacobi" && ctx.baselines) configs.push(...jacobiBaselines(ctx, ctx.baselines, base, baselineKey, capFor));
   }
   return configs;
 }
@@ -88,14 +102,7 @@ function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: stri
     // One node is cheap and touches the same code as more nodes.
     warmUp: nodes === 1 && transport === "local",
     run: async () => {
-      const job = await runJob(module, typed, {
-        nodes,
-        protocol,
-        transport,
-        nats: transport === "nats" ? ctx.natsServers : undefined,
-        faultTimeoutMs: ctx.plan.faultTimeoutMs,
-        syncTimeoutMs: ctx.plan.syncTimeoutMs,
-      });
+      const job = await runOne(ctx, module, typed, nodes, protocol, transport);
       const s = job.stats;
       const reported = PROTOCOL_COUNTERS.filter((k) => typeof s[k] === "number");
       const counters = reported.length > 0 ? Object.fromEntries(reported.map((k) => [k, s[k]])) : undefined;
@@ -104,7 +111,47 @@ function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: stri
   };
 }
 
-function jacobiBaselines(ctx: JobContext, baselines: JacobiBaselines, base: Pick<RowConfig, "kernel" | "size" | "args">, baselineKey: string): BenchConfig[] {
+/**
+ * One uninstrumented single node of `module` alone, then `copies` at once, each on its own worker
+ * thread. The sample's time is the slowest copy's: the copies' work is done when it is, as a DSM
+ * run's is when its slowest node reaches the final barrier. The copies start within a few
+ * milliseconds of each other (the module is compiled already), so they overlap almost entirely.
+ */
+function capJob(ctx: JobContext, module: KernelModule, args: number[], kernel: string, copies: number): BenchJob {
+  const typed = runArguments(module, args);
+  return {
+    key: `${kernel}|cap|${copies}`,
+    label: `${kernel} 1 and ${copies} uninstrumented copies at once (hardware cap)`,
+    // The baseline job runs the same module alone and is warmed up.
+    warmUp: false,
+    run: async () => {
+      const alone = await runOne(ctx, module, typed, 1, BASELINE_PROTOCOL, "local");
+      const jobs = await Promise.all(Array.from({ length: copies }, () => runOne(ctx, module, typed, 1, BASELINE_PROTOCOL, "local")));
+      const odd = jobs.find((j) => j.result !== alone.result);
+      if (odd) throw new Error(`copies at once disagree: ${alone.result} and ${odd.result}`);
+      return { ms: Math.max(...jobs.map((j) => j.kernelMs)), aloneMs: alone.kernelMs, result: alone.result, faults: 0, messages: 0, bytes: 0 };
+    },
+  };
+}
+
+function runOne(ctx: JobContext, module: KernelModule, args: (number | bigint)[], nodes: number, protocol: string, transport: string): ReturnType<typeof runJob> {
+  return runJob(module, args, {
+    nodes,
+    protocol,
+    transport,
+    nats: transport === "nats" ? ctx.natsServers : undefined,
+    faultTimeoutMs: ctx.plan.faultTimeoutMs,
+    syncTimeoutMs: ctx.plan.syncTimeoutMs,
+  });
+}
+
+function jacobiBaselines(
+  ctx: JobContext,
+  baselines: JacobiBaselines,
+  base: Pick<RowConfig, "kernel" | "size" | "args">,
+  baselineKey: string,
+  capFor: (nodes: number) => BenchConfig["cap"],
+): BenchConfig[] {
   const [n, iters] = base.args;
   const timeoutMs = ctx.plan.faultTimeoutMs;
   const configs: BenchConfig[] = [];
@@ -120,7 +167,7 @@ function jacobiBaselines(ctx: JobContext, baselines: JacobiBaselines, base: Pick
             return { ms: run.ms, result: run.result, faults: 0, messages: run.messages, bytes: run.bytes };
           }),
       };
-      configs.push({ ...base, nodes, protocol: MESSAGE_PASSING, transport, pageSize: null, job, baselineKey });
+      configs.push({ ...base, nodes, protocol: MESSAGE_PASSING, transport, pageSize: null, job, baselineKey, cap: capFor(nodes) });
     }
   }
   for (const nodes of ctx.plan.nodes) {
@@ -134,7 +181,7 @@ function jacobiBaselines(ctx: JobContext, baselines: JacobiBaselines, base: Pick
         return { ms: run.ms, result: run.result, faults: 0, messages: 0, bytes: 0 };
       },
     };
-    configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey });
+    configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
   }
   return configs;
 }

@@ -1,7 +1,17 @@
 /**
  * One result row of `dsm bench` per configuration: medians over its repetitions, the speedup over
- * the uninstrumented single node of the same kernel and size, and whether every repetition
- * returned the baseline's result exactly.
+ * the uninstrumented single node of the same kernel and size, the hardware cap on that speedup and
+ * the efficiency against it, and whether every repetition returned the baseline's result exactly.
+ *
+ * The cap is the speedup this machine leaves N nodes: N uninstrumented copies run at once take
+ * longer each than one alone (shared memory bandwidth, caches, turbo, other load), so
+ * cap = N × (one alone) / (N at once), N = nodes but at most the cores. Two copies that each take
+ * 1.087× as long give 1.84. It is the speedup of perfectly parallel code on this machine (code
+ * whose split working set fits a cache better can beat it); efficiency = speedup / cap separates
+ * what the DSM loses from what the hardware does. Each repetition times one copy alone right
+ * before the N at once, so a slow spell of the machine lands on both sides of the ratio. A kernel
+ * of a few milliseconds overlaps the other copies' start-up more than their work, and its cap
+ * says little.
  */
 
 /** What one repetition of one configuration measured. */
@@ -15,6 +25,8 @@ export interface Sample {
   bytes: number;
   /** The protocol's own counters that rows report (see PROTOCOL_COUNTERS), all nodes. */
   counters?: Record<string, number>;
+  /** Hardware cap jobs only: one copy's time alone, measured just before the copies at once (`ms`). */
+  aloneMs?: number;
 }
 
 /** Protocol counters a row carries when the protocol reports them: lrc's intervals, write notices, twins, diffs and collections. */
@@ -45,6 +57,13 @@ export interface BenchRow {
   samplesMs: number[];
   /** Baseline median over this median; null when either failed. */
   speedup: number | null;
+  /**
+   * The speedup this machine leaves the row's nodes: N uninstrumented copies at once against one
+   * alone, N = nodes (at most the cores); 1 on one node; null when either measurement failed.
+   */
+  cap: number | null;
+  /** Speedup over cap; null when either is. */
+  efficiency: number | null;
   /** Median read plus write faults. */
   faults: number;
   /** Median messages sent by all nodes. */
@@ -81,18 +100,31 @@ export interface Measured {
   error?: string;
 }
 
+/** The hardware cap's measurement for a row: `copies` uninstrumented single nodes at once. */
+export interface CapRun {
+  copies: number;
+  /** Each sample's ms is the slowest copy's time in `run`, its aloneMs one copy's alone. */
+  measured: Measured;
+}
+
 export interface Machine {
   gitRevision: string;
   cores: number;
 }
 
-export function makeRow(config: RowConfig, measured: Measured, baseline: Measured, machine: Machine): BenchRow {
+/**
+ * A configuration's row. `cap` is the measurement of `copies` at once for rows on more than one
+ * node and core; without it such a row has no cap. One node, or one core, has a cap of 1.
+ */
+export function makeRow(config: RowConfig, measured: Measured, baseline: Measured, machine: Machine, cap?: CapRun): BenchRow {
   const { samples } = measured;
   const ok = samples.length > 0 && !measured.error;
   const kernelMs = ok ? median(samples.map((s) => s.ms)) : null;
   const baselineOk = baseline.samples.length > 0 && !baseline.error;
   const baselineMs = baselineOk ? median(baseline.samples.map((s) => s.ms)) : null;
   const expected = baseline.samples[0]?.result;
+  const speedup = kernelMs && baselineMs ? baselineMs / kernelMs : null;
+  const capValue = Math.min(config.nodes, machine.cores) === 1 ? 1 : cap ? capOf(cap.copies, cap.measured) : null;
   const counted = ok && samples.every((s) => s.counters);
   const counters = counted ? Object.fromEntries(Object.keys(samples[0].counters!).map((k) => [k, median(samples.map((s) => s.counters![k] ?? 0))])) : undefined;
   return {
@@ -100,7 +132,9 @@ export function makeRow(config: RowConfig, measured: Measured, baseline: Measure
     reps: samples.length,
     kernelMs,
     samplesMs: samples.map((s) => s.ms),
-    speedup: kernelMs && baselineMs ? baselineMs / kernelMs : null,
+    speedup,
+    cap: capValue,
+    efficiency: speedup !== null && capValue ? speedup / capValue : null,
     faults: ok ? median(samples.map((s) => s.faults)) : 0,
     messages: ok ? median(samples.map((s) => s.messages)) : 0,
     bytes: ok ? median(samples.map((s) => s.bytes)) : 0,
@@ -112,6 +146,13 @@ export function makeRow(config: RowConfig, measured: Measured, baseline: Measure
     gitRevision: machine.gitRevision,
     cores: machine.cores,
   };
+}
+
+/** The median over repetitions of copies × (one alone) / (copies at once); null when the copies failed. */
+export function capOf(copies: number, together: Measured): number | null {
+  const paired = together.samples.filter((s) => s.aloneMs !== undefined && s.ms > 0);
+  if (together.error || paired.length === 0) return null;
+  return median(paired.map((s) => (copies * s.aloneMs!) / s.ms));
 }
 
 /** The middle value; the mean of the two middle values for an even count. */

@@ -56,6 +56,7 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
   const machine = machineInfo();
   const notes = [
     "speedup = median time of the uninstrumented build on one node (protocol none) / median time of the row; both measured in this run",
+    `cap = N uninstrumented copies run at once against one alone (N × time alone / time at once; N = the row's nodes, at most the ${machine.cores} cores here), the speedup this machine's hardware leaves N nodes, and efficiency = speedup / cap, the share of it the row reached`,
     "one node on the local transport runs without a protocol, so its rows are one measurement reported under every protocol",
     "every single-node job ran once unmeasured before the repetitions (warm-up)",
     `emulated: more nodes than the ${machine.cores} cores of this machine, all on one host (single-host emulation)`,
@@ -74,12 +75,13 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
         notes.push(`no mp or sab rows: ${error.message}`);
       }
     }
-    const configs = benchConfigs({ plan, natsServers, baselines, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
-    const jobs = [...new Map(configs.map((c) => [c.job.key, c.job])).values()];
+    const configs = benchConfigs({ plan, natsServers, baselines, cores: machine.cores, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
+    const jobs = [...new Map(configs.flatMap((c) => (c.cap ? [c.job, c.cap.job] : [c.job])).map((j) => [j.key, j])).values()];
     const measured = await measure(jobs, plan.reps, progress);
     const rows = configs.map((c) => {
-      const { job, baselineKey, ...config } = c;
-      return makeRow(config, measured.get(job.key)!, measured.get(baselineKey)!, machine);
+      const { job, baselineKey, cap, ...config } = c;
+      const capRun = cap ? { copies: cap.copies, measured: measured.get(cap.job.key)! } : undefined;
+      return makeRow(config, measured.get(job.key)!, measured.get(baselineKey)!, machine, capRun);
     });
     return {
       meta: {

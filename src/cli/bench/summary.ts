@@ -2,7 +2,7 @@
  * The content both report formats share, as plain data: the header line, the per-kernel tables,
  * the per-protocol traffic tables and the "who wins" summary. markdown.ts and html.ts only render it.
  */
-import { formatArgs, formatBytes, formatCount, formatMs, formatPage, formatSpeedup } from "./format.js";
+import { formatArgs, formatBytes, formatCount, formatEfficiency, formatMs, formatPage, formatSpeedup } from "./format.js";
 import type { BenchResult } from "./runner.js";
 import { BASELINE_PROTOCOL, MESSAGE_PASSING, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
 import { benchKernel } from "./suite.js";
@@ -40,7 +40,7 @@ export function kernelSections(rows: BenchRow[]): KernelSection[] {
       args: formatArgs(own[0].args),
       stresses: benchKernel(kernel)?.stresses ?? "",
       table: {
-        header: ["nodes", "protocol", "transport", "page", "ms", "speedup", "faults", "messages", "bytes", "correct"],
+        header: ["nodes", "protocol", "transport", "page", "ms", "speedup", "cap", "efficiency", "faults", "messages", "bytes", "correct"],
         rows: own.map((r) => [
           `${r.nodes}${r.emulated ? " (emulated)" : ""}`,
           r.protocol,
@@ -48,6 +48,8 @@ export function kernelSections(rows: BenchRow[]): KernelSection[] {
           formatPage(r.pageSize),
           formatMs(r.kernelMs),
           formatSpeedup(r.speedup),
+          formatSpeedup(r.cap),
+          formatEfficiency(r.efficiency),
           formatCount(r.faults),
           formatCount(r.messages),
           formatBytes(r.bytes),
