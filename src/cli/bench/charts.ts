@@ -2,6 +2,9 @@
  * The report's charts, per kernel: speedup against node count (a line per protocol, and the
  * hardware cap), and bytes and messages per protocol at each node count (bars). A protocol run on
  * several transports or page sizes gets a series per combination, named e.g. "ivy (nats, 16K)".
+ *
+ * Every series of a chart has its own colour. A protocol keeps its hue in every chart; its
+ * transports and page sizes are shades of it (and dash patterns, on lines).
  */
 import { formatCount, formatPage } from "./format.js";
 import { BASELINE_PROTOCOL, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
@@ -15,14 +18,18 @@ export interface ChartFile {
   svg: string;
 }
 
-const PROTOCOL_COLORS: Record<string, string> = {
+/** One hue per protocol, none shared, all far from the cap's grey. */
+export const PROTOCOL_COLORS: Readonly<Record<string, string>> = {
   migrate: "#e8871e",
   ivy: "#1f77b4",
   diff: "#2ca02c",
+  lrc: "#d62728",
+  hlrc: "#e377c2",
   mp: "#9467bd",
-  sab: "#d62728",
+  sab: "#8c564b",
 };
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+/** Hues for protocols not listed above, in order of appearance; none is a listed protocol's. */
+const SPARE_COLORS = ["#17becf", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173"];
 const CAP_COLOR = "#555555";
 
 export function kernelCharts(rows: BenchRow[]): ChartFile[] {
@@ -98,15 +105,17 @@ function seriesOf(rows: BenchRow[], nodes: number[], value: (row: BenchRow) => n
   const ordered = [...variants.entries()].sort(([, a], [, b]) => protocolOrder.indexOf(a.protocol) - protocolOrder.indexOf(b.protocol));
   const transports = new Set(rows.map((r) => r.transport)).size;
   const pages = new Set(rows.filter((r) => r.pageSize !== null).map((r) => r.pageSize)).size;
-  // Same protocol, same colour; its transports and page sizes differ by dash (lines) or shade (bars).
+  // Same protocol, same hue; its transports and page sizes are shades (and dashes, on lines).
   const seen = new Map<string, number>();
+  const spare = protocolOrder.filter((p) => !(p in PROTOCOL_COLORS));
   return ordered.map(([key, r]) => {
     const extra = [transports > 1 ? r.transport : "", pages > 1 && r.pageSize !== null ? formatPage(r.pageSize) : ""].filter(Boolean);
     const variant = seen.get(r.protocol) ?? 0;
     seen.set(r.protocol, variant + 1);
+    const hue = PROTOCOL_COLORS[r.protocol] ?? SPARE_COLORS[spare.indexOf(r.protocol) % SPARE_COLORS.length];
     return {
       name: extra.length ? `${r.protocol} (${extra.join(", ")})` : r.protocol,
-      color: PROTOCOL_COLORS[r.protocol] ?? PALETTE[protocolOrder.indexOf(r.protocol) % PALETTE.length],
+      color: shade(hue, variant),
       variant,
       attrs: { "data-protocol": r.protocol, "data-transport": r.transport, "data-page-size": String(r.pageSize ?? "none") },
       values: nodes.map((n) => {
@@ -115,6 +124,20 @@ function seriesOf(rows: BenchRow[], nodes: number[], value: (row: BenchRow) => n
       }),
     };
   });
+}
+
+/**
+ * Variant 0 is the hue itself; then alternately darker and lighter, further each time (mixed with
+ * black or white by 30 %, 30 %, 55 %, 55 %, 80 %, 80 %), so six variants of one hue (two
+ * transports × three page sizes) stay apart.
+ */
+export function shade(hex: string, variant: number): string {
+  if (variant === 0) return hex;
+  const step = Math.ceil(variant / 2);
+  const amount = Math.min(0.85, 0.05 + 0.25 * step);
+  const toward = variant % 2 === 1 ? 0 : 255;
+  const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return `#${channels.map((c) => Math.round(c + (toward - c) * amount).toString(16).padStart(2, "0")).join("")}`;
 }
 
 function variantKey(r: BenchRow): string {

@@ -9,7 +9,7 @@ import { headline, kernelSections, protocolSections, winners, type Table } from 
 
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:right}
-th{background:#f3f3f3}td:nth-child(-n+4){text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1em}
+th{background:#f3f3f3}td:nth-child(-n+4){text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0}
 .bad{color:#b00;font-weight:bold}`;
 
 export function reportHtml(result: BenchResult, charts: ChartFile[]): string {

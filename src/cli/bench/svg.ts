@@ -9,7 +9,7 @@
 export interface SeriesStyle {
   name: string;
   color: string;
-  /** Tells apart series of one color: a dash pattern for lines, an opacity for bars. @default solid */
+  /** A dash pattern for lines (bars ignore it: their colours tell them apart). @default 0, solid */
   variant?: number;
   /** Extra attributes of the series' `<g>`, e.g. `{ "data-protocol": "ivy" }`. */
   attrs: Record<string, string>;
@@ -90,7 +90,7 @@ export function barChart(chart: BarChart): string {
     const bars = s.values.flatMap((v, i) => {
       if (v === null) return [];
       const bx = M.left + slot * i + slot * 0.1 + barW * k;
-      return [`<rect x="${fix(bx)}" y="${fix(y(v))}" width="${fix(barW)}" height="${fix(M.top + PLOT_H - y(v))}" fill="${s.color}"${opacity(s)}><title>${escapeXml(`${s.name}, ${chart.categories[i]}: ${chart.format(v)}`)}</title></rect>`];
+      return [`<rect x="${fix(bx)}" y="${fix(y(v))}" width="${fix(barW)}" height="${fix(M.top + PLOT_H - y(v))}" fill="${s.color}"><title>${escapeXml(`${s.name}, ${chart.categories[i]}: ${chart.format(v)}`)}</title></rect>`];
     });
     body.push(group(s, bars), legendEntry(s, k, "bar"));
   });
@@ -142,21 +142,15 @@ function legendEntry(s: SeriesStyle, k: number, kind: "line" | "bar"): string {
   const mark =
     kind === "line"
       ? `<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash(s)}/>`
-      : `<rect x="${lx + 3}" y="${ly - 6}" width="12" height="12" fill="${s.color}"${opacity(s)}/>`;
+      : `<rect x="${lx + 3}" y="${ly - 6}" width="12" height="12" fill="${s.color}"/>`;
   return `<g class="legend">${mark}<text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text></g>`;
 }
 
 const DASHES = ["", "6 3", "2 2", "8 3 2 3"];
-const OPACITIES = [1, 0.55, 0.3, 0.8];
 
 function dash(s: SeriesStyle): string {
   const pattern = DASHES[(s.variant ?? 0) % DASHES.length];
   return pattern ? ` stroke-dasharray="${pattern}"` : "";
-}
-
-function opacity(s: SeriesStyle): string {
-  const o = OPACITIES[(s.variant ?? 0) % OPACITIES.length];
-  return o === 1 ? "" : ` fill-opacity="${o}"`;
 }
 
 /** A round upper bound for an axis (its fifths are round too), at least `max`. */
