@@ -102,7 +102,7 @@ Options("with no options the plan is every kernel and protocol on local nodes up
   assert.is(plan.faultTimeoutMs, 10_000);
 });
 
-Options("--quick presets the matrix and small sizes; explicit options override it; lists are deduplicated and nodes sorted", () => {
+Options("--quick presets the matrix and its sizes; explicit options override it; lists are deduplicated and nodes sorted", () => {
   const quick = planBench({ quick: true }, {});
   assert.equal([quick.protocols, quick.nodes, quick.transports, quick.reps], [["ivy", "diff", "migrate", "lrc"], [1, 2, 4], ["local"], 1]);
   assert.equal(quick.argsByKernel, QUICK_PRESET.argsByKernel);
@@ -126,6 +126,22 @@ SuiteList("every bench kernel exists and has a pinned result at the tiny size", 
 SuiteList("the --quick preset has arguments of the right arity for every kernel", () => {
   assert.equal(Object.keys(QUICK_PRESET.argsByKernel).sort(), BENCH_SUITE.map((k) => k.name).sort());
   for (const k of BENCH_SUITE) assert.is(QUICK_PRESET.argsByKernel[k.name].length, k.tiny.length, k.name);
+});
+
+SuiteList("the preset runs each kernel at a size where one uninstrumented node took ~100 ms or more here, but lu, falseshare and sparse smaller", () => {
+  assert.equal(QUICK_PRESET.argsByKernel, {
+    jacobi: [1024, 60],
+    sor: [1024, 64],
+    matmul: [544],
+    wordfreq: [20000, 32],
+    intsort: [2000000, 31, 7],
+    tsp: [13, 1],
+    nbody: [2048, 1],
+    fft2d: [10],
+    lu: [192],
+    falseshare: [8192, 150],
+    sparse: [128, 50],
+  });
 });
 
 SuiteList.run();

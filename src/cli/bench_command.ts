@@ -31,9 +31,10 @@ options:
   --args A,A            the arguments of run for the one kernel given by --kernels
   --shared-size N       shared region of every build (default 64M)
   --reps N              repetitions of each configuration (default 3)
-  --quick               preset: every kernel at small sizes, ivy/diff/migrate/lrc on 1,2,4
-                        nodes, local, 1 repetition (under 3 minutes on 2 cores);
-                        options given explicitly override it
+  --quick               preset: every kernel at a size where one node takes ~100 ms (lu,
+                        falseshare, sparse less), ivy/diff/migrate/lrc on 1,2,4 nodes, local,
+                        1 repetition (about 3 minutes on 2 cores); options given explicitly
+                        override it
   --no-baselines        no mp or sab rows for jacobi
   --no-cache            rebuild the kernels instead of reusing node_modules/.cache
   --out DIR             report folder (default ${DEFAULT_OUT}/)

@@ -63,11 +63,17 @@ export const MAX_NODES = 64;
 
 /**
  * The `--quick` preset: every kernel on 1, 2 and 4 nodes with every protocol, local transport,
- * one repetition, at sizes between `tiny` and `quick` so that the whole run, builds included,
- * stays under 3 minutes on a 2-core machine. The sizes are set by the slowest configuration of
- * each kernel, which is 4 nodes on 2 cores: with more kernel threads than cores, nodes spinning on
- * their mailbox (DSM_SPIN_US) hold the cores a fault's reply needs, and kernels that fault often
- * (intsort, lu, falseshare) slow down 10-50× there.
+ * one repetition, so that the whole run, builds included, takes about 3 minutes on a 2-core
+ * machine. Sizes are where one uninstrumented node takes ~100 ms or more (measured on a quiet
+ * 2-vCPU VM, in the comments), so rows show protocols rather than start-up costs.
+ *
+ * Three kernels are smaller, set instead by their slowest configuration, 4 nodes on 2 cores, where
+ * kernel threads outnumber the cores and every barrier and fault waits for a thread to be
+ * scheduled: falseshare and sparse do a few words of work per page between a barrier and a fault
+ * on it, so their DSM rows take hundreds of times the single node at any size; lu has a barrier per
+ * column, and at n = 384 its 4-node rows took 6-21 s each. At ~100 ms on one node each of the three
+ * would take minutes; at these sizes each takes 15-30 s, and its DSM rows still run for seconds of
+ * protocol work rather than start-up.
  */
 export const QUICK_PRESET = {
   protocols: "ivy,diff,migrate,lrc",
@@ -76,17 +82,17 @@ export const QUICK_PRESET = {
   reps: "1",
   size: "quick",
   argsByKernel: {
-    jacobi: [512, 60],
-    sor: [384, 40],
-    matmul: [128],
-    wordfreq: [20000, 16],
-    intsort: [8192, 20, 7],
-    tsp: [12, 1],
-    nbody: [128, 2],
-    fft2d: [7],
-    lu: [48],
-    falseshare: [4096, 30],
-    sparse: [64, 10],
+    jacobi: [1024, 60], // 109 ms
+    sor: [1024, 64], // 107 ms
+    matmul: [544], // 110 ms
+    wordfreq: [20000, 32], // 104 ms
+    intsort: [2000000, 31, 7], // 116 ms
+    tsp: [13, 1], // 99 ms
+    nbody: [2048, 1], // 105 ms
+    fft2d: [10], // 210 ms (a power of two: 9 takes 50 ms)
+    lu: [192], // 3 ms
+    falseshare: [8192, 150], // 2 ms
+    sparse: [128, 50], // 3 ms
   } as Record<string, number[]>,
 };
 
