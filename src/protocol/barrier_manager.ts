@@ -19,6 +19,7 @@ import { compareArrivals } from "./alloc_log.js";
 import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBody } from "./codec.js";
 import type { Endpoint } from "./endpoint.js";
 import { Future } from "./future.js";
+import type { TimerHandle } from "./scheduler.js";
 import type { LrcRelease } from "./lrc_wire.js";
 import type { BarrierExchange } from "./sync.js";
 
@@ -91,9 +92,9 @@ export class BarrierManager {
     }
     const scheduler = this.endpoint.scheduler;
     const deadline = scheduler.now() + timeoutMs;
-    let timer = 0;
+    let timer: TimerHandle | undefined;
     const stop = () => {
-      scheduler.cancel(timer);
+      if (timer) scheduler.cancel(timer);
       released.onDone = undefined;
       done.resolve();
     };

@@ -21,8 +21,8 @@
  */
 import type { PagePort } from "./coherence.js";
 import { Future } from "./future.js";
-import type { Scheduler } from "./scheduler.js";
-import { CodecError, Field, HEADER_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
+import type { Scheduler, TimerHandle } from "./scheduler.js";
+import { CodecError, Field, HEADER_BYTES, KEEP_VIEW_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
 import { SelfQueue } from "./self_queue.js";
@@ -42,6 +42,12 @@ export interface CallOptions {
   timeoutMs: number;
   /** Builds the error for a call that got no reply in time, from the last progress message. */
   timeout: (lastProgress: Message | undefined) => Error;
+  /**
+   * The reply's payload is used only inside the reply callback (installed, copied) and never
+   * kept: on a transport that lends its bytes (a ring), it may then stay a view into them
+   * instead of being copied. @default false
+   */
+  borrows?: boolean;
 }
 
 interface PendingCall {
@@ -91,12 +97,22 @@ export class Endpoint {
   /** For what the transport delivers: its own bytes when it hands them over. */
   private readonly receiveContext: DecodeContext;
   private readonly handlers = new Map<number, (msg: Message) => void>();
+  /** Kinds whose handlers borrow the payload (see on()). */
+  private readonly borrowers = new Set<number>();
+  /** The transport lends its bytes (Link.lendsBytes): payloads are views until made owned. */
+  private readonly lends: boolean;
+  /** The buffer of the bytes being handled now, when lent. */
+  private lentBuffer: ArrayBufferLike | undefined;
   /** Calls by request id, for routing replies. */
   private readonly pending = new Map<number, PendingCall>();
   /** Every call not yet settled (a later call may reuse an earlier one's request id). */
   private readonly calls = new Set<PendingCall>();
-  /** The one retransmission timer (a scheduler handle, 0 when none), armed for `retryAt`. */
-  private retryTimer = 0;
+  /**
+   * The one retransmission timer, armed for `retryAt`. It stays armed when the calls it was
+   * armed for settle (it then finds nothing to do), so a call that settles before its first
+   * retry, as almost every call does, costs no timer work.
+   */
+  private retryTimer: TimerHandle | undefined;
   private retryAt = Infinity;
   readonly scheduler: Scheduler;
   /** Where fire-and-forget messages are encoded: transports copy the bytes at the call. */
@@ -125,15 +141,22 @@ export class Endpoint {
     this.job = options.job;
     this.retryMs = options.retryMs;
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
-    this.receiveContext = { ...this.decodeContext, keepsBytes: transport.handsOverBytes === true };
+    this.lends = transport.lendsBytes === true && transport.handsOverBytes !== true;
+    this.receiveContext = { ...this.decodeContext, keepsBytes: transport.handsOverBytes === true || this.lends };
     this.scratch = new Uint8Array(HEADER_BYTES + port.pageSize);
     this.maxPayload = transport.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     transport.listen((bytes) => this.receive(bytes));
   }
 
   /** Sets the handler of `kind` (one per kind). */
-  on(kind: MessageKind, handler: (msg: Message) => void): void {
+  /**
+   * Sets the handler of `kind` (one per kind). `borrows`: the handler uses the payload only
+   * while it runs (see CallOptions.borrows).
+   */
+  on(kind: MessageKind, handler: (msg: Message) => void, options: { borrows?: boolean } = {}): void {
     this.handlers.set(kind, handler);
+    if (options.borrows) this.borrowers.add(kind);
+    else this.borrowers.delete(kind);
   }
 
   /** A fresh request id of this node. */
@@ -230,26 +253,24 @@ export class Endpoint {
   private settle(call: PendingCall): void {
     this.calls.delete(call);
     if (this.pending.get(call.request) === call) this.pending.delete(call.request);
-    // Nothing waits: no timer either.
-    if (this.calls.size === 0) this.disarmRetry();
   }
 
   private armRetry(due: number): void {
-    if (this.retryTimer !== 0 && this.retryAt <= due) return;
+    if (this.retryTimer !== undefined && this.retryAt <= due) return;
     this.disarmRetry();
     this.retryAt = due;
     this.retryTimer = this.scheduler.at(due, this.onRetryTimer);
   }
 
   private disarmRetry(): void {
-    if (this.retryTimer === 0) return;
+    if (this.retryTimer === undefined) return;
     this.scheduler.cancel(this.retryTimer);
-    this.retryTimer = 0;
+    this.retryTimer = undefined;
     this.retryAt = Infinity;
   }
 
   private readonly onRetryTimer = (): void => {
-    this.retryTimer = 0;
+    this.retryTimer = undefined;
     this.retryAt = Infinity;
     if (this.closed) return;
     const now = this.scheduler.now();
@@ -341,10 +362,12 @@ export class Endpoint {
 
   private receive(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.looped.handling(() => this.decodeAndRoute(bytes));
+    if (this.lends) this.lentBuffer = bytes.buffer;
+    this.looped.handling(this.decodeAndRoute, bytes);
+    this.lentBuffer = undefined;
   }
 
-  private decodeAndRoute(bytes: Uint8Array): void {
+  private readonly decodeAndRoute = (bytes: Uint8Array): void => {
     let msg: Message;
     try {
       msg = decodeMessage(bytes, this.receiveContext);
@@ -355,8 +378,20 @@ export class Endpoint {
       return;
     }
     if (msg.job !== this.job || msg.target !== this.node) return this.dropMisdelivered();
-    if (msg.kind === MessageKind.Fragment) return this.reassemble(msg);
+    if (msg.kind === MessageKind.Fragment) {
+      if (this.lends) msg.payload = msg.payload.slice();
+      return this.reassemble(msg);
+    }
     this.handle(msg);
+  };
+
+  /**
+   * A payload that is a view into bytes the transport lends (valid only while the message is
+   * handled) becomes the message's own copy, unless its receiver borrows it.
+   */
+  private own(msg: Message, borrows: boolean | undefined): void {
+    // Only payloads of KEEP_VIEW_BYTES or more are ever left as views by the codec.
+    if (this.lends && !borrows && msg.payload.byteLength >= KEEP_VIEW_BYTES && msg.payload.buffer === this.lentBuffer) msg.payload = msg.payload.slice();
   }
 
   /** Routes `msg`; a handler's error is kept as the endpoint's failure (see {@link check}). */
@@ -395,15 +430,18 @@ export class Endpoint {
       const { replies, accept, progress } = call.options;
       if (replies.includes(msg.kind) && (!accept || accept(msg))) {
         this.settle(call);
+        this.own(msg, call.options.borrows);
         return call.resolve(msg);
       }
       if (progress?.includes(msg.kind)) {
+        this.own(msg, false);
         call.last = msg;
         return;
       }
     }
     const handler = this.handlers.get(msg.kind);
-    if (handler) return handler(msg);
-    this.dropStale();
+    if (!handler) return this.dropStale();
+    this.own(msg, this.borrowers.has(msg.kind));
+    handler(msg);
   }
 }

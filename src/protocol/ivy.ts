@@ -35,6 +35,7 @@ export class IvyProtocol extends OwnershipProtocol {
     super(options, {
       managerOf,
       initialEntry: (_page, manager) => ({ owner: manager, holders: new Set([manager]), version: 0, writing: true }),
+      installBorrows: true,
       readsMove: false,
       dataKinds: [MessageKind.PageData, MessageKind.Grant],
     });

@@ -33,6 +33,7 @@ export class MigrateProtocol extends OwnershipProtocol {
     super(options, {
       managerOf,
       initialEntry: (_page, manager) => ({ owner: manager, holders: new Set([manager]), version: 0, writing: true }),
+      installBorrows: true,
       readsMove: true,
       dataKinds: [MessageKind.PageData, MessageKind.Grant],
     });

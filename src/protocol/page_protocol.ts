@@ -48,6 +48,8 @@ export interface PageRoles {
   readsMove: boolean;
   /** Reply kinds this protocol's holders send. */
   dataKinds: readonly MessageKind[];
+  /** `install` only copies a reply's payload, never keeps it (Endpoint CallOptions.borrows). */
+  installBorrows?: boolean;
 }
 
 export abstract class PageProtocol implements Coherence {
@@ -412,6 +414,7 @@ export abstract class PageProtocol implements Coherence {
         accept: (m) => m.page === page && m.arg === access,
         timeoutMs: Math.max(1, deadline - this.scheduler.now()),
         timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", this.timeoutMs),
+        borrows: this.roles.installBorrows,
       },
       (reply) => {
         try {

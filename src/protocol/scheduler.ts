@@ -19,8 +19,9 @@ export interface Scheduler {
   /** Milliseconds on a monotonic clock (performance.now() unless a test sets the clock). */
   now(): number;
   /** Runs `fn` once, at or after `time` (a now() value). Returns a handle for {@link cancel}. */
-  at(time: number, fn: () => void): number;
-  cancel(handle: number): void;
+  at(time: number, fn: () => void): TimerHandle;
+  /** The timer will not run; cancelling one that ran or was cancelled changes nothing. */
+  cancel(handle: TimerHandle): void;
   /**
    * Runs `fn` once the work under way ends (the handling of a message or a call into the
    * protocol), before the node waits or its kernel runs again.
@@ -35,15 +36,24 @@ export interface Scheduler {
 
 interface Timer {
   due: number;
-  handle: number;
-  fn: () => void;
+  /** Order of arming, for ties. */
+  seq: number;
+  /** Null once cancelled (the entry stays in the heap until it reaches the top). */
+  fn: (() => void) | null;
 }
 
-/** Timers in a binary heap by due time (ties by handle, so by order of arming), and two work lists. */
+/** What {@link Scheduler.at} returns: only for passing back to cancel. */
+export type TimerHandle = object;
+
+/**
+ * Timers in a binary heap by due time (ties in order of arming), and two work lists. A cancelled
+ * timer is only marked; it leaves the heap when it reaches the top, so cancelling allocates
+ * nothing (a protocol arms and cancels timers on every exchange).
+ */
 export class TimerQueue implements Scheduler {
   private heap: Timer[] = [];
-  private readonly cancelled = new Set<number>();
-  private nextHandle = 1;
+  private nextSeq = 1;
+  private live = 0;
   private soonList: (() => void)[] = [];
   private laterList: (() => void)[] = [];
 
@@ -53,16 +63,19 @@ export class TimerQueue implements Scheduler {
     private readonly onArm?: (due: number) => void,
   ) {}
 
-  at(time: number, fn: () => void): number {
-    const handle = this.nextHandle++;
-    const timer = { due: time, handle, fn };
+  at(time: number, fn: () => void): TimerHandle {
+    const timer: Timer = { due: time, seq: this.nextSeq++, fn };
     this.push(timer);
+    this.live++;
     if (this.onArm && this.heap[0] === timer) this.onArm(time);
-    return handle;
+    return timer;
   }
 
-  cancel(handle: number): void {
-    if (handle > 0 && handle < this.nextHandle) this.cancelled.add(handle);
+  cancel(handle: TimerHandle): void {
+    const timer = handle as Timer;
+    if (timer.fn === null) return;
+    timer.fn = null;
+    this.live--;
   }
 
   soon(fn: () => void): void {
@@ -113,9 +126,12 @@ export class TimerQueue implements Scheduler {
       const top = this.heap[0];
       if (!top || top.due > now) break;
       this.pop();
-      if (this.cancelled.size > 0 && this.cancelled.delete(top.handle)) continue;
+      const fn = top.fn;
+      if (fn === null) continue;
+      top.fn = null;
+      this.live--;
       ran = true;
-      top.fn();
+      fn();
       this.runSoon();
     }
     return ran;
@@ -126,17 +142,14 @@ export class TimerQueue implements Scheduler {
     for (;;) {
       const top = this.heap[0];
       if (!top) return Infinity;
-      if (this.cancelled.size === 0 || !this.cancelled.has(top.handle)) return top.due;
-      this.cancelled.delete(top.handle);
+      if (top.fn !== null) return top.due;
       this.pop();
     }
   }
 
   /** Timers armed and not yet run or cancelled. */
   get pending(): number {
-    let n = 0;
-    for (const t of this.heap) if (!this.cancelled.has(t.handle)) n++;
-    return n;
+    return this.live;
   }
 
   private push(timer: Timer): void {
@@ -171,7 +184,7 @@ export class TimerQueue implements Scheduler {
 }
 
 function earlier(a: Timer, b: Timer): boolean {
-  return a.due < b.due || (a.due === b.due && a.handle < b.handle);
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }
 
 /**

@@ -23,11 +23,11 @@ export class SelfQueue {
     private readonly scheduler: Scheduler,
   ) {}
 
-  /** Runs `fn` as message handling: messages queued meanwhile are handled when it returns. */
-  handling(fn: () => void): void {
+  /** Runs `fn(arg)` as message handling: messages queued meanwhile are handled when it returns. */
+  handling<A>(fn: (arg: A) => void, arg: A): void {
     this.depth++;
     try {
-      fn();
+      fn(arg);
     } finally {
       this.depth--;
     }

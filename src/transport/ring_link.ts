@@ -116,6 +116,7 @@ export class RingLink implements Link {
   readonly nodeCount: number;
   readonly maxPayload: number;
   readonly handsOverBytes = false;
+  readonly lendsBytes = true;
   readonly counters = { messages: 0, bytes: 0 };
   /** This node's bell: rung by every producer of its inlets. */
   readonly bell: Bell;

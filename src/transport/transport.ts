@@ -33,6 +33,12 @@ export interface Link {
    */
   readonly handsOverBytes?: boolean;
   /**
+   * True when the bytes handed to the handler are a view that is valid only until the handler
+   * returns (a ring's record, whose space is reused after): a receiver that keeps any of them must
+   * copy them. @default false
+   */
+  readonly lendsBytes?: boolean;
+  /**
    * Whether messages that have arrived are still waiting to be handed to handlers in this
    * process, behind the one being handled now (LocalTransport: the rest of the delivery under
    * way). A handler that can choose may then leave work that should follow them for later.
