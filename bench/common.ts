@@ -1,0 +1,67 @@
+/**
+ * Pieces the bench scripts share: the git revision every JSON row carries, medians and rounding,
+ * the DSM_BENCH_ knobs they read alike, and the raw request/reply round trip of a transport (the
+ * floor each script sets its costs against), measured the same way by each.
+ */
+import { execFileSync } from "node:child_process";
+import { NatsTransport } from "../src/transport/nats_transport.js";
+import { measureRawRtt, measureRingRtt, type RttResult } from "./raw_rtt.js";
+
+export const TRANSPORTS = ["local", "nats"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+export function gitRev(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** The middle value; the upper of the two middle values for an even count. */
+export const median = (values: number[]) => percentile([...values].sort((x, y) => x - y), 0.5);
+
+/** One decimal. */
+export const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Two decimals, for ratios. */
+export const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/** DSM_BENCH_TRANSPORTS: the transports to measure, comma-separated. @default "local,nats" */
+export function transportsFromEnv(env: Record<string, string | undefined> = process.env): TransportName[] {
+  const list = (env.DSM_BENCH_TRANSPORTS ?? "local,nats").split(",").map((t) => t.trim());
+  for (const t of list) {
+    if (!(TRANSPORTS as readonly string[]).includes(t)) throw new Error(`DSM_BENCH_TRANSPORTS: unknown transport "${t}"; give local, nats or local,nats`);
+  }
+  return list as TransportName[];
+}
+
+/** A whole number from an environment variable, at least `min`. */
+export function countFromEnv(name: string, fallback: number, min = 1, env: Record<string, string | undefined> = process.env): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} "${text}": expected a whole number of at least ${min}`);
+  return n;
+}
+
+/**
+ * The raw round trip of a transport: `count` request/replies of `payload` bytes after `warmUp`
+ * untimed ones. Embedded nodes talk through shared-memory rings between their worker threads, so
+ * the local floor is a ping-pong between two workers over those rings; over NATS (`natsUrl`) it is
+ * request/reply between two connections of this process.
+ */
+export async function rawRoundTrip(natsUrl: string | undefined, payload: number, count: number, warmUp: number): Promise<RttResult> {
+  if (!natsUrl) return measureRingRtt(payload, count, warmUp);
+  const job = `rtt${Date.now()}`;
+  const [a, b] = await Promise.all([0, 1].map((nodeId) => NatsTransport.connect({ servers: natsUrl, job, nodeId, nodeCount: 2 })));
+  try {
+    return await measureRawRtt(a, b, payload, count, warmUp);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
