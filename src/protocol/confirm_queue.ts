@@ -12,6 +12,7 @@ import type { Scheduler } from "./scheduler.js";
 
 export class ConfirmQueue {
   private sends: (() => void)[] = [];
+  private spare: (() => void)[] = [];
   /** Pages with a Confirm in `sends`. */
   private readonly pages = new Set<number>();
 
@@ -37,8 +38,11 @@ export class ConfirmQueue {
   readonly flush = (): void => {
     const batch = this.sends;
     if (batch.length === 0) return;
-    this.sends = [];
+    // Two arrays in turn: a Confirm queued while these are sent goes to the other one.
+    this.sends = this.spare;
     this.pages.clear();
     if (!this.closed()) for (const send of batch) send();
+    batch.length = 0;
+    this.spare = batch;
   };
 }

@@ -24,6 +24,7 @@ export class MemoryPort implements PagePort {
   parked = true;
   private readonly table: Uint8Array;
   private readonly shift: number;
+  private readonly views: (Uint8Array | undefined)[] = [];
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -39,6 +40,9 @@ export class MemoryPort implements PagePort {
   }
 
   page(page: number): Uint8Array {
+    // One view per page, made on first use: the protocol asks for pages on every message.
+    const i = page - this.firstPage;
+    if (i >= 0 && i < this.pageCount) return (this.views[i] ??= new Uint8Array(this.memory.buffer, page << this.shift, this.pageSize));
     return new Uint8Array(this.memory.buffer, page << this.shift, this.pageSize);
   }
 

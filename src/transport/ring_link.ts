@@ -173,24 +173,30 @@ export class RingLink implements Link {
    */
   pump(stop?: () => boolean): number {
     if (this.queued > 0) this.flush();
-    const handler = this.handler;
     const inlets = this.inlets;
-    let handled = 0;
-    let stopped = false;
-    const one = (_tag: number, bytes: Uint8Array): boolean => {
-      handled++;
-      handler?.(bytes);
-      return (stopped = stop !== undefined && stop());
-    };
-    for (let k = 0; k < inlets.length && !stopped; k++) {
+    this.handled = 0;
+    this.stopped = false;
+    this.stop = stop;
+    for (let k = 0; k < inlets.length && !this.stopped; k++) {
       const inlet = inlets[(this.next + k) % inlets.length]!;
       if (!inlet.reader.ready) continue;
-      if (inlet.reader.drain(one)) inlet.producer.ring();
+      if (inlet.reader.drain(this.one)) inlet.producer.ring();
     }
+    this.stop = undefined;
     this.next = inlets.length > 0 ? (this.next + 1) % inlets.length : 0;
     if (this.queued > 0) this.flush();
-    return handled;
+    return this.handled;
   }
+
+  /** State of the pump under way, kept in fields so a pump allocates nothing. */
+  private handled = 0;
+  private stopped = false;
+  private stop: (() => boolean) | undefined;
+  private readonly one = (_tag: number, bytes: Uint8Array): boolean => {
+    this.handled++;
+    this.handler?.(bytes);
+    return (this.stopped = this.stop !== undefined && this.stop());
+  };
 
   /** Sends what waits in the outboxes, as far as the rings have room. */
   flush(): void {
