@@ -43,6 +43,8 @@ export interface NodeResult {
   value: number | bigint | undefined;
   kernelMs: number;
   stats: NodeStats;
+  /** With a link spec asking for it: what the node sent (worker_node.ts transcript()). */
+  transcript?: string[];
 }
 
 /**
@@ -128,7 +130,7 @@ export class NodeThread {
       const outcome = await report;
       if (outcome.type === "aborted") throw this.failure ?? new WorkerExitError(this.nodeId, "aborted by the host");
       if (outcome.type === "failed") throw reviveError(outcome.error as RelayedError);
-      return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: outcome.stats };
+      return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: outcome.stats, transcript: outcome.transcript };
     } finally {
       clearInterval(waker);
       if (this.abortTimer) clearTimeout(this.abortTimer);

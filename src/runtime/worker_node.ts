@@ -19,6 +19,7 @@ import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Re
 import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
 import { createProtocol } from "../protocol/index.js";
+import { kindName } from "../protocol/message_kinds.js";
 import type { ProtocolTuning } from "../protocol/protocol_options.js";
 import { createSolo } from "../protocol/solo.js";
 import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
@@ -93,7 +94,7 @@ export interface RuntimeStats {
 export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
 
 export type WorkerReport =
-  | { type: "result"; value: number | bigint | undefined; kernelMs: number; stats: NodeStats }
+  | { type: "result"; value: number | bigint | undefined; kernelMs: number; stats: NodeStats; transcript?: string[] }
   | { type: "failed"; error: unknown; stats: NodeStats }
   | { type: "aborted" };
 
@@ -187,6 +188,11 @@ export class WorkerNode {
       messages: this.link.counters.messages,
       bytes: this.link.counters.bytes,
     };
+  }
+
+  /** With RingLinkSpec.transcript: what this node sent other nodes, as `Kind from→to` lines. */
+  transcript(): string[] | undefined {
+    return this.link.sent?.map(([kind, to]) => `${kindName(kind)} ${this.spec.nodeId}→${to}`);
   }
 
   close(): void {

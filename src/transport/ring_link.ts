@@ -59,6 +59,8 @@ export interface RingLinkSpec {
   inlets: InletSpec[];
   /** Largest message the whole path carries (the host's transport may carry less than a ring). @default the rings' limit */
   maxPayload?: number;
+  /** Keep a transcript of what this node sends (tests): see RingLink.sent. @default false */
+  transcript?: boolean;
 }
 
 class Outlet {
@@ -123,6 +125,8 @@ export class RingLink implements Link {
   private readonly outlets: (Outlet | null)[];
   private readonly inlets: Inlet[];
   private readonly relayed: boolean;
+  /** With RingLinkSpec.transcript: [the byte at offset 3 (a wasm-dsm message's kind), destination] of every send, in order. */
+  readonly sent: [number, number][] | undefined;
   private handler: MessageHandler | undefined;
   /** Inlet the next pump starts at, so no peer's ring starves the others. */
   private next = 0;
@@ -133,6 +137,7 @@ export class RingLink implements Link {
     this.nodeCount = spec.nodeCount;
     this.bell = new Bell(spec.bell);
     this.relayed = spec.route === "relayed";
+    this.sent = spec.transcript ? [] : undefined;
     this.outlets = spec.out.map((o) => (o ? new Outlet(o) : null));
     this.inlets = spec.inlets.map((i) => new Inlet(i));
     const ringLimit = Math.min(...this.outlets.filter((o): o is Outlet => o !== null).map((o) => o.writer.maxPayload));
@@ -145,6 +150,7 @@ export class RingLink implements Link {
 
   send(to: number, bytes: Uint8Array): void {
     checkTarget(to, this.nodeCount);
+    if (this.sent) this.sent.push([bytes[3]!, to]);
     const outlet = this.relayed ? this.outlets[0] : this.outlets[to];
     if (!outlet) throw new RangeError(`node ${this.nodeId}: no ring to node ${to}`);
     this.counters.messages++;

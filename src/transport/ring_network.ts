@@ -21,6 +21,8 @@ export interface RingNetworkOptions {
   ringBytes?: number;
   /** The word raised at node n when a message is published for it (its kernel's poll word). */
   wake?: (node: number) => WakeWord | undefined;
+  /** Every link keeps a transcript of what it sends (tests). @default false */
+  transcript?: boolean;
 }
 
 /** The specs of `nodes` directly connected ring links, one per node. */
@@ -37,6 +39,7 @@ export function ringNetwork(nodes: number, options: RingNetworkOptions = {}): Ri
     route: "direct" as const,
     out: rings[n]!.map((ring, to) => (ring ? { ring, bell: bells[to]!, wake: options.wake?.(to) } : null)),
     inlets: rings.flatMap((row, from) => (from === n ? [] : [{ ring: row[n]!, bell: bells[from]! }])),
+    transcript: options.transcript,
   }));
 }
 
