@@ -92,5 +92,25 @@ SUITE.forEach((k, ki) => {
   });
 });
 
+const Polls = suite("requests served at poll points under chaos");
+
+const PAGES = 6;
+const ROUNDS = 3;
+/** Sum over the rounds of node 1's values i * 7 + 1, i < PAGES * 1024. */
+const POLL_SUM = ROUNDS * Array.from({ length: PAGES * 1024 }, (_, i) => i * 7 + 1).reduce((a, b) => a + b, 0);
+
+for (const protocol of ["migrate", "ivy", "diff"]) {
+  Polls(`${protocol}: a node computing in a loop answers the other's faults at its polls, pages taken away at every park`, async () => {
+    const kernel = await within(buildSuiteVariant("test/kernels/serve_at_polls.ts"), RUN_BOUND_MS, "building serve_at_polls");
+    const run = await within(runChaosJob(kernel, [PAGES, ROUNDS], { nodes: 2, protocol, seed: 77, privatePages: false }), RUN_BOUND_MS, protocol);
+    assert.is(run.job.result, POLL_SUM);
+    const [n0, n1] = run.job.perNode;
+    assert.ok(n0!.stats.readFaults > 0, "node 0 did not fault");
+    assert.ok(n1!.stats.servedAtPolls > 0, "node 1 served nothing at its polls");
+    assert.ok(run.chaos.taken > 0, "chaos took no page");
+  });
+}
+
 Catches.run();
 Suite.run();
+Polls.run();

@@ -71,7 +71,14 @@ export class Reactor {
   /** The current spin budget (see spin). */
   private budgetMs: number;
   /** Counters for the node's statistics. */
-  readonly counters = { spins: 0, spinHits: 0, sleeps: 0, served: 0 };
+  readonly counters = {
+    spins: 0,
+    spinHits: 0,
+    sleeps: 0,
+    /** Messages handled at poll points, and while waiting in a call. */
+    servedAtPolls: 0,
+    servedWaiting: 0,
+  };
 
   constructor(
     private readonly link: RingLink,
@@ -96,7 +103,7 @@ export class Reactor {
     this.checkAbort();
     Atomics.store(this.poll, this.pollIndex, 0);
     const t = this.timers;
-    this.counters.served += this.link.pump();
+    this.counters.servedAtPolls += this.link.pump();
     t.runSoon();
     if (t.nextDue() <= t.now()) t.runDue();
     t.runLater();
@@ -122,7 +129,7 @@ export class Reactor {
         let worked = false;
         const handled = link.pump(stop);
         if (handled > 0) {
-          this.counters.served += handled;
+          this.counters.servedWaiting += handled;
           worked = true;
           t.runSoon();
           if (done.settled) break;

@@ -89,6 +89,9 @@ export interface RuntimeStats {
   /** Waits that spun and were answered while spinning, and waits that slept. */
   spinHits: number;
   sleeps: number;
+  /** Messages from other nodes handled at the kernel's poll points, and while it waited in a call. */
+  servedAtPolls: number;
+  servedWaiting: number;
 }
 
 export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
@@ -107,7 +110,7 @@ export class WorkerNode {
   readonly port: MemoryPort;
   readonly link: RingLink;
   readonly reactor: Reactor;
-  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0, hostHops: 0, spinHits: 0, sleeps: 0 };
+  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0, hostHops: 0, spinHits: 0, sleeps: 0, servedAtPolls: 0, servedWaiting: 0 };
   private coherence!: Coherence;
   private chaos: ChaosMemory | undefined;
   private readonly control: Int32Array;
@@ -183,6 +186,8 @@ export class WorkerNode {
       ...this.stats,
       spinHits: r.spinHits,
       sleeps: r.sleeps,
+      servedAtPolls: r.servedAtPolls,
+      servedWaiting: r.servedWaiting,
       hostHops: this.spec.link.route === "relayed" ? this.link.counters.messages : 0,
       ...this.coherence.stats(),
       messages: this.link.counters.messages,
