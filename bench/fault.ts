@@ -1,23 +1,27 @@
 /**
  * `npm run bench:fault`: remote read-fault latency next to the raw request/reply of the same
- * payload on the same transport, measured in the same run; and the bytes each protocol sends
- * when a writer rewrites one word of each page between a reader's reads (sparse updates).
+ * payload on the same transport, measured in the same run; the bytes each protocol sends when a
+ * writer rewrites one word of each page between a reader's reads (sparse updates); and the cost of
+ * a fault while every node computes.
  *
  * A remote read fault is timed inside the kernel (now() around the load on node 1) after node 0
- * rewrote the page, so it covers the whole path: check, mailbox, protocol messages, install.
+ * rewrote the page, with read-ahead off so that every timed load faults; it covers the whole
+ * path: check, protocol messages, install. In that kernel (faultlat.ts) the nodes do nothing but
+ * fault and wait, which is the best case. The in-kernel case runs a Jacobi stencil instead
+ * (jacobi.ts: both nodes compute between their faults on the neighbour's boundary rows, read-ahead
+ * on as in any run) and divides the time its kernels spent blocked in faults (NodeStats.faultMs,
+ * all nodes) by their faults.
+ *
  * Both nodes run in this process (each kernel on its own worker thread); over NATS each node has
  * its own connection to a private nats-server on loopback. Every measurement is repeated (REPS,
  * interleaved) and the median of the repetitions' medians reported, with each repetition listed.
  */
-import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runCluster } from "../src/cli/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
-import { LocalNetwork } from "../src/transport/local_transport.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
-import { NatsTransport } from "../src/transport/nats_transport.js";
-import { measureRawRtt } from "./raw_rtt.js";
+import { gitRev, median, percentile, r1, r2, rawRoundTrip, transportsFromEnv } from "./common.js";
 
 const PAGE = 4096;
 const PAGES = Number(process.env.DSM_BENCH_PAGES ?? 64);
@@ -39,71 +43,70 @@ const REPS = Number(process.env.DSM_BENCH_REPS ?? 3);
 /** Untimed raw requests before each timed 2,000: the local round trip needs thousands to be optimised. */
 const RAW_WARM_UP = 5000;
 const PROTOCOLS = ["ivy", "diff", "migrate"];
+/**
+ * faultlat reads its pages in order, so read-ahead would bring the next pages with the first
+ * fault of each round and time loads that do not fault; the read-fault case turns it off.
+ */
+const ONE_PAGE_PER_FAULT = { readAhead: false };
 /** Transports to measure, comma-separated (DSM_BENCH_TRANSPORTS): "local", "nats" or both. */
-const TRANSPORTS = (process.env.DSM_BENCH_TRANSPORTS ?? "local,nats").split(",").map((t) => t.trim());
-for (const t of TRANSPORTS) {
-  if (t !== "local" && t !== "nats") throw new Error(`DSM_BENCH_TRANSPORTS: unknown transport "${t}"; give local, nats or local,nats`);
-}
+const TRANSPORTS = transportsFromEnv();
+/**
+ * Jacobi's run(n, iters) for the in-kernel case (DSM_BENCH_STENCIL, "none" skips it). At 1024×100
+ * each node computes 512 rows of 1024 between the faults on its neighbour's boundary rows, every
+ * sweep: ~40 ms of work alone per node.
+ */
+const STENCIL = parseStencil(process.env.DSM_BENCH_STENCIL ?? "1024,100");
 
-const rev = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "unknown";
-  }
-})();
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-const r1 = (x: number) => Math.round(x * 10) / 10;
-
-const median = (values: number[]) => percentile([...values].sort((x, y) => x - y), 0.5);
+const rev = gitRev();
 
 interface Measured {
   median: number;
   p99: number;
 }
 
-async function rawRoundTrip(natsUrl: string | undefined): Promise<Measured> {
-  if (natsUrl) {
-    const job = `rtt${Date.now()}`;
-    const [a, b] = await Promise.all([0, 1].map((nodeId) => NatsTransport.connect({ servers: natsUrl, job, nodeId, nodeCount: 2 })));
-    const raw = await measureRawRtt(a, b, PAGE, 2000, RAW_WARM_UP);
-    await Promise.all([a.close(), b.close()]);
-    return raw;
-  }
-  const net = new LocalNetwork(2);
-  const raw = await measureRawRtt(net.transport(0), net.transport(1), PAGE, 2000, RAW_WARM_UP);
-  await net.close();
-  return raw;
+/** One stencil job's faults: all nodes' time blocked in them, and their count. */
+interface StencilFaults {
+  perFaultUs: number;
+  faults: number;
+  faultMs: number;
+  kernelMs: number;
+}
+
+function parseStencil(text: string): [number, number] | null {
+  if (text === "none") return null;
+  const args = text.split(",").map(Number);
+  if (args.length !== 2 || !args.every((a) => Number.isInteger(a) && a > 2)) throw new Error(`DSM_BENCH_STENCIL "${text}": expected jacobi's n,iters, e.g. 1024,100, or none`);
+  return args as [number, number];
 }
 
 async function main() {
   const source = fileURLToPath(new URL("../../assembly/kernels/faultlat.ts", import.meta.url));
   const built = await buildKernelIsolated(source, { pageSize: PAGE });
   const kernel = loadKernelModule(built.instrumented, "faultlat.ts");
+  const jacobiSource = fileURLToPath(new URL("../../assembly/kernels/jacobi.ts", import.meta.url));
+  const jacobi = STENCIL ? loadKernelModule((await buildKernelIsolated(jacobiSource, { pageSize: PAGE })).instrumented, "jacobi.ts") : null;
   const server = await startNatsServer();
   try {
     for (const transport of TRANSPORTS as ("local" | "nats")[]) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       for (const protocol of PROTOCOLS) {
-        if (WARM_UP_JOB_ROUNDS > 0) await runCluster(kernel, [PAGES, WARM_UP_JOB_ROUNDS, PAGE], { nodes: 2, protocol, natsUrl });
+        if (WARM_UP_JOB_ROUNDS > 0) await runCluster(kernel, [PAGES, WARM_UP_JOB_ROUNDS, PAGE], { nodes: 2, protocol, natsUrl, tuning: ONE_PAGE_PER_FAULT });
       }
       const raws: Measured[] = [];
       const faults = new Map<string, Measured[]>(PROTOCOLS.map((p) => [p, []]));
       const traffic: Record<string, { messages: number; bytes: number }> = {};
+      const stencil = new Map<string, StencilFaults[]>(PROTOCOLS.map((p) => [p, []]));
       // Repetitions interleave the raw round trip and the protocols, so a slow spell of the
       // machine (or of the scheduler's placement of threads) lands on one repetition of each.
       for (let rep = 0; rep < REPS; rep++) {
-        raws.push(await rawRoundTrip(natsUrl));
+        raws.push(await rawRoundTrip(natsUrl, PAGE, 2000, RAW_WARM_UP));
         for (const protocol of PROTOCOLS) {
           let samples: number[] = [];
           const job = await runCluster(kernel, [PAGES, ROUNDS, PAGE], {
             nodes: 2,
             protocol,
             natsUrl,
+            tuning: ONE_PAGE_PER_FAULT,
             inspect: (node, result) => {
               if (node.nodeId !== 1) return;
               samples = Array.from(new Float64Array(node.memory.buffer, Number(result.value), PAGES * ROUNDS));
@@ -112,6 +115,13 @@ async function main() {
           samples = samples.slice(PAGES * WARM_UP_ROUNDS).sort((x, y) => x - y);
           faults.get(protocol)!.push({ median: percentile(samples, 0.5), p99: percentile(samples, 0.99) });
           traffic[protocol] = { messages: job.stats.messages, bytes: job.stats.bytes };
+        }
+        if (jacobi && STENCIL) {
+          for (const protocol of PROTOCOLS) {
+            const { stats, kernelMs } = await runCluster(jacobi, STENCIL, { nodes: 2, protocol, natsUrl });
+            const faults = stats.readFaults + stats.writeFaults;
+            stencil.get(protocol)!.push({ perFaultUs: faults ? (stats.faultMs * 1000) / faults : NaN, faults, faultMs: stats.faultMs, kernelMs });
+          }
         }
       }
       const raw = { median: median(raws.map((r) => r.median)), p99: median(raws.map((r) => r.p99)) };
@@ -128,6 +138,21 @@ async function main() {
         console.log(
           JSON.stringify({ bench: "fault", transport, case: "read-fault", protocol, pages: PAGES, rounds: ROUNDS, medianUs: r1(fault.median), p99Us: r1(fault.p99), ratioToRaw: r1((fault.median / raw.median) * 100) / 100, repetitionsUs: list.map((m) => r1(m.median)), messages, bytes, rev }),
         );
+      }
+      if (STENCIL) {
+        for (const protocol of PROTOCOLS) {
+          const list = stencil.get(protocol)!;
+          const us = median(list.map((m) => m.perFaultUs));
+          const faults = median(list.map((m) => m.faults));
+          const faultMs = median(list.map((m) => m.faultMs));
+          const kernelMs = median(list.map((m) => m.kernelMs));
+          console.log(
+            `${transport.padEnd(5)} ${protocol.padEnd(7)} fault while both nodes compute (jacobi ${STENCIL.join("×")}, 2 nodes): ${r1(us)} µs per fault (${r2(us / raw.median)}× raw; repetitions ${list.map((m) => r1(m.perFaultUs)).join(" / ")}); ${faults} faults, ${r1(faultMs)} ms blocked in them (all nodes), run ${r1(kernelMs)} ms`,
+          );
+          console.log(
+            JSON.stringify({ bench: "fault", transport, case: "stencil-fault", protocol, kernel: "jacobi", args: STENCIL, nodes: 2, perFaultUs: r1(us), ratioToRaw: r2(us / raw.median), faults, faultMs: r1(faultMs), kernelMs: r1(kernelMs), repetitionsUs: list.map((m) => r1(m.perFaultUs)), rev }),
+          );
+        }
       }
       const share = traffic.diff!.bytes / traffic.ivy!.bytes;
       console.log(`${transport.padEnd(5)} sparse updates: diff sends ${(share * 100).toFixed(1)} % of the bytes ivy sends (target ≤ 25 %)`);
