@@ -33,7 +33,7 @@ options:
   --reps N              repetitions of each configuration (default 3)
   --quick               preset: every kernel at a size where one node takes ~100 ms (lu,
                         falseshare, sparse less), ivy/diff/migrate/lrc on 1,2,4 nodes, local,
-                        1 repetition (about 3 minutes on 2 cores); options given explicitly
+                        1 repetition (3-5 minutes on 2 cores); options given explicitly
                         override it
   --no-baselines        no mp or sab rows for jacobi
   --no-cache            rebuild the kernels instead of reusing node_modules/.cache

@@ -63,9 +63,9 @@ export const MAX_NODES = 64;
 
 /**
  * The `--quick` preset: every kernel on 1, 2 and 4 nodes with every protocol, local transport,
- * one repetition, so that the whole run, builds included, takes about 3 minutes on a 2-core
- * machine. Sizes are where one uninstrumented node takes ~100 ms or more (measured on a quiet
- * 2-vCPU VM, in the comments), so rows show protocols rather than start-up costs.
+ * one repetition; the whole run, builds included, takes 3-5 minutes on a 2-core machine, most of
+ * it in the 4-node rows. Sizes are where one uninstrumented node takes ~100 ms or more (measured
+ * on a quiet 2-vCPU VM, in the comments), so rows show protocols rather than start-up costs.
  *
  * Three kernels are smaller, set instead by their slowest configuration, 4 nodes on 2 cores, where
  * kernel threads outnumber the cores and every barrier and fault waits for a thread to be
