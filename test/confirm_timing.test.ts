@@ -27,7 +27,7 @@ function pair() {
       moved = false;
       for (let i = 0; i < 2; i++) {
         if (links[i]!.pump() > 0) moved = true;
-        timers[i]!.runSoon();
+        if (timers[i]!.runSoon()) moved = true;
       }
     }
   };

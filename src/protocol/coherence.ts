@@ -32,6 +32,11 @@ export interface PagePort {
    * What `fn` throws there goes to `failed`.
    */
   whenParked(fn: () => void, failed: (error: unknown) => void): void;
+  /**
+   * Whether the kernel is busy with its pages now: parked at a poll point or in a fault (it will
+   * go on computing), rather than waiting at a barrier or lock or done. Absent: never busy.
+   */
+  working?(): boolean;
 }
 
 /** Counters a protocol keeps; the runtime adds fault counts and blocked times. */

@@ -17,6 +17,7 @@ export abstract class OwnershipProtocol extends PageProtocol {
     const i = this.index(page);
     const write = msg.kind === MessageKind.WriteForward;
     if (this.versions[i] !== msg.version) return this.endpoint.dropStale();
+    if (write && this.holdMs > 0 && !this.releasing && this.holdForward(msg, this.installedAt[i]! + this.holdMs)) return;
     const protection = this.port.protection(page);
     // Nothing to lower (a repeat of a forward already served): the kernel cannot write the page.
     if (write ? protection === Protection.None : protection !== Protection.ReadWrite) return this.sendPage(msg, write);
@@ -30,6 +31,7 @@ export abstract class OwnershipProtocol extends PageProtocol {
 
   protected install(page: number, reply: Message, write: boolean): void {
     if (reply.kind === MessageKind.PageData) this.port.page(page).set(reply.payload);
+    if (write) this.installedAt[this.index(page)] = this.scheduler.now();
     this.versions[this.index(page)] = write ? reply.version + 1 : reply.version;
     this.port.setProtection(page, write ? Protection.ReadWrite : Protection.ReadOnly);
   }

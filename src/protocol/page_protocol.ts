@@ -30,7 +30,7 @@ import { Endpoint } from "./endpoint.js";
 import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
 import { ReadAhead } from "./read_ahead.js";
-import { LoopScheduler, type Scheduler } from "./scheduler.js";
+import { LoopScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
@@ -48,6 +48,11 @@ export interface PageRoles {
   readsMove: boolean;
   /** Reply kinds this protocol's holders send. */
   dataKinds: readonly MessageKind[];
+  /**
+   * A page this node was given for writing is not given away again for this many ms (Mirage's
+   * window), so its kernel gets work done with it before another node takes it. @default 0
+   */
+  holdMs?: number;
   /** `install` only copies a reply's payload, never keeps it (Endpoint CallOptions.borrows). */
   installBorrows?: boolean;
 }
@@ -62,7 +67,7 @@ export abstract class PageProtocol implements Coherence {
   protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0 };
   /** Read-ahead of read and of write faults, each on its own (read_ahead.ts); absent when off. */
   private readonly readAheadOf: ReadAhead | undefined;
   private readonly writeAhead: ReadAhead | undefined;
@@ -72,8 +77,17 @@ export abstract class PageProtocol implements Coherence {
   private readonly confirms = new Set<Future<void>>();
   /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
   private readonly confirmQueue: ConfirmQueue;
-  /** Forwards waiting for the kernel to park, so a repeat does not queue the same work twice. */
+  /** Forwards waiting for the kernel to park or for a hold to end, so a repeat does not queue the same work twice. */
   private readonly forwardsWaiting = new Set<string>();
+  /** See PageRoles.holdMs. */
+  protected readonly holdMs: number;
+  /** Per region page: scheduler.now() when this node last installed it for writing. */
+  protected readonly installedAt: Float64Array;
+  /** Forwards held by holdForward, and the timer that ends the hold. */
+  private held: Message[] = [];
+  private heldTimer: TimerHandle | undefined;
+  /** A held forward is being handled again: it is served now. */
+  protected releasing = false;
   private readonly placement: Placement;
   /** Requests for pages this node will manage once its kernel has allocated them (placement.ts). */
   private unplaced: Message[] = [];
@@ -88,6 +102,8 @@ export abstract class PageProtocol implements Coherence {
     this.node = transport.nodeId;
     this.timeoutMs = timeoutMs;
     this.versions = new Uint32Array(port.pageCount);
+    this.installedAt = new Float64Array(port.pageCount).fill(-Infinity);
+    this.holdMs = options.holdMs ?? roles.holdMs ?? 0;
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
     this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
@@ -95,7 +111,9 @@ export abstract class PageProtocol implements Coherence {
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
     if (options.readAhead ?? true) {
-      this.readAheadOf = new ReadAhead();
+      // Where a read moves the page (migrate), reading ahead would take pages other nodes are
+      // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
+      if (!roles.readsMove) this.readAheadOf = new ReadAhead();
       this.writeAhead = new ReadAhead();
     }
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
@@ -216,6 +234,7 @@ export abstract class PageProtocol implements Coherence {
   }
 
   barrier(): Future<void> {
+    this.releaseHeld();
     try {
       this.endpoint.check();
     } catch (error) {
@@ -226,11 +245,13 @@ export abstract class PageProtocol implements Coherence {
   }
 
   lock(id: number): Future<void> {
+    this.releaseHeld();
     this.confirmQueue.flush();
     return this.sync.lock(id);
   }
 
   unlock(id: number): Future<void> {
+    this.releaseHeld();
     this.confirmQueue.flush();
     return this.sync.unlock(id);
   }
@@ -262,6 +283,7 @@ export abstract class PageProtocol implements Coherence {
   }
 
   finish(): Future<void> {
+    this.releaseHeld();
     this.confirmQueue.flush();
     return flow(this.finishSteps());
   }
@@ -325,6 +347,45 @@ export abstract class PageProtocol implements Coherence {
     // Usually the kernel is parked and the work ran at once; otherwise remember it is waiting.
     if (!served) waiting.add(forwardKey(msg));
   }
+
+  /**
+   * Holds `msg` (a forward that would take a page away) while the kernel is still working with
+   * the page (PagePort.working: at a poll or in a fault): until it reaches a barrier, a lock or
+   * its end, or until `until` (a scheduler time) at the latest, which also bounds two nodes that
+   * each hold a page the other faults on. False when the forward must be served now. Repeats
+   * meanwhile are dropped as stale.
+   */
+  protected holdForward(msg: Message, until: number): boolean {
+    if (this.port.working?.() !== true || this.scheduler.now() >= until) return false;
+    const key = forwardKey(msg);
+    if (this.forwardsWaiting.has(key)) {
+      this.endpoint.dropStale();
+      return true;
+    }
+    this.forwardsWaiting.add(key);
+    this.counters.holds++;
+    this.held.push(msg);
+    if (this.held.length === 1) this.heldTimer = this.scheduler.at(until, this.releaseHeld);
+    return true;
+  }
+
+  /** Serves the forwards held by holdForward: the kernel reached a sync call, or a hold ran out. */
+  private readonly releaseHeld = (): void => {
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    if (this.heldTimer) this.scheduler.cancel(this.heldTimer);
+    this.heldTimer = undefined;
+    for (const msg of held) {
+      this.forwardsWaiting.delete(forwardKey(msg));
+      this.releasing = true;
+      try {
+        this.endpoint.redeliver(msg);
+      } finally {
+        this.releasing = false;
+      }
+    }
+  };
 
   /** Lowers a page to None, counting it. Only while parked. */
   protected dropCopy(page: number): void {

@@ -21,8 +21,13 @@ export interface ProtocolTuning {
   historyBytes?: number;
   /** lrc: garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
   gcBytes?: number;
-  /** migrate, ivy, diff: faults bring in the pages a run or sweep predicts (read_ahead.ts). @default true */
+  /**
+   * migrate, ivy, diff: faults bring in the pages a run or sweep predicts (read_ahead.ts); under
+   * migrate, write faults only (a read there moves the page). @default true
+   */
   readAhead?: boolean;
+  /** migrate, ivy: ms a page given for writing is kept before it is given away (PageRoles.holdMs). @default the protocol's */
+  holdMs?: number;
   /**
    * Which node manages each page (placement.ts): the protocol's fixed mapping over the region, or
    * each collective allocation cut into one block per node. Kernel runs use "allocation".

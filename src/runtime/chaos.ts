@@ -107,6 +107,10 @@ export class ChaosMemory implements PagePort {
     this.node.whenParked(fn, failed);
   }
 
+  working(): boolean {
+    return this.node.working();
+  }
+
   /** The kernel parked on a call of `kind` (a Request). */
   parked(kind: number): void {
     this.counters.parks++;

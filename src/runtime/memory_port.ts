@@ -22,6 +22,8 @@ export class MemoryPort implements PagePort {
   readonly pageCount: number;
   /** See the file comment. */
   parked = true;
+  /** The kernel is parked at a poll point or in a fault (worker_node.ts sets it around them). */
+  busy = false;
   private readonly table: Uint8Array;
   private readonly shift: number;
   private readonly views: (Uint8Array | undefined)[] = [];
@@ -53,6 +55,10 @@ export class MemoryPort implements PagePort {
   setProtection(page: number, protection: Protection): void {
     if (!this.parked) throw new ParkingError(`node ${this.nodeId}: page ${page} protection changed while the kernel runs (parking invariant)`);
     this.table[page] = protection;
+  }
+
+  working(): boolean {
+    return this.busy;
   }
 
   whenParked(fn: () => void, failed: (error: unknown) => void): void {

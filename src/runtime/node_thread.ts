@@ -13,7 +13,7 @@
  * - reading the node's memory after the run (tests).
  */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { Slot, type Layout } from "../abi.js";
 import { Bell } from "../transport/bell.js";
 import type { RingLinkSpec, WakeWord } from "../transport/ring_link.js";
@@ -22,6 +22,7 @@ import { reviveError, type RelayedError } from "./error_relay.js";
 import { WorkerExitError } from "./errors.js";
 import type { KernelModule } from "./kernel_module.js";
 import { HOST_WORD_BYTES, HostWord, WAKE_AT_OFFSET } from "./reactor.js";
+import { returnWorker, takeWorker } from "./worker_pool.js";
 import type { ChaosSpec, NodeSpec, NodeStats, ProtocolSpec, WorkerReport } from "./worker_node.js";
 
 export interface NodeRunOptions {
@@ -60,8 +61,6 @@ export const DEFAULT_SPIN_US = 5000;
 const WAKE_CHECK_MS = 5;
 /** After abort(), a worker that has not stopped by itself is terminated this much later. */
 const ABORT_GRACE_MS = 2000;
-
-const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 export class NodeThread {
   readonly memory: WebAssembly.Memory;
@@ -112,12 +111,18 @@ export class NodeThread {
       chaos: options.chaos,
     };
     this.bell = new Bell(options.link.bell);
-    const worker = new Worker(WORKER_URL);
+    const worker = takeWorker();
     this.worker = worker;
+    let onMessage!: (report: WorkerReport) => void;
+    let onError!: (error: Error) => void;
+    let onExit!: (code: number) => void;
     const report = new Promise<WorkerReport>((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", (error) => reject(new WorkerExitError(this.nodeId, `failed: ${error.message}`, { cause: error })));
-      worker.once("exit", (code) => reject(this.failure ?? new WorkerExitError(this.nodeId, `exited with code ${code} before reporting`)));
+      onMessage = resolve;
+      onError = (error) => reject(new WorkerExitError(this.nodeId, `failed: ${error.message}`, { cause: error }));
+      onExit = (code) => reject(this.failure ?? new WorkerExitError(this.nodeId, `exited with code ${code} before reporting`));
+      worker.once("message", onMessage);
+      worker.once("error", onError);
+      worker.once("exit", onExit);
     });
     const wakeAt = new Float64Array(this.host, WAKE_AT_OFFSET, 1);
     const waker = setInterval(() => {
@@ -126,15 +131,20 @@ export class NodeThread {
     }, WAKE_CHECK_MS);
     waker.unref();
     worker.postMessage(spec);
+    let reusable = false;
     try {
       const outcome = await report;
       if (outcome.type === "aborted") throw this.failure ?? new WorkerExitError(this.nodeId, "aborted by the host");
       if (outcome.type === "failed") throw reviveError(outcome.error as RelayedError);
+      reusable = this.failure === undefined;
       return { node: this.nodeId, value: outcome.value, kernelMs: outcome.kernelMs, stats: outcome.stats, transcript: outcome.transcript };
     } finally {
       clearInterval(waker);
       if (this.abortTimer) clearTimeout(this.abortTimer);
-      await worker.terminate();
+      worker.off("message", onMessage).off("error", onError).off("exit", onExit);
+      // A worker whose node ended normally waits for the next job; any other is done.
+      if (reusable) returnWorker(worker);
+      else await worker.terminate();
     }
   }
 

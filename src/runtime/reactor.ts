@@ -178,8 +178,10 @@ export class Reactor {
       }
       if ((i & 127) === 0) {
         const now = t.now();
-        if (now >= end || Atomics.load(this.abortWord, HostWord.ABORT) !== 0) {
-          if (now < until) this.budgetMs = Math.max(this.spinMs / 4, this.budgetMs / 2);
+        // More threads want a core than there are now (another node started computing): stop.
+        const crowded = gauge !== undefined && !gauge.mayspin();
+        if (now >= end || crowded || Atomics.load(this.abortWord, HostWord.ABORT) !== 0) {
+          if (now < until && !crowded) this.budgetMs = Math.max(this.spinMs / 4, this.budgetMs / 2);
           return false;
         }
       }

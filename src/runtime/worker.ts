@@ -1,6 +1,6 @@
 /**
- * Worker thread entry: runs one node — its kernel, and its protocol in the same thread
- * (worker_node.ts) — and posts one WorkerReport back. A HostAbort (the host stopped the node)
+ * Worker thread entry: runs a node — its kernel, and its protocol in the same thread
+ * (worker_node.ts) — for each spec it is sent, and posts one WorkerReport back for each. A HostAbort (the host stopped the node)
  * reports "aborted"; any other error (a runtime error, or the kernel's trap as KernelTrapError)
  * is relayed as data (error_relay.ts).
  */
@@ -32,7 +32,8 @@ function safeReport(node: WorkerNode): NodeStats {
   }
 }
 
-parentPort?.once("message", (spec: NodeSpec) => {
+// One node at a time: the host sends the next spec only after this node's report (worker_pool.ts).
+parentPort?.on("message", (spec: NodeSpec) => {
   runNode(spec).then(
     (report) => parentPort!.postMessage(report),
     (error) => parentPort!.postMessage({ type: "failed", error: relayError(error), stats: {} as NodeStats } satisfies WorkerReport),

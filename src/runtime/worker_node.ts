@@ -232,11 +232,24 @@ export class WorkerNode {
         regionBytes: () => layout.regionBytes,
         pageSize: () => layout.pageSize,
         allocated: (address: number, bytes: number) => this.parkedCall(Request.Alloc, () => this.coherence.allocated(address >>> 0, bytes >>> 0)),
-        [FAULT_IMPORT]: (first: number, last: number, access: number) => this.parkedCall(Request.Fault, () => this.fault(first >>> 0, last >>> 0, access === Access.Write ? Access.Write : Access.Read)),
+        [FAULT_IMPORT]: (first: number, last: number, access: number) =>
+          this.parkedCall(Request.Fault, () => {
+            this.port.busy = true;
+            try {
+              this.fault(first >>> 0, last >>> 0, access === Access.Write ? Access.Write : Access.Read);
+            } finally {
+              this.port.busy = false;
+            }
+          }),
         [POLL_IMPORT]: () =>
           this.parkedCall(Request.Poll, () => {
             this.stats.polls++;
-            this.reactor.service();
+            this.port.busy = true;
+            try {
+              this.reactor.service();
+            } finally {
+              this.port.busy = false;
+            }
           }),
       },
     };

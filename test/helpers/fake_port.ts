@@ -50,23 +50,16 @@ export class FakePort implements PagePort {
     this.protections[this.index(page)] = protection;
   }
 
-  whenParked<T>(fn: () => T): Promise<T> {
-    if (this.parkedNow) {
+  whenParked(fn: () => void, failed: (error: unknown) => void): void {
+    const run = () => {
       try {
-        return Promise.resolve(fn());
+        fn();
       } catch (error) {
-        return Promise.reject(error);
+        failed(error);
       }
-    }
-    return new Promise<T>((resolve, reject) => {
-      this.deferred.push(() => {
-        try {
-          resolve(fn());
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    };
+    if (this.parkedNow) run();
+    else this.deferred.push(run);
   }
 
   /** What `busy()` answers: set it to play a kernel waiting for one fault after another. */
