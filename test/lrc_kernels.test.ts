@@ -71,11 +71,14 @@ Local("several nodes writing one page at once merge without moving the page back
   for (const node of job.perNode) assert.equal([node.stats.writeFaults, node.stats.reopened], [1, 6], `node ${node.node}`);
 });
 
-Local("a node that kept away from a lock learns 24,000 intervals at one barrier: the release is larger than a message and travels in fragments", async () => {
+// 12,000 intervals of ~50 bytes: past the 512 KiB a local ring carries in one message. (Three
+// nodes, not four: on 2 cores four nodes pass a contended lock about ten times slower, which this
+// test is not about.)
+Local("a node that kept away from a lock learns 12,000 intervals at one barrier: the release is larger than a message and travels in fragments", async () => {
   const { instrumented } = await kernel("test/kernels/lrc_bystander.ts");
-  const job = await runCluster(instrumented, [8000], { nodes: 4, protocol: "lrc", faultTimeoutMs: 10_000 });
-  assert.equal(job.perNode.map((n) => String(n.value)), ["24000", "24000", "24000", "24000"]);
-  assert.is(job.stats.intervals, 24_000);
+  const job = await runCluster(instrumented, [6000], { nodes: 3, protocol: "lrc", faultTimeoutMs: 10_000 });
+  assert.equal(job.perNode.map((n) => String(n.value)), ["12000", "12000", "12000"]);
+  assert.is(job.stats.intervals, 12_000);
   assert.is(job.stats.malformed, 0);
 });
 

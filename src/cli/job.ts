@@ -57,8 +57,8 @@ export interface LocalJobOptions extends Pick<NodeRunOptions, "faultTimeoutMs" |
 export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
   const t0 = performance.now();
   const nodes = Array.from({ length: options.nodes }, (_, id) => new NodeThread(kernel, id, options.nodes));
-  const links = options.links?.(nodes) ?? ringNetwork(options.nodes, { wake: (n) => nodes[n]!.pollWord });
   const gauge = options.gauge ?? (options.spinMicros === undefined ? processGauge() : undefined);
+  const links = options.links?.(nodes) ?? ringNetwork(options.nodes, { wake: (n) => nodes[n]!.pollWord, running: gauge?.buffer });
   let firstError: Error | undefined;
   const runs = nodes.map((node, i) =>
     node

@@ -192,10 +192,12 @@ export class Reactor {
     const gauge = this.options.gauge;
     this.counters.sleeps++;
     gauge?.leave();
+    let counted = false;
     try {
-      this.link.bell.sleep(seen, Math.min(Math.max(ms, 0), MAX_SLEEP_MS));
+      // A producer that woke this thread already counted it as running (bell.ts).
+      counted = this.link.bell.sleep(seen, Math.min(Math.max(ms, 0), MAX_SLEEP_MS));
     } finally {
-      gauge?.enter();
+      if (!counted) gauge?.enter();
     }
   }
 

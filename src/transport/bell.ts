@@ -14,6 +14,11 @@
  * so either the owner sees the new SEQ and does not sleep, or the producer sees SLEEPING and
  * wakes it: no wake-up is lost. An owner that only spins never sets SLEEPING, and producers then
  * skip the notify (a system call when someone waits).
+ *
+ * Running threads: where threads share a count of those that use a CPU (runtime/core_gauge.ts),
+ * the producer that wakes a sleeper counts it as running at once (SLEEPING 1 → 2), before the
+ * woken thread gets a CPU: otherwise threads spinning meanwhile would see room and keep both
+ * cores, and the woken thread, the one with work, would wait for them.
  */
 
 /** Int32 slots of a bell. */
@@ -21,11 +26,22 @@ const SEQ = 0;
 const SLEEPING = 1;
 export const BELL_BYTES = 8;
 
+/** SLEEPING values. */
+const AWAKE = 0;
+const ASLEEP = 1;
+const WOKEN = 2;
+
 export class Bell {
   readonly words: Int32Array;
+  private readonly running: Int32Array | undefined;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(BELL_BYTES)) {
+  constructor(
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(BELL_BYTES),
+    /** The owner's count of running threads (Int32 slot 0), if it keeps one: a wake-up adds to it. */
+    running?: SharedArrayBuffer,
+  ) {
     this.words = new Int32Array(buffer, 0, 2);
+    this.running = running && new Int32Array(running, 0, 1);
   }
 
   /** The current count; an owner reads it before draining, and waits for it to move. */
@@ -35,19 +51,27 @@ export class Bell {
 
   /** Producer side: something was published for the owner. */
   ring(): void {
-    Atomics.add(this.words, SEQ, 1);
-    if (Atomics.load(this.words, SLEEPING) !== 0) Atomics.notify(this.words, SEQ);
+    const w = this.words;
+    Atomics.add(w, SEQ, 1);
+    if (Atomics.load(w, SLEEPING) !== ASLEEP) return;
+    if (this.running) {
+      // Counted once, by whichever producer wins; the sleeper then does not count itself.
+      if (Atomics.compareExchange(w, SLEEPING, ASLEEP, WOKEN) !== ASLEEP) return;
+      Atomics.add(this.running, 0, 1);
+    }
+    Atomics.notify(w, SEQ);
   }
 
   /**
    * Owner side: blocks until the count moves from `seen` or `ms` pass (a bound, never a way to
-   * make progress). Returns at once when it has moved already.
+   * make progress). Returns at once when it has moved already. True when a producer woke it and
+   * counted it as running (see the file comment).
    */
-  sleep(seen: number, ms: number): void {
+  sleep(seen: number, ms: number): boolean {
     const w = this.words;
-    Atomics.store(w, SLEEPING, 1);
+    Atomics.store(w, SLEEPING, ASLEEP);
     if (Atomics.load(w, SEQ) === seen) Atomics.wait(w, SEQ, seen, Math.max(0, ms));
-    Atomics.store(w, SLEEPING, 0);
+    return Atomics.exchange(w, SLEEPING, AWAKE) === WOKEN;
   }
 
   /**
@@ -57,7 +81,7 @@ export class Bell {
    */
   async sleepAsync(seen: number, ms: number): Promise<void> {
     const w = this.words;
-    Atomics.store(w, SLEEPING, 1);
+    Atomics.store(w, SLEEPING, ASLEEP);
     let timer: NodeJS.Timeout | undefined;
     try {
       if (Atomics.load(w, SEQ) !== seen) return;
@@ -67,7 +91,7 @@ export class Bell {
       await wait.value;
     } finally {
       if (timer) clearTimeout(timer);
-      Atomics.store(w, SLEEPING, 0);
+      Atomics.store(w, SLEEPING, AWAKE);
     }
   }
 }

@@ -39,6 +39,8 @@ export interface OutletSpec {
   /** The consumer's bell. */
   bell: SharedArrayBuffer;
   wake?: WakeWord;
+  /** The consumer's count of running threads, if it keeps one (bell.ts). */
+  running?: SharedArrayBuffer;
 }
 
 /** One incoming ring, with its producer's bell (rung when space it asked for is freed). */
@@ -73,7 +75,7 @@ class Outlet {
 
   constructor(spec: OutletSpec) {
     this.writer = new RingWriter(spec.ring);
-    this.bell = new Bell(spec.bell);
+    this.bell = new Bell(spec.bell, spec.running);
     this.wake = spec.wake && new Int32Array(spec.wake.buffer);
     this.wakeIndex = spec.wake?.index ?? 0;
   }

@@ -23,6 +23,8 @@ export interface RingNetworkOptions {
   wake?: (node: number) => WakeWord | undefined;
   /** Every link keeps a transcript of what it sends (tests). @default false */
   transcript?: boolean;
+  /** The nodes' shared count of running threads (runtime/core_gauge.ts), if they keep one. */
+  running?: SharedArrayBuffer;
 }
 
 /** The specs of `nodes` directly connected ring links, one per node. */
@@ -37,7 +39,7 @@ export function ringNetwork(nodes: number, options: RingNetworkOptions = {}): Ri
     nodeCount: nodes,
     bell: bells[n]!,
     route: "direct" as const,
-    out: rings[n]!.map((ring, to) => (ring ? { ring, bell: bells[to]!, wake: options.wake?.(to) } : null)),
+    out: rings[n]!.map((ring, to) => (ring ? { ring, bell: bells[to]!, wake: options.wake?.(to), running: options.running } : null)),
     inlets: rings.flatMap((row, from) => (from === n ? [] : [{ ring: row[n]!, bell: bells[from]! }])),
     transcript: options.transcript,
   }));
