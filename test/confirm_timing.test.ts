@@ -7,36 +7,17 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access } from "../src/abi.js";
-import type { Coherence } from "../src/protocol/coherence.js";
 import type { AnyFuture } from "../src/protocol/future.js";
 import { createIvy } from "../src/protocol/ivy.js";
-import { kindName } from "../src/protocol/message_kinds.js";
-import { TimerQueue } from "../src/protocol/scheduler.js";
-import { RingLink } from "../src/transport/ring_link.js";
-import { ringNetwork } from "../src/transport/ring_network.js";
-import { FakePort } from "./helpers/fake_port.js";
+import { ringPair } from "./helpers/ring_pair.js";
 
 function pair() {
-  const links = ringNetwork(2, { ringBytes: 64 << 10, transcript: true }).map((s) => new RingLink(s));
-  const timers = [new TimerQueue(() => 0), new TimerQueue(() => 0)];
-  const nodes: Coherence[] = [0, 1].map((i) => createIvy({ transport: links[i]!, port: new FakePort({ pageSize: 1024, firstPage: 16, pageCount: 4 }), job: 1, timeoutMs: 5000, scheduler: timers[i], readAhead: false }));
-  for (const n of nodes) n.start();
-  /** Handles messages (and the soon() work they cause) until nothing moves; later() work stays queued. */
-  const deliver = () => {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (let i = 0; i < 2; i++) {
-        if (links[i]!.pump() > 0) moved = true;
-        if (timers[i]!.runSoon()) moved = true;
-      }
-    }
-  };
-  const sent = (i: number) => (links[i]!.sent ?? []).map(([kind, to]) => `${kindName(kind)} ${i}→${to}`);
+  const ring = ringPair(createIvy);
   const settle = (f: AnyFuture) => {
-    deliver();
+    ring.deliver();
     assert.ok(f.settled && !f.failed, "the call did not settle");
   };
-  return { nodes, timers, deliver, sent, settle };
+  return { ...ring, settle };
 }
 
 const Confirms = suite("when Confirms leave");
@@ -47,7 +28,7 @@ Confirms("the fault settles with its page, and its Confirm waits for the node's 
   assert.equal(sent(1), ["ReadRequest 1→0"]);
   assert.ok(timers[1]!.hasLater);
   timers[1]!.runLater();
-  deliver();
+  deliver({ later: true });
   assert.equal(sent(1), ["ReadRequest 1→0", "Confirm 1→0"]);
   assert.equal(sent(0), ["PageData 0→1", "ConfirmAck 0→1"]);
 });

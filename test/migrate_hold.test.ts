@@ -9,11 +9,8 @@ import * as assert from "uvu/assert";
 import { Access } from "../src/abi.js";
 import type { AnyFuture } from "../src/protocol/future.js";
 import { createMigrate, MIGRATE_HOLD_MS } from "../src/protocol/migrate.js";
-import { kindName } from "../src/protocol/message_kinds.js";
-import { TimerQueue } from "../src/protocol/scheduler.js";
-import { RingLink } from "../src/transport/ring_link.js";
-import { ringNetwork } from "../src/transport/ring_network.js";
 import { FakePort } from "./helpers/fake_port.js";
+import { ringPair } from "./helpers/ring_pair.js";
 
 class WorkingPort extends FakePort {
   workingNow = true;
@@ -23,29 +20,8 @@ class WorkingPort extends FakePort {
 }
 
 function pair() {
-  let now = 0;
-  const links = ringNetwork(2, { ringBytes: 64 << 10, transcript: true }).map((s) => new RingLink(s));
-  const timers = [new TimerQueue(() => now), new TimerQueue(() => now)];
-  const ports = [0, 1].map(() => new WorkingPort({ pageSize: 1024, firstPage: 16, pageCount: 4 }));
-  const nodes = [0, 1].map((i) => createMigrate({ transport: links[i]!, port: ports[i]!, job: 1, timeoutMs: 5000, scheduler: timers[i], readAhead: false }));
-  for (const n of nodes) n.start();
-  const deliver = () => {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (let i = 0; i < 2; i++) {
-        if (links[i]!.pump() > 0) moved = true;
-        if (timers[i]!.runSoon()) moved = true;
-        if (timers[i]!.runDue()) moved = true;
-        if (timers[i]!.runLater()) moved = true;
-      }
-    }
-  };
-  const sent = (i: number) => (links[i]!.sent ?? []).map(([kind, to]) => `${kindName(kind)} ${i}→${to}`);
-  const advance = (ms: number) => {
-    now += ms;
-    deliver();
-  };
-  return { nodes, ports, deliver, sent, advance };
+  const ring = ringPair(createMigrate, () => new WorkingPort({ pageSize: 1024, firstPage: 16, pageCount: 4 }));
+  return { ...ring, deliver: () => ring.deliver({ later: true }), advance: (ms: number) => ring.advance(ms, { later: true }) };
 }
 
 function settled(f: AnyFuture): boolean {

@@ -105,48 +105,39 @@ for (const [name, create] of PROTOCOLS) {
     ]);
   });
 
-  Locks("a lost grant: the acquirer repeats, the manager forwards again, the previous holder resends the grant", async () => {
-    const { net, nodes, clock, cycle } = setup(create);
-    await cycle(0, 2);
-    net.clear();
-    let lost = 0;
-    net.drop = (m) => m.kind === MessageKind.LockGrant && lost++ === 0;
-    const taken = nodes[1].lock(2);
-    await net.waitFor((m) => m.kind === MessageKind.LockGrant);
-    await net.quiet();
-    clock.advance(RETRY_MS);
-    await within(taken);
-    await net.quiet();
-    assert.equal(net.transcript(), [
-      "LockAcquire 1→2 p0 v0",
-      "LockForward 2→0 p0 v0",
-      "LockGrant 0→1 p0 v0 (dropped)",
-      "LockAcquire 1→2 p0 v0",
-      "LockForward 2→0 p0 v0",
-      "LockGrant 0→1 p0 v0",
-    ]);
-  });
+  /** Node 0 holds lock 2 (managed by node 2) and lets it go; node 1 takes it while one `lost` message is dropped. */
+  const lostOnce = (title: string, lost: MessageKind, transcript: string[]) =>
+    Locks(title, async () => {
+      const { net, nodes, clock, cycle } = setup(create);
+      await cycle(0, 2);
+      net.clear();
+      let dropped = 0;
+      net.drop = (m) => m.kind === lost && dropped++ === 0;
+      const taken = nodes[1].lock(2);
+      await net.waitFor((m) => m.kind === lost);
+      await net.quiet();
+      clock.advance(RETRY_MS);
+      await within(taken);
+      await net.quiet();
+      assert.equal(net.transcript(), transcript);
+    });
 
-  Locks("a lost forward: the acquirer repeats and the manager forwards again", async () => {
-    const { net, nodes, clock, cycle } = setup(create);
-    await cycle(0, 2);
-    net.clear();
-    let lost = 0;
-    net.drop = (m) => m.kind === MessageKind.LockForward && lost++ === 0;
-    const taken = nodes[1].lock(2);
-    await net.waitFor((m) => m.kind === MessageKind.LockForward);
-    await net.quiet();
-    clock.advance(RETRY_MS);
-    await within(taken);
-    await net.quiet();
-    assert.equal(net.transcript(), [
-      "LockAcquire 1→2 p0 v0",
-      "LockForward 2→0 p0 v0 (dropped)",
-      "LockAcquire 1→2 p0 v0",
-      "LockForward 2→0 p0 v0",
-      "LockGrant 0→1 p0 v0",
-    ]);
-  });
+  lostOnce("a lost grant: the acquirer repeats, the manager forwards again, the previous holder resends the grant", MessageKind.LockGrant, [
+    "LockAcquire 1→2 p0 v0",
+    "LockForward 2→0 p0 v0",
+    "LockGrant 0→1 p0 v0 (dropped)",
+    "LockAcquire 1→2 p0 v0",
+    "LockForward 2→0 p0 v0",
+    "LockGrant 0→1 p0 v0",
+  ]);
+
+  lostOnce("a lost forward: the acquirer repeats and the manager forwards again", MessageKind.LockForward, [
+    "LockAcquire 1→2 p0 v0",
+    "LockForward 2→0 p0 v0 (dropped)",
+    "LockAcquire 1→2 p0 v0",
+    "LockForward 2→0 p0 v0",
+    "LockGrant 0→1 p0 v0",
+  ]);
 
   Locks("a waiter whose lock is never granted times out naming the manager", async () => {
     const { net, nodes, clock } = setup(create);
