@@ -105,10 +105,16 @@ export class RelayHub {
     this.running ??= this.loop();
   }
 
+  /**
+   * Stops relaying, after sending what the workers published last: a node's final messages (its
+   * acknowledgement of the final barrier) may still wait in its ring when its worker has already
+   * reported, and the job's other nodes wait for them.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.bell.ring();
     await this.running;
+    for (const r of this.relays) r.pumpUp();
   }
 
   private async loop(): Promise<void> {

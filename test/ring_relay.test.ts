@@ -1,0 +1,64 @@
+/**
+ * The host thread's relay (src/transport/ring_relay.ts) between a worker's rings and a transport
+ * that needs the event loop: what the worker sends reaches the transport tagged with its
+ * destination, what arrives is handed to the worker, and what the worker sent last before the
+ * relay stops still leaves (a node's acknowledgement of the final barrier).
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { RingLink } from "../src/transport/ring_link.js";
+import { RelayHub } from "../src/transport/ring_relay.js";
+import type { MessageHandler, Transport } from "../src/transport/transport.js";
+
+/** A transport that records what it is asked to send and lets the test deliver messages. */
+class RecordingTransport implements Transport {
+  readonly sent: string[] = [];
+  readonly counters = { messages: 0, bytes: 0 };
+  handler: MessageHandler | undefined;
+  constructor(
+    readonly nodeId: number,
+    readonly nodeCount: number,
+  ) {}
+  send(to: number, bytes: Uint8Array): void {
+    this.sent.push(`${to}: ${Array.from(bytes)}`);
+  }
+  listen(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+  request(): Promise<Uint8Array> {
+    return Promise.reject(new Error("not used"));
+  }
+  async close(): Promise<void> {}
+}
+
+const Relay = suite("ring relay");
+
+Relay("messages go out tagged with their destination, and come in to the worker's link", async () => {
+  const transport = new RecordingTransport(1, 3);
+  const hub = new RelayHub();
+  const link = new RingLink(hub.add(transport));
+  hub.start();
+  link.send(2, Uint8Array.from([7, 8]));
+  link.send(0, Uint8Array.from([9]));
+  const deadline = Date.now() + 5000;
+  while (transport.sent.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(transport.sent, ["2: 7,8", "0: 9"]);
+  const got: number[][] = [];
+  link.listen((bytes) => void got.push(Array.from(bytes)));
+  transport.handler!(Uint8Array.from([4, 5]));
+  assert.is(link.pump(), 1);
+  assert.equal(got, [[4, 5]]);
+  await hub.stop();
+});
+
+Relay("what the worker published just before the relay stops is still sent", async () => {
+  const transport = new RecordingTransport(1, 2);
+  const hub = new RelayHub();
+  const link = new RingLink(hub.add(transport));
+  hub.start();
+  link.send(0, Uint8Array.from([1]));
+  await hub.stop();
+  assert.equal(transport.sent, ["0: 1"]);
+});
+
+Relay.run();
