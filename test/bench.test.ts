@@ -155,11 +155,15 @@ const ROW_KEYS = [
 
 const out = mkdtempSync(join(tmpdir(), "dsm-bench-"));
 const printed: string[] = [];
+/** Progress lines of the run: [phase, label, detail]. */
+const steps: [string, string, string][] = [];
 let exitCode = -1;
 
 Run.before(async () => {
   const argv = ["--kernels", "jacobi,matmul", "--size", "tiny", "--nodes", "1,2", "--protocols", "ivy,diff", "--reps", "1", "--transports", "local", "--out", out, "--json"];
-  exitCode = await benchCommand(argv, { stdout: (t) => printed.push(t), progress: SILENT_PROGRESS });
+  let phase = "";
+  const progress = { ...SILENT_PROGRESS, begin: (p: string) => void (phase = p), finish: (label: string, detail: string) => void steps.push([phase, label, detail]) };
+  exitCode = await benchCommand(argv, { stdout: (t) => printed.push(t), progress });
 });
 
 Run.after(() => rmSync(out, { recursive: true, force: true }));
@@ -176,6 +180,15 @@ Run("prints one JSON row per configuration, in order, with exactly the documente
     ],
   );
   for (const row of rows) assert.equal(Object.keys(row).sort(), ROW_KEYS);
+});
+
+Run("each protocol first runs the warm-up kernel, unmeasured and with its exact result, and the notes say so", () => {
+  const warm = steps.filter(([phase]) => phase === "warm-up").map(([, label, detail]) => `${label}: ${detail.replace(/^[\d.]+ ms/, "T")}`);
+  assert.equal(warm.slice(0, 2), ["ivy protocol code, 2 nodes: T (not counted)", "diff protocol code, 2 nodes: T (not counted)"]);
+  assert.ok(steps.some(([phase, label]) => phase === "build" && label === "warmup (4K pages)"));
+  const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+  assert.is(results.meta.notes.filter((n: string) => n.startsWith("before anything was measured, each protocol ran a warm-up kernel on 2 nodes")).length, 1);
+  assert.ok(!printed.some((line) => line.includes("warmup")), "the warm-up is no row");
 });
 
 Run("every row reproduces the baseline's result, with a positive speedup and the tiny arguments", () => {

@@ -19,7 +19,7 @@ import type { JacobiBaselines } from "./baselines.js";
 import type { BuiltKernel } from "./build_cache.js";
 import { argsFor, type BenchPlan } from "./plan.js";
 import { BASELINE_PROTOCOL, MESSAGE_PASSING, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
-import type { BenchKernel } from "./suite.js";
+import { WARM_UP_KERNEL, warmUpResult, type BenchKernel } from "./suite.js";
 
 export interface BenchJob {
   /** Equal keys measure the same thing; the job runs once per repetition for all of them. */
@@ -184,6 +184,42 @@ function jacobiBaselines(
     configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
   }
   return configs;
+}
+
+/**
+ * Node counts the protocol warm-up runs on: the plan's largest, within [2, 4]. The node workers of
+ * a process are kept between jobs (runtime/worker_pool.ts) and V8 compiles each one's code on its
+ * own, so warming that many workers warms every 2-node job and most of the larger ones.
+ */
+export function warmUpNodes(plan: BenchPlan): number {
+  return Math.max(2, Math.min(4, Math.max(...plan.nodes)));
+}
+
+/**
+ * One job per protocol of the plan, run before anything is measured: WARM_UP_KERNEL on
+ * warmUpNodes() nodes of the local transport. The protocols run in JavaScript in the kernels'
+ * threads, and V8 compiles their hot code with its optimising tier on background threads during
+ * the first second or so of protocol work; on a machine with as many nodes as cores those
+ * compilations take CPU from the kernels (jacobi 1024×100 on 2 nodes with ivy: ~250 ms in a fresh
+ * process, ~120-190 ms once warm, on 2 vCPUs). Measured rows should show the protocols, not that
+ * one-time cost of a process; the report's notes say it was paid beforehand.
+ */
+export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: number): BenchJob[] {
+  const nodes = warmUpNodes(plan);
+  const [pages, rounds] = plan.size === "tiny" ? WARM_UP_KERNEL.tiny : WARM_UP_KERNEL.quick;
+  const args = runArguments(built.instrumented, [pages, rounds, pageSize]);
+  const expected = warmUpResult(pages, rounds, nodes);
+  return plan.protocols.map((protocol) => ({
+    key: `warmup|${protocol}|${nodes}`,
+    label: `${protocol} protocol code, ${nodes} nodes`,
+    warmUp: true,
+    run: async () => {
+      const job = await runJob(built.instrumented, args, { nodes, protocol, transport: "local", faultTimeoutMs: plan.faultTimeoutMs, syncTimeoutMs: plan.syncTimeoutMs });
+      if (job.result !== expected) throw new Error(`warm-up kernel returned ${String(job.result)}, expected ${expected}`);
+      const s = job.stats;
+      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes };
+    },
+  }));
 }
 
 /** `args` as `run`'s parameter types (i64 as BigInt); a wrong count or value is a usage error. */

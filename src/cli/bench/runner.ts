@@ -1,7 +1,7 @@
 /**
- * Runs a bench plan: builds every (kernel, page size) first, runs each single-node job once
- * unmeasured (V8 compiles a module's hot functions with its optimising tier during its first run),
- * then the repetitions interleaved —
+ * Runs a bench plan: builds every (kernel, page size) first, runs a warm-up kernel on each protocol
+ * and each single-node job once unmeasured (V8 compiles the protocol code, and a module's hot
+ * functions, with its optimising tier during their first runs), then the repetitions interleaved —
  * repetition 1 of every configuration, then repetition 2, ... — so that a slow minute on a shared
  * machine spreads over all configurations instead of landing on one; rows report medians.
  *
@@ -11,12 +11,12 @@
 import { startNatsServer, type NatsServer } from "../../transport/nats_server.js";
 import { BaselinesMissingError, loadJacobiBaselines, type JacobiBaselines } from "./baselines.js";
 import { KernelBuilds, type BuiltKernel } from "./build_cache.js";
-import { benchConfigs, type BenchJob } from "./jobs.js";
+import { benchConfigs, protocolWarmUps, warmUpNodes, type BenchJob } from "./jobs.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
 import type { BenchPlan } from "./plan.js";
 import { duration, SILENT_PROGRESS, type Progress } from "./progress.js";
 import { makeRow, type BenchRow, type Measured } from "./rows.js";
-import type { BenchKernel } from "./suite.js";
+import { WARM_UP_KERNEL, type BenchKernel } from "./suite.js";
 
 export interface BenchMeta {
   startedAt: string;
@@ -61,7 +61,14 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
     "every single-node job ran once unmeasured before the repetitions (warm-up)",
     `emulated: more nodes than the ${machine.cores} cores of this machine, all on one host (single-host emulation)`,
   ];
-  const built = await buildAll(plan, Math.max(1, Math.min(MAX_BUILDS_AT_ONCE, machine.cores)), progress);
+  // No protocol runs on one node.
+  const warmsProtocols = plan.protocols.length > 0 && Math.max(...plan.nodes) > 1;
+  if (warmsProtocols) {
+    notes.push(
+      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, while it runs its first second or so of protocol work, and on a busy machine that takes CPU from the kernels; a single dsm run pays it once (jacobi 1024×100, 2 nodes, ivy: ~250 ms in a fresh process against ~120-190 ms warm, on 2 vCPUs)`,
+    );
+  }
+  const built = await buildAll(plan, Math.max(1, Math.min(MAX_BUILDS_AT_ONCE, machine.cores)), progress, warmsProtocols);
   let server: NatsServer | undefined;
   try {
     const natsServers = plan.transports.includes("nats") ? (plan.nats.length ? plan.nats : [(server = await startNatsServer()).url]) : [];
@@ -77,7 +84,9 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
     }
     const configs = benchConfigs({ plan, natsServers, baselines, cores: machine.cores, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
     const jobs = [...new Map(configs.flatMap((c) => (c.cap ? [c.job, c.cap.job] : [c.job])).map((j) => [j.key, j])).values()];
-    const measured = await measure(jobs, plan.reps, progress);
+    const warmUpBuild = built.get(buildKey(WARM_UP_KERNEL, plan.pageSizes[0]!));
+    const warmUps = warmUpBuild ? protocolWarmUps(plan, warmUpBuild, plan.pageSizes[0]!) : [];
+    const measured = await measure(jobs, plan.reps, progress, warmUps);
     const rows = configs.map((c) => {
       const { job, baselineKey, cap, ...config } = c;
       const capRun = cap ? { copies: cap.copies, measured: measured.get(cap.job.key)! } : undefined;
@@ -111,9 +120,11 @@ function buildKey(kernel: BenchKernel, pageSize: number): string {
   return `${kernel.name}|${pageSize}`;
 }
 
-async function buildAll(plan: BenchPlan, concurrency: number, progress: Progress): Promise<Map<string, BuiltKernel>> {
+async function buildAll(plan: BenchPlan, concurrency: number, progress: Progress, warmsProtocols: boolean): Promise<Map<string, BuiltKernel>> {
   const builds = new KernelBuilds(plan.cache);
   const todo = plan.kernels.flatMap((kernel) => plan.pageSizes.map((pageSize) => ({ kernel, pageSize })));
+  // The protocol code is the same at every page size: one build of the warm-up kernel warms it.
+  if (warmsProtocols) todo.push({ kernel: WARM_UP_KERNEL, pageSize: plan.pageSizes[0]! });
   const done = new Map<string, BuiltKernel>();
   progress.begin("build", todo.length);
   let next = 0;
@@ -133,9 +144,10 @@ async function buildAll(plan: BenchPlan, concurrency: number, progress: Progress
   return done;
 }
 
-async function measure(jobs: BenchJob[], reps: number, progress: Progress): Promise<Map<string, Measured>> {
+/** `warmUps`: jobs that only warm up, run first. */
+async function measure(jobs: BenchJob[], reps: number, progress: Progress, warmUps: BenchJob[]): Promise<Map<string, Measured>> {
   const measured = new Map<string, Measured>(jobs.map((j) => [j.key, { samples: [] }]));
-  const warm = jobs.filter((j) => j.warmUp);
+  const warm = [...warmUps, ...jobs.filter((j) => j.warmUp)];
   progress.begin("warm-up", warm.length);
   for (const job of warm) {
     progress.start(job.label);

@@ -117,6 +117,25 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   },
 ];
 
+/**
+ * Not a row of the report: a kernel every protocol runs before the measured jobs (jobs.ts
+ * protocolWarmUps), so V8 has compiled the protocol's code by then. Its `quick` arguments are
+ * run(pages per node, rounds); the stride (the page size) is added at run time.
+ */
+export const WARM_UP_KERNEL: BenchKernel = {
+  name: "warmup",
+  file: "assembly/kernels/warmup.ts",
+  tiny: [2, 2],
+  quick: [16, 40],
+  full: [16, 40],
+  stresses: "every protocol path a computing kernel takes: read and write faults, locks, barriers",
+};
+
+/** What WARM_UP_KERNEL's run(pages, rounds, stride) returns on `nodes` nodes. */
+export function warmUpResult(pages: number, rounds: number, nodes: number): number {
+  return (pages * rounds * (rounds - 1)) / 2 + (rounds * pages * (pages - 1)) / 2 + rounds * nodes;
+}
+
 export function benchKernelNames(): string[] {
   return BENCH_SUITE.map((k) => k.name);
 }
