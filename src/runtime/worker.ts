@@ -4,9 +4,11 @@
  * reports "aborted"; any other error (a runtime error, or the kernel's trap as KernelTrapError)
  * is relayed as data (error_relay.ts).
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { instantiateSync, type Imports } from "@assemblyscript/loader";
 import { relayError } from "./error_relay.js";
+import { currentThreadId } from "./helper_threads.js";
+import type { PoolWorkerData } from "./worker_pool.js";
 import { HostAbort } from "./errors.js";
 import { WorkerNode, type NodeSpec, type NodeStats, type WorkerReport } from "./worker_node.js";
 
@@ -30,6 +32,14 @@ function safeReport(node: WorkerNode): NodeStats {
   } catch {
     return {} as NodeStats;
   }
+}
+
+// The pool keeps this thread's priority where it is and sets the process's helpers below it.
+const data = workerData as PoolWorkerData | undefined;
+if (data?.threadId) {
+  const word = new Int32Array(data.threadId);
+  Atomics.store(word, 0, currentThreadId() ?? -1);
+  Atomics.notify(word, 0);
 }
 
 // One node at a time: the host sends the next spec only after this node's report (worker_pool.ts).

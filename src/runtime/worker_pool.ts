@@ -7,8 +7,12 @@
  *
  * An idle worker is unreferenced, so it never keeps the process alive: a process exits as soon as
  * it has nothing else to do, however many workers wait here.
+ *
+ * Every worker writes its thread id into a shared word as it starts (worker.ts); once every worker
+ * of the pool has, the process's other threads are set below them (helper_threads.ts).
  */
 import { Worker } from "node:worker_threads";
+import { deprioritizeHelpers, helperNice } from "./helper_threads.js";
 
 /** Most idle workers kept; more are terminated. */
 const MAX_IDLE = 16;
@@ -17,21 +21,58 @@ const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 const idle: Worker[] = [];
 
-/** A worker ready for a node spec: an idle one, or a new one. */
+/** Each live worker's thread id word: 0 until it starts, then its id (-1 where unknown). */
+const threadIds = new Map<Worker, Int32Array>();
+
+/** What a worker finds in its workerData. */
+export interface PoolWorkerData {
+  /** An Int32 word: the worker stores its thread id (or -1) and notifies it. */
+  threadId: SharedArrayBuffer;
+}
+
+/**
+ * A worker ready for a node spec: an idle one, or a new one. Throws HelperNiceError for a bad
+ * DSM_HELPER_NICE.
+ */
 export function takeWorker(): Worker {
-  const worker = idle.pop() ?? newWorker();
+  const nice = helperNice();
+  const worker = idle.pop() ?? newWorker(nice);
   worker.ref();
   return worker;
 }
 
-function newWorker(): Worker {
-  const worker = new Worker(WORKER_URL);
+function newWorker(nice: number): Worker {
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(WORKER_URL, { workerData: { threadId: word.buffer as SharedArrayBuffer } satisfies PoolWorkerData });
+  threadIds.set(worker, word);
   // One that ends while idle (it should not) leaves the pool, so no node is sent to it.
   worker.once("exit", () => {
+    threadIds.delete(worker);
     const at = idle.indexOf(worker);
     if (at >= 0) idle.splice(at, 1);
   });
+  // A pending waitAsync keeps nothing alive; the worker's start settles it.
+  const started = Atomics.waitAsync(word, 0, 0);
+  if (started.async) void started.value.then(() => yieldHelpers(nice));
+  else yieldHelpers(nice);
   return worker;
+}
+
+/** Once every worker has told its thread id: the other threads go below them. */
+function yieldHelpers(nice: number): void {
+  const ids: number[] = [];
+  for (const word of threadIds.values()) {
+    const id = Atomics.load(word, 0);
+    // One still starting: its thread may exist already; the pass waits for it to tell its id.
+    if (id === 0) return;
+    if (id > 0) ids.push(id);
+  }
+  deprioritizeHelpers(ids, nice);
+}
+
+/** Thread ids of the pool's live workers that have told theirs (tests). */
+export function workerThreadIds(): number[] {
+  return [...threadIds.values()].map((w) => Atomics.load(w, 0)).filter((id) => id > 0);
 }
 
 /** Keeps a worker whose node ended normally (it reported and waits for its next spec). */
