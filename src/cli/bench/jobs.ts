@@ -199,10 +199,10 @@ export function warmUpNodes(plan: BenchPlan): number {
  * One job per protocol of the plan, run before anything is measured: WARM_UP_KERNEL on
  * warmUpNodes() nodes of the local transport. The protocols run in JavaScript in the kernels'
  * threads, and V8 compiles their hot code with its optimising tier on background threads during
- * the first second or so of protocol work; on a machine with as many nodes as cores those
- * compilations take CPU from the kernels (jacobi 1024×100 on 2 nodes with ivy: ~250 ms in a fresh
- * process, ~120-190 ms once warm, on 2 vCPUs). Measured rows should show the protocols, not that
- * one-time cost of a process; the report's notes say it was paid beforehand.
+ * the first second or so of protocol work, running it slower until then (jacobi 1024×100 on 2
+ * nodes with ivy: ~160 ms in a fresh process, ~120-145 ms once warm, on 2 vCPUs, with the helper
+ * threads below the kernels as runtime/helper_threads.ts sets them). Measured rows should show
+ * the protocols, not that one-time cost of a process; the report's notes say it was paid beforehand.
  */
 export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: number): BenchJob[] {
   const nodes = warmUpNodes(plan);

@@ -65,7 +65,7 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
   const warmsProtocols = plan.protocols.length > 0 && Math.max(...plan.nodes) > 1;
   if (warmsProtocols) {
     notes.push(
-      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, while it runs its first second or so of protocol work, and on a busy machine that takes CPU from the kernels; a single dsm run pays it once (jacobi 1024×100, 2 nodes, ivy: ~250 ms in a fresh process against ~120-190 ms warm, on 2 vCPUs)`,
+      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, during its first second or so of protocol work and runs it slower until then; a single dsm run pays that once (jacobi 1024×100, 2 nodes, ivy: ~160 ms in a fresh process against ~120-145 ms warm, on 2 vCPUs)`,
     );
   }
   const built = await buildAll(plan, Math.max(1, Math.min(MAX_BUILDS_AT_ONCE, machine.cores)), progress, warmsProtocols);
