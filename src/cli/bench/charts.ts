@@ -27,9 +27,10 @@ export const PROTOCOL_COLORS: Readonly<Record<string, string>> = {
   hlrc: "#e377c2",
   mp: "#9467bd",
   sab: "#8c564b",
+  mpi: "#17becf",
 };
 /** Hues for protocols not listed above, in order of appearance; none is a listed protocol's. */
-const SPARE_COLORS = ["#17becf", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173"];
+const SPARE_COLORS = ["#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173"];
 const CAP_COLOR = "#555555";
 
 export function kernelCharts(rows: BenchRow[]): ChartFile[] {

@@ -16,9 +16,10 @@ import { newJobName } from "../job_id.js";
 import { UsageError } from "../options.js";
 import { runJob } from "../run_job.js";
 import type { JacobiBaselines } from "./baselines.js";
+import type { MpiJacobi } from "./mpi.js";
 import type { BuiltKernel } from "./build_cache.js";
 import { argsFor, type BenchPlan } from "./plan.js";
-import { BASELINE_PROTOCOL, MESSAGE_PASSING, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
+import { BASELINE_PROTOCOL, MESSAGE_PASSING, MPI, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
 import { WARM_UP_KERNEL, warmUpResult, type BenchKernel } from "./suite.js";
 
 export interface BenchJob {
@@ -47,6 +48,8 @@ export interface JobContext {
   natsServers: string[];
   /** Loaded when jacobi and baselines are selected. */
   baselines?: JacobiBaselines;
+  /** Built when jacobi and baselines are selected and Open MPI is installed (mpi.ts). */
+  mpi?: MpiJacobi;
   /** Cores of this machine: the most copies a cap job runs at once. */
   cores: number;
 }
@@ -182,6 +185,22 @@ function jacobiBaselines(
       },
     };
     configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
+  }
+  const mpi = ctx.mpi;
+  if (mpi) {
+    for (const nodes of ctx.plan.nodes) {
+      const job: BenchJob = {
+        key: `jacobi|mpi|${nodes}`,
+        label: `jacobi ${nodes} rank${nodes > 1 ? "s" : ""} Open MPI (native C)`,
+        // Native code: nothing to warm.
+        warmUp: false,
+        run: async () => {
+          const run = await mpi.run(nodes, n, iters, timeoutMs);
+          return { ms: run.ms, result: run.result, faults: 0, messages: run.messages, bytes: run.bytes };
+        },
+      };
+      configs.push({ ...base, nodes, protocol: MPI, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
+    }
   }
   return configs;
 }

@@ -36,6 +36,8 @@ export const PROTOCOL_COUNTERS = ["intervals", "writeNotices", "twins", "diffsCr
 export const BASELINE_PROTOCOL = "none";
 export const MESSAGE_PASSING = "mp";
 export const SHARED_ARRAY_BUFFER = "sab";
+/** Jacobi in C with Open MPI halo exchange, run natively (mpi.ts). */
+export const MPI = "mpi";
 
 export interface BenchRow {
   kernel: string;
@@ -44,7 +46,7 @@ export interface BenchRow {
   /** The arguments of `run`. */
   args: number[];
   nodes: number;
-  /** migrate, ivy, diff, lrc; `none` for the uninstrumented single node; `mp` and `sab` for the Jacobi baselines. */
+  /** migrate, ivy, diff, lrc; `none` for the uninstrumented single node; `mp`, `sab` and `mpi` for the Jacobi baselines. */
   protocol: string;
   transport: string;
   /** DSM page size in bytes; null for the hand-written baselines, which have no pages. */

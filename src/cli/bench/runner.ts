@@ -13,6 +13,7 @@ import { BaselinesMissingError, loadJacobiBaselines, type JacobiBaselines } from
 import { KernelBuilds, type BuiltKernel } from "./build_cache.js";
 import { benchConfigs, protocolWarmUps, warmUpNodes, type BenchJob } from "./jobs.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
+import { loadMpiJacobi, MPI_CFLAGS, MpiMissingError, type MpiJacobi } from "./mpi.js";
 import type { BenchPlan } from "./plan.js";
 import { duration, SILENT_PROGRESS, type Progress } from "./progress.js";
 import { makeRow, type BenchRow, type Measured } from "./rows.js";
@@ -82,7 +83,22 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
         notes.push(`no mp or sab rows: ${error.message}`);
       }
     }
-    const configs = benchConfigs({ plan, natsServers, baselines, cores: machine.cores, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
+    let mpi: MpiJacobi | undefined;
+    if (plan.baselines && plan.kernels.some((k) => k.name === "jacobi")) {
+      progress.begin("mpi", 1);
+      progress.start("build bench/baselines/jacobi_mpi.c");
+      try {
+        mpi = await loadMpiJacobi();
+        notes.push(`mpi rows are Jacobi in C with Open MPI halo exchange (bench/baselines/jacobi_mpi.c, mpicc ${MPI_CFLAGS.join(" ")}), run natively by mpirun, one process per rank, outside Wasm and without checks: the program a user would write instead of a DSM kernel`);
+        progress.finish("build bench/baselines/jacobi_mpi.c", "ready");
+      } catch (error) {
+        if (!(error instanceof MpiMissingError)) throw error;
+        notes.push(`no mpi rows: ${error.message}`);
+        progress.finish("build bench/baselines/jacobi_mpi.c", `skipped: ${error.message}`);
+      }
+      progress.end();
+    }
+    const configs = benchConfigs({ plan, natsServers, baselines, mpi, cores: machine.cores, built: (k, pageSize) => built.get(buildKey(k, pageSize))! });
     const jobs = [...new Map(configs.flatMap((c) => (c.cap ? [c.job, c.cap.job] : [c.job])).map((j) => [j.key, j])).values()];
     const warmUpBuild = built.get(buildKey(WARM_UP_KERNEL, plan.pageSizes[0]!));
     const warmUps = warmUpBuild ? protocolWarmUps(plan, warmUpBuild, plan.pageSizes[0]!) : [];

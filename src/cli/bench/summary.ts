@@ -4,7 +4,7 @@
  */
 import { formatArgs, formatBytes, formatCount, formatEfficiency, formatMs, formatPage, formatSpeedup } from "./format.js";
 import type { BenchResult } from "./runner.js";
-import { BASELINE_PROTOCOL, MESSAGE_PASSING, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
+import { BASELINE_PROTOCOL, MESSAGE_PASSING, MPI, SHARED_ARRAY_BUFFER, type BenchRow } from "./rows.js";
 import { benchKernel } from "./suite.js";
 import { duration } from "./progress.js";
 
@@ -87,7 +87,7 @@ export function protocolSections(rows: BenchRow[]): ProtocolSection[] {
 
 /** Per kernel, transport, page size and node count above one: the fastest DSM protocol and the most frugal. */
 export function winners(rows: BenchRow[]): Table {
-  const dsm = rows.filter((r) => r.protocol !== BASELINE_PROTOCOL && r.protocol !== SHARED_ARRAY_BUFFER && r.protocol !== MESSAGE_PASSING && !r.error && r.nodes > 1);
+  const dsm = rows.filter((r) => r.protocol !== BASELINE_PROTOCOL && r.protocol !== SHARED_ARRAY_BUFFER && r.protocol !== MESSAGE_PASSING && r.protocol !== MPI && !r.error && r.nodes > 1);
   const groupOf = (r: BenchRow) => `${r.kernel}|${r.transport}|${r.pageSize}|${r.nodes}`;
   const out: string[][] = [];
   for (const key of new Set(dsm.map(groupOf))) {
