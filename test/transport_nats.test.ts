@@ -152,8 +152,28 @@ if (server) {
       pingInterval: 2000,
       maxPingOut: 2,
       inboxPrefix: "dsm.job7._INBOX",
+      noRandomize: true,
       noAsyncTraces: true,
     });
+  });
+
+  transport("a node connects to the first server of its list: 8 nodes given [A, B] all reach a node that is on A alone", async () => {
+    // A second server not routed to the first: a node connected to it would not reach node 8.
+    const other = await startNatsServer();
+    const nodes: NatsTransport[] = [];
+    try {
+      const listener = await NatsTransport.connect({ servers: [url], job: "first", nodeId: 8, nodeCount: 9 });
+      nodes.push(listener);
+      const heard = collector<number>(8);
+      listener.listen((bytes) => heard.push(bytes[0]!));
+      await listener.flush();
+      for (let id = 0; id < 8; id++) nodes.push(await NatsTransport.connect({ servers: [url, other.url], job: "first", nodeId: id, nodeCount: 9 }));
+      for (const n of nodes.slice(1)) n.send(8, new Uint8Array([n.nodeId]));
+      assert.equal((await heard.done).sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+      await other.stop();
+    }
   });
 
   transport("a node reconnects after its server restarts and requests succeed again", async () => {

@@ -307,6 +307,10 @@ export function natsConnectionOptions(options: NatsTransportOptions, servers: st
     pingInterval: options.pingIntervalMs ?? 2000,
     maxPingOut: options.maxPingOut ?? 2,
     inboxPrefix: `dsm.${options.job}._INBOX`,
+    // The first server of the list first: a node lists its own host's server first, and nats.js
+    // would otherwise shuffle the list and may route all of its traffic through another host.
+    // The others stay for failover, in order.
+    noRandomize: true,
     // Stack capture on every request costs microseconds on the fault path; our errors name the request.
     noAsyncTraces: true,
   };
