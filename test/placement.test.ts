@@ -106,15 +106,25 @@ Protocols("a request reaching a manager that has not allocated the page waits fo
   assert.is(nodes[0].stats().misdelivered, 0);
 });
 
-Protocols("diff: an invalidation that reaches a node before its allocation is not undone by it", async () => {
-  const { nodes, ports } = recordedCluster(2, createDiff, { placement: "allocation", pageCount: 8 });
+Protocols("diff: a page's first write epoch is at the manager its allocation names; a later allocation elsewhere leaves it alone", async () => {
+  const { net, nodes, ports } = recordedCluster(2, createDiff, { placement: "allocation", pageCount: 8 });
   await Promise.all(nodes.map((c) => c.start()));
-  nodes[0].allocated(16 * KIB, 2 * KIB); // page 16 is node 0's; node 1 has not allocated yet
-  await within(nodes[0].fault(16, 16, Access.Write));
-  assert.equal(ports.map((p) => p.protection(16)), [RW, None]);
+  nodes[0].allocated(16 * KIB, 2 * KIB); // page 16 is node 0's, 17 node 1's
+  assert.equal([16, 17].map((page) => ports[0].protection(page)), [RW, None]);
+  ports[0].page(16).fill(5, 0, 8); // node 0's kernel writes its page: no fault, no message
   nodes[1].allocated(16 * KIB, 2 * KIB);
-  assert.equal(ports.map((p) => p.protection(16)), [RW, None]);
-  assert.equal(ports.map((p) => p.protection(17)), [RO, RO]);
+  assert.equal([16, 17].map((page) => ports[1].protection(page)), [None, RW]);
+  assert.equal(ports[0].protection(16), RW);
+  await within(nodes[1].fault(16, 16, Access.Read));
+  await net.quiet();
+  assert.equal(net.transcript(), [
+    "ReadRequest 1→0 p16 v0",
+    "DiffData 0→1 p16 v1",
+    "Confirm 1→0 p16 v1",
+    "ConfirmAck 0→1 p16 v0",
+  ]);
+  assert.equal(ports.map((p) => p.protection(16)), [RO, RO]);
+  assert.equal(Array.from(ports[1].page(16).subarray(0, 9)), [5, 5, 5, 5, 5, 5, 5, 5, 0]);
 });
 
 Protocols("a fault beyond every allocation the faulting node made is refused at once, naming the page, with no message sent", async () => {

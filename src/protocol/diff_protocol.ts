@@ -1,8 +1,12 @@
 /**
- * diff — the seed's TreadMarks protocol (Definition 1.3). Every node starts read-only on every
- * page at version 0 (zeros). Manager of page p: (p - firstPage) % N; its directory entry starts as
- * {owner: manager, holders: all nodes, version 0, not writing} and serializes the page's requests
- * (directory.ts): that is "the owner locks the page".
+ * diff — the seed's TreadMarks protocol (Definition 1.3). Every page is zeros at version 0 on every
+ * node. Its manager (placement.ts; (p - firstPage) % N by default) starts as its owner, writing
+ * version 1 in an open write epoch whose twin is the zero page: it writes its pages with no fault,
+ * as a node that write-faulted on them at the start would. The directory entry starts as
+ * {owner: manager, holders: {manager}, version 1, writing} and serializes the page's requests
+ * (directory.ts): that is "the owner locks the page". Every other node starts with no access at
+ * version 0, so its first read of the page gets the diff 0→1 (the words the owner wrote) and its
+ * first write takes the page over the same way.
  *
  * Write fault on p by W (newest version v, held by owner O):
  *   W ── WriteRequest(p, W's version w) ──▶ M ── Invalidate(p, v) ──▶ every other holder
@@ -60,13 +64,16 @@ export class DiffProtocol extends PageProtocol {
    */
   private unrecorded: Unrecorded[] = [];
 
+  /** The twin of every page's first write epoch: the zeros each node's copy starts as. */
+  private readonly zeroPage: Uint8Array;
+
   constructor(options: ProtocolOptions) {
     const nodes = options.transport.nodeCount;
     const first = options.port.firstPage;
     const managerOf = (page: number) => (page - first) % nodes;
     super(options, {
       managerOf,
-      initialEntry: (_page, manager) => ({ owner: manager, holders: new Set(Array.from({ length: nodes }, (_, n) => n)), version: 0, writing: false }),
+      initialEntry: (_page, manager) => ({ owner: manager, holders: new Set([manager]), version: 1, writing: true }),
       readsMove: false,
       dataKinds: [MessageKind.PageData, MessageKind.DiffData, MessageKind.Grant],
     });
@@ -77,19 +84,26 @@ export class DiffProtocol extends PageProtocol {
     this.historyLength = length;
     this.log = new DiffLog(options.port.pageSize, length, bytes);
     this.twinCopies = new PageCopies(options.port.pageSize, MAX_SPARE_TWINS);
+    this.zeroPage = new Uint8Array(options.port.pageSize);
   }
 
   override stats() {
-    return { ...super.stats(), historyBytes: this.history.bytes, openEpochs: this.twins.size };
+    return { ...super.stats(), historyBytes: this.history.bytes };
   }
 
-  protected initialProtection(): Protection {
-    return Protection.ReadOnly;
+  protected initialProtection(page: number): Protection {
+    return this.managerOf(page) === this.node ? Protection.ReadWrite : Protection.None;
   }
 
-  /** Every page starts read-only everywhere, whoever manages it; an invalidation may already have come. */
-  protected override get reprotectPlaced(): boolean {
-    return false;
+  /** The manager owns the page in version 1's write epoch, its twin the zero page; the others have version 0 and no access. */
+  protected override initializePage(page: number): void {
+    const i = this.index(page);
+    const owner = this.managerOf(page) === this.node;
+    this.versions[i] = owner ? 1 : 0;
+    // The shared zero page is no copy of PageCopies': releasing it is a no-op.
+    if (owner) this.twins.set(page, this.zeroPage);
+    else this.twins.delete(page);
+    this.port.setProtection(page, owner ? Protection.ReadWrite : Protection.None);
   }
 
   protected serveForward(msg: Message, requesterVersion: number): void {

@@ -128,6 +128,15 @@ export abstract class PageProtocol implements Coherence {
 
   /** Protection of a region page before `run`. */
   protected abstract initialProtection(page: number): Protection;
+
+  /**
+   * Sets up a region page before `run`, and again when an allocation gives it its manager (see
+   * reprotectPlaced): its protection, and whatever else the protocol keeps with it. Nobody has
+   * touched the page yet: it holds zeros everywhere.
+   */
+  protected initializePage(page: number): void {
+    this.port.setProtection(page, this.initialProtection(page));
+  }
   /** Answers a ReadForward / WriteForward for a page this node holds at `msg.version`. */
   protected abstract serveForward(msg: Message, requesterVersion: number): void;
   /** Installs a fault's reply (PageData, DiffData or Grant); runs while the kernel is parked. */
@@ -137,7 +146,7 @@ export abstract class PageProtocol implements Coherence {
 
   start(): void {
     const { firstPage, pageCount } = this.port;
-    for (let p = firstPage; p < firstPage + pageCount; p++) this.port.setProtection(p, this.initialProtection(p));
+    for (let p = firstPage; p < firstPage + pageCount; p++) this.initializePage(p);
     this.started = true;
     const early = this.early;
     this.early = [];
@@ -263,7 +272,7 @@ export abstract class PageProtocol implements Coherence {
     // that allocated it earlier asked this node, which held the request): give them the
     // protection their new manager implies. The kernel is parked in its allocation.
     if (placed && this.reprotectPlaced) {
-      for (let p = placed.first; p <= placed.last; p++) this.port.setProtection(p, this.initialProtection(p));
+      for (let p = placed.first; p <= placed.last; p++) this.initializePage(p);
     }
     if (this.unplaced.length > 0) {
       const held = this.unplaced;
