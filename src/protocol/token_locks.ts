@@ -99,6 +99,20 @@ export class TokenLocks {
   }
 
   lock(id: number): Future<void> {
+    // The token is here: the lock is taken at once, with no message and no generator.
+    try {
+      this.endpoint.check();
+      checkLockId(id);
+      const h = this.holder(id);
+      if (h.token && !h.held) {
+        this.notices?.closeInterval();
+        h.held = true;
+        this.counters.localLocks++;
+        return Future.resolved();
+      }
+    } catch (error) {
+      return Future.rejected(error);
+    }
     return flow(this.lockSteps(id));
   }
 

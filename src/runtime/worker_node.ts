@@ -295,6 +295,11 @@ export class WorkerNode {
   }
 
   private sync(done: Future<void>, operation: string): void {
+    // Decided here (a lock whose token this node holds, an unlock): nothing to wait for or time.
+    if (done.settled) {
+      if (done.failed) throw done.reason;
+      return;
+    }
     const t0 = performance.now();
     const timeoutMs = this.spec.syncTimeoutMs;
     this.reactor.wait(done, this.reactor.timers.now() + timeoutMs, () => new SyncWaitError(this.spec.nodeId, operation, timeoutMs));
