@@ -15,6 +15,7 @@
  * While the kernel is inside one of these calls (and before it starts, after it returns) it is
  * parked: MemoryPort.parked is true, and only then does protocol code run.
  */
+import { writeSync } from "node:fs";
 import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
 import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
@@ -25,9 +26,10 @@ import { createSolo } from "../protocol/solo.js";
 import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
 import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
-import { FaultTimeoutError, KernelTrapError, SyncWaitError } from "./errors.js";
+import { FaultTimeoutError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
 import { MemoryPort } from "./memory_port.js";
 import { HostWord, Reactor } from "./reactor.js";
+import { StderrOutput, WASI_MODULE, wasiImports } from "./wasi.js";
 
 /** Which protocol a node runs, as plain data. */
 export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
@@ -116,6 +118,8 @@ export class WorkerNode {
   private readonly control: Int32Array;
   private readonly table: Uint8Array;
   private readonly gauge: CoreGauge | undefined;
+  /** Where a C kernel's output goes (wasi.ts). */
+  private output: StderrOutput | undefined;
   /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
   private failure: unknown;
 
@@ -201,6 +205,7 @@ export class WorkerNode {
   }
 
   close(): void {
+    this.output?.flush();
     this.coherence?.close();
   }
 
@@ -211,8 +216,10 @@ export class WorkerNode {
   private imports(): WebAssembly.Imports {
     const { spec } = this;
     const { layout } = spec;
+    const regionEnd = layout.regionBase + layout.regionBytes;
     return {
       env: { memory: spec.memory },
+      [WASI_MODULE]: this.wasi(),
       [IMPORT_MODULE]: {
         nodeId: () => spec.nodeId,
         nodeCount: () => spec.nodeCount,
@@ -231,7 +238,12 @@ export class WorkerNode {
         regionBase: () => layout.regionBase,
         regionBytes: () => layout.regionBytes,
         pageSize: () => layout.pageSize,
-        allocated: (address: number, bytes: number) => this.parkedCall(Request.Alloc, () => this.coherence.allocated(address >>> 0, bytes >>> 0)),
+        allocated: (address: number, bytes: number) =>
+          this.parkedCall(Request.Alloc, () => {
+            // Checked here too, for kernels in other languages than AssemblyScript (c/wasm_dsm.c relies on it).
+            if ((address >>> 0) < layout.regionBase || (address >>> 0) + (bytes >>> 0) > regionEnd) throw new SharedRegionExhaustedError(spec.nodeId, bytes >>> 0, layout.regionBytes);
+            this.coherence.allocated(address >>> 0, bytes >>> 0);
+          }),
         [FAULT_IMPORT]: (first: number, last: number, access: number) =>
           this.parkedCall(Request.Fault, () => {
             this.port.busy = true;
@@ -253,6 +265,23 @@ export class WorkerNode {
           }),
       },
     };
+  }
+
+  /** WASI calls of a C kernel's libc (wasi.ts); an error one throws is what the run reports. */
+  private wasi(): Record<string, (...args: never[]) => unknown> {
+    const output = (this.output = new StderrOutput(this.spec.nodeId, (text) => writeSync(2, text)));
+    const calls = wasiImports(this.spec.module, { memory: this.spec.memory, nodeId: this.spec.nodeId, output });
+    for (const [name, call] of Object.entries(calls)) {
+      calls[name] = (...args: never[]) => {
+        try {
+          return call(...args);
+        } catch (error) {
+          this.failure ??= error;
+          throw error;
+        }
+      };
+    }
+    return calls;
   }
 
   /** Runs a kernel call parked; an error it throws unwinds the kernel and is what the run reports. */

@@ -1,0 +1,145 @@
+/**
+ * The WASI calls (module `wasi_snapshot_preview1`) a C kernel's libc may make, served by the
+ * node's host. A kernel computes; it gets output, clocks and random bytes, and nothing that
+ * touches files or sockets: any other call stops the run with an UnsupportedWasiCallError naming
+ * it (instantiation itself never fails on an unknown WASI import).
+ *
+ * Output: the command's stdout carries the run's result (or its --json), so a `run` kernel's
+ * stdout and stderr both go to stderr, node 0's as they are and every other node's line by line
+ * prefixed with `[node k] `.
+ *
+ * The host reads and writes only the kernel's own buffers (iovecs, result slots), which libc
+ * keeps in private memory, and only while the kernel is inside the call.
+ */
+import { KernelExitError, UnsupportedWasiCallError } from "./errors.js";
+
+export const WASI_MODULE = "wasi_snapshot_preview1";
+
+const Errno = { Success: 0, BadF: 8, Inval: 28, SPipe: 70 } as const;
+const FILETYPE_CHARACTER_DEVICE = 2;
+const Clock = { Realtime: 0, Monotonic: 1, ProcessCpu: 2, ThreadCpu: 3 } as const;
+
+export interface WasiOutput {
+  /** Writes one node's output; `fd` is 1 (stdout) or 2 (stderr). */
+  write(fd: number, bytes: Uint8Array): void;
+}
+
+export interface WasiHostOptions {
+  memory: WebAssembly.Memory;
+  nodeId: number;
+  output: WasiOutput;
+}
+
+/** Builds the `wasi_snapshot_preview1` imports for the functions `module` imports. */
+export function wasiImports(module: WebAssembly.Module, options: WasiHostOptions): Record<string, (...args: never[]) => unknown> {
+  const provided = provide(options) as Record<string, (...args: never[]) => unknown>;
+  const imports: Record<string, (...args: never[]) => unknown> = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (from !== WASI_MODULE || kind !== "function") continue;
+    imports[name] =
+      provided[name] ??
+      (() => {
+        throw new UnsupportedWasiCallError(options.nodeId, name);
+      });
+  }
+  return imports;
+}
+
+function provide({ memory, nodeId, output }: WasiHostOptions) {
+  const view = () => new DataView(memory.buffer);
+  const bytes = () => new Uint8Array(memory.buffer);
+  const isStdio = (fd: number) => fd === 1 || fd === 2;
+  return {
+    fd_write(fd: number, iovs: number, count: number, written: number): number {
+      if (!isStdio(fd)) return Errno.BadF;
+      const v = view();
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        const base = v.getUint32(iovs + i * 8, true);
+        const length = v.getUint32(iovs + i * 8 + 4, true);
+        chunks.push(bytes().slice(base, base + length));
+        total += length;
+      }
+      const all = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) (all.set(c, at), (at += c.length));
+      output.write(fd, all);
+      v.setUint32(written, total, true);
+      return Errno.Success;
+    },
+    fd_fdstat_get(fd: number, stat: number): number {
+      if (fd < 0 || fd > 2) return Errno.BadF;
+      const v = view();
+      for (let i = 0; i < 24; i++) v.setUint8(stat + i, 0);
+      v.setUint8(stat, FILETYPE_CHARACTER_DEVICE);
+      v.setBigUint64(stat + 8, fd === 0 ? 0x2n : 0x40n, true); // fd_read or fd_write
+      return Errno.Success;
+    },
+    // No preopened directories: libc finds none, so a kernel opening a file gets an error, not a trap.
+    fd_prestat_get: () => Errno.BadF,
+    fd_seek: (fd: number) => (fd <= 2 ? Errno.SPipe : Errno.BadF),
+    fd_close: (fd: number) => (fd <= 2 ? Errno.Success : Errno.BadF),
+    clock_time_get(id: number, _precision: bigint, time: number): number {
+      let ns: bigint;
+      if (id === Clock.Realtime) ns = BigInt(Date.now()) * 1_000_000n;
+      else if (id === Clock.Monotonic || id === Clock.ProcessCpu || id === Clock.ThreadCpu) ns = process.hrtime.bigint();
+      else return Errno.Inval;
+      view().setBigUint64(time, ns, true);
+      return Errno.Success;
+    },
+    clock_res_get(id: number, resolution: number): number {
+      if (id > Clock.ThreadCpu) return Errno.Inval;
+      view().setBigUint64(resolution, 1000n, true);
+      return Errno.Success;
+    },
+    random_get(buffer: number, length: number): number {
+      const target = new Uint8Array(length);
+      crypto.getRandomValues(target.subarray(0, Math.min(length, 65536)));
+      for (let at = 65536; at < length; at += 65536) crypto.getRandomValues(target.subarray(at, Math.min(length, at + 65536)));
+      bytes().set(target, buffer);
+      return Errno.Success;
+    },
+    args_sizes_get: (count: number, size: number) => zeroSizes(view(), count, size),
+    environ_sizes_get: (count: number, size: number) => zeroSizes(view(), count, size),
+    args_get: () => Errno.Success,
+    environ_get: () => Errno.Success,
+    sched_yield: () => Errno.Success,
+    proc_exit(code: number): never {
+      throw new KernelExitError(nodeId, code);
+    },
+  };
+}
+
+function zeroSizes(v: DataView, count: number, size: number): number {
+  v.setUint32(count, 0, true);
+  v.setUint32(size, 0, true);
+  return Errno.Success;
+}
+
+/** A kernel's output as this file's header describes: all to stderr, other nodes prefixed. */
+export class StderrOutput implements WasiOutput {
+  private pending = "";
+  private readonly decoder = new TextDecoder();
+  constructor(
+    private readonly nodeId: number,
+    private readonly writeStderr: (text: string) => void,
+  ) {}
+
+  write(_fd: number, bytes: Uint8Array): void {
+    const text = this.decoder.decode(bytes, { stream: true });
+    if (this.nodeId === 0) return this.writeStderr(text);
+    this.pending += text;
+    const end = this.pending.lastIndexOf("\n");
+    if (end < 0) return;
+    const lines = this.pending.slice(0, end).split("\n");
+    this.pending = this.pending.slice(end + 1);
+    this.writeStderr(lines.map((line) => `[node ${this.nodeId}] ${line}\n`).join(""));
+  }
+
+  /** Writes what is left of an unfinished last line. */
+  flush(): void {
+    if (this.pending) this.writeStderr(`[node ${this.nodeId}] ${this.pending}\n`);
+    this.pending = "";
+  }
+}
