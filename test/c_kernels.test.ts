@@ -219,3 +219,55 @@ Cli("dsm build refuses to mix AssemblyScript with C, and --cflags for AssemblySc
   assert.match(other.err, `kernel "${join(dirname(DSM), "dsm.js")}": expected an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)`);
 });
 Cli.run();
+
+const PROBE = "test/kernels/c/wasi_probe.c";
+const Wasi = suite("what a C kernel's libc may do inside run");
+async function probe(what: number, nodes = 2) {
+  const { instrumented } = await kernel(PROBE);
+  return runCluster(instrumented, [what], { nodes, protocol: "diff" });
+}
+async function probeFails(what: number): Promise<Error> {
+  try {
+    await probe(what);
+  } catch (error) {
+    return error as Error;
+  }
+  throw assert.unreachable(`probe ${what} should fail`);
+}
+Wasi("fopen fails without stopping the kernel, and the clocks work", async () => {
+  if (!(await cJacobi()) && skipped("C kernel WASI calls")) return;
+  assert.is((await probe(1)).result, 1);
+  assert.is((await probe(2)).result, 1);
+});
+Wasi("exit() inside run is a KernelExitError naming the node and the status", async () => {
+  if (!(await cJacobi()) && skipped("C kernel exit")) return;
+  const error = await probeFails(3);
+  assert.is(error.name, "KernelExitError");
+  assert.match(error.message, /node [01]: the kernel called exit\(3\) inside run; return from run instead/);
+});
+Wasi("a shared allocation past the region is a SharedRegionExhaustedError naming the size and the fix", async () => {
+  if (!(await cJacobi()) && skipped("C kernel shared region exhausted")) return;
+  const error = await probeFails(4);
+  assert.is(error.name, "SharedRegionExhaustedError");
+  assert.match(error.message, /node [01]: sharedAlloc\(1073741824\) does not fit in what is left of the 67108864-byte shared region; rebuild with a larger --shared-size/);
+});
+Wasi("a WASI call the host does not provide is an UnsupportedWasiCallError naming it", async () => {
+  if (!(await cJacobi()) && skipped("C kernel unsupported WASI call")) return;
+  const error = await probeFails(5);
+  assert.is(error.name, "UnsupportedWasiCallError");
+  assert.match(error.message, /node [01]: the kernel called WASI function poll_oneoff, which wasm-dsm does not provide/);
+});
+Wasi("dsm run: output goes to stderr, other nodes' lines prefixed with the node; stdout has the result", () => {
+  if (!toolchain()) return;
+  const out = join(dir, "probe.wasm");
+  assert.is(dsm(["build", join(ROOT, PROBE), "-o", out]).code, 0);
+  const r = dsm(["run", out, "--nodes", "2", "--json", "--", "0"]);
+  assert.is(r.code, 0, r.err);
+  assert.is(JSON.parse(r.out).result, 7);
+  const lines = r.err.split("\n").sort();
+  assert.ok(lines.includes("hello from node 0 of 2"), r.err);
+  assert.ok(lines.includes("[node 1] hello from node 1 of 2"), r.err);
+  assert.ok(lines.includes("[node 1] unfinished 1"), r.err);
+  assert.ok(lines.includes("unfinished 0"), r.err);
+});
+Wasi.run();

@@ -5,8 +5,8 @@
  * it (instantiation itself never fails on an unknown WASI import).
  *
  * Output: the command's stdout carries the run's result (or its --json), so a `run` kernel's
- * stdout and stderr both go to stderr, node 0's as they are and every other node's line by line
- * prefixed with `[node k] `.
+ * stdout and stderr both go to stderr, whole lines at a time so that nodes do not tangle them,
+ * node 0's as they are and every other node's prefixed with `[node k] `.
  *
  * The host reads and writes only the kernel's own buffers (iovecs, result slots), which libc
  * keeps in private memory, and only while the kernel is inside the call.
@@ -127,19 +127,21 @@ export class StderrOutput implements WasiOutput {
   ) {}
 
   write(_fd: number, bytes: Uint8Array): void {
-    const text = this.decoder.decode(bytes, { stream: true });
-    if (this.nodeId === 0) return this.writeStderr(text);
-    this.pending += text;
+    this.pending += this.decoder.decode(bytes, { stream: true });
     const end = this.pending.lastIndexOf("\n");
     if (end < 0) return;
     const lines = this.pending.slice(0, end).split("\n");
     this.pending = this.pending.slice(end + 1);
-    this.writeStderr(lines.map((line) => `[node ${this.nodeId}] ${line}\n`).join(""));
+    this.writeStderr(lines.map((line) => this.prefix + line + "\n").join(""));
   }
 
   /** Writes what is left of an unfinished last line. */
   flush(): void {
-    if (this.pending) this.writeStderr(`[node ${this.nodeId}] ${this.pending}\n`);
+    if (this.pending) this.writeStderr(this.prefix + this.pending + "\n");
     this.pending = "";
+  }
+
+  private get prefix(): string {
+    return this.nodeId === 0 ? "" : `[node ${this.nodeId}] `;
   }
 }
