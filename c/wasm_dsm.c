@@ -38,7 +38,9 @@ void *dsm_shared_alloc(size_t bytes) {
 /*
  * The runtime calls `_start` once before `run` (as for AssemblyScript's exported start
  * function); for C it runs the static constructors, which is all a WASI reactor's _initialize
- * does.
+ * does. A program with main gets wasi-libc's own `_start` instead (DSM_PROGRAM).
  */
+#ifndef DSM_PROGRAM
 extern void __wasm_call_ctors(void);
 __attribute__((export_name("_start"))) void dsm_start(void) { __wasm_call_ctors(); }
+#endif

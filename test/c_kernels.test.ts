@@ -159,7 +159,7 @@ Sources("a C kernel without run is refused, naming the file and the fix", async 
   } catch (error) {
     if (error instanceof CompilerNotFoundError && process.env.CI !== "true" && skipped("C kernel without run")) return;
     assert.instance(error, CompileError);
-    assert.is((error as Error).message, `kernel ${none}: defines no function run; add one, e.g. double run(int n, int iters) { ... }`);
+    assert.is((error as Error).message, `kernel ${none}: defines no function run or main; add one, e.g. double run(int n, int iters) { ... } or int main(int argc, char **argv) { ... }`);
   }
 });
 Sources("a missing compiler is a CompilerNotFoundError naming the packages to install", async () => {

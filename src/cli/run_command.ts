@@ -12,7 +12,10 @@ import { formatJob } from "./report.js";
 export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.c|kernel.wasm> [options] -- [run arguments]
 
 Runs the kernel's exported run(...) on every node with the given arguments; the
-result is node 0's return value.
+result is node 0's return value. A C program with main(argc, argv) gets the words
+after -- as argv on every node; node 0's stdout and stderr are the command's, the
+other nodes' lines go to stderr prefixed with the node, and node 0's exit status is
+the result and the command's exit code (no summary is printed; --json prints it).
 
 options:
   --nodes N             number of nodes (default 1)
@@ -66,6 +69,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     !baseline && request.transport === "nats"
       ? await runNatsJob(kernel, kernel.bytes, args, request, auth)
       : await runJob(kernel, args, baseline ? { ...request, protocol: "none", transport: "none" } : request);
+  if (kernel.meta.entry === "main") {
+    // A program's stdout is its own: no summary, and its exit status is the command's.
+    if (values.json) console.log(JSON.stringify(result));
+    return Number(result.result);
+  }
   console.log(values.json ? JSON.stringify(result) : formatJob(result));
   return 0;
 }

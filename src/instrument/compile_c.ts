@@ -17,6 +17,9 @@
  * `--no-check-features`: one node's kernel is one thread in its memory, so a libc without
  * atomics is fine (DESIGN.md, "Measured").
  *
+ * A program defines main instead of run (a WASI command): it is linked with wasi-libc's `_start`,
+ * which runs main(argc, argv) and passes its status to proc_exit (Metadata.entry "main").
+ *
  * Not covered: the C++ standard library (Debian ships no libc++ for wasm32: C++ kernels use the
  * C library and the language only), exceptions, threads inside a node.
  */
@@ -63,28 +66,34 @@ export interface CCompileOptions {
 /** Bytes of C stack per node (wasm-ld's default, 64 KiB, is small for C programs). */
 export const C_STACK_BYTES = 1 << 20;
 
-/**
- * Compiles and links `sources` (C or C++) and returns the uninstrumented module, its exported
- * `run` named "run", and the memory it needs: `initialPages` is at least the layout's, more when
- * static data and stack need it.
- */
-export function compileC(sources: readonly string[], layout: Layout, options: CCompileOptions = {}): { wasm: Uint8Array; initialPages: number } {
+/** What compileC made: the module, what the runtime calls, and the memory it needs. */
+export interface CBuild {
+  wasm: Uint8Array;
+  /** `run`: exports run (named "run"); `main`: a program whose `_start` runs main. */
+  entry: "run" | "main";
+  /** At least the layout's, more when static data and stack need it. */
+  initialPages: number;
+}
+
+/** Compiles and links `sources` (C or C++) into the uninstrumented module. */
+export function compileC(sources: readonly string[], layout: Layout, options: CCompileOptions = {}): CBuild {
   for (const source of sources) {
     if (!existsSync(source)) throw new CompileError(`kernel ${source}: cannot read it (no such file); check the path`);
   }
   const clang = findClang(options.clang);
   const dir = mkdtempSync(join(tmpdir(), "dsm-cc-"));
   try {
-    const all = [...sources, join(C_API_DIR, "wasm_dsm.c")];
-    const objects = all.map((source, i) => {
+    const compile = (source: string, i: number, extra: string[] = []) => {
       const object = join(dir, `${i}-${basename(source)}.o`);
-      run(clang, [...compileFlags(source), ...(options.cflags ?? []), "-c", source, "-o", object], sources);
+      run(clang, [...compileFlags(source), ...extra, ...(options.cflags ?? []), "-c", source, "-o", object], sources);
       return object;
-    });
-    const runSymbol = findRun(objects, sources);
+    };
+    const objects = sources.map((source, i) => compile(source, i));
+    const entry = findEntry(objects, sources);
+    const api = compile(join(C_API_DIR, "wasm_dsm.c"), sources.length, entry.kind === "main" ? ["-DDSM_PROGRAM"] : []);
     const out = join(dir, "kernel.wasm");
-    run(clang, [...TARGET, ...(options.cflags ?? []), ...objects, "-o", out, ...linkFlags(layout, runSymbol)], sources);
-    return finish(readFileSync(out), runSymbol, layout);
+    run(clang, [...TARGET, ...(options.cflags ?? []), ...objects, api, "-o", out, ...linkFlags(layout, entry)], sources);
+    return finish(readFileSync(out), entry, layout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -92,54 +101,75 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
 
 const TARGET = ["--target=wasm32-wasi", "-fno-color-diagnostics"];
 
+/** wasi-libc's emulations that C benchmarks use: clock() and times(), getpid(). */
+const EMULATED = [
+  { define: "PROCESS_CLOCKS", lib: "wasi-emulated-process-clocks" },
+  { define: "GETPID", lib: "wasi-emulated-getpid" },
+];
+
 function compileFlags(source: string): string[] {
   const cxx = (CXX_EXTENSIONS as readonly string[]).includes(extname(source).toLowerCase());
   // -matomics and -mbulk-memory: the instrumented module is a threads module over shared memory.
-  return [...TARGET, "-O2", "-matomics", "-mbulk-memory", "-I", C_API_DIR, ...(cxx ? ["-x", "c++", "-fno-exceptions"] : ["-x", "c"])];
+  return [...TARGET, "-O2", "-matomics", "-mbulk-memory", "-I", C_API_DIR, ...EMULATED.map((e) => `-D_WASI_EMULATED_${e.define}`), ...(cxx ? ["-x", "c++", "-fno-exceptions"] : ["-x", "c"])];
 }
 
-function linkFlags(layout: Layout, runSymbol: string): string[] {
+function linkFlags(layout: Layout, entry: Entry): string[] {
   return [
-    "-nostartfiles",
-    "-Wl,--no-entry",
+    ...(entry.kind === "run" ? ["-nostartfiles", "-Wl,--no-entry", `-Wl,--export=${entry.symbol}`] : []),
     "-Wl,--import-memory",
     "-Wl,--shared-memory",
     "-Wl,--no-check-features",
     `-Wl,--max-memory=${layout.maximumPages * WASM_PAGE}`,
     `-Wl,--global-base=${layout.memoryBase}`,
     `-Wl,-z,stack-size=${C_STACK_BYTES}`,
-    `-Wl,--export=${runSymbol}`,
     "-Wl,--strip-debug",
+    ...EMULATED.map((e) => `-l${e.lib}`),
   ];
 }
 
-/** `run` by its C name, or a C++ `run(...)` by its mangled name; refuses zero or several. */
-function findRun(objects: string[], sources: readonly string[]): string {
-  const found: { symbol: string; source: string }[] = [];
-  objects.slice(0, sources.length).forEach((object, i) => {
+type Entry = { kind: "run"; symbol: string } | { kind: "main" };
+
+/** clang's names for main: `int main(int, char **)` and `int main(void)`. */
+const MAIN_SYMBOLS = ["__main_argc_argv", "__original_main", "main"];
+
+/**
+ * `run` by its C name, or a C++ `run(...)` by its mangled name; else main. Refuses neither,
+ * run twice, or both.
+ */
+function findEntry(objects: string[], sources: readonly string[]): Entry {
+  const runs: { symbol: string; source: string }[] = [];
+  let main: string | undefined;
+  objects.forEach((object, i) => {
     for (const symbol of definedFunctionSymbols(readFileSync(object))) {
-      if (symbol === "run" || /^_Z3run[A-Za-z]*$/.test(symbol)) found.push({ symbol, source: sources[i] });
+      if (symbol === "run" || /^_Z3run[A-Za-z]*$/.test(symbol)) runs.push({ symbol, source: sources[i] });
+      if (MAIN_SYMBOLS.includes(symbol)) main ??= sources[i];
     }
   });
   const names = sources.join(", ");
-  if (found.length === 0) throw new CompileError(`kernel ${names}: defines no function run; add one, e.g. double run(int n, int iters) { ... }`);
-  if (found.length > 1) {
-    throw new CompileError(`kernel ${names}: defines run more than once (${found.map((f) => `${f.symbol} in ${f.source}`).join(", ")}); keep one`);
+  if (runs.length > 1) {
+    throw new CompileError(`kernel ${names}: defines run more than once (${runs.map((f) => `${f.symbol} in ${f.source}`).join(", ")}); keep one`);
   }
-  return found[0].symbol;
+  if (runs.length === 1 && main !== undefined) {
+    throw new CompileError(`kernel ${names}: defines both run (in ${runs[0].source}) and main (in ${main}); keep run for a kernel or main for a program`);
+  }
+  if (runs.length === 1) return { kind: "run", symbol: runs[0].symbol };
+  if (main !== undefined) return { kind: "main" };
+  throw new CompileError(`kernel ${names}: defines no function run or main; add one, e.g. double run(int n, int iters) { ... } or int main(int argc, char **argv) { ... }`);
 }
 
 /** Renames a mangled `run` export and reads the memory the module declares. */
-function finish(wasm: Uint8Array, runSymbol: string, layout: Layout): { wasm: Uint8Array; initialPages: number } {
+function finish(wasm: Uint8Array, entry: Entry, layout: Layout): CBuild {
   const module = binaryen.readBinary(wasm);
   try {
     const initialPages = Math.max(layout.initialPages, module.getMemoryInfo().initial);
-    if (runSymbol === "run") return { wasm, initialPages };
+    if (entry.kind === "main") return { wasm, entry: "main", initialPages };
+    const runSymbol = entry.symbol;
+    if (runSymbol === "run") return { wasm, entry: "run", initialPages };
     const exp = binaryen.getExportInfo(module.getExport(runSymbol));
     module.removeExport(runSymbol);
     module.addFunctionExport(exp.value, "run");
     module.setFeatures(binaryen.Features.MVP | binaryen.Features.Atomics | binaryen.Features.BulkMemory | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.SIMD128);
-    return { wasm: module.emitBinary(), initialPages };
+    return { wasm: module.emitBinary(), entry: "run", initialPages };
   } finally {
     module.dispose();
   }

@@ -4,9 +4,13 @@
  * touches files or sockets: any other call stops the run with an UnsupportedWasiCallError naming
  * it (instantiation itself never fails on an unknown WASI import).
  *
- * Output: the command's stdout carries the run's result (or its --json), so a `run` kernel's
- * stdout and stderr both go to stderr, whole lines at a time so that nodes do not tangle them,
- * node 0's as they are and every other node's prefixed with `[node k] `.
+ * Output, whole lines at a time so that nodes do not tangle them: a program's (main) node 0
+ * writes to the command's stdout and stderr. Otherwise the command's stdout carries the run's
+ * result (or its --json), so a `run` kernel's node 0 writes both to stderr. Every other node's
+ * lines go to stderr prefixed with `[node k] `.
+ *
+ * Arguments: a program gets argv (`[name, ...words after --]`) and an empty environment; a
+ * `run` kernel gets no arguments.
  *
  * The host reads and writes only the kernel's own buffers (iovecs, result slots), which libc
  * keeps in private memory, and only while the kernel is inside the call.
@@ -28,6 +32,8 @@ export interface WasiHostOptions {
   memory: WebAssembly.Memory;
   nodeId: number;
   output: WasiOutput;
+  /** argv of a program, argv[0] first; [] for a `run` kernel. @default [] */
+  argv?: readonly string[];
 }
 
 /** Builds the `wasi_snapshot_preview1` imports for the functions `module` imports. */
@@ -45,7 +51,8 @@ export function wasiImports(module: WebAssembly.Module, options: WasiHostOptions
   return imports;
 }
 
-function provide({ memory, nodeId, output }: WasiHostOptions) {
+function provide({ memory, nodeId, output, argv = [] }: WasiHostOptions) {
+  const encoded = argv.map((word) => new TextEncoder().encode(word + "\0"));
   const view = () => new DataView(memory.buffer);
   const bytes = () => new Uint8Array(memory.buffer);
   const isStdio = (fd: number) => fd === 1 || fd === 2;
@@ -100,9 +107,23 @@ function provide({ memory, nodeId, output }: WasiHostOptions) {
       bytes().set(target, buffer);
       return Errno.Success;
     },
-    args_sizes_get: (count: number, size: number) => zeroSizes(view(), count, size),
+    args_sizes_get(count: number, size: number): number {
+      const v = view();
+      v.setUint32(count, encoded.length, true);
+      v.setUint32(size, encoded.reduce((n, word) => n + word.length, 0), true);
+      return Errno.Success;
+    },
+    args_get(pointers: number, buffer: number): number {
+      const v = view();
+      let at = buffer;
+      encoded.forEach((word, i) => {
+        v.setUint32(pointers + i * 4, at, true);
+        bytes().set(word, at);
+        at += word.length;
+      });
+      return Errno.Success;
+    },
     environ_sizes_get: (count: number, size: number) => zeroSizes(view(), count, size),
-    args_get: () => Errno.Success,
     environ_get: () => Errno.Success,
     sched_yield: () => Errno.Success,
     proc_exit(code: number): never {
@@ -117,28 +138,35 @@ function zeroSizes(v: DataView, count: number, size: number): number {
   return Errno.Success;
 }
 
-/** A kernel's output as this file's header describes: all to stderr, other nodes prefixed. */
-export class StderrOutput implements WasiOutput {
-  private pending = "";
-  private readonly decoder = new TextDecoder();
+/** A node's output as this file's header describes, line by line per stream. */
+export class KernelOutput implements WasiOutput {
+  private readonly pending = new Map<number, string>();
+  private readonly decoders = new Map<number, TextDecoder>();
   constructor(
     private readonly nodeId: number,
-    private readonly writeStderr: (text: string) => void,
+    /** A program's: node 0's stdout is the command's stdout. */
+    private readonly program: boolean,
+    private readonly writeFd: (fd: number, text: string) => void,
   ) {}
 
-  write(_fd: number, bytes: Uint8Array): void {
-    this.pending += this.decoder.decode(bytes, { stream: true });
-    const end = this.pending.lastIndexOf("\n");
+  write(fd: number, bytes: Uint8Array): void {
+    const decoder = this.decoders.get(fd) ?? this.decoders.set(fd, new TextDecoder()).get(fd)!;
+    const text = (this.pending.get(fd) ?? "") + decoder.decode(bytes, { stream: true });
+    const end = text.lastIndexOf("\n");
+    this.pending.set(fd, text.slice(end + 1));
     if (end < 0) return;
-    const lines = this.pending.slice(0, end).split("\n");
-    this.pending = this.pending.slice(end + 1);
-    this.writeStderr(lines.map((line) => this.prefix + line + "\n").join(""));
+    const lines = text.slice(0, end).split("\n");
+    this.writeFd(this.target(fd), lines.map((line) => this.prefix + line + "\n").join(""));
   }
 
-  /** Writes what is left of an unfinished last line. */
+  /** Writes what is left of an unfinished last line of each stream, as it is. */
   flush(): void {
-    if (this.pending) this.writeStderr(this.prefix + this.pending + "\n");
-    this.pending = "";
+    for (const [fd, text] of this.pending) if (text) this.writeFd(this.target(fd), this.prefix + text + (this.nodeId === 0 ? "" : "\n"));
+    this.pending.clear();
+  }
+
+  private target(fd: number): number {
+    return this.program && this.nodeId === 0 ? fd : 2;
   }
 
   private get prefix(): string {

@@ -26,10 +26,11 @@ import { createSolo } from "../protocol/solo.js";
 import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
 import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
-import { FaultTimeoutError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
+import { FaultTimeoutError, KernelExitError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
 import { MemoryPort } from "./memory_port.js";
 import { HostWord, Reactor } from "./reactor.js";
-import { StderrOutput, WASI_MODULE, wasiImports } from "./wasi.js";
+import { KernelOutput, WASI_MODULE, wasiImports } from "./wasi.js";
+import type { RunArgument } from "./kernel_module.js";
 
 /** Which protocol a node runs, as plain data. */
 export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
@@ -59,7 +60,11 @@ export interface NodeSpec {
   nodeId: number;
   nodeCount: number;
   layout: Layout;
-  args: (number | bigint)[];
+  args: RunArgument[];
+  /** `run` (numbers to run(...)) or `main` (a program: args are argv[1..]); Metadata.entry. */
+  entry: "run" | "main";
+  /** argv[0] of a program. */
+  programName: string;
   protocol: ProtocolSpec;
   link: RingLinkSpec;
   /** The node's host words (reactor.ts HostWord). */
@@ -119,7 +124,7 @@ export class WorkerNode {
   private readonly table: Uint8Array;
   private readonly gauge: CoreGauge | undefined;
   /** Where a C kernel's output goes (wasi.ts). */
-  private output: StderrOutput | undefined;
+  private output: KernelOutput | undefined;
   /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
   private failure: unknown;
 
@@ -160,15 +165,21 @@ export class WorkerNode {
     this.coherence.start();
     const exports = instantiate(this.imports());
     const start = exports._start as (() => void) | undefined;
-    const run = exports.run as (...args: (number | bigint)[]) => number | bigint | undefined;
+    const run = exports.run as (...args: RunArgument[]) => number | bigint | undefined;
     let value: number | bigint | undefined;
     let kernelMs: number;
     this.port.parked = false;
     try {
-      if (typeof start === "function") start();
-      const t0 = performance.now();
-      value = run(...spec.args);
-      kernelMs = performance.now() - t0;
+      if (spec.entry === "main") {
+        const t0 = performance.now();
+        value = this.runProgram(start);
+        kernelMs = performance.now() - t0;
+      } else {
+        if (typeof start === "function") start();
+        const t0 = performance.now();
+        value = run(...spec.args);
+        kernelMs = performance.now() - t0;
+      }
     } catch (error) {
       this.port.parked = true;
       // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
@@ -181,6 +192,22 @@ export class WorkerNode {
     Atomics.store(done, HostWord.DONE, 1);
     Atomics.notify(done, HostWord.DONE);
     return { value, kernelMs };
+  }
+
+  /**
+   * Runs a program's `_start` (main); returns its exit status: 0 when main returned 0 (the
+   * command's `_start` then returns), else the status that exit() or main's return passed to
+   * proc_exit.
+   */
+  private runProgram(start: (() => void) | undefined): number {
+    try {
+      start!();
+      return 0;
+    } catch (error) {
+      if (!(error instanceof KernelExitError) || this.failure !== error) throw error;
+      this.failure = undefined;
+      return error.code;
+    }
   }
 
   /** Counters of the runtime, the protocol and the link. */
@@ -269,8 +296,10 @@ export class WorkerNode {
 
   /** WASI calls of a C kernel's libc (wasi.ts); an error one throws is what the run reports. */
   private wasi(): Record<string, (...args: never[]) => unknown> {
-    const output = (this.output = new StderrOutput(this.spec.nodeId, (text) => writeSync(2, text)));
-    const calls = wasiImports(this.spec.module, { memory: this.spec.memory, nodeId: this.spec.nodeId, output });
+    const { spec } = this;
+    const output = (this.output = new KernelOutput(spec.nodeId, spec.entry === "main", (fd, text) => writeSync(fd, text)));
+    const argv = spec.entry === "main" ? [spec.programName, ...spec.args.map(String)] : [];
+    const calls = wasiImports(spec.module, { memory: spec.memory, nodeId: spec.nodeId, output, argv });
     for (const [name, call] of Object.entries(calls)) {
       calls[name] = (...args: never[]) => {
         try {
