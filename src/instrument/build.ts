@@ -36,17 +36,19 @@ export async function buildKernel(sources: string | readonly string[], options: 
   const sourcePath = list.join(", ");
   let layout = computeLayout(options);
   let plain: Uint8Array;
+  let entry: "run" | "main" = "run";
   if (list.length > 0 && list.every(isCSource)) {
     const c = compileC(list, layout, options);
     plain = c.wasm;
+    entry = c.entry;
     layout = { ...layout, initialPages: c.initialPages };
   } else if (list.length === 1 && list[0].endsWith(".ts")) {
     plain = await compileKernel(list[0], layout);
   } else {
     throw new CompileError(`kernel ${sourcePath || "(none)"}: expected one AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)`);
   }
-  const run = runSignature(plain, sourcePath);
-  const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(list[0]) };
+  const run: RunSignature = entry === "main" ? { params: [], result: "i32" } : runSignature(plain, sourcePath);
+  const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(list[0]), ...(entry === "main" ? { entry } : {}) };
   const checked = instrument(plain, layout, options);
   if (options.verifyChecks ?? true) assertChecked(checked, layout, sourcePath);
   return {
