@@ -1,6 +1,6 @@
 /**
- * C and C++ kernels (src/instrument/compile_c.ts, c/wasm_dsm.h): the C Jacobi equals its
- * AssemblyScript twin on 1, 2 and 4 nodes under every protocol and under chaos mode; the build
+ * C and C++ kernels (src/instrument/compile_c.ts, c/wasm_dsm.h): the C Jacobi and matmul equal
+ * their AssemblyScript twins on 1, 2 and 4 nodes under every protocol and under chaos mode; the build
  * has the module contract of an AssemblyScript build and passes the static checker; errors name
  * the file and line, or the packages to install. Every C build is made once.
  *
@@ -45,43 +45,57 @@ function skipped(test: string): boolean {
   return true;
 }
 
-let twin: unknown;
-async function assemblyScriptResult() {
-  twin ??= (await runJob((await kernel(AS_JACOBI)).reference, ARGS, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
-  return twin;
+/** Each C kernel beside its AssemblyScript twin, the arguments, and the checksum both give. */
+const TWINS = [
+  { c: C_JACOBI, as: AS_JACOBI, args: ARGS, checksum: 14742.4443359375 },
+  { c: "assembly/kernels/c/matmul.c", as: "assembly/kernels/matmul.ts", args: [37], checksum: 2564.5 },
+];
+
+const twinResults = new Map<string, unknown>();
+async function assemblyScriptResult(file: string, args: number[]) {
+  if (!twinResults.has(file)) twinResults.set(file, (await runJob((await kernel(file)).reference, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result);
+  return twinResults.get(file);
+}
+async function cKernel(file: string) {
+  if (file === C_JACOBI) return cJacobi();
+  if (!(await cJacobi())) return null; // no toolchain: skip without building again
+  return kernel(file);
 }
 
-const Twin = suite("the C Jacobi equals its AssemblyScript twin");
-Twin("the uninstrumented C build gives the AssemblyScript checksum", async () => {
-  const c = await cJacobi();
-  if (!c && skipped("C jacobi reference")) return;
-  const job = await runJob(c!.reference, ARGS, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 });
-  assert.is(job.result, await assemblyScriptResult());
-  assert.is(job.result, 14742.4443359375);
-});
-for (const protocol of PROTOCOLS) {
-  for (const nodes of [1, 2, 4]) {
-    Twin(`on ${nodes} node(s) with ${protocol} over the embedded transport`, async () => {
-      const c = await cJacobi();
-      if (!c && skipped(`C jacobi on ${nodes} nodes with ${protocol}`)) return;
-      const job =
-        nodes === 1
-          ? await runJob(c!.instrumented, ARGS, { nodes, protocol, transport: "local", faultTimeoutMs: 10_000 })
-          : await runCluster(c!.instrumented, ARGS, { nodes, protocol });
-      assert.is(job.result, await assemblyScriptResult());
-      if (nodes > 1) assert.ok(job.stats.messages > 0, "a multi-node run sends messages");
-    });
+const Twin = suite("C kernels equal their AssemblyScript twins");
+for (const t of TWINS) {
+  const name = t.c.split("/").pop();
+  Twin(`${name}: the uninstrumented C build gives the AssemblyScript checksum`, async () => {
+    const c = await cKernel(t.c);
+    if (!c && skipped(`${name} reference`)) return;
+    const job = await runJob(c!.reference, t.args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 });
+    assert.is(job.result, await assemblyScriptResult(t.as, t.args));
+    assert.is(job.result, t.checksum);
+  });
+  for (const protocol of PROTOCOLS) {
+    for (const nodes of [1, 2, 4]) {
+      Twin(`${name} on ${nodes} node(s) with ${protocol} over the embedded transport`, async () => {
+        const c = await cKernel(t.c);
+        if (!c && skipped(`${name} on ${nodes} nodes with ${protocol}`)) return;
+        const job =
+          nodes === 1
+            ? await runJob(c!.instrumented, t.args, { nodes, protocol, transport: "local", faultTimeoutMs: 10_000 })
+            : await runCluster(c!.instrumented, t.args, { nodes, protocol });
+        assert.is(job.result, t.checksum);
+        if (nodes > 1) assert.ok(job.stats.messages > 0, "a multi-node run sends messages");
+      });
+    }
   }
+  Twin(`${name} under chaos mode (pages taken at every park, private ones too) on 1 and 2 nodes`, async () => {
+    const c = await cKernel(t.c);
+    if (!c && skipped(`${name} under chaos`)) return;
+    for (const nodes of [1, 2]) {
+      const { job, chaos } = await runChaosJob(c!.instrumented, t.args, { nodes, protocol: "diff", seed: 7 });
+      assert.is(job.result, t.checksum);
+      assert.ok(chaos.taken > 0, "chaos took pages away");
+    }
+  });
 }
-Twin("under chaos mode (pages taken at every park, private ones too) on 1 and 2 nodes", async () => {
-  const c = await cJacobi();
-  if (!c && skipped("C jacobi under chaos")) return;
-  for (const nodes of [1, 2]) {
-    const { job, chaos } = await runChaosJob(c!.instrumented, ARGS, { nodes, protocol: "diff", seed: 7 });
-    assert.is(job.result, await assemblyScriptResult());
-    assert.ok(chaos.taken > 0, "chaos took pages away");
-  }
-});
 Twin.run();
 
 const Contract = suite("a C build has the module contract of an AssemblyScript build");
