@@ -159,9 +159,15 @@ export class KernelOutput implements WasiOutput {
     this.writeFd(this.target(fd), lines.map((line) => this.prefix + line + "\n").join(""));
   }
 
-  /** Writes what is left of an unfinished last line of each stream, as it is. */
+  /**
+   * Writes what is left of an unfinished last line of each stream: ended with a newline where
+   * other nodes write too (stderr), as it is on a program's own stdout.
+   */
   flush(): void {
-    for (const [fd, text] of this.pending) if (text) this.writeFd(this.target(fd), this.prefix + text + (this.nodeId === 0 ? "" : "\n"));
+    for (const [fd, text] of this.pending) {
+      const target = this.target(fd);
+      if (text) this.writeFd(target, this.prefix + text + (target === 1 ? "" : "\n"));
+    }
     this.pending.clear();
   }
 
