@@ -92,7 +92,10 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
     const entry = findEntry(objects, sources);
     const api = compile(join(C_API_DIR, "wasm_dsm.c"), sources.length, entry.kind === "main" ? ["-DDSM_PROGRAM"] : []);
     const out = join(dir, "kernel.wasm");
-    run(clang, [...TARGET, ...(options.cflags ?? []), ...objects, api, "-o", out, ...linkFlags(layout, entry)], sources);
+    // No -O when linking: with one, clang 14 runs any wasm-opt it finds on PATH over the linked
+    // module (npm puts binaryen's there), and the plain module must be clang's own.
+    const linkCflags = (options.cflags ?? []).filter((flag) => !/^-O/.test(flag));
+    run(clang, [...TARGET, ...linkCflags, ...objects, api, "-o", out, ...linkFlags(layout, entry)], sources);
     return finish(readFileSync(out), entry, layout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
