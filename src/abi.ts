@@ -108,6 +108,13 @@ export interface RunSignature {
 
 export interface Metadata {
   abi: number;
+  /**
+   * What the runtime calls: `run` (the default, also when absent) calls `_start` once and then
+   * `run(...)` with numbers; `main` is a program (a WASI command): `_start` runs main(argc, argv)
+   * with the words after `--`, and its exit status is the result. `run` then reads
+   * `{ params: [], result: "i32" }`.
+   */
+  entry?: "run" | "main";
   /** false for the uninstrumented reference build. */
   instrumented: boolean;
   layout: Layout;
@@ -181,6 +188,9 @@ export function decodeMetadata(bytes: ArrayBuffer | Uint8Array, source: string):
   const l = meta.layout;
   if (!l || typeof l.pageSize !== "number" || typeof l.regionBase !== "number" || !meta.run || !Array.isArray(meta.run.params)) {
     throw new MetadataError(`${source}: the "${METADATA_SECTION}" section is incomplete; rebuild it with dsm build`);
+  }
+  if (meta.entry !== undefined && meta.entry !== "run" && meta.entry !== "main") {
+    throw new MetadataError(`${source}: entry ${JSON.stringify(meta.entry)} in the "${METADATA_SECTION}" section is neither "run" nor "main"; rebuild it with dsm build`);
   }
   return meta;
 }

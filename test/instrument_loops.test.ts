@@ -221,6 +221,27 @@ for (const mode of MODES) {
     assert.equal(host.faults, [[base + 8, base + 8, W]]);
     assert.equal([...new Int32Array(host.memory.buffer, pageAddress(base + 8), 300)], values.slice(0, 300));
   });
+  caches("a loop whose body defines its own label (as clang's do) is rewritten with unique labels and sums right through faults", () => {
+    // The one-access-at-a-time copy of the body (loop_restart.ts) once kept $skip's name too, and
+    // the module did not validate (dlmalloc compiled by clang).
+    const host = new FakeHost();
+    const values = elements(host).map((v) => (v % 3 === 0 ? -v : v));
+    host.fill(pageAddress(base), new Uint8Array(Int32Array.from(values).buffer));
+    for (const page of [1, 2, 3]) host.takeAway(base + page);
+    const f = host.instantiate(
+      module(`(func (export "sumPositive") (param $p i32) (param $end i32) (result i32) (local $s i32) (local $v i32)
+        (loop $next
+          (block $skip
+            (br_if $skip (i32.lt_s (local.tee $v (i32.load (local.get $p))) (i32.const 0)))
+            (local.set $s (i32.add (local.get $s) (local.get $v))))
+          (br_if $next (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $end))))
+        (local.get $s))`),
+      mode.options,
+    );
+    const expected = values.filter((v) => v >= 0).reduce((s, v) => (s + v) | 0, 0);
+    assert.equal(call(f, "sumPositive", pageAddress(base), pageAddress(base + 4)), expected);
+    assert.equal(host.faults, [[base + 1, base + 1, R], [base + 2, base + 2, R], [base + 3, base + 3, R]]);
+  });
   caches.run();
 
   const restart = suite(`instrument: slow paths out of loops (${mode.name})`);

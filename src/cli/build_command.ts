@@ -1,16 +1,20 @@
 import { writeFileSync } from "node:fs";
 import { buildKernel, type BuildOptions } from "../instrument/build.js";
+import { isCSource } from "../instrument/compile_c.js";
 import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "../instrument/instrument.js";
 import { parseChoice, parseSize, parseCommandLine, UsageError } from "./options.js";
 
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
+       dsm build <kernel.c|.cc|.cpp> [more.c ...] [-o out.wasm] [--cflags "..."] [options]
 
-Compiles an AssemblyScript kernel, instruments every memory access, and writes
+Compiles an AssemblyScript kernel, or C/C++ sources (clang 14 for wasm32-wasi, -O2; the
+header wasm_dsm.h is found without -I), instruments every memory access, and writes
   out.wasm       the instrumented module (for dsm run)
   out.ref.wasm   the uninstrumented reference build (for dsm run --baseline)
 
 options:
-  -o, --out FILE        output path (default: the kernel's name with .wasm)
+  -o, --out FILE        output path (default: the first source's name with .wasm)
+  --cflags "FLAGS"      more clang flags for C/C++ sources, e.g. --cflags "-O3 -DN=64"
   --page-size N         DSM page size, a power of two from 1K to 64K (default 4K)
   --shared-size N       bytes of shared region for sharedAlloc (default 64M)
   --max-memory N        declared maximum memory of a node (default 256M)
@@ -40,6 +44,7 @@ export const LAYOUT_OPTIONS = {
   "max-memory": { type: "string" },
   "no-polls": { type: "boolean" },
   "no-opt": { type: "string" },
+  cflags: { type: "string" },
 } as const;
 
 /** Reads the layout and instrumentation options shared by build and run. */
@@ -50,7 +55,27 @@ export function buildOptionsFrom(values: Record<string, string | boolean | undef
   if (typeof values["max-memory"] === "string") options.maxMemoryBytes = parseSize("max-memory", values["max-memory"]);
   if (values["no-polls"]) options.polls = false;
   if (typeof values["no-opt"] === "string") Object.assign(options, parseNoOpt(values["no-opt"]));
+  if (typeof values.cflags === "string") options.cflags = parseCflags(values.cflags);
   return options;
+}
+
+/** `--cflags "-O3 -DN=64"`: words split at spaces (no shell quoting; one flag per word). */
+function parseCflags(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
+}
+
+const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)";
+
+/** Checks the sources of a build: one .ts, or any number of C/C++ files. */
+export function checkSources(sources: readonly string[], cflags: boolean): void {
+  if (sources.length === 0) throw new UsageError(`build takes ${SOURCE_KINDS}, got none; e.g. dsm build kernel.ts -o kernel.wasm`);
+  const bad = sources.find((s) => !s.endsWith(".ts") && !isCSource(s));
+  if (bad !== undefined) throw new UsageError(`kernel "${bad}": expected ${SOURCE_KINDS}`);
+  const ts = sources.filter((s) => s.endsWith(".ts"));
+  if (ts.length > 0 && sources.length > 1) {
+    throw new UsageError(`kernel "${ts[0]}": an AssemblyScript kernel is built alone, got ${sources.length} files; pass only ${ts[0]} (its imports are found from it)`);
+  }
+  if (ts.length > 0 && cflags) throw new UsageError(`--cflags applies to C/C++ sources; ${ts[0]} is AssemblyScript`);
 }
 
 /** `--no-opt groups,versioning` or `--no-opt all`: the optimisations to turn off. */
@@ -68,12 +93,10 @@ export async function buildCommand(argv: string[]): Promise<number> {
     console.log(BUILD_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`build takes one kernel source file, got ${positionals.length}; e.g. dsm build kernel.ts -o kernel.wasm`);
-  const source = positionals[0];
-  if (!source.endsWith(".ts")) throw new UsageError(`kernel "${source}": expected an AssemblyScript source file ending in .ts`);
-  const out = (values.out as string | undefined) ?? source.replace(/\.ts$/, ".wasm");
+  checkSources(positionals, values.cflags !== undefined);
+  const out = (values.out as string | undefined) ?? positionals[0].replace(/\.[^./]+$/, ".wasm");
   if (!out.endsWith(".wasm")) throw new UsageError(`--out "${out}": expected a path ending in .wasm`);
-  const built = await buildKernel(source, buildOptionsFrom(values));
+  const built = await buildKernel(positionals, buildOptionsFrom(values));
   const ref = referencePath(out);
   writeFileSync(out, built.instrumented);
   writeFileSync(ref, built.reference);

@@ -5,7 +5,7 @@
  */
 import { runLocalJob, type JobResult } from "./job.js";
 import { jobNumber, newJobName } from "./job_id.js";
-import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { NodeResult, NodeThread } from "../runtime/node_thread.js";
 import type { ChaosSpec, ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
@@ -30,7 +30,7 @@ export interface ClusterOptions {
   started?: (nodes: readonly NodeThread[]) => void;
 }
 
-export async function runCluster(kernel: KernelModule, args: (number | bigint)[], options: ClusterOptions): Promise<JobResult> {
+export async function runCluster(kernel: KernelModule, args: RunArgument[], options: ClusterOptions): Promise<JobResult> {
   const name = newJobName();
   const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
   const syncTimeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;

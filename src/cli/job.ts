@@ -7,7 +7,7 @@
 import { availableParallelism } from "node:os";
 import type { ProtocolStats } from "../protocol/coherence.js";
 import { NodeThread, processGauge, type NodeResult, type NodeRunOptions } from "../runtime/node_thread.js";
-import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { ChaosSpec, ProtocolSpec, RuntimeStats } from "../runtime/worker_node.js";
 import { ringNetwork } from "../transport/ring_network.js";
 import type { RingLinkSpec } from "../transport/ring_link.js";
@@ -54,7 +54,7 @@ export interface LocalJobOptions extends Pick<NodeRunOptions, "faultTimeoutMs" |
   started?(nodes: readonly NodeThread[]): void;
 }
 
-export async function runLocalJob(kernel: KernelModule, args: (number | bigint)[], options: LocalJobOptions): Promise<JobResult> {
+export async function runLocalJob(kernel: KernelModule, args: RunArgument[], options: LocalJobOptions): Promise<JobResult> {
   const t0 = performance.now();
   const nodes = Array.from({ length: options.nodes }, (_, id) => new NodeThread(kernel, id, options.nodes));
   const gauge = options.gauge ?? (options.spinMicros === undefined ? processGauge() : undefined);

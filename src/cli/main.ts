@@ -46,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"; use build, run, node, bench or demo (dsm --help)`);
     }
   } catch (error) {
-    const e = error as Error;
+    // Binaryen's C++ exceptions reach JavaScript as bare numbers: name what was thrown.
+    const e = error instanceof Error ? error : new Error(`${typeof error} ${String(error)} thrown (not an Error); rerun with DSM_DEBUG=1 and report it`);
     console.error(`dsm: ${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`);
     if (process.env.DSM_DEBUG) console.error(e.stack);
     return e instanceof UsageError ? 2 : 1;

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { FORMAT } from "../protocol/codec.js";
 import { NodeThread, processGauge } from "../runtime/node_thread.js";
-import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
@@ -35,7 +35,7 @@ export interface MemberNodeConfig {
   protocol: string;
   servers: string[];
   auth: NatsAuth;
-  args: (number | bigint)[];
+  args: RunArgument[];
   faultTimeoutMs: number;
   syncTimeoutMs: number;
   /** Microseconds a waiting node spins before it sleeps. @default the runtime's (DSM_SPIN_US, or gauged by the process's cores) */

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "../transport/nats_server.js";
-import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import { DEFAULT_SYNC_TIMEOUT_MS } from "./cluster.js";
 import { newJobName } from "./job_id.js";
 import { sumStats, type JobResult, type PerNodeResult } from "./job.js";
@@ -21,7 +21,7 @@ export class NodeProcessError extends Error {
   override name = "NodeProcessError";
 }
 
-export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: (number | bigint)[], request: JobRequest, auth: NatsAuth = {}): Promise<JobResult> {
+export async function runNatsJob(kernel: KernelModule, bytes: Uint8Array, args: RunArgument[], request: JobRequest, auth: NatsAuth = {}): Promise<JobResult> {
   const t0 = performance.now();
   let server: NatsServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), "dsm-job-"));

@@ -105,6 +105,11 @@ export async function nodeCommand(argv: string[], env: NodeJS.ProcessEnv = proce
       perNode,
       job,
     };
+    if (kernel.meta.entry === "main") {
+      // A program's stdout is its own; rank 0's exit status is the command's.
+      if (values.json) console.log(JSON.stringify(result));
+      return Number(result.result);
+    }
     console.log(values.json ? JSON.stringify(result) : formatJob(result));
     return 0;
   } finally {

@@ -32,7 +32,8 @@ const JOIN_TIMEOUT_MS = 30_000;
 
 async function runNodeProcess(config: NodeProcessConfig): Promise<PerNodeResult> {
   const kernel = loadKernelModule(readFileSync(config.kernelPath), config.kernelPath);
-  const args = config.args.map((a, i) => (config.i64[i] ? BigInt(a) : Number(a)));
+  // A program's argv stays words; run's arguments are numbers again.
+  const args = kernel.meta.entry === "main" ? config.args.map(String) : config.args.map((a, i) => (config.i64[i] ? BigInt(a) : Number(a)));
   const outcome = await runMemberNode({
     kernel,
     job: config.job,

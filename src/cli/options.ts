@@ -55,8 +55,25 @@ export function parseChoice<T extends string>(option: string, text: string, choi
 /** Parses a command's options (positionals allowed); a parse failure points at `dsm <command> --help`. */
 export function parseCommandLine<O extends NonNullable<ParseArgsConfig["options"]>>(command: string, argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, allowPositionals: true, options });
+    return parseArgs({ args: glueFlagValues(argv, options), allowPositionals: true, options });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}; see dsm ${command} --help`);
   }
+}
+
+/** Options whose value is itself a list of flags (`--cflags "-O3 -DN=4"`). */
+const FLAG_VALUED = ["cflags"];
+
+/**
+ * `--cflags -O3` as `--cflags=-O3`: parseArgs refuses a value that starts with a dash as
+ * ambiguous, and for these options it always does.
+ */
+function glueFlagValues(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : undefined;
+    if (name !== undefined && FLAG_VALUED.includes(name) && name in options && i + 1 < argv.length) out.push(`--${name}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
 }

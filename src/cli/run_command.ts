@@ -1,17 +1,21 @@
 import { existsSync, readFileSync } from "node:fs";
 import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
-import { buildOptionsFrom, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
+import { isCSource } from "../instrument/compile_c.js";
+import { buildOptionsFrom, checkSources, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./run_job.js";
 import { runNatsJob } from "./nats_job.js";
 import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 
-export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.wasm> [options] -- [run arguments]
+export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.c|kernel.wasm> [options] -- [run arguments]
 
 Runs the kernel's exported run(...) on every node with the given arguments; the
-result is node 0's return value.
+result is node 0's return value. A C program with main(argc, argv) gets the words
+after -- as argv on every node; node 0's stdout and stderr are the command's, the
+other nodes' lines go to stderr prefixed with the node, and node 0's exit status is
+the result and the command's exit code (no summary is printed; --json prints it).
 
 options:
   --nodes N             number of nodes (default 1)
@@ -31,8 +35,9 @@ options:
   --json                print one JSON object instead of a summary
 with --transport nats --nats URL, credentials and TLS:
 ${NATS_AUTH_HELP}
-  --page-size, --shared-size, --max-memory, --no-polls, --no-opt
-                        layout and check options when building from a .ts file (see dsm build --help)`;
+  --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
+                        layout, check and compiler options when building from a .ts, .c,
+                        .cc or .cpp file (see dsm build --help)`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf("--");
@@ -43,7 +48,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     console.log(RUN_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`run takes one kernel (.ts or .wasm), got ${positionals.length}; put the kernel's own arguments after --`);
+  if (positionals.length !== 1) throw new UsageError(`run takes one kernel (.ts, .c, .cc, .cpp or .wasm), got ${positionals.length}; put the kernel's own arguments after --`);
   const request: JobRequest = {
     nodes: values.nodes === undefined ? 1 : parseInteger("nodes", values.nodes, 1, 64),
     protocol: parseChoice("protocol", values.protocol ?? "diff", PROTOCOL_NAMES),
@@ -64,6 +69,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     !baseline && request.transport === "nats"
       ? await runNatsJob(kernel, kernel.bytes, args, request, auth)
       : await runJob(kernel, args, baseline ? { ...request, protocol: "none", transport: "none" } : request);
+  if (kernel.meta.entry === "main") {
+    // A program's stdout is its own: no summary, and its exit status is the command's.
+    if (values.json) console.log(JSON.stringify(result));
+    return Number(result.result);
+  }
   console.log(values.json ? JSON.stringify(result) : formatJob(result));
   return 0;
 }
@@ -71,7 +81,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 /** Reads a .wasm kernel or builds a .ts one; `values` holds the layout options for building. */
 export async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
-  if (path.endsWith(".ts")) {
+  if (path.endsWith(".ts") || isCSource(path)) {
+    checkSources([path], values.cflags !== undefined);
     const built = await buildKernelIsolated(path, buildOptionsFrom(values));
     return loadKernelModule(baseline ? built.reference : built.instrumented, path);
   }
@@ -81,7 +92,7 @@ export async function loadKernel(path: string, baseline: boolean, values: Record
   const kernel = loadKernelModule(readFileSync(path), path);
   if (baseline && kernel.meta.instrumented) {
     const ref = referencePath(path);
-    if (!existsSync(ref)) throw new UsageError(`--baseline needs the reference build ${ref}, written by dsm build next to ${path}; or pass the .ts source`);
+    if (!existsSync(ref)) throw new UsageError(`--baseline needs the reference build ${ref}, written by dsm build next to ${path}; or pass the source file`);
     return loadKernelModule(readFileSync(ref), ref);
   }
   if (!baseline && !kernel.meta.instrumented) {

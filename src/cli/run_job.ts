@@ -1,7 +1,7 @@
 /**
  * Picks the concrete transport and protocol for a job and runs it.
  */
-import type { KernelModule } from "../runtime/kernel_module.js";
+import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import { runCluster } from "./cluster.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { runNatsJob } from "./nats_job.js";
@@ -20,7 +20,7 @@ export interface JobRequest {
   syncTimeoutMs?: number;
 }
 
-export async function runJob(kernel: KernelModule, args: (number | bigint)[], request: JobRequest): Promise<JobResult> {
+export async function runJob(kernel: KernelModule, args: RunArgument[], request: JobRequest): Promise<JobResult> {
   if (request.transport === "nats") return runNatsJob(kernel, kernel.bytes, args, request);
   if (request.nodes === 1) {
     // One node has nobody to be coherent with: every protocol degenerates to all pages local.

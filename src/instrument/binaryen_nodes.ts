@@ -9,9 +9,9 @@ type Get = (expr: Ref) => Ref;
 type Set = (expr: Ref, child: Ref) => void;
 
 interface Nodes {
-  Block: { getName(expr: Ref): string | null; setChildAt(expr: Ref, index: number, child: Ref): void };
+  Block: { getName(expr: Ref): string | null; setName(expr: Ref, name: string): void; setChildAt(expr: Ref, index: number, child: Ref): void };
   If: { setCondition: Set; setIfTrue: Set; setIfFalse: Set };
-  Loop: { getName(expr: Ref): string | null; getBody: Get; setBody: Set };
+  Loop: { getName(expr: Ref): string | null; setName(expr: Ref, name: string): void; getBody: Get; setBody: Set };
   Break: { getName(expr: Ref): string; setName(expr: Ref, name: string): void; setCondition: Set; setValue: Set };
   Switch: {
     getNumNames(expr: Ref): number;

@@ -6,11 +6,12 @@ import binaryen from "binaryen";
 import { basename } from "node:path";
 import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type LayoutOptions, type Metadata, type RunSignature, type WasmNumType } from "../abi.js";
 import { compileKernel, CompileError } from "./compile.js";
+import { compileC, isCSource, type CCompileOptions } from "./compile_c.js";
 import { withCustomSection } from "./custom_section.js";
 import { instrument, type InstrumentOptions } from "./instrument.js";
 import { assertChecked } from "./verify_checks.js";
 
-export interface BuildOptions extends LayoutOptions, InstrumentOptions {
+export interface BuildOptions extends LayoutOptions, InstrumentOptions, CCompileOptions {
   /**
    * Prove every access of the instrumented module checked (verify_checks.ts) and fail the build
    * with an UncheckedAccessError otherwise. @default true
@@ -26,11 +27,28 @@ export interface BuildOutput {
   meta: Metadata;
 }
 
-export async function buildKernel(sourcePath: string, options: BuildOptions = {}): Promise<BuildOutput> {
-  const layout = computeLayout(options);
-  const plain = await compileKernel(sourcePath, layout);
-  const run = runSignature(plain, sourcePath);
-  const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(sourcePath) };
+/**
+ * Builds one AssemblyScript kernel (`.ts`), or a C/C++ kernel from one or more sources (`.c`,
+ * `.cc`, `.cpp`, `.cxx`; compile_c.ts). The metadata names the first source.
+ */
+export async function buildKernel(sources: string | readonly string[], options: BuildOptions = {}): Promise<BuildOutput> {
+  const list = typeof sources === "string" ? [sources] : [...sources];
+  const sourcePath = list.join(", ");
+  let layout = computeLayout(options);
+  let plain: Uint8Array;
+  let entry: "run" | "main" = "run";
+  if (list.length > 0 && list.every(isCSource)) {
+    const c = compileC(list, layout, options);
+    plain = c.wasm;
+    entry = c.entry;
+    layout = { ...layout, initialPages: c.initialPages };
+  } else if (list.length === 1 && list[0].endsWith(".ts")) {
+    plain = await compileKernel(list[0], layout);
+  } else {
+    throw new CompileError(`kernel ${sourcePath || "(none)"}: expected one AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)`);
+  }
+  const run: RunSignature = entry === "main" ? { params: [], result: "i32" } : runSignature(plain, sourcePath);
+  const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(list[0]), ...(entry === "main" ? { entry } : {}) };
   const checked = instrument(plain, layout, options);
   if (options.verifyChecks ?? true) assertChecked(checked, layout, sourcePath);
   return {

@@ -16,7 +16,7 @@ export class BuildFailedError extends Error {
   }
 }
 
-export async function buildKernelIsolated(sourcePath: string, options: BuildOptions = {}): Promise<BuildOutput> {
+export async function buildKernelIsolated(sourcePath: string | readonly string[], options: BuildOptions = {}): Promise<BuildOutput> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { sourcePath, options } });
   try {
     const reply = await new Promise<Reply>((resolve, reject) => {
@@ -32,7 +32,7 @@ export async function buildKernelIsolated(sourcePath: string, options: BuildOpti
 }
 
 if (!isMainThread && workerData?.sourcePath) {
-  const { sourcePath, options } = workerData as { sourcePath: string; options: BuildOptions };
+  const { sourcePath, options } = workerData as { sourcePath: string | string[]; options: BuildOptions };
   buildKernel(sourcePath, options).then(
     (output) => parentPort!.postMessage({ ok: true, output } satisfies Reply),
     (error: Error) => parentPort!.postMessage({ ok: false, name: error.name, message: error.message } satisfies Reply),

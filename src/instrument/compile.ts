@@ -10,27 +10,15 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/dist/asc.js";
 import type { Layout } from "../abi.js";
+import { PACKAGE_ROOT } from "./package_root.js";
 
 export class CompileError extends Error {
   override name = "CompileError";
 }
 
-const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 const API_DIR = join(PACKAGE_ROOT, "assembly");
-
-function findPackageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    try {
-      if (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "wasm-dsm") return dir;
-    } catch {
-      /* keep climbing */
-    }
-    if (dirname(dir) === dir) throw new CompileError(`cannot find the wasm-dsm package above ${from}`);
-  }
-}
 
 export interface CompileOptions {
   /** asc optimisation level. @default 3 */

@@ -35,7 +35,7 @@ import type { CheckEmitter, CheckedAccess } from "./check_emitter.js";
 import { CheckGroup } from "./check_group.js";
 import { InstrumentError } from "./errors.js";
 import { kindName, plainChildren } from "./expression_kinds.js";
-import { LoopFrame, retarget } from "./loop_restart.js";
+import { LoopFrame, renameLabels, retarget } from "./loop_restart.js";
 import { scanLoopNest } from "./loop_scan.js";
 import { slotsWithout, versionedLeaves } from "./lean_fallback.js";
 import { outerLoops } from "./leaf_caches.js";
@@ -221,7 +221,7 @@ export class FunctionRewriter {
     this.loops.pop();
     this.frame = outerFrame;
     this.known = undefined;
-    const safe = frame?.needsSafeBody ? this.safeBody(original!, nodes.Loop.getName(loop), frame.labels.again) : undefined;
+    const safe = frame?.needsSafeBody ? this.safeBody(original!, nodes.Loop.getName(loop), frame.labels.again, `__dsm_s${n}`) : undefined;
     let result = frame?.hasHandlers ? frame.wrap(this.m, safe) : loop;
     if (counted && worthVersioning(counted)) {
       const labels = { done: `__dsm_vdone${n}`, checked: `__dsm_vchecked${n}`, fast: `__dsm_fast${n}` };
@@ -241,8 +241,9 @@ export class FunctionRewriter {
    * The body of a leaf loop checked one access at a time (loop_restart.ts): `copy` is the body as
    * it was before rewriting; its branches to the loop go to `again` instead.
    */
-  private safeBody(copy: Ref, loopName: string | null, again: string): Ref {
+  private safeBody(copy: Ref, loopName: string | null, again: string, suffix: string): Ref {
     if (loopName !== null) retarget(copy, loopName, again);
+    renameLabels(copy, suffix);
     const naive = new FunctionRewriter(this.m, this.func, this.name, this.emitter, this.layout, { ...this.options, groups: false, pageCaches: false, loopRestart: false, versioning: false, dominance: false });
     return naive.rewriteExpression(copy);
   }

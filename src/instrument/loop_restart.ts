@@ -142,6 +142,28 @@ export class LoopFrame {
   }
 }
 
+/**
+ * Gives every block and loop label defined inside `copy` (a copy of code that stays in the
+ * function too) a new name ending in `suffix`, and makes the branches inside it follow, since
+ * Binaryen requires label names to be unique within a function. clang's loop bodies define
+ * labels (asc's innermost ones rarely do).
+ */
+export function renameLabels(copy: Ref, suffix: string): void {
+  const renamed = new Map<string, string>();
+  const define = (expr: Ref) => {
+    const id = binaryen.getExpressionId(expr);
+    const name = id === binaryen.BlockId ? nodes.Block.getName(expr) : id === binaryen.LoopId ? nodes.Loop.getName(expr) : null;
+    if (name) {
+      renamed.set(name, name + suffix);
+      if (id === binaryen.BlockId) nodes.Block.setName(expr, name + suffix);
+      else nodes.Loop.setName(expr, name + suffix);
+    }
+    for (const child of childrenOf(expr, id)) define(child);
+  };
+  define(copy);
+  for (const [from, to] of renamed) retarget(copy, from, to);
+}
+
 /** Makes every branch to `from` in `expr` branch to `to`. */
 export function retarget(expr: Ref, from: string, to: string): void {
   const id = binaryen.getExpressionId(expr);

@@ -46,3 +46,27 @@ export class SyncWaitError extends Error {
 export class HostAbort extends Error {
   override name = "HostAbort";
 }
+
+/** A C kernel called a WASI function the host does not provide (wasi.ts lists those it does). */
+export class UnsupportedWasiCallError extends Error {
+  override name = "UnsupportedWasiCallError";
+  constructor(readonly node: number, readonly call: string) {
+    super(`node ${node}: the kernel called WASI function ${call}, which wasm-dsm does not provide (only stdout/stderr output, clocks, random bytes, empty args and environment, and exit)`);
+  }
+}
+
+/** A C kernel called exit() (WASI proc_exit) inside run instead of returning. */
+export class KernelExitError extends Error {
+  override name = "KernelExitError";
+  constructor(readonly node: number, readonly code: number) {
+    super(`node ${node}: the kernel called exit(${code}) inside run; return from run instead`);
+  }
+}
+
+/** sharedAlloc asked for more than is left of the shared region. */
+export class SharedRegionExhaustedError extends Error {
+  override name = "SharedRegionExhaustedError";
+  constructor(readonly node: number, readonly bytes: number, readonly regionBytes: number) {
+    super(`node ${node}: sharedAlloc(${bytes}) does not fit in what is left of the ${regionBytes}-byte shared region; rebuild with a larger --shared-size`);
+  }
+}

@@ -6,6 +6,9 @@ import { setFlagsFromString } from "node:v8";
 import { decodeMetadata, METADATA_SECTION, MetadataError, type Metadata, type WasmNumType } from "../abi.js";
 import { KernelArgumentError, KernelModuleError } from "./errors.js";
 
+/** One argument of a job: a number for `run`, or a word of argv for a program with main. */
+export type RunArgument = number | bigint | string;
+
 export interface KernelModule {
   module: WebAssembly.Module;
   /** The module's bytes, for handing it to node processes. */
@@ -53,14 +56,19 @@ export function loadKernelModule(bytes: Uint8Array, source: string): KernelModul
     throw cause;
   }
   const exports = WebAssembly.Module.exports(module);
-  if (!exports.some((e) => e.name === "run" && e.kind === "function")) {
+  if (meta.entry === "main") {
+    if (!exports.some((e) => e.name === "_start" && e.kind === "function")) {
+      throw new KernelModuleError(`${source}: the program exports no function "_start"; rebuild it with dsm build`);
+    }
+  } else if (!exports.some((e) => e.name === "run" && e.kind === "function")) {
     throw new KernelModuleError(`${source}: the kernel exports no function "run"; export one: export function run(...): f64`);
   }
   return { module, bytes, meta, source };
 }
 
 /** Converts command-line strings to `run`'s parameter types; throws naming the bad argument. */
-export function parseRunArguments(meta: Metadata, raw: readonly string[]): (number | bigint)[] {
+export function parseRunArguments(meta: Metadata, raw: readonly string[]): RunArgument[] {
+  if (meta.entry === "main") return [...raw]; // argv[1..], as given
   const params = meta.run.params;
   if (raw.length !== params.length) {
     const sig = `run(${params.join(", ")})`;

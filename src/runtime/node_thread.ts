@@ -20,7 +20,7 @@ import type { RingLinkSpec, WakeWord } from "../transport/ring_link.js";
 import { CoreGauge, GAUGE_BYTES } from "./core_gauge.js";
 import { reviveError, type RelayedError } from "./error_relay.js";
 import { WorkerExitError } from "./errors.js";
-import type { KernelModule } from "./kernel_module.js";
+import type { KernelModule, RunArgument } from "./kernel_module.js";
 import { HOST_WORD_BYTES, HostWord, WAKE_AT_OFFSET } from "./reactor.js";
 import { returnWorker, takeWorker } from "./worker_pool.js";
 import type { ChaosSpec, NodeSpec, NodeStats, ProtocolSpec, WorkerReport } from "./worker_node.js";
@@ -91,7 +91,7 @@ export class NodeThread {
   }
 
   /** Runs the kernel to completion on its own worker thread (final barrier included). */
-  async run(args: (number | bigint)[], options: NodeRunOptions): Promise<NodeResult> {
+  async run(args: RunArgument[], options: NodeRunOptions): Promise<NodeResult> {
     const spinMicros = options.spinMicros ?? spinFromEnvironment() ?? DEFAULT_SPIN_US;
     const gauge = options.gauge;
     const spec: NodeSpec = {
@@ -101,6 +101,8 @@ export class NodeThread {
       nodeCount: this.nodeCount,
       layout: this.layout,
       args,
+      entry: this.kernel.meta.entry ?? "run",
+      programName: this.kernel.meta.kernel.replace(/\.[^.]*$/, ""),
       protocol: options.protocol,
       link: options.link,
       host: this.host,

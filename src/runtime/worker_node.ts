@@ -15,6 +15,7 @@
  * While the kernel is inside one of these calls (and before it starts, after it returns) it is
  * parked: MemoryPort.parked is true, and only then does protocol code run.
  */
+import { writeSync } from "node:fs";
 import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
 import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
@@ -25,9 +26,11 @@ import { createSolo } from "../protocol/solo.js";
 import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
 import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
-import { FaultTimeoutError, KernelTrapError, SyncWaitError } from "./errors.js";
+import { FaultTimeoutError, KernelExitError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
 import { MemoryPort } from "./memory_port.js";
 import { HostWord, Reactor } from "./reactor.js";
+import { KernelOutput, WASI_MODULE, wasiImports } from "./wasi.js";
+import type { RunArgument } from "./kernel_module.js";
 
 /** Which protocol a node runs, as plain data. */
 export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
@@ -57,7 +60,11 @@ export interface NodeSpec {
   nodeId: number;
   nodeCount: number;
   layout: Layout;
-  args: (number | bigint)[];
+  args: RunArgument[];
+  /** `run` (numbers to run(...)) or `main` (a program: args are argv[1..]); Metadata.entry. */
+  entry: "run" | "main";
+  /** argv[0] of a program. */
+  programName: string;
   protocol: ProtocolSpec;
   link: RingLinkSpec;
   /** The node's host words (reactor.ts HostWord). */
@@ -116,6 +123,8 @@ export class WorkerNode {
   private readonly control: Int32Array;
   private readonly table: Uint8Array;
   private readonly gauge: CoreGauge | undefined;
+  /** Where a C kernel's output goes (wasi.ts). */
+  private output: KernelOutput | undefined;
   /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
   private failure: unknown;
 
@@ -156,15 +165,21 @@ export class WorkerNode {
     this.coherence.start();
     const exports = instantiate(this.imports());
     const start = exports._start as (() => void) | undefined;
-    const run = exports.run as (...args: (number | bigint)[]) => number | bigint | undefined;
+    const run = exports.run as (...args: RunArgument[]) => number | bigint | undefined;
     let value: number | bigint | undefined;
     let kernelMs: number;
     this.port.parked = false;
     try {
-      if (typeof start === "function") start();
-      const t0 = performance.now();
-      value = run(...spec.args);
-      kernelMs = performance.now() - t0;
+      if (spec.entry === "main") {
+        const t0 = performance.now();
+        value = this.runProgram(start);
+        kernelMs = performance.now() - t0;
+      } else {
+        if (typeof start === "function") start();
+        const t0 = performance.now();
+        value = run(...spec.args);
+        kernelMs = performance.now() - t0;
+      }
     } catch (error) {
       this.port.parked = true;
       // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
@@ -177,6 +192,22 @@ export class WorkerNode {
     Atomics.store(done, HostWord.DONE, 1);
     Atomics.notify(done, HostWord.DONE);
     return { value, kernelMs };
+  }
+
+  /**
+   * Runs a program's `_start` (main); returns its exit status: 0 when main returned 0 (the
+   * command's `_start` then returns), else the status that exit() or main's return passed to
+   * proc_exit.
+   */
+  private runProgram(start: (() => void) | undefined): number {
+    try {
+      start!();
+      return 0;
+    } catch (error) {
+      if (!(error instanceof KernelExitError) || this.failure !== error) throw error;
+      this.failure = undefined;
+      return error.code;
+    }
   }
 
   /** Counters of the runtime, the protocol and the link. */
@@ -201,6 +232,7 @@ export class WorkerNode {
   }
 
   close(): void {
+    this.output?.flush();
     this.coherence?.close();
   }
 
@@ -211,8 +243,10 @@ export class WorkerNode {
   private imports(): WebAssembly.Imports {
     const { spec } = this;
     const { layout } = spec;
+    const regionEnd = layout.regionBase + layout.regionBytes;
     return {
       env: { memory: spec.memory },
+      [WASI_MODULE]: this.wasi(),
       [IMPORT_MODULE]: {
         nodeId: () => spec.nodeId,
         nodeCount: () => spec.nodeCount,
@@ -231,7 +265,12 @@ export class WorkerNode {
         regionBase: () => layout.regionBase,
         regionBytes: () => layout.regionBytes,
         pageSize: () => layout.pageSize,
-        allocated: (address: number, bytes: number) => this.parkedCall(Request.Alloc, () => this.coherence.allocated(address >>> 0, bytes >>> 0)),
+        allocated: (address: number, bytes: number) =>
+          this.parkedCall(Request.Alloc, () => {
+            // Checked here too, for kernels in other languages than AssemblyScript (c/wasm_dsm.c relies on it).
+            if ((address >>> 0) < layout.regionBase || (address >>> 0) + (bytes >>> 0) > regionEnd) throw new SharedRegionExhaustedError(spec.nodeId, bytes >>> 0, layout.regionBytes);
+            this.coherence.allocated(address >>> 0, bytes >>> 0);
+          }),
         [FAULT_IMPORT]: (first: number, last: number, access: number) =>
           this.parkedCall(Request.Fault, () => {
             this.port.busy = true;
@@ -253,6 +292,25 @@ export class WorkerNode {
           }),
       },
     };
+  }
+
+  /** WASI calls of a C kernel's libc (wasi.ts); an error one throws is what the run reports. */
+  private wasi(): Record<string, (...args: never[]) => unknown> {
+    const { spec } = this;
+    const output = (this.output = new KernelOutput(spec.nodeId, spec.entry === "main", (fd, text) => writeSync(fd, text)));
+    const argv = spec.entry === "main" ? [spec.programName, ...spec.args.map(String)] : [];
+    const calls = wasiImports(spec.module, { memory: spec.memory, nodeId: spec.nodeId, output, argv });
+    for (const [name, call] of Object.entries(calls)) {
+      calls[name] = (...args: never[]) => {
+        try {
+          return call(...args);
+        } catch (error) {
+          this.failure ??= error;
+          throw error;
+        }
+      };
+    }
+    return calls;
   }
 
   /** Runs a kernel call parked; an error it throws unwinds the kernel and is what the run reports. */

@@ -8,7 +8,7 @@
  * One node on the local transport runs without a protocol (there is nobody to be coherent with),
  * so its configurations share one job: it is measured once and reported under every protocol.
  */
-import { parseRunArguments, type KernelModule } from "../../runtime/kernel_module.js";
+import { parseRunArguments, type KernelModule, type RunArgument } from "../../runtime/kernel_module.js";
 import { LocalNetwork } from "../../transport/local_transport.js";
 import { NatsTransport } from "../../transport/nats_transport.js";
 import type { Transport } from "../../transport/transport.js";
@@ -137,7 +137,7 @@ function capJob(ctx: JobContext, module: KernelModule, args: number[], kernel: s
   };
 }
 
-function runOne(ctx: JobContext, module: KernelModule, args: (number | bigint)[], nodes: number, protocol: string, transport: string): ReturnType<typeof runJob> {
+function runOne(ctx: JobContext, module: KernelModule, args: RunArgument[], nodes: number, protocol: string, transport: string): ReturnType<typeof runJob> {
   return runJob(module, args, {
     nodes,
     protocol,
@@ -242,7 +242,7 @@ export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: n
 }
 
 /** `args` as `run`'s parameter types (i64 as BigInt); a wrong count or value is a usage error. */
-function runArguments(module: KernelModule, args: number[]): (number | bigint)[] {
+function runArguments(module: KernelModule, args: number[]): RunArgument[] {
   const params = module.meta.run.params;
   if (args.length !== params.length) {
     throw new UsageError(`--args "${args.join(",")}": ${module.meta.kernel} has run(${params.join(", ")}), ${params.length} argument(s); got ${args.length}`);
