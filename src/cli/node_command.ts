@@ -45,7 +45,7 @@ export async function nodeCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     console.log(NODE_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`node takes one kernel (.ts or .wasm), got ${positionals.length}; put the kernel's own arguments after --`);
+  if (positionals.length !== 1) throw new UsageError(`node takes one kernel (.ts, .c/.cc/.cpp or .wasm), got ${positionals.length}; put the kernel's own arguments after --`);
   const t0 = performance.now();
   const nats = (values.nats ?? env.NATS_URL ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (nats.length === 0) throw new UsageError(`--nats is required (or NATS_URL): the nats server(s) every node of the job reaches, e.g. --nats nats://10.0.0.1:4222`);
