@@ -105,13 +105,17 @@ function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: stri
     // One node is cheap and touches the same code as more nodes.
     warmUp: nodes === 1 && transport === "local",
     run: async () => {
-      const job = await runOne(ctx, module, typed, nodes, protocol, transport);
-      const s = job.stats;
-      const reported = PROTOCOL_COUNTERS.filter((k) => typeof s[k] === "number");
-      const counters = reported.length > 0 ? Object.fromEntries(reported.map((k) => [k, s[k]])) : undefined;
-      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes, ...(counters ? { counters } : {}) };
+      return sampleOf(await runOne(ctx, module, typed, nodes, protocol, transport));
     },
   };
+}
+
+/** A DSM job's sample: its time, result, faults and traffic, and the protocol counters it reports. */
+function sampleOf(job: Awaited<ReturnType<typeof runJob>>): Sample {
+  const s = job.stats;
+  const reported = PROTOCOL_COUNTERS.filter((k) => typeof s[k] === "number");
+  const counters = reported.length > 0 ? Object.fromEntries(reported.map((k) => [k, s[k]])) : undefined;
+  return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes, ...(counters ? { counters } : {}) };
 }
 
 /**
@@ -235,8 +239,7 @@ export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: n
     run: async () => {
       const job = await runJob(built.instrumented, args, { nodes, protocol, transport: "local", faultTimeoutMs: plan.faultTimeoutMs, syncTimeoutMs: plan.syncTimeoutMs });
       if (job.result !== expected) throw new Error(`warm-up kernel returned ${String(job.result)}, expected ${expected}`);
-      const s = job.stats;
-      return { ms: job.kernelMs, result: job.result, faults: s.readFaults + s.writeFaults, messages: s.messages, bytes: s.bytes };
+      return sampleOf(job);
     },
   }));
 }
