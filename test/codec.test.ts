@@ -19,7 +19,7 @@ import {
 } from "../src/protocol/codec.js";
 import { encodeDiff } from "../src/protocol/diff.js";
 import { FRAGMENT_HEADER, splitMessage } from "../src/protocol/fragments.js";
-import { encodeIntervalDiffs } from "../src/protocol/lrc_wire.js";
+import { encodeIntervalDiffs } from "../src/protocol/release/wire.js";
 import { prng } from "./helpers/random.js";
 
 const PAGE = 1024;

@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
 import type { Coherence } from "../src/protocol/coherence.js";
 import { MessageKind } from "../src/protocol/codec.js";
-import { createLrc, type LrcOptions } from "../src/protocol/lrc.js";
+import { createLrc, type LrcOptions } from "../src/protocol/lrc/lrc.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
 

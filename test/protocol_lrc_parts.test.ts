@@ -6,12 +6,12 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CodecError, decodeMessage, encodeMessage, MessageKind, type DecodeContext, type MessageInit } from "../src/protocol/codec.js";
 import { InvalidProtocolOptionError } from "../src/protocol/errors.js";
-import { createLrc, releaseParts } from "../src/protocol/lrc.js";
-import { PageCopies } from "../src/protocol/lrc_copies.js";
-import { LrcPages } from "../src/protocol/lrc_pages.js";
-import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/lrc_diff.js";
-import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/lrc_intervals.js";
-import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/lrc_wire.js";
+import { createLrc, releaseParts } from "../src/protocol/lrc/lrc.js";
+import { PageCopies } from "../src/protocol/release/copies.js";
+import { LrcPages } from "../src/protocol/lrc/pages.js";
+import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/release/word_diff.js";
+import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/release/intervals.js";
+import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/release/wire.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
 import { FakePort } from "./helpers/fake_port.js";
 

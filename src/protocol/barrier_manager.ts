@@ -20,7 +20,7 @@ import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBo
 import type { Endpoint } from "./endpoint.js";
 import { Future } from "./future.js";
 import type { TimerHandle } from "./scheduler.js";
-import type { LrcRelease } from "./lrc_wire.js";
+import type { LrcRelease } from "./release/wire.js";
 import type { BarrierExchange } from "./sync.js";
 
 interface Arrival {

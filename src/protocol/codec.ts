@@ -19,14 +19,14 @@
  * `decodeMessage` checks every field against the table {@link KIND_SPECS} and the decode context
  * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
  * The JSON bodies of the sync kinds are defined and validated in sync_wire.ts, those of lrc in
- * lrc_wire.ts; the field checks in codec_checks.ts; this file holds the header, the kind table,
+ * release/wire.ts; the field checks in codec_checks.ts; this file holds the header, the kind table,
  * and encoding and decoding.
  */
 import { CodecError, checkMessage, type ArgShape, type DecodeContext, type KindSpec, type PayloadShape } from "./codec_checks.js";
 import { kindName, MessageKind } from "./message_kinds.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
-import { validateLrcDiffRequest } from "./lrc_wire.js";
-export type { LrcDiffRequestBody } from "./lrc_wire.js";
+import { validateLrcDiffRequest } from "./release/wire.js";
+export type { LrcDiffRequestBody } from "./release/wire.js";
 import { validateArrive, validateLockAcquire, validateLockForward, validateLockGrant, validateRelease, validateWait } from "./sync_wire.js";
 export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockAcquireBody, LockForwardBody, LockGrantBody, ReleaseBody } from "./sync_wire.js";
 

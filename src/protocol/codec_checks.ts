@@ -5,7 +5,7 @@
 import type { Message } from "./codec.js";
 import { diffStats } from "./diff.js";
 import { badFragment } from "./fragments.js";
-import { checkIntervalDiffs } from "./lrc_wire.js";
+import { checkIntervalDiffs } from "./release/wire.js";
 import { BarrierFlag, kindName } from "./message_kinds.js";
 
 /**

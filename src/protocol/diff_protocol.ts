@@ -40,7 +40,7 @@ import { MessageKind, type Message } from "./codec.js";
 import { applyDiff, encodeDiff } from "./diff.js";
 import { DiffLog } from "./diff_log.js";
 import { InvalidProtocolOptionError } from "./errors.js";
-import { PageCopies } from "./lrc_copies.js";
+import { PageCopies } from "./release/copies.js";
 import { PageProtocol, type ProtocolOptions } from "./page_protocol.js";
 
 export const DEFAULT_HISTORY_LENGTH = 32;

@@ -3,7 +3,7 @@ import type { Coherence } from "./coherence.js";
 import { createDiff } from "./diff_protocol.js";
 import { UnknownProtocolError } from "./errors.js";
 import { createIvy } from "./ivy.js";
-import { createLrc } from "./lrc.js";
+import { createLrc } from "./lrc/lrc.js";
 import { createMigrate } from "./migrate.js";
 import type { ProtocolOptions } from "./page_protocol.js";
 
@@ -29,7 +29,7 @@ export function createProtocol(name: string, options: ProtocolOptions): Coherenc
 
 export { createDiff, DiffProtocol, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LENGTH } from "./diff_protocol.js";
 export { createIvy, IvyProtocol } from "./ivy.js";
-export { createLrc, LrcProtocol, DEFAULT_GC_BYTES, type LrcOptions } from "./lrc.js";
+export { createLrc, LrcProtocol, DEFAULT_GC_BYTES, type LrcOptions } from "./lrc/lrc.js";
 export { createMigrate, MigrateProtocol, homeOf } from "./migrate.js";
 export { defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./page_protocol.js";
 export {

@@ -27,7 +27,7 @@ import { BarrierFlag, MessageKind, type ArriveBody, type BarrierWaitBody, type M
 import type { Endpoint } from "./endpoint.js";
 import { AllocationMismatchError, BarrierCountError, SyncTimeoutError } from "./errors.js";
 import { flow, Future, wait, type Flow } from "./future.js";
-import type { LrcArrival, LrcRelease } from "./lrc_wire.js";
+import type { LrcArrival, LrcRelease } from "./release/wire.js";
 import { TokenLocks, type LockCounters, type LockNotices } from "./token_locks.js";
 
 /**

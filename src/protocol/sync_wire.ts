@@ -1,10 +1,10 @@
 /**
  * The JSON bodies of the sync kinds (barrier arrive, release and wait; lock acquire, forward and
  * grant) and their validators, which the codec's kind table (codec.ts) runs on every decoded
- * message. The lrc parts (vector times, interval records) are checked as lrc_wire.ts defines them.
+ * message. The lrc parts (vector times, interval records) are checked as release/wire.ts defines them.
  */
 import type { DecodeContext } from "./codec.js";
-import { badIntervals, badVt, validateLrcBarrierPart, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
+import { badIntervals, badVt, validateLrcBarrierPart, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
 import { isNode, isObject, isPair, isU32 } from "./wire_checks.js";
 
 export interface ArriveBody {

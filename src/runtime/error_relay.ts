@@ -9,7 +9,7 @@ import { CodecError } from "../protocol/codec_checks.js";
 import { DiffError } from "../protocol/diff.js";
 import { DiffLogError } from "../protocol/diff_log.js";
 import { FragmentError } from "../protocol/fragments.js";
-import { IntervalOrderError } from "../protocol/lrc_intervals.js";
+import { IntervalOrderError } from "../protocol/release/intervals.js";
 import { SoloFaultError } from "../protocol/solo.js";
 import * as transportErrors from "../transport/errors.js";
 import { RingError } from "../transport/ring.js";

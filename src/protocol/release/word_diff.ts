@@ -17,7 +17,7 @@
  * Not covered: sub-word writes by two nodes to one word between synchronisations (a data race at
  * this granularity), big-endian hosts (headers and masks are read as host-order words).
  */
-import { applyDiff, DiffError, diffStats } from "./diff.js";
+import { applyDiff, DiffError, diffStats } from "../diff.js";
 
 export type DiffForm = "runs" | "mask" | "repeat";
 

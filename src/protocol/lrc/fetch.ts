@@ -18,16 +18,16 @@
  * request is harmless. A page the source's kernel may be writing (read-write there) is read while
  * its kernel is parked.
  */
-import { Protection } from "../abi.js";
-import type { PagePort } from "./coherence.js";
-import { MessageKind, type DecodeContext, type Message } from "./codec.js";
-import type { Endpoint } from "./endpoint.js";
-import { all, flow, wait, type Flow, type Future } from "./future.js";
-import { LrcDiffMissingError, PageTimeoutError } from "./errors.js";
-import { applyWordDiff, mergeWordDiffs, type WordDiff } from "./lrc_diff.js";
-import { hbOrder, mergeableRuns, type WriteNotice } from "./lrc_intervals.js";
-import type { LrcPages } from "./lrc_pages.js";
-import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "./lrc_wire.js";
+import { Protection } from "../../abi.js";
+import type { PagePort } from "../coherence.js";
+import { MessageKind, type DecodeContext, type Message } from "../codec.js";
+import type { Endpoint } from "../endpoint.js";
+import { all, flow, wait, type Flow, type Future } from "../future.js";
+import { LrcDiffMissingError, PageTimeoutError } from "../errors.js";
+import { applyWordDiff, mergeWordDiffs, type WordDiff } from "../release/word_diff.js";
+import { hbOrder, mergeableRuns, type WriteNotice } from "../release/intervals.js";
+import type { LrcPages } from "./pages.js";
+import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "../release/wire.js";
 
 /** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
 const REPLY_BYTES = 512 << 10;

@@ -18,14 +18,14 @@
  *     the whole page from it first, then the diffs of any notices received since
  *
  * No diff is ever taken of a page the kernel may be writing, so none needs parking. Diffs are
- * exact, word by word (lrc_diff.ts).
+ * exact, word by word (release/word_diff.ts).
  */
-import { Protection } from "../abi.js";
-import type { PagePort } from "./coherence.js";
-import { PageCopies } from "./lrc_copies.js";
-import { encodeWritten, type WordDiff } from "./lrc_diff.js";
-import { LrcStateError } from "./errors.js";
-import type { WriteNotice } from "./lrc_intervals.js";
+import { Protection } from "../../abi.js";
+import type { PagePort } from "../coherence.js";
+import { PageCopies } from "../release/copies.js";
+import { encodeWritten, type WordDiff } from "../release/word_diff.js";
+import { LrcStateError } from "../errors.js";
+import type { WriteNotice } from "../release/intervals.js";
 
 interface Twin {
   bytes: Uint8Array;

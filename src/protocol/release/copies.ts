@@ -1,5 +1,5 @@
 /**
- * Page copies for twins (lrc_pages.ts, diff_protocol.ts), recycled: falsely shared pages are
+ * Page copies for twins (lrc/pages.ts, diff_protocol.ts), recycled: falsely shared pages are
  * twinned by every node in every interval, and a fresh 4 KiB buffer per twin costs an allocation
  * and, later, the collector's time. One copy may serve twice (a closed interval's "after" is the next interval's
  * twin), so each copy counts its holders and returns to the spare list when the last lets go.

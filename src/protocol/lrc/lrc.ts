@@ -4,9 +4,9 @@
  * synchronisation, and only for the node that synchronises.
  *
  * Execution is split into intervals at every lock acquire, lock release and barrier; vector times
- * say which intervals a node has seen (lrc_intervals.ts). A write fault makes a twin of the page and
+ * say which intervals a node has seen (release/intervals.ts). A write fault makes a twin of the page and
  * makes it read-write; when the interval ends its pages become read-only, and each page's diff (the
- * words it changed) is made lazily (lrc_pages.ts).
+ * words it changed) is made lazily (lrc/pages.ts).
  *
  * Lock acquire (the SyncService's token locks, token_locks.ts, with this protocol's LockNotices):
  * the grant carries the write notices the acquirer lacks.
@@ -24,15 +24,15 @@
  *   node ◀── LrcDiffReply([p, last interval of the run, merged diff]…) ── Wi
  *                                                     (a prefix when large: the node asks again)
  *   the notices of p, sorted in happens-before order, are grouped into runs of one writer that
- *   can be applied as one (lrc_intervals.ts mergeableRuns); each run comes as one diff merged by
+ *   can be applied as one (release/intervals.ts mergeableRuns); each run comes as one diff merged by
  *   its writer; the runs are applied in order (several writers of one page merge: race-free
  *   writers change disjoint words); then p is read-only, or twinned and read-write for a write.
- *   Read-ahead (lrc_sweep.ts): a miss that continues a forward sweep also brings in the following
+ *   Read-ahead (lrc/sweep.ts): a miss that continues a forward sweep also brings in the following
  *   pages whose writers are asked anyway, and a write fault that continues one twins the following
  *   up-to-date pages this node wrote in its last intervals, so a sweep costs a few faults.
  *
  * Access miss on a stale page p (left so by a collection, below): first the whole page from the
- * node the collection named (lrc_fetch.ts), then the diffs of p's pending notices as above.
+ * node the collection named (lrc/fetch.ts), then the diffs of p's pending notices as above.
  *   node ── LrcPageRequest(p) ──▶ source;  node ◀── LrcPageReply(p, bytes) ── source
  *
  * Garbage collection: when a node holds more than `gcBytes` of diffs, twins and records, its
@@ -58,20 +58,20 @@
  * may return an old value long after another node's write). Not covered: crashed nodes; writes to
  * different bytes of one 32-bit word by different nodes between synchronisations (a race here).
  */
-import { Access, Protection } from "../abi.js";
-import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { MessageKind, type DecodeContext } from "./codec.js";
-import { Endpoint } from "./endpoint.js";
-import { InvalidProtocolOptionError } from "./errors.js";
-import { flow, Future, wait, type Flow } from "./future.js";
-import { LoopScheduler } from "./scheduler.js";
-import { IntervalStore, maxVt, noticeOf, releaseParts } from "./lrc_intervals.js";
-import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./lrc_fetch.js";
-import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./lrc_sweep.js";
-import { LrcPages } from "./lrc_pages.js";
-import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
-import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
-import { SyncService } from "./sync.js";
+import { Access, Protection } from "../../abi.js";
+import type { Coherence, PagePort, ProtocolStats } from "../coherence.js";
+import { MessageKind, type DecodeContext } from "../codec.js";
+import { Endpoint } from "../endpoint.js";
+import { InvalidProtocolOptionError } from "../errors.js";
+import { flow, Future, wait, type Flow } from "../future.js";
+import { LoopScheduler } from "../scheduler.js";
+import { IntervalStore, maxVt, noticeOf, releaseParts } from "../release/intervals.js";
+import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./fetch.js";
+import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./sweep.js";
+import { LrcPages } from "./pages.js";
+import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
+import { checkedTimings, checkFaultRange, type ProtocolOptions } from "../protocol_options.js";
+import { SyncService } from "../sync.js";
 
 /** Bytes of diffs, twins and interval records a node holds before it asks for a collection. */
 export const DEFAULT_GC_BYTES = 32 << 20;
@@ -104,7 +104,7 @@ export class LrcProtocol implements Coherence {
     pagesFetched: 0,
     pagesSent: 0,
   };
-  /** What fetchAndApply (lrc_fetch.ts) works with. */
+  /** What fetchAndApply (lrc/fetch.ts) works with. */
   private readonly fetchContext: FetchContext;
   /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
   private readonly missAhead: Sweep;

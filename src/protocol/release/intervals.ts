@@ -19,7 +19,7 @@
  * with notices of it dropped them, see lrc.ts) drops all records: `base` remembers vt at that point,
  * and nobody will ask for an older interval again.
  */
-import { forEachPage, type IntervalRecord, type LrcArrival, type LrcRelease } from "./lrc_wire.js";
+import { forEachPage, type IntervalRecord, type LrcArrival, type LrcRelease } from "./wire.js";
 
 /** Records known about one node: indices base+1 … base+records.length. */
 interface NodeRecords {

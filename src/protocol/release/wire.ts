@@ -8,14 +8,14 @@
  *
  * Binary payload of LrcDiffReply ("diffs"): zero or more entries, each
  *   u32 page, u32 interval index, u32 byteLength | form flag, byteLength bytes of one diff
- * An entry's diff (lrc_diff.ts: runs form; mask form with MASK_FLAG; repeat form with REPEAT_FLAG)
+ * An entry's diff (release/word_diff.ts: runs form; mask form with MASK_FLAG; repeat form with REPEAT_FLAG)
  * holds the words the replying node wrote to that page in that interval.
  */
-import type { DecodeContext } from "./codec.js";
-import { DiffError } from "./diff.js";
-import { checkWordDiff, type WordDiff } from "./lrc_diff.js";
-import { getU32, putU32 } from "./little_endian.js";
-import { isObject, isU32 } from "./wire_checks.js";
+import type { DecodeContext } from "../codec.js";
+import { DiffError } from "../diff.js";
+import { checkWordDiff, type WordDiff } from "./word_diff.js";
+import { getU32, putU32 } from "../little_endian.js";
+import { isObject, isU32 } from "../wire_checks.js";
 
 /** One interval of one node: the pages it wrote (its write notices) and what it knew. */
 export interface IntervalRecord {
