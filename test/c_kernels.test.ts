@@ -26,7 +26,7 @@ import { kernel, ROOT } from "./helpers/kernels.js";
 const C_JACOBI = "assembly/kernels/c/jacobi.c";
 const AS_JACOBI = "assembly/kernels/jacobi.ts";
 const ARGS = [40, 6];
-const PROTOCOLS = ["migrate", "ivy", "diff", "lrc"];
+const PROTOCOLS = ["migrate", "ivy", "diff", "lrc", "hlrc"];
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32";
 
 const dir = mkdtempSync(join(tmpdir(), "dsm-c-"));

@@ -14,8 +14,8 @@ const KERNELS: [string, number[]][] = [
   ["assembly/kernels/matmul.ts", [24]],
   ["assembly/kernels/wordfreq.ts", [300, 8]],
 ];
-// All three kernels are race-free (shared data ordered by barriers and locks), so lrc belongs here.
-const PROTOCOLS = ["migrate", "ivy", "diff", "lrc"];
+// All three kernels are race-free (shared data ordered by barriers and locks), so lrc and hlrc belong here.
+const PROTOCOLS = ["migrate", "ivy", "diff", "lrc", "hlrc"];
 
 const reference = new Map<string, unknown>();
 

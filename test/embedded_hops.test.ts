@@ -39,7 +39,7 @@ function blockUntilDone(nodes: readonly NodeThread[]): number[] {
 
 const Embedded = suite("main thread blocked for a whole embedded job");
 
-for (const protocol of ["migrate", "ivy", "diff", "lrc"]) {
+for (const protocol of ["migrate", "ivy", "diff", "lrc", "hlrc"]) {
   Embedded(`${protocol}, 3 nodes: faults, locks and barriers all happen while the main thread waits, and the result is exact`, async () => {
     const { instrumented } = await kernel("test/kernels/lrc_counters.ts");
     let notDone: number[] | undefined;

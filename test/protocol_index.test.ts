@@ -10,8 +10,8 @@ import { FakePort } from "./helpers/fake_port.js";
 
 const Index = suite("createProtocol");
 
-Index("knows migrate, ivy, diff and lrc", () => {
-  assert.equal([...PROTOCOLS], ["migrate", "ivy", "diff", "lrc"]);
+Index("knows migrate, ivy, diff, lrc and hlrc", () => {
+  assert.equal([...PROTOCOLS], ["migrate", "ivy", "diff", "lrc", "hlrc"]);
 });
 
 Index("an unknown name is refused with the names it knows", () => {
@@ -21,7 +21,7 @@ Index("an unknown name is refused with the names it knows", () => {
     assert.unreachable();
   } catch (error) {
     assert.instance(error, UnknownProtocolError);
-    assert.is((error as Error).message, 'protocol "foo": unknown; use one of migrate, ivy, diff, lrc');
+    assert.is((error as Error).message, 'protocol "foo": unknown; use one of migrate, ivy, diff, lrc, hlrc');
   }
 });
 

@@ -25,7 +25,7 @@ async function transcripts(protocol: string, path: string, args: number[]): Prom
 
 const Transcripts = suite("transcripts of embedded nodes");
 
-for (const protocol of ["migrate", "ivy", "diff", "lrc"]) {
+for (const protocol of ["migrate", "ivy", "diff", "lrc", "hlrc"]) {
   Transcripts(`${protocol}: two lock turns of 5 re-takes each and three barriers are exactly these messages`, async () => {
     const [n0, n1] = await transcripts(protocol, "test/kernels/lock_turns.ts", [5]);
     assert.equal(n0, ["BarrierRelease 0→1", "LockGrant 0→1", "BarrierRelease 0→1", "BarrierRelease 0→1"]);

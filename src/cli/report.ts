@@ -12,5 +12,8 @@ export function formatJob(job: JobResult): string {
   if (job.protocol === "lrc") {
     lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);
   }
+  if (job.protocol === "hlrc") {
+    lines.push(`hlrc      ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.flushes} flushes of ${s.diffsCreated} diffs (${s.diffBytes} bytes), ${s.pagesFetched} pages fetched, ${s.trackedPages} home pages tracked`);
+  }
   return lines.join("\n");
 }

@@ -6,7 +6,7 @@ import { runCluster } from "./cluster.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { runNatsJob } from "./nats_job.js";
 
-export const PROTOCOL_NAMES = ["migrate", "ivy", "diff", "lrc"] as const;
+export const PROTOCOL_NAMES = ["migrate", "ivy", "diff", "lrc", "hlrc"] as const;
 export const TRANSPORT_NAMES = ["local", "nats"] as const;
 
 export interface JobRequest {

@@ -26,7 +26,9 @@ import { CodecError, checkMessage, type ArgShape, type DecodeContext, type KindS
 import { kindName, MessageKind } from "./message_kinds.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import { validateLrcDiffRequest } from "./release/wire.js";
+import { validateHlrcPageRequest } from "./hlrc/wire.js";
 export type { LrcDiffRequestBody } from "./release/wire.js";
+export type { HlrcPageRequestBody } from "./hlrc/wire.js";
 import { validateArrive, validateLockAcquire, validateLockForward, validateLockGrant, validateRelease, validateWait } from "./sync_wire.js";
 export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockAcquireBody, LockForwardBody, LockGrantBody, ReleaseBody } from "./sync_wire.js";
 
@@ -81,6 +83,10 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
   [MessageKind.LrcPageRequest, onPage("zero")],
   [MessageKind.LrcPageReply, onPage("zero", "page")],
+  [MessageKind.HlrcFlush, sync("u32", "diffs")],
+  [MessageKind.HlrcFlushAck, sync("u32")],
+  [MessageKind.HlrcPageRequest, onPage("zero", "json", validateHlrcPageRequest)],
+  [MessageKind.HlrcPageReply, onPage("zero", "pages")],
   [MessageKind.Fragment, sync("zero", "fragment")],
 ]);
 

@@ -16,6 +16,9 @@ export const MAX_JSON_BYTES = 64 << 20;
 /** Largest page payload accepted when the decode context does not give the page size. */
 export const MAX_PAGE_PAYLOAD = 65536;
 
+/** Most whole pages one message carries (hlrc's page replies). */
+export const MAX_PAGES_PAYLOAD = 64;
+
 /** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
 export const MAX_LOCK_ID = 0x7fffffff;
 
@@ -39,8 +42,8 @@ export interface DecodeContext {
   keepsBytes?: boolean;
 }
 
-export type PayloadShape = "none" | "page" | "diff" | "diffs" | "u32" | "json" | "fragment";
-export type ArgShape = "zero" | "access" | "node" | "lock" | "flags";
+export type PayloadShape = "none" | "page" | "pages" | "diff" | "diffs" | "u32" | "json" | "fragment";
+export type ArgShape = "zero" | "access" | "node" | "lock" | "flags" | "u32";
 export interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
   page: boolean;
@@ -94,6 +97,13 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
       const expected = ctx.pageSize;
       if (expected !== undefined ? n !== expected : n === 0 || n > MAX_PAGE_PAYLOAD) {
         throw new CodecError(`${name}: page payload of ${n} bytes, expected ${expected ?? `1..${MAX_PAGE_PAYLOAD}`}`);
+      }
+      return undefined;
+    }
+    case "pages": {
+      const size = ctx.pageSize;
+      if (n === 0 || (size !== undefined ? n % size !== 0 || n / size > MAX_PAGES_PAYLOAD : n > MAX_PAGES_PAYLOAD * MAX_PAGE_PAYLOAD)) {
+        throw new CodecError(`${name}: pages payload of ${n} bytes, expected 1..${MAX_PAGES_PAYLOAD} whole pages${size !== undefined ? ` of ${size} bytes` : ""}`);
       }
       return undefined;
     }

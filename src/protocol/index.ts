@@ -3,11 +3,12 @@ import type { Coherence } from "./coherence.js";
 import { createDiff } from "./diff_protocol.js";
 import { UnknownProtocolError } from "./errors.js";
 import { createIvy } from "./ivy.js";
+import { createHlrc } from "./hlrc/hlrc.js";
 import { createLrc } from "./lrc/lrc.js";
 import { createMigrate } from "./migrate.js";
 import type { ProtocolOptions } from "./page_protocol.js";
 
-export const PROTOCOLS = ["migrate", "ivy", "diff", "lrc"] as const;
+export const PROTOCOLS = ["migrate", "ivy", "diff", "lrc", "hlrc"] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
 
 const FACTORIES: Record<ProtocolName, (options: ProtocolOptions) => Coherence> = {
@@ -15,6 +16,7 @@ const FACTORIES: Record<ProtocolName, (options: ProtocolOptions) => Coherence> =
   ivy: createIvy,
   diff: createDiff,
   lrc: createLrc,
+  hlrc: createHlrc,
 };
 
 export function isProtocolName(name: string): name is ProtocolName {
@@ -30,6 +32,7 @@ export function createProtocol(name: string, options: ProtocolOptions): Coherenc
 export { createDiff, DiffProtocol, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_LENGTH } from "./diff_protocol.js";
 export { createIvy, IvyProtocol } from "./ivy.js";
 export { createLrc, LrcProtocol, DEFAULT_GC_BYTES, type LrcOptions } from "./lrc/lrc.js";
+export { createHlrc, HlrcProtocol, type HlrcOptions } from "./hlrc/hlrc.js";
 export { createMigrate, MigrateProtocol, homeOf } from "./migrate.js";
 export { defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./page_protocol.js";
 export {

@@ -43,6 +43,14 @@ export const MessageKind = {
   LrcPageRequest: 37,
   /** lrc, that node → requester: its current bytes of the page, "page" payload. */
   LrcPageReply: 38,
+  /** hlrc, writer → home: its diffs of one interval for pages of that home; version = interval, arg = the previous interval it flushed to that home (0: none), "diffs" payload. */
+  HlrcFlush: 44,
+  /** hlrc, home → writer: the flush of interval `version` is applied. */
+  HlrcFlushAck: 45,
+  /** hlrc, node → home: pages, and per writer the newest interval whose writes they must hold: JSON {@link HlrcPageRequestBody}. */
+  HlrcPageRequest: 46,
+  /** hlrc, home → requester: the pages asked for, whole, in the order asked ("pages" payload). */
+  HlrcPageReply: 47,
   /** Any node → any node: one slice of a message larger than the transport carries; request = set id (fragments.ts). */
   Fragment: 40,
 } as const;

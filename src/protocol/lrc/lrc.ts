@@ -27,7 +27,7 @@
  *   can be applied as one (release/intervals.ts mergeableRuns); each run comes as one diff merged by
  *   its writer; the runs are applied in order (several writers of one page merge: race-free
  *   writers change disjoint words); then p is read-only, or twinned and read-write for a write.
- *   Read-ahead (lrc/sweep.ts): a miss that continues a forward sweep also brings in the following
+ *   Read-ahead (release/sweep.ts): a miss that continues a forward sweep also brings in the following
  *   pages whose writers are asked anyway, and a write fault that continues one twins the following
  *   up-to-date pages this node wrote in its last intervals, so a sweep costs a few faults.
  *
@@ -67,7 +67,7 @@ import { flow, Future, wait, type Flow } from "../future.js";
 import { LoopScheduler } from "../scheduler.js";
 import { IntervalStore, maxVt, noticeOf, releaseParts } from "../release/intervals.js";
 import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./fetch.js";
-import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "./sweep.js";
+import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
 import { LrcPages } from "./pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "../protocol_options.js";

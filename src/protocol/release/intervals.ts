@@ -131,6 +131,21 @@ export class IntervalStore {
     this.held = 0;
   }
 
+  /**
+   * Drops the records up to `vt` (hlrc, at a barrier: every node has learnt them, and no node
+   * will ask for them again, see hlrc.ts).
+   */
+  collectUpTo(vt: readonly number[]): void {
+    this.held = 0;
+    for (let q = 0; q < this.nodeCount; q++) {
+      const upTo = Math.min(vt[q] ?? 0, this.vt[q]);
+      const node = this.nodes[q];
+      if (upTo > node.base) node.records = node.records.slice(upTo - node.base);
+      node.base = Math.max(node.base, upTo);
+      for (const r of node.records) this.held += 32 + 8 * (r.vt.length + r.p.length);
+    }
+  }
+
   private keep(record: IntervalRecord): void {
     this.nodes[record.n].records.push(record);
     this.held += 32 + 8 * (record.vt.length + record.p.length);

@@ -1,4 +1,4 @@
-// Read-ahead for lrc (lrc.ts): how many pages a fault brings in with it.
+// Read-ahead for lrc and hlrc (lrc/lrc.ts, hlrc/hlrc.ts): how many pages a fault brings in with it.
 
 /** Most pages one fault brings up to date, or twins, ahead of the kernel. */
 export const PREFETCH_PAGES = 64;

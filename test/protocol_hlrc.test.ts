@@ -1,0 +1,178 @@
+/**
+ * Transcript and semantics tests of home-based lazy release consistency over the recording
+ * network: fake ports with 1 KiB pages 16.., homes round-robin (page 16 at node 0, 17 at node 1, …),
+ * lock 0 managed by node 0, barriers by node 0.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Access, Protection } from "../src/abi.js";
+import type { Coherence } from "../src/protocol/coherence.js";
+import { MessageKind } from "../src/protocol/codec.js";
+import { createHlrc, type HlrcOptions } from "../src/protocol/hlrc/hlrc.js";
+import { recordedCluster } from "./helpers/recording_transport.js";
+import { within } from "./helpers/expect.js";
+
+const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
+
+async function setup(n: number, tuning: Partial<HlrcOptions> & { pageCount?: number } = {}) {
+  const cluster = recordedCluster(n, (o) => createHlrc(o), tuning);
+  await Promise.all(cluster.nodes.map((c) => c.start()));
+  const words = (node: number, page: number) => new Uint32Array(cluster.ports[node].page(page).buffer, cluster.ports[node].page(page).byteOffset, 256);
+  /** Node `node` stores `value` in word `word` of `page`, faulting first as the shim would. */
+  const write = async (node: number, page: number, word: number, value: number) => {
+    if (cluster.ports[node].protection(page) !== RW) await within(cluster.nodes[node].fault(page, page, Access.Write));
+    words(node, page)[word] = value;
+  };
+  const read = async (node: number, page: number, word: number) => {
+    if (cluster.ports[node].protection(page) === None) await within(cluster.nodes[node].fault(page, page, Access.Read));
+    return words(node, page)[word];
+  };
+  const all = (fn: (c: Coherence, i: number) => PromiseLike<void> | void) => within(Promise.all(cluster.nodes.map(fn)));
+  const stat = (node: number, name: string) => cluster.nodes[node].stats()[name];
+  return { ...cluster, write, read, words, all, stat };
+}
+
+const Transcripts = suite("hlrc transcripts");
+
+Transcripts("each page starts read-write at its home and with no access elsewhere; the home writes it without a fault or message", async () => {
+  const { net, ports, write, stat } = await setup(3);
+  assert.equal([16, 17, 18, 19].map((p) => ports.map((port) => port.protection(p))), [
+    [RW, None, None],
+    [None, RW, None],
+    [None, None, RW],
+    [RW, None, None],
+  ]);
+  await write(0, 16, 0, 7);
+  assert.equal(net.transcript(), []);
+  assert.equal([stat(0, "twins"), stat(0, "intervals")], [0, 0]);
+});
+
+Transcripts("a write away from the home: the page comes whole from the home, the release flushes the diff there, and the next acquirer's miss fetches the merged page", async () => {
+  const { net, nodes, ports, write, read, stat, words } = await setup(3);
+  await within(nodes[1].lock(0));
+  await write(1, 16, 5, 41);
+  assert.equal([ports[1].protection(16), stat(1, "twins")], [RW, 1]);
+  await within(nodes[1].unlock(0));
+  await net.quiet();
+  assert.is(words(0, 16)[5], 41, "the home applied the flushed diff");
+  await within(nodes[2].lock(0));
+  assert.is(ports[2].protection(16), None);
+  assert.is(await read(2, 16, 5), 41);
+  await within(nodes[2].unlock(0));
+  await net.quiet();
+  assert.equal(net.transcript(), [
+    "LockAcquire 1→0 p0 v0",
+    "LockGrant 0→1 p0 v0",
+    "HlrcPageRequest 1→0 p16 v0",
+    "HlrcPageReply 0→1 p16 v0",
+    "HlrcFlush 1→0 p0 v1",
+    "HlrcFlushAck 0→1 p0 v1",
+    "LockAcquire 2→0 p0 v0",
+    "LockForward 0→1 p0 v0",
+    "LockGrant 1→2 p0 v0",
+    "HlrcPageRequest 2→0 p16 v0",
+    "HlrcPageReply 0→2 p16 v0",
+  ]);
+  assert.equal([stat(1, "flushes"), stat(1, "diffsCreated"), stat(0, "diffsApplied"), stat(1, "twins")], [1, 1, 1, 1]);
+});
+
+Transcripts("the home holds a page request until the flush its write notice names is applied", async () => {
+  const { net, nodes, write, read, words } = await setup(3);
+  net.hold = (m) => m.kind === MessageKind.HlrcFlush;
+  await within(nodes[1].lock(0));
+  await write(1, 16, 9, 1234);
+  await within(nodes[1].unlock(0));
+  await within(nodes[2].lock(0));
+  const value = read(2, 16, 9);
+  await net.waitFor((m) => m.kind === MessageKind.HlrcPageRequest && m.source === 2);
+  await net.quiet();
+  assert.is(net.transcript((m) => m.kind === MessageKind.HlrcPageReply && m.target === 2).length, 0, "no reply before the flush");
+  assert.is(words(0, 16)[9], 0);
+  net.releaseHeld();
+  assert.is(await value, 1234);
+  assert.is(words(0, 16)[9], 1234);
+});
+
+Transcripts("a lost flush is sent again; a flush repeated because its ack was lost is acknowledged and not applied twice", async () => {
+  const { net, nodes, write, read, stat } = await setup(2);
+  let lostFlush = 0;
+  let lostAck = 0;
+  net.drop = (m) => (m.kind === MessageKind.HlrcFlush && lostFlush++ === 0) || (m.kind === MessageKind.HlrcFlushAck && lostAck++ === 0);
+  await write(1, 16, 3, 5);
+  await all2(nodes);
+  await net.quiet(700, 5000);
+  assert.equal(net.transcript((m) => m.kind === MessageKind.HlrcFlush || m.kind === MessageKind.HlrcFlushAck), [
+    "HlrcFlush 1→0 p0 v1 (dropped)",
+    "HlrcFlush 1→0 p0 v1",
+    "HlrcFlushAck 0→1 p0 v1 (dropped)",
+    "HlrcFlush 1→0 p0 v1",
+    "HlrcFlushAck 0→1 p0 v1",
+  ]);
+  assert.is(stat(0, "diffsApplied"), 1);
+  assert.is(await read(0, 16, 3), 5);
+});
+
+async function all2(nodes: Coherence[]) {
+  await within(Promise.all(nodes.map((c) => c.barrier())), 5000);
+}
+
+Transcripts("two nodes write disjoint halves of one page at once, away from its home; the home merges them and every node reads both", async () => {
+  const { nodes, write, read, all, stat } = await setup(3);
+  for (let w = 0; w < 128; w++) await write(1, 16, w, 1000 + w);
+  for (let w = 128; w < 256; w++) await write(2, 16, w, 2000 + w);
+  await all((c) => c.barrier());
+  for (const node of [0, 1, 2]) {
+    const seen: number[] = [];
+    for (let w = 0; w < 256; w++) seen.push(await read(node, 16, w));
+    assert.equal(seen, Array.from({ length: 256 }, (_, w) => (w < 128 ? 1000 + w : 2000 + w)), `node ${node}`);
+  }
+  assert.is(stat(0, "diffsApplied"), 2);
+  await all2(nodes);
+});
+
+Transcripts("the home's writes to a page no other node holds leave no notice; once a node fetched it, they fault and invalidate that copy", async () => {
+  const { nodes, ports, write, read, all, stat } = await setup(2);
+  await write(0, 16, 1, 10);
+  await all((c) => c.barrier());
+  assert.equal([stat(0, "intervals"), stat(1, "writeNotices")], [0, 0]);
+  assert.is(await read(1, 16, 1), 10);
+  assert.is(ports[0].protection(16), RO, "tracked from the fetch on");
+  await all((c) => c.barrier());
+  await write(0, 16, 1, 11);
+  assert.equal([stat(0, "intervals"), ports[1].protection(16)], [0, RO]);
+  await all((c) => c.barrier());
+  assert.equal([stat(0, "intervals"), stat(1, "writeNotices"), ports[1].protection(16)], [1, 1, None]);
+  assert.is(await read(1, 16, 1), 11);
+  await all2(nodes);
+});
+
+Transcripts("interval records are dropped a barrier after they were made", async () => {
+  const { nodes, write, all, stat } = await setup(2);
+  const held: number[] = [];
+  for (let round = 0; round < 6; round++) {
+    await write(1, 16, round, round + 1);
+    await write(0, 17, round, round + 1);
+    await all((c) => c.barrier());
+    held.push(stat(0, "heldBytes"));
+  }
+  assert.ok(Math.max(...held.slice(2)) <= held[1], `held bytes per barrier: ${held.join(", ")}`);
+  await all2(nodes);
+});
+
+Transcripts("a node's own flushed writes are in the copy it fetches back after an invalidation", async () => {
+  const { nodes, net, write, read, all } = await setup(3);
+  // Node 1 writes word 0 of page 16 (home 0); node 2 writes word 1 of it; node 1's copy is
+  // invalidated by node 2's notice and fetched again: it must hold both.
+  net.hold = (m) => m.kind === MessageKind.HlrcFlush && m.source === 1;
+  await write(1, 16, 0, 70);
+  await write(2, 16, 1, 71);
+  await all((c) => c.barrier());
+  const r = read(1, 16, 0);
+  await net.quiet();
+  net.releaseHeld();
+  assert.is(await r, 70);
+  assert.is(await read(1, 16, 1), 71);
+  await all2(nodes);
+});
+
+Transcripts.run();
