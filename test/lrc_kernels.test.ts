@@ -1,5 +1,5 @@
 /**
- * Race-free kernels under lrc on real runtimes: lock-protected counters from many nodes, a
+ * Race-free kernels under lrc and hlrc on real runtimes: lock-protected counters from many nodes, a
  * barrier-phased stencil, several nodes writing one page at once, over the local transport and
  * over NATS; and a long run whose garbage collection keeps each node's history bounded.
  */
@@ -46,18 +46,25 @@ async function expectedOf(c: Case, nodes: number) {
   return c.expected ? c.expected(nodes) : await reference(c.file, c.args);
 }
 
-const Local = suite("lrc kernels over the local transport equal their exact results");
+const Local = suite("lrc and hlrc kernels over the local transport equal their exact results");
 
-for (const [name, c] of Object.entries(CASES)) {
-  Local(`${name}(${c.args.join(", ")}) on 2, 3 and 4 nodes`, async () => {
-    const { instrumented } = await kernel(c.file);
-    for (const nodes of [2, 3, 4]) {
-      const what = `${name} on ${nodes} nodes`;
-      const job = await within(runCluster(instrumented, c.args, { nodes, protocol: "lrc", faultTimeoutMs: 10_000 }), RUN_BOUND_MS, what);
-      assert.is(job.result, await expectedOf(c, nodes), what);
-      assert.ok(job.stats.intervals > 0 && job.stats.writeNotices > 0 && job.stats.diffsApplied > 0, `${what}: ${JSON.stringify(job.stats)}`);
-    }
-  });
+/** What shows the protocol did its work: lrc applied diffs at misses, hlrc fetched pages from homes. */
+function worked(protocol: string, s: Record<string, number>): boolean {
+  return s.intervals > 0 && s.writeNotices > 0 && (protocol === "lrc" ? s.diffsApplied > 0 : s.pagesFetched > 0);
+}
+
+for (const protocol of ["lrc", "hlrc"]) {
+  for (const [name, c] of Object.entries(CASES)) {
+    Local(`${protocol}: ${name}(${c.args.join(", ")}) on 2, 3 and 4 nodes`, async () => {
+      const { instrumented } = await kernel(c.file);
+      for (const nodes of [2, 3, 4]) {
+        const what = `${name} on ${nodes} nodes with ${protocol}`;
+        const job = await within(runCluster(instrumented, c.args, { nodes, protocol, faultTimeoutMs: 10_000 }), RUN_BOUND_MS, what);
+        assert.is(job.result, await expectedOf(c, nodes), what);
+        assert.ok(worked(protocol, job.stats), `${what}: ${JSON.stringify(job.stats)}`);
+      }
+    });
+  }
 }
 
 Local("several nodes writing one page at once merge without moving the page back and forth", async () => {
@@ -97,7 +104,7 @@ Local("lock-protected counters: lock grants travel between nodes and some locks 
 
 Local.run();
 
-const Nats = suite("lrc kernels over NATS equal their exact results");
+const Nats = suite("lrc and hlrc kernels over NATS equal their exact results");
 let server: Awaited<ReturnType<typeof natsOrSkip>> = null;
 Nats.before(async () => {
   server = await natsOrSkip("lrc kernels over NATS");
@@ -105,13 +112,15 @@ Nats.before(async () => {
 Nats.after(async () => {
   await server?.stop();
 });
-for (const [name, c] of Object.entries(CASES)) {
-  Nats(`${name}(${c.args.join(", ")}) on 3 nodes`, async () => {
-    if (!server) return;
-    const { instrumented } = await kernel(c.file);
-    const job = await within(runCluster(instrumented, c.args, { nodes: 3, protocol: "lrc", natsUrl: server.url, faultTimeoutMs: 10_000 }), RUN_BOUND_MS, `${name} over NATS`);
-    assert.is(job.result, await expectedOf(c, 3));
-  });
+for (const protocol of ["lrc", "hlrc"]) {
+  for (const [name, c] of Object.entries(CASES)) {
+    Nats(`${protocol}: ${name}(${c.args.join(", ")}) on 3 nodes`, async () => {
+      if (!server) return;
+      const { instrumented } = await kernel(c.file);
+      const job = await within(runCluster(instrumented, c.args, { nodes: 3, protocol, natsUrl: server.url, faultTimeoutMs: 10_000 }), RUN_BOUND_MS, `${name} over NATS with ${protocol}`);
+      assert.is(job.result, await expectedOf(c, 3));
+    });
+  }
 }
 Nats.run();
 
