@@ -42,7 +42,8 @@ const WARM_UP_JOB_ROUNDS = Number(process.env.DSM_BENCH_WARM_UP_ROUNDS ?? 30);
 const REPS = Number(process.env.DSM_BENCH_REPS ?? 3);
 /** Untimed raw requests before each timed 2,000: the local round trip needs thousands to be optimised. */
 const RAW_WARM_UP = 5000;
-const PROTOCOLS = ["ivy", "diff", "migrate"];
+/** Protocols to measure, comma-separated (DSM_BENCH_PROTOCOLS); ivy and diff are always among them (the sparse-updates share compares them). */
+const PROTOCOLS = [...new Set(["ivy", "diff", ...(process.env.DSM_BENCH_PROTOCOLS ?? "migrate,lrc,hlrc").split(",").map((p) => p.trim()).filter(Boolean)])];
 /**
  * faultlat reads its pages in order, so read-ahead would bring the next pages with the first
  * fault of each round and time loads that do not fault; the read-fault case turns it off.

@@ -110,7 +110,7 @@ Options("with no options the plan is every kernel and protocol on local nodes up
   const plan = planBench({}, {});
   assert.equal(plan.kernels.map((k) => k.name), KERNEL_LIST.split(", "));
   assert.equal([plan.protocols, plan.nodes, plan.transports, plan.pageSizes, plan.reps, plan.size, plan.out], [
-    ["migrate", "ivy", "diff", "lrc"], defaultNodes().split(",").map(Number), ["local"], [4096], 3, "quick", "bench-report",
+    ["migrate", "ivy", "diff", "lrc", "hlrc"], defaultNodes().split(",").map(Number), ["local"], [4096], 3, "quick", "bench-report",
   ]);
   assert.equal([1, 2, 3, 4, 6, 8].map(defaultNodes), ["1,2", "1,2", "1,2", "1,2,4", "1,2,4", "1,2,4,8"]);
   assert.is(plan.faultTimeoutMs, 10_000);
@@ -118,7 +118,7 @@ Options("with no options the plan is every kernel and protocol on local nodes up
 
 Options("--quick presets the matrix and its sizes; explicit options override it; lists are deduplicated and nodes sorted", () => {
   const quick = planBench({ quick: true }, {});
-  assert.equal([quick.protocols, quick.nodes, quick.transports, quick.reps], [["ivy", "diff", "migrate", "lrc"], [1, 2, 4], ["local"], 1]);
+  assert.equal([quick.protocols, quick.nodes, quick.transports, quick.reps], [["ivy", "diff", "migrate", "lrc", "hlrc"], [1, 2, 4], ["local"], 1]);
   assert.equal(quick.argsByKernel, QUICK_PRESET.argsByKernel);
   const mixed = planBench({ quick: true, reps: "2", nodes: "4,1,4", size: "tiny", "page-sizes": "16K,4K" }, {});
   assert.equal([mixed.reps, mixed.nodes, mixed.pageSizes, mixed.argsByKernel], [2, [1, 4], [4096, 16384], undefined]);

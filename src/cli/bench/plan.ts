@@ -76,7 +76,7 @@ export const MAX_NODES = 64;
  * protocol work rather than start-up.
  */
 export const QUICK_PRESET = {
-  protocols: "ivy,diff,migrate,lrc",
+  protocols: "ivy,diff,migrate,lrc,hlrc",
   nodes: "1,2,4",
   transports: "local",
   reps: "1",

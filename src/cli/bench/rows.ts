@@ -29,7 +29,7 @@ export interface Sample {
   aloneMs?: number;
 }
 
-/** Protocol counters a row carries when the protocol reports them: lrc's intervals, write notices, twins, diffs and collections. */
+/** Protocol counters a row carries when the protocol reports them: lrc's and hlrc's intervals, write notices, twins, diffs and (lrc) collections. */
 export const PROTOCOL_COUNTERS = ["intervals", "writeNotices", "twins", "diffsCreated", "diffsApplied", "gcRuns"] as const;
 
 /** Protocol labels of rows that are not a DSM protocol. */
@@ -46,7 +46,7 @@ export interface BenchRow {
   /** The arguments of `run`. */
   args: number[];
   nodes: number;
-  /** migrate, ivy, diff, lrc; `none` for the uninstrumented single node; `mp`, `sab` and `mpi` for the Jacobi baselines. */
+  /** migrate, ivy, diff, lrc, hlrc; `none` for the uninstrumented single node; `mp`, `sab` and `mpi` for the Jacobi baselines. */
   protocol: string;
   transport: string;
   /** DSM page size in bytes; null for the hand-written baselines, which have no pages. */
@@ -72,7 +72,7 @@ export interface BenchRow {
   messages: number;
   /** Median bytes sent by all nodes. */
   bytes: number;
-  /** Medians of the protocol's own counters, all nodes; only for protocols that report them (lrc). */
+  /** Medians of the protocol's own counters, all nodes; only for protocols that report them (lrc, hlrc). */
   counters?: Record<string, number>;
   /** Node 0's result (the first repetition's). */
   result: number | string | null;
