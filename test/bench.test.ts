@@ -80,7 +80,7 @@ const KERNEL_LIST = "jacobi, sor, matmul, wordfreq, intsort, tsp, nbody, fft2d, 
 
 for (const [what, values, message] of [
   ["an unknown kernel", { kernels: "jacobi,frob" }, `--kernels "frob": unknown; use one of ${KERNEL_LIST}`],
-  ["an unknown protocol", { protocols: "ivy,mesi" }, `--protocols "mesi": unknown; use one of migrate, ivy, diff, lrc`],
+  ["an unknown protocol", { protocols: "ivy,mesi" }, `--protocols "mesi": unknown; use one of migrate, ivy, diff, lrc, hlrc`],
   ["an empty item in a list", { protocols: "ivy,,diff" }, `--protocols "ivy,,diff": expected a comma-separated list without empty items, e.g. ivy,diff`],
   ["zero nodes", { nodes: "0,2" }, `--nodes "0": expected a whole number from 1 to 64`],
   ["an unknown transport", { transports: "tcp" }, `--transports "tcp": unknown; use one of local, nats`],

@@ -91,7 +91,7 @@ Cli("run --baseline on the .ts source builds and runs the reference", () => {
 const bad: [string, string[], string][] = [
   ["an unknown command", ["frobnicate"], `dsm: UsageError: unknown command "frobnicate"; use build, run, node, bench or demo (dsm --help)`],
   ["zero nodes", ["run", "x.wasm", "--nodes", "0"], `dsm: UsageError: --nodes "0": expected a whole number from 1 to 64`],
-  ["an unknown protocol", ["run", "x.wasm", "--protocol", "mesi"], `dsm: UsageError: --protocol "mesi": unknown; use one of migrate, ivy, diff, lrc`],
+  ["an unknown protocol", ["run", "x.wasm", "--protocol", "mesi"], `dsm: UsageError: --protocol "mesi": unknown; use one of migrate, ivy, diff, lrc, hlrc`],
   ["an unknown transport", ["run", "x.wasm", "--transport", "udp"], `dsm: UsageError: --transport "udp": unknown; use one of local, nats`],
   ["a missing kernel file", ["run", "missing.wasm"], `dsm: UsageError: kernel "missing.wasm": no such file`],
   ["a bad page size", ["build", "k.ts", "--page-size", "3000"], ""],

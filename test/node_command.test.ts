@@ -359,7 +359,7 @@ Options("environment variables stand in for the options", async () => {
 
 Options("a wrong protocol or a second kernel is refused", async () => {
   const base = ["--nats", "nats://h:4222", "--job", "j", "--nodes", "2"];
-  assert.is(await usage(["k.wasm", ...base, "--protocol", "mesi"]), '--protocol "mesi": unknown; use one of migrate, ivy, diff, lrc');
+  assert.is(await usage(["k.wasm", ...base, "--protocol", "mesi"]), '--protocol "mesi": unknown; use one of migrate, ivy, diff, lrc, hlrc');
   assert.is(await usage(["a.wasm", "b.wasm", ...base]), "node takes one kernel (.ts, .c/.cc/.cpp or .wasm), got 2; put the kernel's own arguments after --");
 });
 
