@@ -69,7 +69,7 @@ function parseCflags(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
 }
 
-const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx, .c.in with PARMACS macros)";
+const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx) or PARMACS programs (.c.in)";
 
 /** Checks the sources of a build: one .ts, or any number of C/C++ files. */
 export function checkSources(sources: readonly string[], cflags: boolean): void {
