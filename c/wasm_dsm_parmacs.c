@@ -28,6 +28,10 @@
  * Every wait is a dsm lock or barrier, bounded by the job's sync timeout: a node waits for its
  * CREATE as long as a barrier waits.
  *
+ * Each CREATE(fn) writes its own image (CREATE(fn, P) one for all P - 1 nodes), and G_MALLOC
+ * memory is never freed: a program with a large private heap at CREATE uses that much of the
+ * shared region per image.
+ *
  * Not covered: a second CREATE of a node (each node runs one fn), barriers over fewer nodes than
  * the job has, functions that take arguments (fn is called with none), freeing G_MALLOC memory.
  * Each stops the job with a typed error naming the value and the fix (the host's
@@ -162,10 +166,8 @@ static const uint32_t *write_image(uintptr_t sp) {
   return image;
 }
 
-/* Starts fn on node k: the image, the slot, then the release that node k acquires. */
-static void start_node(int k, void (*fn)(void)) {
-  uintptr_t sp = stack_pointer();
-  const uint32_t *image = write_image(sp);
+/* Starts fn on node k from `image`: the slot, then the release that node k acquires. */
+static void start_node(int k, void (*fn)(void), uintptr_t sp, const uint32_t *image) {
   struct fork_slot *slot = &control->fork[k];
   slot->fn = (uintptr_t)fn;
   slot->sp = sp;
@@ -182,12 +184,19 @@ static void check_create(void (*fn)(void), int count) {
 
 void dsm_parmacs_create(void (*fn)(void)) {
   check_create(fn, 1);
-  start_node(++started, fn);
+  uintptr_t sp = stack_pointer();
+  const uint32_t *image = write_image(sp);
+  start_node(++started, fn, sp, image);
 }
 
+/* One image serves every node it starts: they all start from the same moment. */
 void dsm_parmacs_create_all(void (*fn)(void), int processes) {
   check_create(fn, processes - 1);
-  while (started < processes - 1) start_node(++started, fn);
+  if (started < processes - 1) {
+    uintptr_t sp = stack_pointer();
+    const uint32_t *image = write_image(sp);
+    while (started < processes - 1) start_node(++started, fn, sp, image);
+  }
   fn();
 }
 
