@@ -17,7 +17,18 @@ DSM_IMPORT("allocated") void dsm_allocated(uintptr_t address, uintptr_t bytes);
 static uintptr_t next;
 static uintptr_t end;
 
+/*
+ * A PARMACS program (wasm_dsm_parmacs.c) replaces this: once its start-up has made its own
+ * collective allocations, only node 0 runs main, so a dsm_shared_alloc there could never be
+ * matched by the other nodes; it stops the job with an error that names G_MALLOC instead.
+ */
+__attribute__((weak)) int dsm_parmacs_collective_closed(uintptr_t bytes) {
+  (void)bytes;
+  return 0;
+}
+
 void *dsm_shared_alloc(size_t bytes) {
+  if (dsm_parmacs_collective_closed(bytes)) __builtin_trap();
   if (end == 0) {
     next = dsm_region_base();
     end = next + dsm_region_bytes();

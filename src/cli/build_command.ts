@@ -6,6 +6,7 @@ import { parseChoice, parseSize, parseCommandLine, UsageError } from "./options.
 
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
        dsm build <kernel.c|.cc|.cpp> [more.c ...] [-o out.wasm] [--cflags "..."] [options]
+       dsm build <prog.c.in> [more.c.in ...] [-o out.wasm] [options]
 
 Compiles an AssemblyScript kernel, or C/C++ sources (clang 14 for wasm32-wasi, -O2; the
 header wasm_dsm.h is found without -I), instruments every memory access, and writes
@@ -14,6 +15,10 @@ header wasm_dsm.h is found without -I), instruments every memory access, and wri
 
 options:
   -o, --out FILE        output path (default: the first source's name with .wasm)
+
+A .c.in source is a SPLASH-2-style program with the ANL (PARMACS) macros: m4 expands it
+with parmacs/wasm-dsm.m4 (and the .h.in files beside it) before clang compiles it.
+
   --cflags "FLAGS"      more clang flags for C/C++ sources, e.g. --cflags "-O3 -DN=64"
   --page-size N         DSM page size, a power of two from 1K to 64K (default 4K)
   --shared-size N       bytes of shared region for sharedAlloc (default 64M)
@@ -64,7 +69,7 @@ function parseCflags(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
 }
 
-const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)";
+const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx) or PARMACS programs (.c.in)";
 
 /** Checks the sources of a build: one .ts, or any number of C/C++ files. */
 export function checkSources(sources: readonly string[], cflags: boolean): void {
@@ -94,7 +99,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   checkSources(positionals, values.cflags !== undefined);
-  const out = (values.out as string | undefined) ?? positionals[0].replace(/\.[^./]+$/, ".wasm");
+  const out = (values.out as string | undefined) ?? positionals[0].replace(/\.c\.in$/i, ".c").replace(/\.[^./]+$/, ".wasm");
   if (!out.endsWith(".wasm")) throw new UsageError(`--out "${out}": expected a path ending in .wasm`);
   const built = await buildKernel(positionals, buildOptionsFrom(values));
   const ref = referencePath(out);

@@ -37,7 +37,7 @@ with --transport nats --nats URL, credentials and TLS:
 ${NATS_AUTH_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
                         layout, check and compiler options when building from a .ts, .c,
-                        .cc or .cpp file (see dsm build --help)`;
+                        .cc, .cpp or .c.in file (see dsm build --help)`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf("--");

@@ -20,6 +20,10 @@
  * A program defines main instead of run (a WASI command): it is linked with wasi-libc's `_start`,
  * which runs main(argc, argv) and passes its status to proc_exit (Metadata.entry "main").
  *
+ * A `.c.in` source is a SPLASH-2-style program: parmacs_m4.ts expands its ANL macros first. A
+ * program whose objects call the PARMACS runtime (functions named dsm_parmacs_*) is linked with
+ * c/wasm_dsm_parmacs.c, whose constructor sets up the fork model before main.
+ *
  * Not covered: the C++ standard library (Debian ships no libc++ for wasm32: C++ kernels use the
  * C library and the language only), exceptions, threads inside a node.
  */
@@ -30,8 +34,9 @@ import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import { WASM_PAGE, type Layout } from "../abi.js";
 import { CompileError } from "./compile.js";
-import { definedFunctionSymbols } from "./object_symbols.js";
+import { definedFunctionSymbols, importedFunctionNames } from "./object_symbols.js";
 import { PACKAGE_ROOT } from "./package_root.js";
+import { expandParmacs, isParmacsSource, PARMACS_EXTENSION } from "./parmacs_m4.js";
 
 /** The Debian packages that make up the toolchain, for messages and .ci/run. */
 export const C_TOOLCHAIN_PACKAGES = ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"] as const;
@@ -43,8 +48,9 @@ export const C_API_DIR = join(PACKAGE_ROOT, "c");
 export const C_EXTENSIONS = [".c"] as const;
 export const CXX_EXTENSIONS = [".cc", ".cpp", ".cxx"] as const;
 
-/** A C or C++ source file, by its extension. */
+/** A C or C++ source file, by its extension; `.c.in` is C with the PARMACS macros (parmacs_m4.ts). */
 export function isCSource(path: string): boolean {
+  if (isParmacsSource(path)) return true;
   const ext = extname(path).toLowerCase();
   return (C_EXTENSIONS as readonly string[]).includes(ext) || (CXX_EXTENSIONS as readonly string[]).includes(ext);
 }
@@ -88,9 +94,11 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
       run(clang, [...compileFlags(source), ...extra, ...(options.cflags ?? []), "-c", source, "-o", object], sources);
       return object;
     };
-    const objects = sources.map((source, i) => compile(source, i));
+    const expanded = expandParmacs(sources, dir, missingM4);
+    const objects = expanded.map((source, i) => compile(source.path, i, source.includeDirs.flatMap((d) => ["-I", d])));
     const entry = findEntry(objects, sources);
     const api = compile(join(C_API_DIR, "wasm_dsm.c"), sources.length, entry.kind === "main" ? ["-DDSM_PROGRAM"] : []);
+    if (callsParmacs(objects)) objects.push(compile(join(C_API_DIR, "wasm_dsm_parmacs.c"), sources.length + 1));
     const out = join(dir, "kernel.wasm");
     // No -O when linking: with one, clang 14 runs any wasm-opt it finds on PATH over the linked
     // module (npm puts binaryen's there), and the plain module must be clang's own.
@@ -103,6 +111,15 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
 }
 
 const TARGET = ["--target=wasm32-wasi", "-fno-color-diagnostics"];
+
+/** Whether an object calls the PARMACS runtime (c/wasm_dsm_parmacs.h). */
+function callsParmacs(objects: readonly string[]): boolean {
+  return objects.some((object) => importedFunctionNames(readFileSync(object)).some((name) => name.startsWith("dsm_parmacs_")));
+}
+
+function missingM4(what: string): CompilerNotFoundError {
+  return new CompilerNotFoundError(`${what}; PARMACS programs (${PARMACS_EXTENSION}) need GNU m4 to expand their macros: install it (apt-get install m4)`);
+}
 
 /** wasi-libc's emulations that C benchmarks use: clock() and times(), getpid(). */
 const EMULATED = [

@@ -80,3 +80,40 @@ function symbols(r: Reader): string[] {
   }
   return [];
 }
+
+const IMPORT_SECTION = 2;
+const ImportKind = { Function: 0, Table: 1, Memory: 2, Global: 3, Tag: 4 } as const;
+
+/** Names of the functions the object imports: the symbols it uses and leaves to the linker. */
+export function importedFunctionNames(object: Uint8Array): string[] {
+  const r = new Reader(object, 8);
+  while (r.at < object.length) {
+    const id = r.u8();
+    const size = r.u32();
+    const end = r.at + size;
+    if (id === IMPORT_SECTION) return imports(new Reader(object.subarray(0, end), r.at));
+    r.at = end;
+  }
+  return [];
+}
+
+function imports(r: Reader): string[] {
+  const names: string[] = [];
+  const limits = () => {
+    const flags = r.u8();
+    r.u32();
+    if (flags & 1) r.u32();
+  };
+  for (let count = r.u32(); count > 0; count--) {
+    r.name(); // module
+    const name = r.name();
+    const kind = r.u8();
+    if (kind === ImportKind.Function) (r.u32(), names.push(name));
+    else if (kind === ImportKind.Table) (r.u8(), limits());
+    else if (kind === ImportKind.Memory) limits();
+    else if (kind === ImportKind.Global) (r.u8(), r.u8());
+    else if (kind === ImportKind.Tag) (r.u8(), r.u32());
+    else throw new RangeError(`import of unknown kind ${kind} in object file`);
+  }
+  return names;
+}

@@ -63,10 +63,29 @@ export class KernelExitError extends Error {
   }
 }
 
-/** sharedAlloc asked for more than is left of the shared region. */
+/** sharedAlloc (or a PARMACS program's G_MALLOC) asked for more than is left of the shared region. */
 export class SharedRegionExhaustedError extends Error {
   override name = "SharedRegionExhaustedError";
-  constructor(readonly node: number, readonly bytes: number, readonly regionBytes: number) {
-    super(`node ${node}: sharedAlloc(${bytes}) does not fit in what is left of the ${regionBytes}-byte shared region; rebuild with a larger --shared-size`);
+  constructor(readonly node: number, readonly bytes: number, readonly regionBytes: number, readonly call = "sharedAlloc") {
+    super(`node ${node}: ${call}(${bytes}) does not fit in what is left of the ${regionBytes}-byte shared region; rebuild with a larger --shared-size`);
+  }
+}
+
+/**
+ * A PARMACS program needs another number of nodes than the job has: more processes than nodes
+ * (CREATE), or a barrier over fewer processes than nodes. wasm-dsm runs one process per node.
+ */
+export class ParmacsProcessCountError extends Error {
+  override name = "ParmacsProcessCountError";
+  constructor(readonly node: number, readonly processes: number, readonly nodes: number, message: string) {
+    super(`node ${node}: ${message}`);
+  }
+}
+
+/** A PARMACS program used a macro in a way the fork model does not support (see the message). */
+export class ParmacsUsageError extends Error {
+  override name = "ParmacsUsageError";
+  constructor(readonly node: number, message: string) {
+    super(`node ${node}: ${message}`);
   }
 }

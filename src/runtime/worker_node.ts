@@ -28,6 +28,7 @@ import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
 import { FaultTimeoutError, KernelExitError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
 import { MemoryPort } from "./memory_port.js";
+import { parmacsError } from "./parmacs_errors.js";
 import { HostWord, Reactor } from "./reactor.js";
 import { KernelOutput, WASI_MODULE, wasiImports } from "./wasi.js";
 import type { RunArgument } from "./kernel_module.js";
@@ -271,6 +272,11 @@ export class WorkerNode {
             if ((address >>> 0) < layout.regionBase || (address >>> 0) + (bytes >>> 0) > regionEnd) throw new SharedRegionExhaustedError(spec.nodeId, bytes >>> 0, layout.regionBytes);
             this.coherence.allocated(address >>> 0, bytes >>> 0);
           }),
+        parmacsError: (code: number, value: number, limit: number) => {
+          const error = parmacsError(spec.nodeId, code, value, limit);
+          this.failure ??= error;
+          throw error;
+        },
         [FAULT_IMPORT]: (first: number, last: number, access: number) =>
           this.parkedCall(Request.Fault, () => {
             this.port.busy = true;
