@@ -160,18 +160,41 @@ Transcripts("interval records are dropped a barrier after they were made", async
 });
 
 Transcripts("a node's own flushed writes are in the copy it fetches back after an invalidation", async () => {
-  const { nodes, net, write, read, all } = await setup(3);
-  // Node 1 writes word 0 of page 16 (home 0); node 2 writes word 1 of it; node 1's copy is
-  // invalidated by node 2's notice and fetched again: it must hold both.
+  const { nodes, net, read, write, all } = await setup(3);
+  // Node 1 writes word 0 of page 16 (home 0); node 2 writes word 1 of it. At the barrier node 1's
+  // copy is invalidated by node 2's notice, and node 1 fetches it again (to open it for the next
+  // phase): the home must wait for node 1's own flush, held back here, before it answers.
   net.hold = (m) => m.kind === MessageKind.HlrcFlush && m.source === 1;
   await write(1, 16, 0, 70);
   await write(2, 16, 1, 71);
-  await all((c) => c.barrier());
-  const r = read(1, 16, 0);
+  const barrier = all((c) => c.barrier());
+  await net.waitFor((m) => m.kind === MessageKind.HlrcPageRequest && m.source === 1 && m.page === 16, 2);
   await net.quiet();
+  assert.is(net.transcript((m) => m.kind === MessageKind.HlrcPageReply && m.target === 1).length, 1, "only the first fetch (before the write) was answered");
   net.releaseHeld();
-  assert.is(await r, 70);
+  await barrier;
+  assert.is(await read(1, 16, 0), 70);
   assert.is(await read(1, 16, 1), 71);
+  await all2(nodes);
+});
+
+Transcripts("after a barrier the pages a node wrote last are brought up to date and opened again; one left unwritten leaves no notice", async () => {
+  const { nodes, ports, write, read, all, stat } = await setup(2, { pageCount: 6 });
+  // Node 1 writes word 1 of pages 16..21; 16, 18 and 20 are node 0's, the others its own, which
+  // nobody else holds (written without faults). Node 0 writes word 0 of page 18.
+  for (let p = 16; p < 22; p++) await write(1, p, 1, p);
+  await write(0, 18, 0, 5);
+  await all((c) => c.barrier());
+  assert.equal([16, 17, 18, 19, 20, 21].map((p) => ports[1].protection(p)), [RW, RW, RW, RW, RW, RW]);
+  assert.is(stat(1, "reopened"), 3, "pages 16, 18 and 20 opened again");
+  assert.is(await read(1, 18, 0), 5, "page 18 was brought up to date before it was opened");
+  const faults = stat(1, "writeAhead");
+  for (const p of [16, 17, 18, 19, 21]) await write(1, p, 1, 100 + p);
+  await write(1, 20, 1, 20); // the value it held: unchanged
+  assert.is(stat(1, "writeAhead"), faults, "no fault, so no write-ahead either");
+  await all((c) => c.barrier());
+  assert.equal([await read(0, 16, 1), await read(0, 17, 1), await read(0, 20, 1)], [116, 117, 20]);
+  assert.is(stat(0, "writeNotices"), 3 + 2, "the second interval's notices name pages 16 and 18, not page 20");
   await all2(nodes);
 });
 

@@ -46,7 +46,7 @@ import { LoopScheduler } from "../scheduler.js";
 import { SyncService } from "../sync.js";
 import { PageCopies } from "../release/copies.js";
 import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
-import { PREFETCH_PAGES, Sweep } from "../release/sweep.js";
+import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
 import { applyWordDiff, encodeWritten } from "../release/word_diff.js";
 import { MAX_PAGES_PAYLOAD } from "../codec_checks.js";
@@ -88,12 +88,19 @@ export class HlrcProtocol implements Coherence {
     prefetched: 0,
     trackedPages: 0,
     homeWaits: 0,
+    writeAhead: 0,
+    reopened: 0,
   };
   private readonly copies: PageCopies;
   /** Pages written in the open interval. */
   private readonly dirty = new Set<number>();
-  /** Twins of the open interval's pages written away from their homes. */
+  /**
+   * Twins of the open interval's pages written away from their homes, and of pages opened ahead
+   * of the kernel (at their home too: there the twin only tells whether the kernel wrote it).
+   */
   private readonly twins = new Map<number, Uint8Array>();
+  /** Pages this node opened for writing in its last interval that wrote anything. */
+  private recent = new Set<number>();
   /** Per page: writer → the newest interval of its writes this node's copy lacks. */
   private readonly need = new Map<number, Map<number, number>>();
   /** Home role: pages of this home some other node has fetched (their writes here get notices). */
@@ -109,6 +116,7 @@ export class HlrcProtocol implements Coherence {
   /** Requests for pages this node will home once its kernel allocates them. */
   private unplaced: Message[] = [];
   private readonly missAhead: Sweep;
+  private readonly writeAhead: Sweep;
   /** Vector time after the previous barrier, and after the one before it. */
   private lastBarrier: number[];
   private olderBarrier: number[];
@@ -130,6 +138,7 @@ export class HlrcProtocol implements Coherence {
     this.lastBarrier = this.store.vt.slice();
     this.olderBarrier = this.store.vt.slice();
     this.missAhead = new Sweep(port.firstPage + port.pageCount - 1);
+    this.writeAhead = new Sweep(port.firstPage + port.pageCount - 1);
     const first = port.firstPage;
     const nodes = this.nodeCount;
     this.placement = createPlacement(options.placement, { ...port, nodeCount: nodes }, (page) => (page - first) % nodes);
@@ -172,23 +181,56 @@ export class HlrcProtocol implements Coherence {
     for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
     const misses: number[] = [];
     for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) misses.push(p);
-    if (misses.length > 0) yield* this.validate(misses, this.missAhead.next(first, last), access);
+    // A write to a page this node wrote in its last interval is likely a sweep over them again.
+    let again = last;
+    if (access === Access.Write) while (again + 1 < last + PREFETCH_PAGES && this.recent.has(again + 1)) again++;
+    if (misses.length > 0) yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
     for (let p = first; p <= last; p++) {
       if (access === Access.Write) {
-        if (this.port.protection(p) !== Protection.ReadWrite) this.openWrite(p);
+        if (this.port.protection(p) !== Protection.ReadWrite) this.openWrite(p, false);
       } else if (this.port.protection(p) === Protection.None) {
         this.port.setProtection(p, Protection.ReadOnly);
+      }
+    }
+    // A write sweep: the valid pages ahead that this node wrote last time are opened now too. One
+    // the kernel leaves unwritten leaves no notice (closeInterval compares it with its twin).
+    if (access === Access.Write) {
+      const end = Math.max(again, this.writeAhead.next(first, last));
+      for (let p = last + 1; p <= end; p++) {
+        if (this.port.protection(p) === Protection.ReadOnly && this.recent.has(p)) {
+          this.openWrite(p, true);
+          this.counters.writeAhead++;
+        }
       }
     }
   }
 
   barrier(): Future<void> {
-    try {
-      this.endpoint.check();
-    } catch (error) {
-      return Future.rejected(error);
+    return flow(this.barrierSteps());
+  }
+
+  private *barrierSteps(): Flow<void> {
+    this.endpoint.check();
+    yield* wait(this.sync.barrier());
+    yield* this.reopen();
+  }
+
+  /**
+   * Right after a barrier, the kernel still parked: the pages this node wrote in its last
+   * interval are brought up to date (those other nodes wrote too, fetched from their homes, one
+   * request per home) and opened for writing, so that a phase loop rewriting them starts without
+   * a fault per page. One the kernel leaves unwritten leaves no notice.
+   */
+  private *reopen(): Flow<void> {
+    if (this.recent.size === 0) return;
+    const pages = [...this.recent].sort((a, b) => a - b).slice(0, REOPEN_PAGES);
+    const stale = pages.filter((p) => this.port.protection(p) === Protection.None && !this.placement.pending(p));
+    if (stale.length > 0) yield* this.validate(stale, stale[stale.length - 1], Access.Write);
+    for (const p of pages) {
+      if (this.port.protection(p) !== Protection.ReadOnly) continue;
+      this.openWrite(p, true);
+      this.counters.reopened++;
     }
-    return this.sync.barrier();
   }
 
   lock(id: number): Future<void> {
@@ -252,11 +294,14 @@ export class HlrcProtocol implements Coherence {
     this.port.setProtection(page, this.homeOf(page) === this.node ? Protection.ReadWrite : Protection.None);
   }
 
-  /** Starts writing a valid page in the open interval (parked). */
-  private openWrite(page: number): void {
+  /**
+   * Starts writing a valid page in the open interval (parked). `speculative`: opened ahead of the
+   * kernel, which may not write it.
+   */
+  private openWrite(page: number, speculative: boolean): void {
     if (!this.dirty.has(page)) {
       this.dirty.add(page);
-      if (this.homeOf(page) !== this.node) {
+      if (speculative || this.homeOf(page) !== this.node) {
         this.twins.set(page, this.copies.copy(this.port.page(page)));
         this.counters.twins++;
       }
@@ -271,12 +316,23 @@ export class HlrcProtocol implements Coherence {
   private closeInterval(): void {
     if (this.dirty.size === 0) return;
     const written: number[] = [];
+    const opened = new Set<number>();
     const byHome = new Map<number, IntervalDiff[]>();
     for (const page of this.dirty) {
       if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
+      // Kept for the next sweep even when unchanged (a stencil's settled interior rewrites equal
+      // values): it is opened ahead again rather than faulted on alone.
+      opened.add(page);
       const twin = this.twins.get(page);
       if (!twin) {
         written.push(page);
+        continue;
+      }
+      const home = this.homeOf(page);
+      if (home === this.node) {
+        // Opened ahead at its home: the twin only says whether the kernel wrote it.
+        if (!sameBytes(twin, this.port.page(page))) written.push(page);
+        this.copies.release(twin);
         continue;
       }
       const diff = encodeWritten(twin, this.port.page(page));
@@ -284,7 +340,6 @@ export class HlrcProtocol implements Coherence {
       if (diff.bytes.byteLength === 0) continue; // written with the values it held: nothing to tell
       this.counters.diffsCreated++;
       written.push(page);
-      const home = this.homeOf(page);
       let list = byHome.get(home);
       if (!list) byHome.set(home, (list = []));
       list.push({ page, interval: 0, diff });
@@ -292,6 +347,7 @@ export class HlrcProtocol implements Coherence {
     this.dirty.clear();
     this.twins.clear();
     if (written.length === 0) return;
+    this.recent = opened;
     const record = this.store.create(pageRuns(written));
     this.counters.intervals++;
     for (const [home, entries] of byHome) this.flush(home, record.i, entries);
@@ -540,6 +596,14 @@ export class HlrcProtocol implements Coherence {
     if (this.early.length < MAX_HELD) this.early.push(handle);
     else this.endpoint.dropStale();
   }
+}
+
+/** Whether two pages hold the same bytes, compared a word at a time. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 export function createHlrc(options: HlrcOptions): Coherence {
