@@ -25,7 +25,7 @@ options:
                         ${wrap(CHECK_OPTIMIZATIONS.join(", ") + "; or all", 62, "                        ")}`;
 
 /** `text` broken at spaces into lines of at most `width` characters, continued after `indent`. */
-function wrap(text: string, width: number, indent: string): string {
+export function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(" ")) {
