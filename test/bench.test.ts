@@ -79,7 +79,10 @@ const Options = suite("dsm bench options");
 const KERNEL_LIST = "jacobi, sor, matmul, wordfreq, intsort, tsp, nbody, fft2d, lu, falseshare, sparse";
 
 for (const [what, values, message] of [
-  ["an unknown kernel", { kernels: "jacobi,frob" }, `--kernels "frob": unknown; use one of ${KERNEL_LIST}`],
+  ["an unknown kernel", { kernels: "jacobi,frob" }, `--kernels "frob": unknown; use one of ${KERNEL_LIST}, the C kernels jacobi.c, matmul.c, intsort.c, fft2d.c, or the path of a .ts, .c, .cc or .cpp file`],
+  ["a kernel without a C version", { kernels: "jacobi,sor", languages: "c" }, `--kernels "sor": has no C version (--languages c); the C kernels are jacobi.c, matmul.c, intsort.c, fft2d.c`],
+  ["an unknown language", { languages: "as,rust" }, `--languages "rust": unknown; use one of as, c`],
+  ["a kernel source that does not exist", { kernels: "no/such/kernel.c", args: "1" }, `--kernels "no/such/kernel.c": no such file; give the path of a kernel source, or a suite kernel's name`],
   ["an unknown protocol", { protocols: "ivy,mesi" }, `--protocols "mesi": unknown; use one of migrate, ivy, diff, lrc, hlrc`],
   ["an empty item in a list", { protocols: "ivy,,diff" }, `--protocols "ivy,,diff": expected a comma-separated list without empty items, e.g. ivy,diff`],
   ["zero nodes", { nodes: "0,2" }, `--nodes "0": expected a whole number from 1 to 64`],
@@ -164,7 +167,7 @@ const Run = suite("dsm bench on a tiny matrix");
 
 const ROW_KEYS = [
   "args", "bytes", "cap", "cores", "correct", "efficiency", "emulated", "error", "faults", "gitRevision", "kernel", "kernelMs",
-  "messages", "nodes", "pageSize", "protocol", "reps", "result", "samplesMs", "size", "speedup", "transport",
+  "language", "messages", "nodes", "pageSize", "protocol", "reps", "result", "samplesMs", "size", "speedup", "transport",
 ];
 
 const out = mkdtempSync(join(tmpdir(), "dsm-bench-"));
@@ -194,6 +197,9 @@ Run("prints one JSON row per configuration, in order, with exactly the documente
     ],
   );
   for (const row of rows) assert.equal(Object.keys(row).sort(), ROW_KEYS);
+  // The hand-written baselines are JavaScript (mp, sab) and native C (mpi).
+  const languages = { none: "AssemblyScript", ivy: "AssemblyScript", diff: "AssemblyScript", mp: "JavaScript", sab: "JavaScript", mpi: "C" } as Record<string, string>;
+  for (const row of rows) assert.is(row.language, languages[row.protocol], `${row.kernel} ${row.protocol}`);
 });
 
 Run("each protocol first runs the warm-up kernel, unmeasured and with its exact result, and the notes say so", () => {
@@ -239,7 +245,8 @@ Run("writes results.json with the same rows and the run's metadata, report.md an
   for (const heading of ["# wasm-dsm bench report", "## Summary", "## jacobi (64,5)", "## matmul (32)", "## Traffic per protocol", "### ivy", "### diff", "### mp", ...(HAS_MPI ? ["### mpi"] : [])]) {
     assert.ok(md.includes(`\n${heading}\n`) || md.startsWith(`${heading}\n`), heading);
   }
-  assert.ok(md.includes("![jacobi (64,5): speedup over the uninstrumented single node](charts/jacobi-speedup.svg)"));
+  assert.ok(md.includes("![jacobi in AssemblyScript (64,5): speedup over the uninstrumented single node](charts/jacobi-speedup.svg)"));
+  assert.ok(md.includes("\n## matmul (32)\n\nIn AssemblyScript. Stresses: read-mostly sharing: every node reads all of B.\n"));
   assert.ok(md.includes("\n| nodes | protocol | transport | page | ms | speedup | cap | efficiency | faults | messages | bytes | correct |\n"));
   assert.is(results.meta.notes.filter((n: string) => n.startsWith("cap = N uninstrumented copies run at once against one alone")).length, 1);
   assert.is(results.meta.notes.filter((n: string) => n.startsWith(HAS_MPI ? "mpi rows are Jacobi in C with Open MPI halo exchange" : "no mpi rows: mpicc and mpirun not found")).length, 1);
@@ -282,7 +289,7 @@ const Parts = suite("bench rows, progress and charts");
 
 const sample = (ms: number, result: number | string = 7): Sample => ({ ms, result, faults: 4, messages: 10, bytes: 100 });
 const machine = { gitRevision: "abc1234", cores: 2 };
-const config = { kernel: "k", size: "tiny", args: [1], nodes: 4, protocol: "ivy", transport: "local", pageSize: 4096 };
+const config = { kernel: "k", language: "AssemblyScript" as const, size: "tiny", args: [1], nodes: 4, protocol: "ivy", transport: "local", pageSize: 4096 };
 
 Parts("median takes the middle value, or the mean of the two middle values", () => {
   assert.is(median([5, 1, 3]), 3);

@@ -12,7 +12,7 @@ const sample = (ms: number): Sample => ({ ms, result: 7, faults: 0, messages: 0,
 const measured = (...ms: number[]): Measured => ({ samples: ms.map(sample) });
 /** A cap job's repetitions: [one alone, the copies at once] in ms. */
 const capSamples = (...pairs: [number, number][]): Measured => ({ samples: pairs.map(([alone, ms]) => ({ ...sample(ms), aloneMs: alone })) });
-const config = { kernel: "k", size: "tiny", args: [1], nodes: 2, protocol: "ivy", transport: "local", pageSize: 4096 };
+const config = { kernel: "k", language: "AssemblyScript" as const, size: "tiny", args: [1], nodes: 2, protocol: "ivy", transport: "local", pageSize: 4096 };
 const twoCores = { gitRevision: "abc1234", cores: 2 };
 // The baseline's median is 100 ms.
 const alone = measured(120, 100, 80);
@@ -56,14 +56,14 @@ Cap("a failed cap, baseline or row leaves cap or efficiency null", () => {
 Cap("tables print cap like a speedup and efficiency as a percentage", () => {
   assert.equal([0.5, 0.875, 1.25, 0.042, 0.0004, null].map(formatEfficiency), ["50 %", "88 %", "125 %", "4.2 %", "0.0 %", "-"]);
   const row = makeRow(config, measured(50), alone, twoCores, together);
-  assert.equal(TABLE_HEADER.slice(6, 10), ["ms", "speedup", "cap", "efficiency"]);
-  assert.equal(tableCells(row).slice(6, 10), ["50.0", "2.00×", "1.60×", "125 %"]);
+  assert.equal(TABLE_HEADER.slice(7, 11), ["ms", "speedup", "cap", "efficiency"]);
+  assert.equal(tableCells(row).slice(7, 11), ["50.0", "2.00×", "1.60×", "125 %"]);
   const [section] = kernelSections([row]);
   assert.equal(section.table.header.slice(4, 8), ["ms", "speedup", "cap", "efficiency"]);
   assert.equal(section.table.rows[0].slice(4, 8), ["50.0", "2.00×", "1.60×", "125 %"]);
   assert.equal(formatTable([row], 2).split("\n"), [
-    "kernel  args  nodes  protocol  transport  page    ms  speedup    cap  efficiency  faults  messages  bytes  correct",
-    "k       1         2  ivy       local      4K    50.0    2.00×  1.60×       125 %       0         0    0 B  yes",
+    "kernel  language        args  nodes  protocol  transport  page    ms  speedup    cap  efficiency  faults  messages  bytes  correct",
+    "k       AssemblyScript  1         2  ivy       local      4K    50.0    2.00×  1.60×       125 %       0         0    0 B  yes",
   ]);
 });
 

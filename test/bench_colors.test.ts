@@ -19,7 +19,7 @@ function seriesColors(svg: string): string[] {
 }
 
 function row(protocol: string, transport: string, pageSize: number | null, nodes: number): BenchRow {
-  const r = makeRow({ kernel: "k", size: "tiny", args: [1], nodes, protocol, transport, pageSize }, { samples: [sample(50)] }, baseline, twoCores, capRun);
+  const r = makeRow({ kernel: "k", language: "AssemblyScript" as const, size: "tiny", args: [1], nodes, protocol, transport, pageSize }, { samples: [sample(50)] }, baseline, twoCores, capRun);
   return { ...r, messages: 10, bytes: 1000 };
 }
 

@@ -1,5 +1,5 @@
 /**
- * C and C++ kernels (src/instrument/compile_c.ts, c/wasm_dsm.h): the C Jacobi, matmul and radix sort equal
+ * C and C++ kernels (src/instrument/compile_c.ts, c/wasm_dsm.h): the C Jacobi, matmul, radix sort and FFT equal
  * their AssemblyScript twins on 1, 2 and 4 nodes under every protocol and under chaos mode; the build
  * has the module contract of an AssemblyScript build and passes the static checker; errors name
  * the file and line, or the packages to install. Every C build is made once.
@@ -51,6 +51,8 @@ const TWINS = [
   { c: "assembly/kernels/c/matmul.c", as: "assembly/kernels/matmul.ts", args: [37], checksum: 2564.5 },
   // An i64 result past 2^53 comes back as its decimal string.
   { c: "assembly/kernels/c/intsort.c", as: "assembly/kernels/intsort.ts", args: [4096, 20, 7], checksum: "1558523018044967986" },
+  // Floating point bit for bit: the same operations in the same order as the AssemblyScript FFT.
+  { c: "assembly/kernels/c/fft2d.c", as: "assembly/kernels/fft2d.ts", args: [6], checksum: -13976.33009141655 },
 ];
 
 const twinResults = new Map<string, unknown>();
@@ -235,7 +237,7 @@ Cli("dsm build refuses to mix AssemblyScript with C, and --cflags for AssemblySc
   assert.match(flags.err, `--cflags applies to C/C++ sources; ${join(ROOT, AS_JACOBI)} is AssemblyScript`);
   const other = dsm(["build", join(dirname(DSM), "dsm.js")]);
   assert.is(other.code, 2);
-  assert.match(other.err, `kernel "${join(dirname(DSM), "dsm.js")}": expected an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)`);
+  assert.match(other.err, `kernel "${join(dirname(DSM), "dsm.js")}": expected an AssemblyScript file (.ts), C/C++ files (.c, .cc, .cpp, .cxx) or a WebAssembly module (.wasm)`);
 });
 Cli.run();
 

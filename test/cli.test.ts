@@ -124,7 +124,7 @@ Cli("rejects a kernel argument of the wrong type", () => {
 Cli("refuses a module without metadata and one built for another ABI", () => {
   const plain = join(dir, "plain.wasm");
   writeFileSync(plain, new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
-  assert.is(dsm("run", plain).err, `dsm: KernelModuleError: ${plain}: no "wasm-dsm" metadata section; it was not built by dsm build (run: dsm build <kernel.ts>)`);
+  assert.is(dsm("run", plain).err, `dsm: KernelModuleError: ${plain}: no "wasm-dsm" metadata section; it was not built by dsm build (run: dsm build <kernel.ts|kernel.c|module.wasm>)`);
   const other = join(dir, "other.wasm");
   const meta = { abi: ABI_VERSION + 1, instrumented: true, layout: computeLayout(), run: { params: [], result: "none" }, kernel: "k.ts" } as const;
   writeFileSync(other, withCustomSection(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), "wasm-dsm", encodeMetadata(meta as never)));

@@ -149,7 +149,7 @@ Gc.run();
 const Rows = suite("lrc counters in dsm bench rows");
 
 Rows("a row carries the medians of lrc's counters, and rows of protocols without them carry none", () => {
-  const config = { kernel: "falseshare", size: "tiny", args: [600, 5], nodes: 2, protocol: "lrc", transport: "local", pageSize: 4096 };
+  const config = { kernel: "falseshare", language: "AssemblyScript" as const, size: "tiny", args: [600, 5], nodes: 2, protocol: "lrc", transport: "local", pageSize: 4096 };
   const machine = { gitRevision: "abc", cores: 2 };
   const baseline = { samples: [{ ms: 10, result: 7, faults: 0, messages: 0, bytes: 0 }] };
   const counters = (twins: number) => ({ intervals: 10, writeNotices: 30, twins, diffsCreated: 30, diffsApplied: 27, gcRuns: 0 });

@@ -7,7 +7,8 @@ import { DEFAULT_OUT, defaultNodes, planBench, type BenchOptionValues, type Benc
 import { progressOn, SILENT_PROGRESS, type Progress } from "./bench/progress.js";
 import { writeReport } from "./bench/report_files.js";
 import { runBench, type BenchResult } from "./bench/runner.js";
-import { BENCH_SUITE } from "./bench/suite.js";
+import { BENCH_SUITE, C_BENCH_SUITE } from "./bench/suite.js";
+import { wrap } from "./build_command.js";
 import { parseCommandLine, UsageError } from "./options.js";
 import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "./run_job.js";
 
@@ -15,12 +16,17 @@ export const BENCH_HELP = `usage: dsm bench [options]
 
 Runs kernels × protocols × node counts × transports × page sizes, each configuration
 --reps times (interleaved), and reports medians against the uninstrumented build on
-one node, and against the hardware cap: N uninstrumented copies at once against one. With jacobi, also runs hand-written message-passing Jacobi (mp) and Jacobi
+one node, and against the hardware cap: N uninstrumented copies at once against one.
+Kernels in AssemblyScript or C; rows name each kernel's language. With jacobi (or
+jacobi.c), also runs hand-written message-passing Jacobi (mp) and Jacobi
 on worker threads over one SharedArrayBuffer (sab). Writes a report folder with
 results.json, report.md, index.html and SVG charts.
 
 options:
-  --kernels K,K         kernels (default all): ${BENCH_SUITE.map((k) => k.name).join(", ")}
+  --kernels K,K         kernels (default: all in --languages), any of
+                        ${wrap(`${BENCH_SUITE.map((k) => k.name).join(", ")}; the C kernels ${C_BENCH_SUITE.map((k) => k.name).join(", ")}; or the path of a kernel source (.ts, .c, .cc, .cpp; with --args)`, 62, "                        ")}
+  --languages L,L       which version of each named kernel: as (AssemblyScript), c
+                        (its C twin, e.g. jacobi.c); as,c runs both (default as)
   --protocols P,P       ${PROTOCOL_NAMES.join(", ")} (default all)
   --nodes N,N           node counts (default ${defaultNodes()}: powers of two up to the cores
                         here; more nodes than cores is single-host emulation)
@@ -29,6 +35,7 @@ options:
   --page-sizes S,S      DSM page sizes, powers of two from 1K to 64K (default 4K)
   --size S              kernel arguments: tiny, quick or full (default quick)
   --args A,A            the arguments of run for the one kernel given by --kernels
+                        (or its versions in each language)
   --shared-size N       shared region of every build (default 64M)
   --reps N              repetitions of each configuration (default 3)
   --quick               preset: every kernel at a size where one node takes ~100 ms (lu,
@@ -80,6 +87,7 @@ export async function runAndReport(plan: BenchPlan, progress: Progress = SILENT_
 function parse(argv: string[]) {
   return parseCommandLine("bench", argv, {
         kernels: { type: "string" },
+        languages: { type: "string" },
         protocols: { type: "string" },
         nodes: { type: "string" },
         transports: { type: "string" },

@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { buildKernel, type BuildOptions } from "../instrument/build.js";
 import { isCSource } from "../instrument/compile_c.js";
 import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "../instrument/instrument.js";
@@ -7,18 +8,19 @@ import { parseChoice, parseSize, parseCommandLine, UsageError } from "./options.
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
        dsm build <kernel.c|.cc|.cpp> [more.c ...] [-o out.wasm] [--cflags "..."] [options]
        dsm build <prog.c.in> [more.c.in ...] [-o out.wasm] [options]
+       dsm build <module.wasm> [-o out.wasm] [options]
 
 Compiles an AssemblyScript kernel, or C/C++ sources (clang 14 for wasm32-wasi, -O2; the
-header wasm_dsm.h is found without -I), instruments every memory access, and writes
+header wasm_dsm.h is found without -I), or takes a module from any other compiler that
+keeps the module contract (imports from module "dsm", a shared env.memory, data above
+the private base, an exported run or _start: see the README), instruments every memory
+access, and writes
   out.wasm       the instrumented module (for dsm run)
   out.ref.wasm   the uninstrumented reference build (for dsm run --baseline)
 
 options:
-  -o, --out FILE        output path (default: the first source's name with .wasm)
-
-A .c.in source is a SPLASH-2-style program with the ANL (PARMACS) macros: m4 expands it
-with parmacs/wasm-dsm.m4 (and the .h.in files beside it) before clang compiles it.
-
+  -o, --out FILE        output path (default: the first source's name with .wasm;
+                        module.dsm.wasm for module.wasm)
   --cflags "FLAGS"      more clang flags for C/C++ sources, e.g. --cflags "-O3 -DN=64"
   --page-size N         DSM page size, a power of two from 1K to 64K (default 4K)
   --shared-size N       bytes of shared region for sharedAlloc (default 64M)
@@ -27,10 +29,13 @@ with parmacs/wasm-dsm.m4 (and the .h.in files beside it) before clang compiles i
                         answers other nodes only when it faults or syncs)
   --no-opt LIST         turn off check optimisations to measure them (every access
                         stays checked), any of:
-                        ${wrap(CHECK_OPTIMIZATIONS.join(", ") + "; or all", 62, "                        ")}`;
+                        ${wrap(CHECK_OPTIMIZATIONS.join(", ") + "; or all", 62, "                        ")}
+
+A .c.in source is a SPLASH-2-style program with the ANL (PARMACS) macros: m4 expands it
+with parmacs/wasm-dsm.m4 (and the .h.in files beside it) before clang compiles it.`;
 
 /** `text` broken at spaces into lines of at most `width` characters, continued after `indent`. */
-function wrap(text: string, width: number, indent: string): string {
+export function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(" ")) {
@@ -69,13 +74,16 @@ function parseCflags(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
 }
 
-const SOURCE_KINDS = "an AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx) or PARMACS programs (.c.in)";
+const SOURCE_KINDS = "an AssemblyScript file (.ts), C/C++ files (.c, .cc, .cpp, .cxx), PARMACS programs (.c.in) or a WebAssembly module (.wasm)";
 
-/** Checks the sources of a build: one .ts, or any number of C/C++ files. */
+/** Checks the sources of a build: one .ts, any number of C/C++ files, or one .wasm. */
 export function checkSources(sources: readonly string[], cflags: boolean): void {
   if (sources.length === 0) throw new UsageError(`build takes ${SOURCE_KINDS}, got none; e.g. dsm build kernel.ts -o kernel.wasm`);
-  const bad = sources.find((s) => !s.endsWith(".ts") && !isCSource(s));
+  const bad = sources.find((s) => !s.endsWith(".ts") && !isCSource(s) && !s.endsWith(".wasm"));
   if (bad !== undefined) throw new UsageError(`kernel "${bad}": expected ${SOURCE_KINDS}`);
+  const wasm = sources.filter((s) => s.endsWith(".wasm"));
+  if (wasm.length > 0 && sources.length > 1) throw new UsageError(`kernel "${wasm[0]}": a WebAssembly module is built alone, got ${sources.length} files; link it first`);
+  if (wasm.length > 0 && cflags) throw new UsageError(`--cflags applies to C/C++ sources; ${wasm[0]} is a WebAssembly module`);
   const ts = sources.filter((s) => s.endsWith(".ts"));
   if (ts.length > 0 && sources.length > 1) {
     throw new UsageError(`kernel "${ts[0]}": an AssemblyScript kernel is built alone, got ${sources.length} files; pass only ${ts[0]} (its imports are found from it)`);
@@ -99,14 +107,22 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   checkSources(positionals, values.cflags !== undefined);
-  const out = (values.out as string | undefined) ?? positionals[0].replace(/\.c\.in$/i, ".c").replace(/\.[^./]+$/, ".wasm");
+  const out = (values.out as string | undefined) ?? defaultOut(positionals[0]);
   if (!out.endsWith(".wasm")) throw new UsageError(`--out "${out}": expected a path ending in .wasm`);
+  if (resolve(out) === resolve(positionals[0]) || resolve(referencePath(out)) === resolve(positionals[0])) {
+    throw new UsageError(`--out "${out}": would overwrite the module it is built from; choose another path`);
+  }
   const built = await buildKernel(positionals, buildOptionsFrom(values));
   const ref = referencePath(out);
   writeFileSync(out, built.instrumented);
   writeFileSync(ref, built.reference);
   console.log(`wrote ${out} (${built.instrumented.length} bytes, instrumented) and ${ref} (${built.reference.length} bytes, reference); page size ${built.meta.layout.pageSize}, shared region ${built.meta.layout.regionBytes} bytes`);
   return 0;
+}
+
+/** `kernel.ts` → `kernel.wasm`; a module is not overwritten: `module.wasm` → `module.dsm.wasm`. */
+function defaultOut(source: string): string {
+  return source.endsWith(".wasm") ? source.replace(/\.wasm$/, ".dsm.wasm") : source.replace(/\.c\.in$/i, ".c").replace(/\.[^./]+$/, ".wasm");
 }
 
 /** Where the uninstrumented reference build of `out.wasm` lives. */

@@ -11,9 +11,12 @@ import { benchCommand, BENCH_HELP } from "./bench_command.js";
 const HELP = `usage: dsm <command> [options]
 
 commands:
-  build <kernel.ts> [-o out.wasm]     compile and instrument a kernel
-  run <kernel.ts|.wasm> [...] -- args run a kernel on one or more nodes
-  node <kernel.ts|.wasm> --nats URL --job ID --nodes N [...] -- args
+  build <kernel.ts|kernel.c ...|module.wasm> [-o out.wasm]
+                                       compile (AssemblyScript, C, C++) and instrument a kernel,
+                                       or instrument a module from another compiler
+  run <kernel.ts|.c|.wasm> [...] -- args
+                                       run a kernel on one or more nodes
+  node <kernel.ts|.c|.wasm> --nats URL --job ID --nodes N [...] -- args
                                        run one node of a job spread over processes or machines
   bench [options]                      compare protocols, node counts, transports and page sizes
                                        on the kernel suite; writes a report folder

@@ -12,7 +12,7 @@ import { formatJob } from "./report.js";
 import { loadKernel } from "./run_command.js";
 import { PROTOCOL_NAMES } from "./run_job.js";
 
-export const NODE_HELP = `usage: dsm node <kernel.ts|kernel.wasm> --nats URL[,URL] --job ID --nodes N [options] -- [run arguments]
+export const NODE_HELP = `usage: dsm node <kernel.ts|kernel.c|kernel.wasm> --nats URL[,URL] --job ID --nodes N [options] -- [run arguments]
 
 Runs one node of a job. Start one \`dsm node\` per node, on any machines that reach the same
 nats server or cluster, with the same kernel, job, node count, protocol and arguments; they
@@ -30,8 +30,9 @@ options:
   --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                rank 0 prints one JSON object instead of a summary
 ${NATS_AUTH_HELP}
-  --page-size, --shared-size, --max-memory, --no-polls, --no-opt
-                        layout and check options when building from a .ts file (see dsm build --help)`;
+  --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
+                        layout, check and compiler options when building from a .ts, .c,
+                        .cc or .cpp file (see dsm build --help)`;
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bound on closing down after the job, so a stuck connection cannot keep the process alive. */

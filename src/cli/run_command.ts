@@ -78,7 +78,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Reads a .wasm kernel or builds a .ts one; `values` holds the layout options for building. */
+/** Reads a built .wasm kernel or builds a .ts, .c, .cc or .cpp one; `values` holds the layout options for building. */
 export async function loadKernel(path: string, baseline: boolean, values: Record<string, string | boolean | undefined>): Promise<KernelModule> {
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
   if (path.endsWith(".ts") || isCSource(path)) {

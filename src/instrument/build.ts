@@ -3,11 +3,13 @@
  * uninstrumented reference with the metadata section the runtime requires.
  */
 import binaryen from "binaryen";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type LayoutOptions, type Metadata, type RunSignature, type WasmNumType } from "../abi.js";
 import { compileKernel, CompileError } from "./compile.js";
 import { compileC, isCSource, type CCompileOptions } from "./compile_c.js";
 import { withCustomSection } from "./custom_section.js";
+import { checkModuleContract, ModuleContractError } from "./module_contract.js";
 import { instrument, type InstrumentOptions } from "./instrument.js";
 import { assertChecked } from "./verify_checks.js";
 
@@ -29,7 +31,8 @@ export interface BuildOutput {
 
 /**
  * Builds one AssemblyScript kernel (`.ts`), or a C/C++ kernel from one or more sources (`.c`,
- * `.cc`, `.cpp`, `.cxx`; compile_c.ts). The metadata names the first source.
+ * `.cc`, `.cpp`, `.cxx`; compile_c.ts), or instruments a module from any other compiler (`.wasm`)
+ * once it passes the module contract (module_contract.ts). The metadata names the first source.
  */
 export async function buildKernel(sources: string | readonly string[], options: BuildOptions = {}): Promise<BuildOutput> {
   const list = typeof sources === "string" ? [sources] : [...sources];
@@ -44,8 +47,13 @@ export async function buildKernel(sources: string | readonly string[], options: 
     layout = { ...layout, initialPages: c.initialPages };
   } else if (list.length === 1 && list[0].endsWith(".ts")) {
     plain = await compileKernel(list[0], layout);
+  } else if (list.length === 1 && list[0].endsWith(".wasm")) {
+    plain = readModule(list[0]);
+    const contract = checkModuleContract(plain, layout, list[0]);
+    entry = contract.entry;
+    layout = { ...layout, initialPages: contract.initialPages };
   } else {
-    throw new CompileError(`kernel ${sourcePath || "(none)"}: expected one AssemblyScript file (.ts) or C/C++ files (.c, .cc, .cpp, .cxx)`);
+    throw new CompileError(`kernel ${sourcePath || "(none)"}: expected one AssemblyScript file (.ts), C/C++ files (.c, .cc, .cpp, .cxx) or one WebAssembly module (.wasm)`);
   }
   const run: RunSignature = entry === "main" ? { params: [], result: "i32" } : runSignature(plain, sourcePath);
   const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(list[0]), ...(entry === "main" ? { entry } : {}) };
@@ -56,6 +64,20 @@ export async function buildKernel(sources: string | readonly string[], options: 
     reference: withCustomSection(plain, METADATA_SECTION, encodeMetadata({ ...meta, instrumented: false })),
     meta,
   };
+}
+
+/** A ready-made module's bytes; one dsm build already stamped is refused (it would be instrumented twice). */
+function readModule(path: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new CompileError(`kernel ${path}: cannot read it (${(error as NodeJS.ErrnoException).code}); check the path`, { cause: error });
+  }
+  if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>) && WebAssembly.Module.customSections(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), METADATA_SECTION).length > 0) {
+    throw new ModuleContractError(`${path}: was built by dsm build already; run it with dsm run, or give dsm build the module your compiler wrote`);
+  }
+  return bytes;
 }
 
 const TYPE_NAMES = new Map<number, WasmNumType>([

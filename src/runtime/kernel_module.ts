@@ -46,7 +46,7 @@ export function loadKernelModule(bytes: Uint8Array, source: string): KernelModul
   }
   const sections = WebAssembly.Module.customSections(module, METADATA_SECTION);
   if (sections.length !== 1) {
-    throw new KernelModuleError(`${source}: no "${METADATA_SECTION}" metadata section; it was not built by dsm build (run: dsm build <kernel.ts>)`);
+    throw new KernelModuleError(`${source}: no "${METADATA_SECTION}" metadata section; it was not built by dsm build (run: dsm build <kernel.ts|kernel.c|module.wasm>)`);
   }
   let meta: Metadata;
   try {

@@ -2,16 +2,18 @@
  * Builds the bench kernels: `dsm build` of each (kernel, build options) once per process, and on
  * disk under node_modules/.cache/wasm-dsm-bench/ so a second `dsm bench` or `npm start` skips the
  * compiler. The key covers everything the bytes depend on: the kernel source, the kernel API
- * source, the compiler version, the ABI version, the options and the compiled instrumentation
+ * source (assembly/index.ts, or c/wasm_dsm.h and wasm_dsm.c for C), the compiler version (asc's, or clang's), the ABI version, the options and the compiled instrumentation
  * itself, so a changed kernel or pass is rebuilt and nothing else is. A cache that cannot be read
  * or written is only a slower run, never an error.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import { ABI_VERSION } from "../../abi.js";
+import { C_API_DIR, isCSource } from "../../instrument/compile_c.js";
 import type { BuildOptions } from "../../instrument/build.js";
 import { buildKernelIsolated } from "../../instrument/build_worker.js";
 import { loadKernelModule, type KernelModule } from "../../runtime/kernel_module.js";
@@ -46,7 +48,7 @@ export class KernelBuilds {
   }
 
   private async make(kernel: BenchKernel, options: BuildOptions): Promise<BuiltKernel> {
-    const source = join(REPOSITORY_ROOT, kernel.file);
+    const source = resolve(REPOSITORY_ROOT, kernel.file);
     const key = this.useDisk ? cacheKey(source, options) : "";
     const hit = this.useDisk ? readCached(key) : undefined;
     if (hit) return { ...load(kernel, hit.instrumented, hit.reference), cached: true };
@@ -59,7 +61,7 @@ export class KernelBuilds {
 function load(kernel: BenchKernel, instrumented: Uint8Array, reference: Uint8Array) {
   return {
     instrumented: loadKernelModule(instrumented, kernel.file),
-    reference: loadKernelModule(reference, kernel.file.replace(/\.ts$/, ".ref.wasm")),
+    reference: loadKernelModule(reference, kernel.file.replace(/\.[^./]+$/, ".ref.wasm")),
   };
 }
 
@@ -67,8 +69,13 @@ function cacheKey(source: string, options: BuildOptions): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify([ABI_VERSION, options]));
   hash.update(readFileSync(source));
-  hash.update(readFileSync(join(REPOSITORY_ROOT, "assembly/index.ts")));
-  hash.update(compilerVersion());
+  if (isCSource(source)) {
+    for (const file of ["wasm_dsm.h", "wasm_dsm.c"]) hash.update(readFileSync(join(C_API_DIR, file)));
+    hash.update(clangVersion());
+  } else {
+    hash.update(readFileSync(join(REPOSITORY_ROOT, "assembly/index.ts")));
+    hash.update(compilerVersion());
+  }
   for (const name of readdirSync(PASS_DIR).filter((f) => f.endsWith(".js")).sort()) hash.update(name).update(readFileSync(join(PASS_DIR, name)));
   return hash.digest("hex").slice(0, 24);
 }
@@ -80,6 +87,15 @@ function compilerVersion(): string {
   } catch {
     return "unknown";
   }
+}
+
+/** The version line of the clang a C build runs; a changed compiler is a new key. */
+function clangVersion(): string {
+  for (const name of ["clang-14", "clang"]) {
+    const result = spawnSync(name, ["--version"], { encoding: "utf8" });
+    if (result.status === 0) return result.stdout;
+  }
+  return "no clang";
 }
 
 function readCached(key: string): { instrumented: Uint8Array; reference: Uint8Array } | undefined {

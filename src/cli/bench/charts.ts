@@ -42,7 +42,9 @@ function chartsOf(kernel: string, rows: BenchRow[]): ChartFile[] {
   const measured = rows.filter((r) => r.protocol !== BASELINE_PROTOCOL);
   const nodes = [...new Set(measured.map((r) => r.nodes))].sort((a, b) => a - b);
   const args = rows[0]?.args.join(",") ?? "";
-  const speedupTitle = `${kernel} (${args}): speedup over the uninstrumented single node`;
+  // The language in every title: a chart is often looked at, or copied, on its own.
+  const name = `${kernel} in ${rows[0]?.language ?? "?"} (${args})`;
+  const speedupTitle = `${name}: speedup over the uninstrumented single node`;
   const charts: ChartFile[] = [
     {
       path: `charts/${kernel}-speedup.svg`,
@@ -64,7 +66,7 @@ function chartsOf(kernel: string, rows: BenchRow[]): ChartFile[] {
   const trafficNodes = nodes.length > 1 ? nodes.filter((n) => n > 1) : nodes;
   const bytesUnit = binaryUnit(Math.max(0, ...traffic.map((r) => r.bytes)));
   for (const metric of ["bytes", "messages"] as const) {
-    const title = `${kernel} (${args}): ${metric} per protocol`;
+    const title = `${name}: ${metric} per protocol`;
     const scale = metric === "bytes" ? bytesUnit.size : 1;
     charts.push({
       path: `charts/${kernel}-${metric}.svg`,

@@ -44,12 +44,13 @@ export function formatCount(n: number): string {
   return `${(n / 1e6).toFixed(1)}M`;
 }
 
-export const TABLE_HEADER = ["kernel", "args", "nodes", "protocol", "transport", "page", "ms", "speedup", "cap", "efficiency", "faults", "messages", "bytes", "correct"];
+export const TABLE_HEADER = ["kernel", "language", "args", "nodes", "protocol", "transport", "page", "ms", "speedup", "cap", "efficiency", "faults", "messages", "bytes", "correct"];
 
 /** One row's cells in {@link TABLE_HEADER} order; `*` marks single-host emulation. */
 export function tableCells(row: BenchRow): string[] {
   return [
     row.kernel,
+    row.language,
     formatArgs(row.args),
     `${row.nodes}${row.emulated ? "*" : ""}`,
     row.protocol,

@@ -25,7 +25,7 @@ export function reportHtml(result: BenchResult, charts: ChartFile[]): string {
   ];
   for (const section of kernelSections(result.rows)) {
     out.push(`<h2 id="${escapeXml(section.kernel)}">${escapeXml(`${section.kernel} (${section.args})`)}</h2>`);
-    if (section.stresses) out.push(`<p>Stresses: ${escapeXml(section.stresses)}.</p>`);
+    out.push(`<p>In ${escapeXml(section.language)}.${section.stresses ? ` Stresses: ${escapeXml(section.stresses)}.` : ""}</p>`);
     out.push(table(section.table));
     out.push(`<div class="charts">${charts.filter((c) => c.kernel === section.kernel).map((c) => `<figure>${c.svg}</figure>`).join("\n")}</div>`);
   }

@@ -18,7 +18,7 @@ import { runJob } from "../run_job.js";
 import type { JacobiBaselines } from "./baselines.js";
 import type { MpiJacobi } from "./mpi.js";
 import type { BuiltKernel } from "./build_cache.js";
-import { argsFor, type BenchPlan } from "./plan.js";
+import { argsFor, presetArgs, type BenchPlan } from "./plan.js";
 import { BASELINE_PROTOCOL, MESSAGE_PASSING, MPI, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
 import { WARM_UP_KERNEL, warmUpResult, type BenchKernel } from "./suite.js";
 
@@ -56,7 +56,7 @@ export interface JobContext {
 
 export function sizeLabel(plan: BenchPlan, kernel: BenchKernel): string {
   if (plan.args) return "custom";
-  if (plan.argsByKernel?.[kernel.name]) return "small";
+  if (presetArgs(plan, kernel)) return "small";
   return plan.size;
 }
 
@@ -65,7 +65,7 @@ export function benchConfigs(ctx: JobContext): BenchConfig[] {
   const configs: BenchConfig[] = [];
   for (const kernel of plan.kernels) {
     const args = argsFor(plan, kernel);
-    const base = { kernel: kernel.name, size: sizeLabel(plan, kernel), args };
+    const base = { kernel: kernel.name, language: kernel.language, size: sizeLabel(plan, kernel), args };
     const reference = ctx.built(kernel, plan.pageSizes[0]).reference;
     const baselineJob = dsmJob(ctx, reference, args, `${kernel.name}|baseline`, `${kernel.name} uninstrumented`, 1, BASELINE_PROTOCOL, "local");
     const baselineKey = baselineJob.key;
@@ -92,9 +92,17 @@ export function benchConfigs(ctx: JobContext): BenchConfig[] {
         }
       }
     }
-    if (kernel.name === "jacobi" && ctx.baselines) configs.push(...jacobiBaselines(ctx, ctx.baselines, base, baselineKey, capFor));
+    if (kernel === baselinesKernel(plan) && ctx.baselines) configs.push(...jacobiBaselines(ctx, ctx.baselines, base, baselineKey, capFor));
   }
   return configs;
+}
+
+/**
+ * The kernel whose rows the hand-written Jacobi baselines (mp, sab, mpi) join: the first Jacobi
+ * of the plan, in AssemblyScript or C (both give the baselines' checksum); none without one.
+ */
+export function baselinesKernel(plan: BenchPlan): BenchKernel | undefined {
+  return plan.kernels.find((k) => k.name === "jacobi" || k.twin === "jacobi");
 }
 
 function dsmJob(ctx: JobContext, module: KernelModule, args: number[], key: string, label: string, nodes: number, protocol: string, transport: string): BenchJob {
@@ -155,7 +163,7 @@ function runOne(ctx: JobContext, module: KernelModule, args: RunArgument[], node
 function jacobiBaselines(
   ctx: JobContext,
   baselines: JacobiBaselines,
-  base: Pick<RowConfig, "kernel" | "size" | "args">,
+  base: Pick<RowConfig, "kernel" | "language" | "size" | "args">,
   baselineKey: string,
   capFor: (nodes: number) => BenchConfig["cap"],
 ): BenchConfig[] {
@@ -174,7 +182,7 @@ function jacobiBaselines(
             return { ms: run.ms, result: run.result, faults: 0, messages: run.messages, bytes: run.bytes };
           }),
       };
-      configs.push({ ...base, nodes, protocol: MESSAGE_PASSING, transport, pageSize: null, job, baselineKey, cap: capFor(nodes) });
+      configs.push({ ...base, language: "JavaScript", nodes, protocol: MESSAGE_PASSING, transport, pageSize: null, job, baselineKey, cap: capFor(nodes) });
     }
   }
   for (const nodes of ctx.plan.nodes) {
@@ -188,7 +196,7 @@ function jacobiBaselines(
         return { ms: run.ms, result: run.result, faults: 0, messages: 0, bytes: 0 };
       },
     };
-    configs.push({ ...base, nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
+    configs.push({ ...base, language: "JavaScript", nodes, protocol: SHARED_ARRAY_BUFFER, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
   }
   const mpi = ctx.mpi;
   if (mpi) {
@@ -203,7 +211,7 @@ function jacobiBaselines(
           return { ms: run.ms, result: run.result, faults: 0, messages: run.messages, bytes: run.bytes };
         },
       };
-      configs.push({ ...base, nodes, protocol: MPI, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
+      configs.push({ ...base, language: "C", nodes, protocol: MPI, transport: "local", pageSize: null, job, baselineKey, cap: capFor(nodes) });
     }
   }
   return configs;

@@ -11,8 +11,7 @@ export function reportMarkdown(result: BenchResult, charts: ChartFile[]): string
   for (const note of result.meta.notes) out.push(`- ${cell(note)}`);
   out.push("", "## Summary", "", "Which DSM protocol was fastest, and which sent the least, per kernel and node count:", "", ...table(winners(result.rows)), "");
   for (const section of kernelSections(result.rows)) {
-    out.push(`## ${section.kernel} (${section.args})`, "");
-    if (section.stresses) out.push(`Stresses: ${section.stresses}.`, "");
+    out.push(`## ${section.kernel} (${section.args})`, "", `In ${section.language}.${section.stresses ? ` Stresses: ${section.stresses}.` : ""}`, "");
     out.push(...table(section.table), "");
     const images = charts.filter((c) => c.kernel === section.kernel).map((c) => `![${c.title}](${c.path})`);
     if (images.length) out.push(images.join("\n"), "");

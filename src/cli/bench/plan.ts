@@ -3,10 +3,12 @@
  * read from the command-line options and validated at the edge. `--quick` is a preset for the
  * options the user did not give; an explicit option always wins over it.
  */
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { parseChoice, parseInteger, parseSize, UsageError } from "../options.js";
 import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "../run_job.js";
-import { BENCH_SUITE, SIZE_NAMES, type BenchKernel, type SizeName } from "./suite.js";
+import { BENCH_SUITE, benchKernel, C_BENCH_SUITE, kernelAt, languageOf, SIZE_NAMES, type BenchKernel, type SizeName } from "./suite.js";
 
 export interface BenchPlan {
   kernels: BenchKernel[];
@@ -41,6 +43,7 @@ export interface BenchPlan {
 /** The option values `dsm bench` reads (strings as typed; booleans for flags). */
 export interface BenchOptionValues {
   kernels?: string;
+  languages?: string;
   protocols?: string;
   nodes?: string;
   transports?: string;
@@ -59,6 +62,10 @@ export interface BenchOptionValues {
 }
 
 export const DEFAULT_OUT = "bench-report";
+
+/** `--languages`: which version of each named suite kernel runs. */
+export const LANGUAGE_CHOICES = ["as", "c"] as const;
+type LanguageChoice = (typeof LANGUAGE_CHOICES)[number];
 export const MAX_NODES = 64;
 
 /**
@@ -109,12 +116,11 @@ export function defaultNodes(cores = availableParallelism()): string {
 
 export function planBench(values: BenchOptionValues, env: Record<string, string | undefined> = process.env): BenchPlan {
   const preset = values.quick ? QUICK_PRESET : undefined;
-  const kernelNames = BENCH_SUITE.map((k) => k.name);
-  const kernels = list("kernels", values.kernels ?? kernelNames.join(","), (name) => parseChoice("kernels", name, kernelNames)).map(
-    (name) => BENCH_SUITE.find((k) => k.name === name)!,
-  );
   const args = values.args === undefined ? undefined : list("args", values.args, parseArgument);
-  if (args && kernels.length !== 1) {
+  const languages = list("languages", values.languages ?? "as", (l) => parseChoice("languages", l, LANGUAGE_CHOICES));
+  const kernels = selectKernels(values.kernels, languages, args);
+  // Twins take the same arguments: --kernels jacobi --languages as,c --args 512,10 is one kernel in two languages.
+  if (args && new Set(kernels.map((k) => k.twin ?? k.name)).size !== 1) {
     throw new UsageError(`--args "${values.args}": gives the arguments of one kernel, but ${kernels.length} are selected; add --kernels NAME`);
   }
   const size = parseChoice("size", values.size ?? preset?.size ?? "quick", SIZE_NAMES);
@@ -143,9 +149,61 @@ export function planBench(values: BenchOptionValues, env: Record<string, string 
   };
 }
 
+/**
+ * The kernels `--kernels` and `--languages` select, in the order given, each name's languages in
+ * the order given (twins side by side). A suite name (`jacobi`) stands for its version in every
+ * selected language, `as` the AssemblyScript kernel, `c` its C twin (`jacobi.c`); a twin's own
+ * name (`jacobi.c`) selects it alone; the path of a .ts, .c, .cc or .cpp file selects that
+ * kernel, run with `--args`. Without --kernels: every suite kernel that has a version in a
+ * selected language.
+ */
+function selectKernels(text: string | undefined, languages: LanguageChoice[], args: number[] | undefined): BenchKernel[] {
+  const explicit = text !== undefined;
+  const items = explicit ? list("kernels", text, (item) => item) : BENCH_SUITE.map((k) => k.name);
+  const selected: BenchKernel[] = [];
+  for (const item of items) {
+    const suite = BENCH_SUITE.find((k) => k.name === item);
+    if (suite) {
+      for (const language of languages) {
+        const version = language === "as" ? suite : C_BENCH_SUITE.find((k) => k.twin === item);
+        if (version) selected.push(version);
+        else if (explicit) throw new UsageError(`--kernels "${item}": has no C version (--languages c); the C kernels are ${C_BENCH_SUITE.map((k) => k.name).join(", ")}`);
+      }
+      continue;
+    }
+    const named = benchKernel(item);
+    if (named) {
+      selected.push(named);
+      continue;
+    }
+    selected.push(kernelFromPath(item, args));
+  }
+  const unique = [...new Map(selected.map((k) => [`${k.name}|${k.file}`, k])).values()];
+  const clash = unique.find((k, i) => unique.findIndex((o) => o.name === k.name) !== i);
+  if (clash) throw new UsageError(`--kernels: two kernels named "${clash.name}" (${unique.filter((k) => k.name === clash.name).map((k) => k.file).join(" and ")}); rows are named by file name, so rename one`);
+  return unique;
+}
+
+/** A kernel outside the suite, given by the path of its source; it needs --args. */
+function kernelFromPath(item: string, args: number[] | undefined): BenchKernel {
+  const language = languageOf(item);
+  if (!language) {
+    const c = C_BENCH_SUITE.map((k) => k.name).join(", ");
+    throw new UsageError(`--kernels "${item}": unknown; use one of ${BENCH_SUITE.map((k) => k.name).join(", ")}, the C kernels ${c}, or the path of a .ts, .c, .cc or .cpp file`);
+  }
+  if (!existsSync(item)) throw new UsageError(`--kernels "${item}": no such file; give the path of a kernel source, or a suite kernel's name`);
+  if (!args) throw new UsageError(`--kernels "${item}": a kernel outside the suite runs with the arguments you give; add --args, e.g. --args 1024,100`);
+  return kernelAt(resolve(item), language, args);
+}
+
+/** The `--quick` preset's arguments for `kernel` (a C twin's are its AssemblyScript kernel's). */
+export function presetArgs(plan: BenchPlan, kernel: BenchKernel): number[] | undefined {
+  return plan.argsByKernel?.[kernel.name] ?? (kernel.twin ? plan.argsByKernel?.[kernel.twin] : undefined);
+}
+
 /** The arguments of `run` a plan gives `kernel`. */
 export function argsFor(plan: BenchPlan, kernel: BenchKernel): number[] {
-  return plan.args ?? plan.argsByKernel?.[kernel.name] ?? kernel[plan.size];
+  return plan.args ?? presetArgs(plan, kernel) ?? kernel[plan.size];
 }
 
 /** A comma-separated option value: each item parsed, duplicates dropped, order kept. */
@@ -157,6 +215,7 @@ function list<T>(option: string, text: string, parse: (item: string) => T): T[] 
 
 const EXAMPLES: Record<string, string> = {
   kernels: "jacobi,matmul",
+  languages: "as,c",
   protocols: "ivy,diff",
   nodes: "1,2,4",
   transports: "local,nats",

@@ -13,6 +13,7 @@
  * of a few milliseconds overlaps the other copies' start-up more than their work, and its cap
  * says little.
  */
+import type { KernelLanguage } from "./suite.js";
 
 /** What one repetition of one configuration measured. */
 export interface Sample {
@@ -32,6 +33,8 @@ export interface Sample {
 /** Protocol counters a row carries when the protocol reports them: lrc's and hlrc's intervals, write notices, twins, diffs and (lrc) collections. */
 export const PROTOCOL_COUNTERS = ["intervals", "writeNotices", "twins", "diffsCreated", "diffsApplied", "gcRuns"] as const;
 
+export type RowLanguage = KernelLanguage | "JavaScript";
+
 /** Protocol labels of rows that are not a DSM protocol. */
 export const BASELINE_PROTOCOL = "none";
 export const MESSAGE_PASSING = "mp";
@@ -40,7 +43,13 @@ export const SHARED_ARRAY_BUFFER = "sab";
 export const MPI = "mpi";
 
 export interface BenchRow {
+  /** The suite name (`jacobi`, `jacobi.c`), or the file name of a kernel given by path. */
   kernel: string;
+  /**
+   * What the row's code is written in: the kernel's AssemblyScript, C or C++; JavaScript for the
+   * mp and sab baselines, C for mpi.
+   */
+  language: RowLanguage;
   /** tiny, quick or full; `small` for the --quick preset's sizes; `custom` for --args. */
   size: string;
   /** The arguments of `run`. */
@@ -89,6 +98,7 @@ export interface BenchRow {
 
 export interface RowConfig {
   kernel: string;
+  language: RowLanguage;
   size: string;
   args: number[];
   nodes: number;

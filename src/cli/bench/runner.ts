@@ -11,7 +11,7 @@
 import { startNatsServer, type NatsServer } from "../../transport/nats_server.js";
 import { BaselinesMissingError, loadJacobiBaselines, type JacobiBaselines } from "./baselines.js";
 import { KernelBuilds, type BuiltKernel } from "./build_cache.js";
-import { benchConfigs, protocolWarmUps, warmUpNodes, type BenchJob } from "./jobs.js";
+import { baselinesKernel, benchConfigs, protocolWarmUps, warmUpNodes, type BenchJob } from "./jobs.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
 import { loadMpiJacobi, MPI_CFLAGS, MpiMissingError, type MpiJacobi } from "./mpi.js";
 import type { BenchPlan } from "./plan.js";
@@ -74,7 +74,7 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
   try {
     const natsServers = plan.transports.includes("nats") ? (plan.nats.length ? plan.nats : [(server = await startNatsServer()).url]) : [];
     let baselines: JacobiBaselines | undefined;
-    if (plan.baselines && plan.kernels.some((k) => k.name === "jacobi")) {
+    if (plan.baselines && baselinesKernel(plan)) {
       try {
         baselines = await loadJacobiBaselines();
         notes.push("mp and sab rows are hand-written Jacobi in JavaScript (not Wasm): mp runs every node in this process, taking turns on one thread; sab runs one worker thread per node");
@@ -84,7 +84,7 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
       }
     }
     let mpi: MpiJacobi | undefined;
-    if (plan.baselines && plan.kernels.some((k) => k.name === "jacobi")) {
+    if (plan.baselines && baselinesKernel(plan)) {
       progress.begin("mpi", 1);
       progress.start("build bench/baselines/jacobi_mpi.c");
       try {

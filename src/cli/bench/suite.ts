@@ -1,10 +1,13 @@
 /**
  * The kernels `dsm bench` and `dsm demo` run: every kernel of assembly/kernels/ that is a parallel
- * program, with its arguments at three sizes and the sharing pattern it stresses.
+ * program, with its arguments at three sizes and the sharing pattern it stresses; and the C twins
+ * of four of them (assembly/kernels/c/), named by their file (`jacobi.c`), which give the same
+ * results at the same arguments.
  *
  * test/helpers/suite.ts adds each kernel's pinned result at the tiny size and its TypeScript
  * reference.
  */
+import { basename, extname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root (this file runs from dist/src/cli/bench/). */
@@ -13,10 +16,17 @@ export const REPOSITORY_ROOT = fileURLToPath(new URL("../../../../", import.meta
 export const SIZE_NAMES = ["tiny", "quick", "full"] as const;
 export type SizeName = (typeof SIZE_NAMES)[number];
 
+/** The languages a bench kernel is written in, as rows and reports name them. */
+export const KERNEL_LANGUAGES = ["AssemblyScript", "C", "C++"] as const;
+export type KernelLanguage = (typeof KERNEL_LANGUAGES)[number];
+
 export interface BenchKernel {
   name: string;
-  /** Path of the kernel source, relative to the repository root. */
+  /** Path of the kernel source, relative to the repository root (or absolute, for a kernel given by path). */
   file: string;
+  language: KernelLanguage;
+  /** The AssemblyScript kernel a C kernel is the twin of: the same arguments give the same result. */
+  twin?: string;
   /** Arguments of `run` for tests: small, but several pages per node. */
   tiny: number[];
   /** Arguments for a ~0.2-1 s single-node uninstrumented run. */
@@ -30,6 +40,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "jacobi",
     file: "assembly/kernels/jacobi.ts",
+    language: "AssemblyScript",
     tiny: [64, 5],
     quick: [1024, 100],
     full: [1536, 300],
@@ -38,6 +49,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "sor",
     file: "assembly/kernels/sor.ts",
+    language: "AssemblyScript",
     tiny: [64, 5],
     quick: [1024, 100],
     full: [1536, 300],
@@ -46,6 +58,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "matmul",
     file: "assembly/kernels/matmul.ts",
+    language: "AssemblyScript",
     tiny: [32],
     quick: [512],
     full: [1024],
@@ -54,6 +67,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "wordfreq",
     file: "assembly/kernels/wordfreq.ts",
+    language: "AssemblyScript",
     tiny: [200, 6],
     quick: [30000, 32],
     full: [100000, 128],
@@ -62,6 +76,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "intsort",
     file: "assembly/kernels/intsort.ts",
+    language: "AssemblyScript",
     tiny: [4096, 20, 7],
     quick: [4000000, 31, 7],
     full: [6000000, 31, 7],
@@ -70,6 +85,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "tsp",
     file: "assembly/kernels/tsp.ts",
+    language: "AssemblyScript",
     tiny: [9, 1],
     quick: [14, 1],
     full: [16, 1],
@@ -78,6 +94,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "nbody",
     file: "assembly/kernels/nbody.ts",
+    language: "AssemblyScript",
     tiny: [64, 2],
     quick: [1024, 10],
     full: [2048, 20],
@@ -86,6 +103,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "fft2d",
     file: "assembly/kernels/fft2d.ts",
+    language: "AssemblyScript",
     tiny: [5],
     quick: [10],
     full: [10],
@@ -94,6 +112,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "lu",
     file: "assembly/kernels/lu.ts",
+    language: "AssemblyScript",
     tiny: [32],
     quick: [768],
     full: [1536],
@@ -102,6 +121,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "falseshare",
     file: "assembly/kernels/falseshare.ts",
+    language: "AssemblyScript",
     tiny: [600, 5],
     quick: [16384, 3000],
     full: [65536, 8000],
@@ -110,12 +130,19 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
   {
     name: "sparse",
     file: "assembly/kernels/sparse.ts",
+    language: "AssemblyScript",
     tiny: [6, 5],
     quick: [1024, 1000],
     full: [4096, 2000],
     stresses: "sparse updates: a few words per page changed between reads by all other nodes",
   },
 ];
+
+/** The C twins: each AssemblyScript kernel's sizes and sharing pattern, under its file's name. */
+export const C_BENCH_SUITE: readonly BenchKernel[] = ["jacobi", "matmul", "intsort", "fft2d"].map((twin) => {
+  const as = BENCH_SUITE.find((k) => k.name === twin)!;
+  return { ...as, name: `${twin}.c`, file: `assembly/kernels/c/${twin}.c`, language: "C", twin };
+});
 
 /**
  * Not a row of the report: a kernel every protocol runs before the measured jobs (jobs.ts
@@ -125,6 +152,7 @@ export const BENCH_SUITE: readonly BenchKernel[] = [
 export const WARM_UP_KERNEL: BenchKernel = {
   name: "warmup",
   file: "assembly/kernels/warmup.ts",
+  language: "AssemblyScript",
   tiny: [2, 2],
   // ~1 s per protocol on 2 nodes, ~2 s on 4, on 2 vCPUs: V8 keeps compiling protocol code for
   // thousands of faults and hundreds of barriers (fewer rounds left jacobi's first runs slower).
@@ -142,6 +170,24 @@ export function benchKernelNames(): string[] {
   return BENCH_SUITE.map((k) => k.name);
 }
 
+/** A kernel of either suite by name (`jacobi`, `jacobi.c`). */
 export function benchKernel(name: string): BenchKernel | undefined {
-  return BENCH_SUITE.find((k) => k.name === name);
+  return BENCH_SUITE.find((k) => k.name === name) ?? C_BENCH_SUITE.find((k) => k.name === name);
+}
+
+/** The language of a kernel source, by its extension; undefined for anything else. */
+export function languageOf(file: string): KernelLanguage | undefined {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".ts") return "AssemblyScript";
+  if (ext === ".c") return "C";
+  if ([".cc", ".cpp", ".cxx"].includes(ext)) return "C++";
+  return undefined;
+}
+
+/**
+ * A kernel outside the suites, given by the path of its source: named by its file name, run
+ * with the arguments the user gives (`args`) at every size.
+ */
+export function kernelAt(path: string, language: KernelLanguage, args: number[]): BenchKernel {
+  return { name: basename(path), file: path, language, tiny: args, quick: args, full: args, stresses: "" };
 }

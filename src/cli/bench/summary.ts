@@ -15,6 +15,7 @@ export interface Table {
 
 export interface KernelSection {
   kernel: string;
+  language: string;
   args: string;
   stresses: string;
   table: Table;
@@ -37,6 +38,7 @@ export function kernelSections(rows: BenchRow[]): KernelSection[] {
     const own = rows.filter((r) => r.kernel === kernel);
     return {
       kernel,
+      language: own[0].language,
       args: formatArgs(own[0].args),
       stresses: benchKernel(kernel)?.stresses ?? "",
       table: {

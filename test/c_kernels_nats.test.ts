@@ -1,0 +1,48 @@
+/**
+ * C kernels over the NATS transport: the C FFT as two node processes over a private nats-server
+ * gives, bit for bit, what the AssemblyScript FFT gives on one node (test/c_kernels.test.ts
+ * checks the embedded transport).
+ *
+ * Needs nats-server and Debian's clang 14 toolchain for wasm; without either the test says
+ * SKIPPED, and fails under CI=true.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { findNatsServer } from "../src/transport/nats_server.js";
+import { ROOT } from "./helpers/kernels.js";
+
+const DSM = join(ROOT, "bin/dsm.js");
+const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32";
+/** fft2d.ts's result at logn 6 (test/c_kernels.test.ts). */
+const FFT_LOGN6 = -13976.33009141655;
+
+function dsm(...args: string[]) {
+  const r = spawnSync(process.execPath, [DSM, ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+function missing(): string | undefined {
+  if (!findNatsServer()) return "nats-server not installed: apt-get install nats-server";
+  if (spawnSync("clang", ["--version"]).status !== 0) return `C toolchain not installed: ${INSTALL}`;
+  return undefined;
+}
+
+const Nats = suite("C kernels over NATS");
+
+Nats("the C FFT on 2 node processes over a private nats-server, with lrc, equals the AssemblyScript FFT", () => {
+  const why = missing();
+  if (why) {
+    if (process.env.CI === "true") assert.unreachable(`required in CI: ${why}`);
+    console.error(`SKIPPED (${why}): C kernel over NATS`);
+    return;
+  }
+  const r = dsm("run", join(ROOT, "assembly/kernels/c/fft2d.c"), "--nodes", "2", "--protocol", "lrc", "--transport", "nats", "--json", "--", "6");
+  assert.is(r.code, 0, r.err);
+  const job = JSON.parse(r.out);
+  assert.equal([job.result, job.kernel, job.transport, job.perNode.length], [FFT_LOGN6, "fft2d.c", "nats", 2]);
+  assert.ok(job.perNode.every((n: { stats: { messages: number } }) => n.stats.messages > 0));
+});
+
+Nats.run();
