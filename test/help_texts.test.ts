@@ -9,9 +9,10 @@ import { BENCH_HELP, BUILD_HELP, NODE_HELP, RUN_HELP } from "../src/cli/main.js"
 const Help = suite("help texts");
 
 Help("the usage lines of build, run and node name C sources and .wasm modules", () => {
-  assert.is(BUILD_HELP.split("\n").slice(0, 3).join("\n"), [
+  assert.is(BUILD_HELP.split("\n").slice(0, 4).join("\n"), [
     "usage: dsm build <kernel.ts> [-o out.wasm] [options]",
     `       dsm build <kernel.c|.cc|.cpp> [more.c ...] [-o out.wasm] [--cflags "..."] [options]`,
+    "       dsm build <prog.c.in> [more.c.in ...] [-o out.wasm] [options]",
     "       dsm build <module.wasm> [-o out.wasm] [options]",
   ].join("\n"));
   assert.is(RUN_HELP.split("\n")[0], "usage: dsm run <kernel.ts|kernel.c|kernel.wasm> [options] -- [run arguments]");
@@ -21,7 +22,7 @@ Help("the usage lines of build, run and node name C sources and .wasm modules", 
 Help("run and node say which sources the build options apply to, --cflags included", () => {
   for (const help of [RUN_HELP, NODE_HELP]) {
     const flat = help.replace(/\s+/g, " ");
-    assert.ok(flat.includes("--no-opt, --cflags layout, check and compiler options when building from a .ts, .c, .cc or .cpp file"), flat);
+    assert.ok(flat.includes("--no-opt, --cflags layout, check and compiler options when building from a .ts, .c, .cc, .cpp or .c.in file"), flat);
   }
 });
 

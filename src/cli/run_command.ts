@@ -27,6 +27,9 @@ options:
                                    race-free programs (shared data ordered by locks and
                                    barriers) see sequential consistency; racy programs
                                    do not, and lrc is not linearizable
+                          hlrc     home-based lrc: writers send diffs to each page's home
+                                   at releases, misses fetch the page from it; same
+                                   guarantee as lrc
   --transport T         ${TRANSPORT_NAMES.join(", ")} (default local: all nodes in this process)
   --nats URL[,URL]      nats server(s) for --transport nats (default: start a private one)
   --baseline            run the uninstrumented reference build on one node, without DSM
