@@ -32,7 +32,7 @@ options:
 ${NATS_AUTH_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
                         layout, check and compiler options when building from a .ts, .c,
-                        .cc or .cpp file (see dsm build --help)`;
+                        .cc, .cpp or .c.in file (see dsm build --help)`;
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bound on closing down after the job, so a stuck connection cannot keep the process alive. */
