@@ -237,7 +237,7 @@ Cli("dsm build refuses to mix AssemblyScript with C, and --cflags for AssemblySc
   assert.match(flags.err, `--cflags applies to C/C++ sources; ${join(ROOT, AS_JACOBI)} is AssemblyScript`);
   const other = dsm(["build", join(dirname(DSM), "dsm.js")]);
   assert.is(other.code, 2);
-  assert.match(other.err, `kernel "${join(dirname(DSM), "dsm.js")}": expected an AssemblyScript file (.ts), C/C++ files (.c, .cc, .cpp, .cxx) or a WebAssembly module (.wasm)`);
+  assert.match(other.err, `kernel "${join(dirname(DSM), "dsm.js")}": expected an AssemblyScript file (.ts), C/C++ files (.c, .cc, .cpp, .cxx), PARMACS programs (.c.in) or a WebAssembly module (.wasm)`);
 });
 Cli.run();
 

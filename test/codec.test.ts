@@ -64,6 +64,10 @@ function samples(): MessageInit[] {
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcPageRequest },
     { ...onPage, version: 0, kind: MessageKind.LrcPageReply, payload: pageBytes(9) },
+    { ...base, kind: MessageKind.HlrcFlush, version: 4, request: 8, arg: 2, payload: encodeIntervalDiffs([{ page: 19, interval: 4, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
+    { ...base, kind: MessageKind.HlrcFlushAck, version: 4, request: 8 },
+    { ...onPage, version: 0, kind: MessageKind.HlrcPageRequest, body: { pages: [19, 20], need: [[0, 3], [3, 1]] } },
+    { ...onPage, version: 0, kind: MessageKind.HlrcPageReply, payload: new Uint8Array([...pageBytes(9), ...pageBytes(10)]) },
     { ...base, kind: MessageKind.Fragment, request: 77, payload: splitMessage(pageBytes(3), 600 + HEADER_BYTES + FRAGMENT_HEADER, HEADER_BYTES)[1] },
   ];
   return all;
@@ -203,6 +207,15 @@ Validation("lrc page requests carry no payload and lrc page replies exactly one 
   assert.is(codecError(() => decodeMessage(encodeMessage(reply), CONTEXT)), "LrcPageReply: page payload of 1023 bytes, expected 1024");
   const outside = { kind: MessageKind.LrcPageRequest, job: 1, source: 0, target: 1, page: 24 };
   assert.is(codecError(() => decodeMessage(encodeMessage(outside), CONTEXT)), "LrcPageRequest: page 24 is outside the shared region (pages 16..23)");
+});
+
+Validation("hlrc page requests name region pages and [writer, interval] needs; replies carry whole pages", () => {
+  const request = (body: unknown) => ({ kind: MessageKind.HlrcPageRequest, job: 1, source: 0, target: 1, page: 17, body });
+  assert.is(codecError(() => decodeMessage(encodeMessage(request({ pages: [], need: [] })), CONTEXT)), "HlrcPageRequest: page request needs 1..64 pages");
+  assert.is(codecError(() => decodeMessage(encodeMessage(request({ pages: [17, 24], need: [] })), CONTEXT)), "HlrcPageRequest: page request names page 24, outside the shared region");
+  assert.is(codecError(() => decodeMessage(encodeMessage(request({ pages: [17], need: [[2, 0]] })), CONTEXT)), "HlrcPageRequest: page request need entries must be [node below 4, interval >= 1]");
+  const reply = { kind: MessageKind.HlrcPageReply, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(1500) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(reply), CONTEXT)), "HlrcPageReply: pages payload of 1500 bytes, expected 1..64 whole pages of 1024 bytes");
 });
 
 Validation("a diff that does not fit the page is refused", () => {
