@@ -172,19 +172,33 @@ export class HlrcProtocol implements Coherence {
   }
 
   fault(first: number, last: number, access: Access): Future<void> {
-    return flow(this.faultSteps(first, last, access));
+    return Future.try(() => {
+      this.endpoint.check();
+      checkFaultRange(this.port, first, last);
+      for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
+      for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) return flow(this.faultSteps(first, last, access));
+      // Every page is valid here (a write to read-only pages): decided at once, no message.
+      this.open(first, last, access, this.againEnd(last, access));
+    });
+  }
+
+  /** A write to a page this node wrote in its last interval is likely a sweep over them again: the run of them that follows. */
+  private againEnd(last: number, access: Access): number {
+    let again = last;
+    if (access === Access.Write) while (again + 1 < last + PREFETCH_PAGES && this.recent.has(again + 1)) again++;
+    return again;
   }
 
   private *faultSteps(first: number, last: number, access: Access): Flow<void> {
-    this.endpoint.check();
-    checkFaultRange(this.port, first, last);
-    for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
     const misses: number[] = [];
     for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) misses.push(p);
-    // A write to a page this node wrote in its last interval is likely a sweep over them again.
-    let again = last;
-    if (access === Access.Write) while (again + 1 < last + PREFETCH_PAGES && this.recent.has(again + 1)) again++;
-    if (misses.length > 0) yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
+    const again = this.againEnd(last, access);
+    yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
+    this.open(first, last, access, again);
+  }
+
+  /** The faulted pages, valid now, get the access asked for; a write sweep opens the pages ahead. */
+  private open(first: number, last: number, access: Access, again: number): void {
     for (let p = first; p <= last; p++) {
       if (access === Access.Write) {
         if (this.port.protection(p) !== Protection.ReadWrite) this.openWrite(p, false);

@@ -168,18 +168,31 @@ export class LrcProtocol implements Coherence {
   }
 
   fault(first: number, last: number, access: Access): Future<void> {
-    return flow(this.faultSteps(first, last, access));
+    return Future.try(() => {
+      this.endpoint.check();
+      checkFaultRange(this.port, first, last);
+      for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) return flow(this.faultSteps(first, last, access));
+      // Every page is valid here (a write to read-only pages): decided at once, no message.
+      this.open(first, last, access, this.againEnd(last, access));
+    });
+  }
+
+  /** A write to a page this node wrote lately is likely the start of the same sweep again: the run of pages it wrote lately that follows. */
+  private againEnd(last: number, access: Access): number {
+    return access === Access.Write ? this.pages.recentRunEnd(last, PREFETCH_PAGES) : last;
   }
 
   private *faultSteps(first: number, last: number, access: Access): Flow<void> {
-    this.endpoint.check();
-    checkFaultRange(this.port, first, last);
     const misses: number[] = [];
     for (let p = first; p <= last; p++) if (this.port.protection(p) === Protection.None) misses.push(p);
-    // A write to a page this node wrote lately is likely the start of the same sweep again: bring
-    // in and open the run of pages it wrote lately that follows, not just the sweep so far.
-    const again = access === Access.Write ? this.pages.recentRunEnd(last, PREFETCH_PAGES) : last;
-    if (misses.length > 0) yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
+    // Bring in and open the run of pages written lately that follows, not just the sweep so far.
+    const again = this.againEnd(last, access);
+    yield* this.validate(misses, Math.max(again, this.missAhead.next(first, last)), access);
+    this.open(first, last, access, again);
+  }
+
+  /** The faulted pages, valid now, get the access asked for; a write sweep opens the pages ahead. */
+  private open(first: number, last: number, access: Access, again: number): void {
     const interval = this.store.vt[this.node] + 1;
     for (let p = first; p <= last; p++) {
       if (access === Access.Write) {
