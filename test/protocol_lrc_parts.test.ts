@@ -52,6 +52,51 @@ Diffs("regularly scattered changes take the repeat form, irregular ones the mask
   }
 });
 
+/** The sizes of the three forms of the diff twin → page, word by word: the form encodeWritten must pick and its length. */
+function expectedForm(twin: Uint32Array, page: Uint32Array): [string, number] {
+  const n = page.length;
+  const m = Math.ceil(n / 32);
+  const masks = new Uint32Array(m);
+  let changed = 0;
+  let runs = 0;
+  for (let i = 0; i < n; i++) {
+    if (twin[i] === page[i]) continue;
+    changed++;
+    masks[i >>> 5] |= 1 << (i & 31);
+    if (i === 0 || twin[i - 1] === page[i - 1]) runs++;
+  }
+  if (changed === 0) return ["runs", 0];
+  let pairs = 0;
+  for (let j = 0; j < m; j++) if (j === 0 || masks[j] !== masks[j - 1]) pairs++;
+  const repeat = 1 + 2 * pairs;
+  if (repeat < m && repeat < runs) return ["repeat", 4 * (repeat + changed)];
+  if (m < runs) return ["mask", 4 * (m + changed)];
+  return ["runs", 4 * (runs + changed)];
+}
+
+Diffs("random changes: every diff restores the page from its twin, carries only changed words, and takes the smallest form", () => {
+  let seed = 12345;
+  const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const pageBytes of [1024, 4096, 65536]) {
+    for (let trial = 0; trial < 60; trial++) {
+      const n = pageBytes / 4;
+      const twin = new Uint32Array(n).map(() => (next() < 0.5 ? 0 : (next() * 2 ** 32) >>> 0));
+      const page = twin.slice();
+      const pattern = trial % 6;
+      if (pattern === 1) for (let k = 0; k < 1 + next() * 8; k++) page[Math.floor(next() * n)] ^= 1; // a few scattered words
+      if (pattern === 2) page.fill(7, Math.floor(next() * n / 2), Math.floor(n / 2 + next() * n / 2)); // one long run
+      if (pattern === 3) for (let i = 0; i < n; i += 4) page[i] += 1; // every fourth word
+      if (pattern === 4) for (let i = 0; i < n; i++) if (next() < 0.3) page[i] = ~page[i] >>> 0; // dense noise
+      if (pattern === 5) { page[0] += 1; page[n - 1] += 1; } // first and last word
+      const diff = encodeWritten(new Uint8Array(twin.buffer), new Uint8Array(page.buffer));
+      assert.equal([diff.form, diff.bytes.byteLength], expectedForm(twin, page), `page ${pageBytes}, trial ${trial}`);
+      const target = new Uint8Array(twin.slice().buffer);
+      applyWordDiff(target, diff, true);
+      assert.ok(target.every((b, i) => b === new Uint8Array(page.buffer)[i]), `page ${pageBytes}, trial ${trial}: the diff restores the page`);
+    }
+  }
+});
+
 Diffs("an unchanged page gives an empty diff", () => {
   const diff = encodeWritten(words({ 3: 3 }), words({ 3: 3 }));
   assert.equal([diff.form, diff.bytes.byteLength], ["runs", 0]);

@@ -48,7 +48,7 @@ import { PageCopies } from "../release/copies.js";
 import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
-import { applyWordDiff, encodeWritten } from "../release/word_diff.js";
+import { applyWordDiff, encodeWritten, samePage } from "../release/word_diff.js";
 import { MAX_PAGES_PAYLOAD } from "../codec_checks.js";
 import type { HlrcPageRequestBody } from "./wire.js";
 
@@ -345,7 +345,7 @@ export class HlrcProtocol implements Coherence {
       const home = this.homeOf(page);
       if (home === this.node) {
         // Opened ahead at its home: the twin only says whether the kernel wrote it.
-        if (!sameBytes(twin, this.port.page(page))) written.push(page);
+        if (!samePage(twin, this.port.page(page))) written.push(page);
         this.copies.release(twin);
         continue;
       }
@@ -610,14 +610,6 @@ export class HlrcProtocol implements Coherence {
     if (this.early.length < MAX_HELD) this.early.push(handle);
     else this.endpoint.dropStale();
   }
-}
-
-/** Whether two pages hold the same bytes, compared a word at a time. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 export function createHlrc(options: HlrcOptions): Coherence {

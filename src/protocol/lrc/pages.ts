@@ -23,7 +23,7 @@
 import { Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
 import { PageCopies } from "../release/copies.js";
-import { encodeWritten, type WordDiff } from "../release/word_diff.js";
+import { encodeWritten, samePage, type WordDiff } from "../release/word_diff.js";
 import { LrcStateError } from "../errors.js";
 import type { WriteNotice } from "../release/intervals.js";
 
@@ -281,10 +281,7 @@ export class LrcPages {
   /** Whether a speculative twin shows `page` unwritten; if so the twin is dropped. */
   private unchanged(page: number): boolean {
     const twin = this.twins.get(page)!;
-    const a = new Uint32Array(twin.bytes.buffer, twin.bytes.byteOffset, twin.bytes.byteLength >>> 2);
-    const p = this.port.page(page);
-    const b = new Uint32Array(p.buffer, p.byteOffset, p.byteLength >>> 2);
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    if (!samePage(twin.bytes, this.port.page(page))) return false;
     this.twins.delete(page);
     this.copies.release(twin.bytes);
     return true;

@@ -18,6 +18,7 @@
  * this granularity), big-endian hosts (headers and masks are read as host-order words).
  */
 import { applyDiff, DiffError, diffStats } from "../diff.js";
+import { firstChange, NEWER_AT, SCAN_BLOCK_BYTES, scratch as scanBytes, scratchWords } from "../diff_scan.js";
 
 export type DiffForm = "runs" | "mask" | "repeat";
 
@@ -36,40 +37,61 @@ export function maskWords(pageBytes: number): number {
   return Math.ceil(pageBytes / 4 / 32);
 }
 
-// Scratch for encodeWritten, which runs to completion synchronously: a diff of an n-word page
-// takes at most n + 1 words in runs form (each run header is paid for by an unchanged word after
-// the run, or is the one extra word), and n/32 + n in mask form.
-let scratch = new Uint32Array(0);
+// Output scratch for encodeWritten, which runs to completion synchronously: the mask words, then
+// the changed words (at most n/32 + n words); and the runs form (at most n + 1 words: each run
+// header is paid for by an unchanged word after the run, or is the one extra word).
+let out = new Uint32Array(0);
+let runsOut = new Uint32Array(0);
 
-/** The words of `page` that differ from `twin`, in the smaller form. */
+/** Whether two copies of a page hold the same bytes (compared by the SIMD scan). */
+export function samePage(a: Uint8Array, b: Uint8Array): boolean {
+  scanBytes.set(a, 0);
+  scanBytes.set(b, NEWER_AT);
+  return firstChange(0, b.byteLength) >= b.byteLength;
+}
+
+/**
+ * The words of `page` that differ from `twin`, in the smallest form. Both are copied into the
+ * scan's scratch memory (diff_scan.ts), whose SIMD scan skips equal 64-byte blocks: a page with a
+ * few changed words is mostly compared, 16 bytes per instruction, and only the blocks that differ
+ * are read word by word.
+ */
 export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
-  const n = page.byteLength >>> 2;
-  const a = wordsOf(twin);
-  const b = wordsOf(page);
-  const m = maskWords(page.byteLength);
-  if (scratch.length < m + n + 1) scratch = new Uint32Array(m + n + 1);
-  const out = scratch;
-  // One pass, a mask word (32 page words) at a time, writes the mask form (branch-free compares,
-  // then the changed words by their bits) and counts the runs the other form would need: the
-  // set bits whose lower neighbour (the previous word) is clear.
+  const bytes = page.byteLength;
+  const n = bytes >>> 2;
+  const m = maskWords(bytes);
+  if (out.length < m + n + 1) {
+    out = new Uint32Array(m + n + 1);
+    runsOut = new Uint32Array(n + 1);
+  }
+  scanBytes.set(twin, 0);
+  scanBytes.set(page, NEWER_AT);
+  const w = scratchWords;
+  const newer = NEWER_AT >>> 2;
+  out.fill(0, 0, m);
+  let any = false;
+  for (let i = firstChange(0, bytes); i < bytes; i = firstChange(i + SCAN_BLOCK_BYTES, bytes)) {
+    any = true;
+    const end = (i >>> 2) + SCAN_BLOCK_BYTES / 4;
+    for (let k = i >>> 2; k < end; k++) if (w[k] !== w[newer + k]) out[k >>> 5] |= 1 << (k & 31);
+  }
+  if (!any) return { form: "runs", bytes: new Uint8Array(0) };
+  // The changed words after the masks, and the runs the runs form would need: the set bits whose
+  // lower neighbour (the previous word) is clear.
   let k = m;
   let runs = 0;
   let carry = 0;
   for (let j = 0; j < m; j++) {
-    const base = j << 5;
-    const end = Math.min(32, n - base);
-    let mask = 0;
-    for (let bit = 0; bit < end; bit++) {
-      const d = a[base + bit] ^ b[base + bit];
-      mask |= ((d | -d) >>> 31) << bit;
+    const mask = out[j];
+    if (mask === 0) {
+      carry = 0;
+      continue;
     }
-    out[j] = mask;
     runs += popcount(mask & ~((mask << 1) | carry));
     carry = mask >>> 31;
-    for (let x = mask; x !== 0; x &= x - 1) out[k++] = b[base + 31 - Math.clz32(x & -x)];
+    const base = newer + (j << 5);
+    for (let x = mask; x !== 0; x &= x - 1) out[k++] = w[base + 31 - Math.clz32(x & -x)];
   }
-  const changed = k - m;
-  if (changed === 0) return { form: "runs", bytes: new Uint8Array(0) };
   let pairs = 0;
   for (let j = 0; j < m; j++) if (j === 0 || out[j] !== out[j - 1]) pairs++;
   const repeat = 1 + 2 * pairs;
@@ -78,16 +100,20 @@ export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
   let length = 0;
   let i = 0;
   while (i < n) {
-    if (a[i] === b[i]) {
+    if (out[i >>> 5] === 0) {
+      i = (i | 31) + 1;
+      continue;
+    }
+    if (((out[i >>> 5] >>> (i & 31)) & 1) === 0) {
       i++;
       continue;
     }
     const start = i;
-    while (i < n && a[i] !== b[i]) i++;
-    out[length++] = (start | ((i - start) << 16)) >>> 0;
-    for (let j = start; j < i; j++) out[length++] = b[j];
+    while (i < n && ((out[i >>> 5] >>> (i & 31)) & 1) !== 0) i++;
+    runsOut[length++] = (start | ((i - start) << 16)) >>> 0;
+    for (let j = start; j < i; j++) runsOut[length++] = w[newer + j];
   }
-  return { form: "runs", bytes: new Uint8Array(out.slice(0, length).buffer) };
+  return { form: "runs", bytes: new Uint8Array(runsOut.slice(0, length).buffer) };
 }
 
 /** The repeat form of a mask-form diff held in `out[0..k)` with `m` mask words forming `pairs` runs. */
