@@ -17,7 +17,7 @@
  * interleaved) and the median of the repetitions' medians reported, with each repetition listed.
  */
 import { fileURLToPath } from "node:url";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";

@@ -21,8 +21,8 @@
  */
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { runCluster } from "../src/cli/cluster.js";
-import { PROTOCOL_NAMES } from "../src/cli/run_job.js";
+import { runCluster } from "../src/cluster/cluster.js";
+import { PROTOCOL_NAMES } from "../src/cluster/run_job.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";

@@ -18,9 +18,9 @@ export { NodeThread, type NodeResult, type NodeRunOptions } from "./runtime/node
 export type { NodeSpec, ProtocolSpec, RuntimeStats } from "./runtime/worker_node.js";
 export { loadKernelModule, parseRunArguments, type KernelModule } from "./runtime/kernel_module.js";
 export { FaultTimeoutError, KernelArgumentError, KernelModuleError, KernelTrapError, SyncWaitError, WorkerExitError } from "./runtime/errors.js";
-export { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./cli/run_job.js";
-export { runCluster, type ClusterOptions } from "./cli/cluster.js";
-export type { JobResult, NodeStats, PerNodeResult } from "./cli/job.js";
+export { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./cluster/run_job.js";
+export { runCluster, type ClusterOptions } from "./cluster/cluster.js";
+export type { JobResult, NodeStats, PerNodeResult } from "./cluster/job.js";
 
 // Coherence protocols
 export { createProtocol, PROTOCOLS } from "./protocol/index.js";

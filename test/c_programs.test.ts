@@ -13,8 +13,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ABI_VERSION, computeLayout, decodeMetadata, MetadataError } from "../src/abi.js";
-import { runCluster } from "../src/cli/cluster.js";
-import { runJob } from "../src/cli/run_job.js";
+import { runCluster } from "../src/cluster/cluster.js";
+import { runJob } from "../src/cluster/run_job.js";
 import { parseRunArguments } from "../src/runtime/kernel_module.js";
 import { kernel, ROOT } from "./helpers/kernels.js";
 

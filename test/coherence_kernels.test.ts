@@ -4,8 +4,8 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runJob } from "../src/cli/run_job.js";
-import { runCluster } from "../src/cli/cluster.js";
+import { runJob } from "../src/cluster/run_job.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { kernel } from "./helpers/kernels.js";
 import { natsOrSkip } from "./helpers/nats.js";
 

@@ -7,7 +7,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import type { NodeThread } from "../src/runtime/node_thread.js";
 import { HostWord } from "../src/runtime/reactor.js";
 import { kernel } from "./helpers/kernels.js";

@@ -8,7 +8,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, readdirSync } from "node:fs";
 import { getPriority } from "node:os";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { currentThreadId, deprioritizeHelpers, HelperNiceError, helperNice } from "../src/runtime/helper_threads.js";
 import { workerThreadIds } from "../src/runtime/worker_pool.js";
 import { kernel } from "./helpers/kernels.js";

@@ -5,7 +5,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { PROTOCOLS } from "../src/protocol/index.js";
 import { SUITE } from "./helpers/suite.js";
 import { buildSuiteKernel, typedArgs } from "./helpers/suite_build.js";

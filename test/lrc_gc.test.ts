@@ -5,7 +5,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runJob } from "../src/cli/run_job.js";
+import { runJob } from "../src/cluster/run_job.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
 import { within } from "./helpers/expect.js";
 import { kernel } from "./helpers/kernels.js";

@@ -6,9 +6,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { makeRow } from "../src/cli/bench/rows.js";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { formatJob } from "../src/cli/report.js";
-import { runJob } from "../src/cli/run_job.js";
+import { runJob } from "../src/cluster/run_job.js";
 import { within } from "./helpers/expect.js";
 import { kernel } from "./helpers/kernels.js";
 import { runLrcWithGcBound } from "./helpers/lrc_job.js";

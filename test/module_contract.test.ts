@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeLayout } from "../src/abi.js";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernel } from "../src/instrument/build.js";
 import { checkModuleContract, ModuleContractError } from "../src/instrument/module_contract.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { ControlChannel, ControlTopic } from "../src/cli/control_channel.js";
-import { Heartbeat, NodeLostError, PeerFailedError } from "../src/cli/heartbeat.js";
-import { parseNatsAuth } from "../src/cli/nats_auth.js";
+import type { ControlChannel, ControlTopic } from "../src/cluster/control_channel.js";
+import { Heartbeat, NodeLostError, PeerFailedError } from "../src/cluster/heartbeat.js";
+import { parseNatsAuth } from "../src/cluster/nats_auth.js";
 import { nodeCommand } from "../src/cli/node_command.js";
 import { UsageError } from "../src/cli/options.js";
 import {
@@ -22,7 +22,7 @@ import {
   type Fingerprint,
   type Joiner,
   type Member,
-} from "../src/cli/rendezvous.js";
+} from "../src/cluster/rendezvous.js";
 
 /** An in-memory control bus: every message goes to every subscriber of its topic, JSON round-tripped, on a later turn. */
 class FakeBus {

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { expandParmacs } from "../src/instrument/parmacs_m4.js";
 import { CompilerNotFoundError } from "../src/instrument/compile_c.js";

@@ -12,7 +12,7 @@ import { InvalidProtocolOptionError, UnallocatedPageError } from "../src/protoco
 import { createIvy } from "../src/protocol/ivy.js";
 import { createMigrate } from "../src/protocol/migrate.js";
 import { AllocationPlacement, createPlacement } from "../src/protocol/placement.js";
-import { runCluster } from "../src/cli/cluster.js";
+import { runCluster } from "../src/cluster/cluster.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
 import { kernel } from "./helpers/kernels.js";

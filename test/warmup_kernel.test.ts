@@ -5,8 +5,8 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runCluster } from "../src/cli/cluster.js";
-import { PROTOCOL_NAMES } from "../src/cli/run_job.js";
+import { runCluster } from "../src/cluster/cluster.js";
+import { PROTOCOL_NAMES } from "../src/cluster/run_job.js";
 import { WARM_UP_KERNEL, warmUpResult } from "../src/cli/bench/suite.js";
 import { kernel } from "./helpers/kernels.js";
 

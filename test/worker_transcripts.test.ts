@@ -6,7 +6,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runLocalJob } from "../src/cli/job.js";
+import { runLocalJob } from "../src/cluster/job.js";
 import { ringNetwork } from "../src/transport/ring_network.js";
 import { kernel } from "./helpers/kernels.js";
 

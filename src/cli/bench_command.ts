@@ -10,7 +10,7 @@ import { runBench, type BenchResult } from "./bench/runner.js";
 import { BENCH_SUITE, C_BENCH_SUITE } from "./bench/suite.js";
 import { wrap } from "./build_command.js";
 import { parseCommandLine, UsageError } from "./options.js";
-import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "./run_job.js";
+import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "../cluster/run_job.js";
 
 export const BENCH_HELP = `usage: dsm bench [options]
 

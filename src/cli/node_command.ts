@@ -4,13 +4,13 @@
  */
 import { parseRunArguments } from "../runtime/kernel_module.js";
 import { LAYOUT_OPTIONS } from "./build_command.js";
-import { sumStats, type JobResult } from "./job.js";
-import { runMemberNode } from "./member_node.js";
-import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
+import { sumStats, type JobResult } from "../cluster/job.js";
+import { runMemberNode } from "../cluster/member_node.js";
+import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "../cluster/nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 import { loadKernel } from "./run_command.js";
-import { PROTOCOL_NAMES } from "./run_job.js";
+import { PROTOCOL_NAMES } from "../cluster/run_job.js";
 
 export const NODE_HELP = `usage: dsm node <kernel.ts|kernel.c|kernel.wasm> --nats URL[,URL] --job ID --nodes N [options] -- [run arguments]
 

@@ -1,4 +1,4 @@
-import type { JobResult } from "./job.js";
+import type { JobResult } from "../cluster/job.js";
 
 /** A short human summary of one job. */
 export function formatJob(job: JobResult): string {

@@ -3,8 +3,8 @@
  * node, inside its worker: one node with the solo protocol, several with `protocol` over the
  * embedded ring network.
  */
-import { runCluster } from "../../src/cli/cluster.js";
-import { runLocalJob, type JobResult } from "../../src/cli/job.js";
+import { runCluster } from "../../src/cluster/cluster.js";
+import { runLocalJob, type JobResult } from "../../src/cluster/job.js";
 import type { ChaosCounters } from "../../src/runtime/chaos.js";
 import type { KernelModule } from "../../src/runtime/kernel_module.js";
 import { typedArgs } from "./suite_build.js";

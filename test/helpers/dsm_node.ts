@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { runJob } from "../../src/cli/run_job.js";
+import { runJob } from "../../src/cluster/run_job.js";
 import { parseRunArguments, type KernelModule } from "../../src/runtime/kernel_module.js";
 import { ROOT } from "./kernels.js";
 

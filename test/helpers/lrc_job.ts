@@ -1,5 +1,5 @@
 /** Runs a kernel on embedded nodes of lrc with a chosen garbage-collection bound (for the GC tests). */
-import { runLocalJob } from "../../src/cli/job.js";
+import { runLocalJob } from "../../src/cluster/job.js";
 import type { KernelModule } from "../../src/runtime/kernel_module.js";
 
 export async function runLrcWithGcBound(module: KernelModule, args: (number | bigint)[], nodes: number, gcBytes: number, job = 5) {

@@ -11,8 +11,8 @@
  * `{nodes}` in the program's arguments becomes the job's node count.
  */
 import { readFileSync, writeSync } from "node:fs";
-import { runCluster } from "../../src/cli/cluster.js";
-import { runJob } from "../../src/cli/run_job.js";
+import { runCluster } from "../../src/cluster/cluster.js";
+import { runJob } from "../../src/cluster/run_job.js";
 import { loadKernelModule } from "../../src/runtime/kernel_module.js";
 
 const [path, runs, separator, ...template] = process.argv.slice(2);

@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { BENCH_SUITE, type BenchKernel } from "../../src/cli/bench/suite.js";
-import { jsonValue } from "../../src/cli/job.js";
+import { jsonValue } from "../../src/cluster/job.js";
 import * as dense from "./reference_dense.js";
 import * as irregular from "./reference_irregular.js";
 

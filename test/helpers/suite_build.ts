@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
 import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type Layout, type LayoutOptions, type Metadata, type WasmNumType } from "../../src/abi.js";
-import { runLocalJob, type JobResult } from "../../src/cli/job.js";
+import { runLocalJob, type JobResult } from "../../src/cluster/job.js";
 import type { BuildOptions } from "../../src/instrument/build.js";
 import { compileKernel } from "../../src/instrument/compile.js";
 import { withCustomSection } from "../../src/instrument/custom_section.js";

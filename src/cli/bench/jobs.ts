@@ -12,9 +12,9 @@ import { parseRunArguments, type KernelModule, type RunArgument } from "../../ru
 import { LocalNetwork } from "../../transport/local_transport.js";
 import { NatsTransport } from "../../transport/nats_transport.js";
 import type { Transport } from "../../transport/transport.js";
-import { newJobName } from "../job_id.js";
+import { newJobName } from "../../cluster/job_id.js";
 import { UsageError } from "../options.js";
-import { runJob } from "../run_job.js";
+import { runJob } from "../../cluster/run_job.js";
 import type { JacobiBaselines } from "./baselines.js";
 import type { MpiJacobi } from "./mpi.js";
 import type { BuiltKernel } from "./build_cache.js";

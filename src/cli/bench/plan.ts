@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseChoice, parseInteger, parseSize, UsageError } from "../options.js";
-import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "../run_job.js";
+import { PROTOCOL_NAMES, TRANSPORT_NAMES } from "../../cluster/run_job.js";
 import { BENCH_SUITE, benchKernel, C_BENCH_SUITE, kernelAt, languageOf, SIZE_NAMES, type BenchKernel, type SizeName } from "./suite.js";
 
 export interface BenchPlan {

@@ -8,7 +8,7 @@
  */
 import { accessSync, constants } from "node:fs";
 import type { NatsTransportOptions } from "../transport/nats_transport.js";
-import { UsageError } from "./options.js";
+import { UsageError } from "../cli/options.js";
 
 /** What a node passes to NatsTransport (and to its control connection) to authenticate. */
 export type NatsAuth = Pick<NatsTransportOptions, "user" | "pass" | "token" | "nkeySeedFile" | "credsFile" | "tls">;
