@@ -231,15 +231,17 @@ export class HlrcProtocol implements Coherence {
 
   /**
    * Right after a barrier, the kernel still parked: the pages this node wrote in its last
-   * interval are brought up to date (those other nodes wrote too, fetched from their homes, one
-   * request per home) and opened for writing, so that a phase loop rewriting them starts without
-   * a fault per page. One the kernel leaves unwritten leaves no notice.
+   * interval that other nodes wrote too (invalidated by their notices: false sharing, a shared
+   * boundary) are brought up to date, one request per home, and opened for writing, so that a
+   * phase loop rewriting them starts without a fault per page. One the kernel leaves unwritten
+   * leaves no notice. Pages only this node writes are left to the write sweep of the first fault
+   * (a phase that wrote them once, e.g. an initialisation, does not twin them all again).
    */
   private *reopen(): Flow<void> {
     if (this.recent.size === 0) return;
-    const pages = [...this.recent].sort((a, b) => a - b).slice(0, REOPEN_PAGES);
-    const stale = pages.filter((p) => this.port.protection(p) === Protection.None && !this.placement.pending(p));
-    if (stale.length > 0) yield* this.validate(stale, stale[stale.length - 1], Access.Write);
+    const pages = [...this.recent].filter((p) => this.port.protection(p) === Protection.None && !this.placement.pending(p)).sort((a, b) => a - b).slice(0, REOPEN_PAGES);
+    if (pages.length === 0) return;
+    yield* this.validate(pages, pages[pages.length - 1], Access.Write);
     for (const p of pages) {
       if (this.port.protection(p) !== Protection.ReadOnly) continue;
       this.openWrite(p, true);
