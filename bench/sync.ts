@@ -13,7 +13,7 @@
  * own connection to a private nats-server on loopback. Barrier and lock messages are a 32-byte
  * header and a few words, so the raw round trip is of RAW_PAYLOAD bytes. Every protocol has the
  * same barriers and token locks (src/protocol/sync.ts), so diff stands for ivy and migrate too;
- * lrc also carries write notices through barriers and lock grants.
+ * lrc and hlrc also carry write notices through barriers and lock grants.
  *
  * Every case is repeated (REPS, interleaved with the raw round trip) and the median reported with
  * each repetition listed; each job first runs WARM_UP untimed operations. 4 nodes on a machine
@@ -40,7 +40,7 @@ const WARM_UP = Math.max(1, Math.floor(OPS / 4));
 const REPS = countFromEnv("DSM_BENCH_REPS", 3);
 const TRANSPORTS = transportsFromEnv();
 /** Protocols, comma-separated (DSM_BENCH_PROTOCOLS); diff stands for ivy and migrate too. */
-const PROTOCOLS = (process.env.DSM_BENCH_PROTOCOLS ?? "diff,lrc").split(",").map((p) => p.trim());
+const PROTOCOLS = (process.env.DSM_BENCH_PROTOCOLS ?? "diff,lrc,hlrc").split(",").map((p) => p.trim());
 for (const p of PROTOCOLS) {
   if (!(PROTOCOL_NAMES as readonly string[]).includes(p)) throw new Error(`DSM_BENCH_PROTOCOLS: unknown protocol "${p}"; give some of ${PROTOCOL_NAMES.join(", ")}`);
 }
