@@ -1,7 +1,8 @@
 /**
- * C kernels over the NATS transport: the C FFT as two node processes over a private nats-server
- * gives, bit for bit, what the AssemblyScript FFT gives on one node (test/c_kernels.test.ts
- * checks the embedded transport).
+ * C kernels over the NATS transport: each C kernel as node processes over a private nats-server
+ * gives, bit for bit, what its AssemblyScript twin gives on one node (the checksums pinned in
+ * test/c_kernels.test.ts, which checks them against the twins on the embedded transport). The
+ * protocols rotate over the kernels so that every protocol carries a C kernel over NATS.
  *
  * Needs nats-server and Debian's clang 14 toolchain for wasm; without either the test says
  * SKIPPED, and fails under CI=true.
@@ -44,5 +45,28 @@ Nats("the C FFT on 2 node processes over a private nats-server, with lrc, equals
   assert.equal([job.result, job.kernel, job.transport, job.perNode.length], [FFT_LOGN6, "fft2d.c", "nats", 2]);
   assert.ok(job.perNode.every((n: { stats: { messages: number } }) => n.stats.messages > 0));
 });
+
+/** Each C kernel, its arguments and checksum (test/c_kernels.test.ts TWINS), a protocol and a node count. */
+const CASES = [
+  { file: "jacobi.c", args: ["40", "6"], checksum: 14742.4443359375, protocol: "hlrc", nodes: 3 },
+  { file: "matmul.c", args: ["37"], checksum: 2564.5, protocol: "ivy", nodes: 2 },
+  { file: "intsort.c", args: ["4096", "20", "7"], checksum: "1558523018044967986", protocol: "diff", nodes: 2 },
+  { file: "jacobi.c", args: ["40", "6"], checksum: 14742.4443359375, protocol: "migrate", nodes: 2 },
+];
+
+for (const c of CASES) {
+  Nats(`${c.file} on ${c.nodes} node processes over NATS, with ${c.protocol}, equals its AssemblyScript twin`, () => {
+    const why = missing();
+    if (why) {
+      if (process.env.CI === "true") assert.unreachable(`required in CI: ${why}`);
+      console.error(`SKIPPED (${why}): C kernel over NATS`);
+      return;
+    }
+    const r = dsm("run", join(ROOT, "assembly/kernels/c", c.file), "--nodes", String(c.nodes), "--protocol", c.protocol, "--transport", "nats", "--json", "--", ...c.args);
+    assert.is(r.code, 0, r.err);
+    const job = JSON.parse(r.out);
+    assert.equal([job.result, job.protocol, job.transport, job.perNode.length], [c.checksum, c.protocol, "nats", c.nodes]);
+  });
+}
 
 Nats.run();
