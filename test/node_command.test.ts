@@ -9,7 +9,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { ControlChannel, ControlTopic } from "../src/cluster/control_channel.js";
 import { Heartbeat, NodeLostError, PeerFailedError } from "../src/cluster/heartbeat.js";
-import { parseNatsAuth } from "../src/cluster/nats_auth.js";
+import { parseNatsAuth } from "../src/cli/nats_auth.js";
 import { nodeCommand } from "../src/cli/node_command.js";
 import { UsageError } from "../src/cli/options.js";
 import {

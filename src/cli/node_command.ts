@@ -6,7 +6,7 @@ import { parseRunArguments } from "../runtime/kernel_module.js";
 import { LAYOUT_OPTIONS } from "./build_command.js";
 import { sumStats, type JobResult } from "../cluster/job.js";
 import { runMemberNode } from "../cluster/member_node.js";
-import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "../cluster/nats_auth.js";
+import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 import { loadKernel } from "./run_command.js";

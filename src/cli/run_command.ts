@@ -5,7 +5,7 @@ import { isCSource } from "../instrument/compile_c.js";
 import { buildOptionsFrom, checkSources, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "../cluster/run_job.js";
 import { runNatsJob } from "../cluster/nats_job.js";
-import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "../cluster/nats_auth.js";
+import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
 

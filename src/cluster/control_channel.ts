@@ -10,7 +10,7 @@
 import { connect, ErrorCode, type NatsConnection, type NatsError } from "nats";
 import { NatsAuthError, NatsConnectError } from "../transport/errors.js";
 import { natsConnectionOptions } from "../transport/nats_transport.js";
-import type { NatsAuth } from "./nats_auth.js";
+import type { NatsAuth } from "../transport/nats_transport.js";
 
 export type ControlTopic = "hello" | "hb";
 

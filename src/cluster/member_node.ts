@@ -23,7 +23,7 @@ import { NatsControlChannel } from "./control_channel.js";
 import { Heartbeat } from "./heartbeat.js";
 import { jobNumber } from "./job_id.js";
 import { jsonValue, type PerNodeResult } from "./job.js";
-import type { NatsAuth } from "./nats_auth.js";
+import type { NatsAuth } from "../transport/nats_transport.js";
 import { Rendezvous, type Fingerprint, type Member } from "./rendezvous.js";
 
 export interface MemberNodeConfig {

@@ -11,7 +11,7 @@ import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import { DEFAULT_SYNC_TIMEOUT_MS } from "./cluster.js";
 import { newJobName } from "./job_id.js";
 import { sumStats, type JobResult, type PerNodeResult } from "./job.js";
-import type { NatsAuth } from "./nats_auth.js";
+import type { NatsAuth } from "../transport/nats_transport.js";
 import type { NodeProcessConfig, NodeProcessReport } from "./node_process.js";
 import type { JobRequest } from "./run_job.js";
 

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { loadKernelModule } from "../runtime/kernel_module.js";
 import { spinMicrosFor, type PerNodeResult } from "./job.js";
 import { runMemberNode } from "./member_node.js";
-import type { NatsAuth } from "./nats_auth.js";
+import type { NatsAuth } from "../transport/nats_transport.js";
 
 export interface NodeProcessConfig {
   kernelPath: string;

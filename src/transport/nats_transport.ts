@@ -94,6 +94,9 @@ export interface NatsTransportOptions {
   onStatus?: (event: { type: string; data: unknown }) => void;
 }
 
+/** What a node passes to NatsTransport (and to its control connection) to authenticate. */
+export type NatsAuth = Pick<NatsTransportOptions, "user" | "pass" | "token" | "nkeySeedFile" | "credsFile" | "tls">;
+
 const JOB_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** The subject that carries messages to `nodeId` of `job`. */

@@ -7,11 +7,9 @@
  * is a usage error naming the option and the path rather than a failure inside the client.
  */
 import { accessSync, constants } from "node:fs";
-import type { NatsTransportOptions } from "../transport/nats_transport.js";
-import { UsageError } from "../cli/options.js";
+import type { NatsAuth } from "../transport/nats_transport.js";
+import { UsageError } from "./options.js";
 
-/** What a node passes to NatsTransport (and to its control connection) to authenticate. */
-export type NatsAuth = Pick<NatsTransportOptions, "user" | "pass" | "token" | "nkeySeedFile" | "credsFile" | "tls">;
 
 /** parseArgs declarations of the credential and TLS options. */
 export const NATS_AUTH_OPTIONS = {
