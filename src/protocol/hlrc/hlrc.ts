@@ -47,21 +47,13 @@ import { SyncService } from "../sync.js";
 import { PageCopies } from "../release/copies.js";
 import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
-import { decodeIntervalDiffs, encodeIntervalDiffs, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
-import { applyWordDiff, encodeWritten, samePage } from "../release/word_diff.js";
+import { encodeIntervalDiffs, forEachPage, pageRuns, type IntervalDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
+import { encodeWritten, samePage } from "../release/word_diff.js";
 import { MAX_PAGES_PAYLOAD } from "../codec_checks.js";
 import type { HlrcPageRequestBody } from "./wire.js";
-
-/** Most requests a home holds while it waits for flushes, and most messages held before start. */
-const MAX_HELD = 10_000;
+import { HomeRole, MAX_HELD } from "./home.js";
 
 export type HlrcOptions = ProtocolOptions;
-
-/** A page request the home cannot answer yet, or a wait of the home's own kernel. */
-interface Waiter {
-  need: ReadonlyMap<number, number>;
-  ready: () => void;
-}
 
 export class HlrcProtocol implements Coherence {
   private readonly port: PagePort;
@@ -103,18 +95,12 @@ export class HlrcProtocol implements Coherence {
   private recent = new Set<number>();
   /** Per page: writer → the newest interval of its writes this node's copy lacks. */
   private readonly need = new Map<number, Map<number, number>>();
-  /** Home role: pages of this home some other node has fetched (their writes here get notices). */
-  private readonly tracked: Uint8Array;
-  /** Home role: per writer, the last interval whose flush to this home is applied. */
-  private readonly applied: number[];
+  /** The master copies of the pages homed here (home.ts). */
+  private readonly home: HomeRole;
   /** Writer role: per home, the last interval flushed to it. */
   private readonly flushed: number[];
   /** Flushes not yet acknowledged. */
   private readonly inFlight = new Set<Future<Message>>();
-  /** Home role: requests and waits for flushes not yet applied. */
-  private waiters: Waiter[] = [];
-  /** Requests for pages this node will home once its kernel allocates them. */
-  private unplaced: Message[] = [];
   private readonly missAhead: Sweep;
   private readonly writeAhead: Sweep;
   /** Vector time after the previous barrier, and after the one before it. */
@@ -132,8 +118,6 @@ export class HlrcProtocol implements Coherence {
     this.timeoutMs = timeoutMs;
     this.store = new IntervalStore(this.node, this.nodeCount);
     this.copies = new PageCopies(port.pageSize);
-    this.tracked = new Uint8Array(port.pageCount);
-    this.applied = new Array<number>(this.nodeCount).fill(0);
     this.flushed = new Array<number>(this.nodeCount).fill(0);
     this.lastBarrier = this.store.vt.slice();
     this.olderBarrier = this.store.vt.slice();
@@ -158,8 +142,19 @@ export class HlrcProtocol implements Coherence {
         apply: (grant) => this.learn(grant.intervals ?? []),
       },
     });
-    this.endpoint.on(MessageKind.HlrcPageRequest, (m) => this.afterStart(() => this.onPageRequest(m)));
-    this.endpoint.on(MessageKind.HlrcFlush, (m) => this.afterStart(() => this.onFlush(m)));
+    this.home = new HomeRole({
+      port,
+      endpoint: this.endpoint,
+      placement: this.placement,
+      node: this.node,
+      nodeCount: nodes,
+      timeoutMs,
+      decodeContext: this.decodeContext,
+      counters: this.counters,
+      dirty: (page) => this.dirty.has(page),
+    });
+    this.endpoint.on(MessageKind.HlrcPageRequest, (m) => this.afterStart(() => this.home.onPageRequest(m)));
+    this.endpoint.on(MessageKind.HlrcFlush, (m) => this.afterStart(() => this.home.onFlush(m)));
   }
 
   start(): void {
@@ -263,11 +258,7 @@ export class HlrcProtocol implements Coherence {
     // Nobody has touched these pages yet (a kernel uses a page only after allocating it, and a
     // request from a node ahead was held): their home has them, the others fetch them.
     if (placed) for (let p = placed.first; p <= placed.last; p++) this.initializePage(p);
-    if (this.unplaced.length > 0) {
-      const held = this.unplaced;
-      this.unplaced = [];
-      for (const m of held) this.endpoint.redeliver(m);
-    }
+    this.home.allocated();
   }
 
   finish(): Future<void> {
@@ -410,7 +401,7 @@ export class HlrcProtocol implements Coherence {
   private notice(page: number, writer: number, interval: number): void {
     this.counters.writeNotices++;
     // At the home, a flush applied already holds the write.
-    if (this.homeOf(page) === this.node && this.applied[writer] >= interval) return;
+    if (this.homeOf(page) === this.node && this.home.hasApplied(writer, interval)) return;
     let need = this.need.get(page);
     if (!need) this.need.set(page, (need = new Map()));
     if ((need.get(writer) ?? 0) < interval) need.set(writer, interval);
@@ -451,7 +442,7 @@ export class HlrcProtocol implements Coherence {
     const waits: Future<void>[] = [];
     for (const [home, pages] of byHome) {
       if (home === this.node) {
-        for (const p of pages) waits.push(this.untilApplied(p, mode));
+        for (const p of pages) waits.push(flow(this.untilApplied(p, mode)));
         continue;
       }
       const batch = [...pages];
@@ -502,109 +493,12 @@ export class HlrcProtocol implements Coherence {
     return done;
   }
 
-  /** Home role, own kernel: resolves once the flushes `page`'s notices name are applied here. */
-  private untilApplied(page: number, mode: "read" | "write"): Future<void> {
+  /** The home's own kernel: `page` is valid once the flushes its notices name are applied here. */
+  private *untilApplied(page: number, mode: "read" | "write"): Flow<void> {
     const need = this.need.get(page);
-    const done = new Future<void>();
-    const ready = () => {
-      this.need.delete(page);
-      if (this.port.protection(page) === Protection.None) this.port.setProtection(page, Protection.ReadOnly);
-      done.resolve();
-    };
-    if (!need || this.satisfied(need)) {
-      ready();
-      return done;
-    }
-    this.counters.homeWaits++;
-    const scheduler = this.endpoint.scheduler;
-    const waiter: Waiter = {
-      need,
-      ready: () => {
-        scheduler.cancel(timer);
-        ready();
-      },
-    };
-    const timer = scheduler.at(scheduler.now() + this.timeoutMs, () => {
-      this.waiters = this.waiters.filter((w) => w !== waiter);
-      const [writer] = [...need].find(([w, i]) => this.applied[w] < i)!;
-      done.reject(new PageTimeoutError(page, writer, mode, this.timeoutMs));
-    });
-    this.waiters.push(waiter);
-    return done;
-  }
-
-  private satisfied(need: ReadonlyMap<number, number>): boolean {
-    for (const [writer, interval] of need) if (writer !== this.node && this.applied[writer] < interval) return false;
-    return true;
-  }
-
-  /** Home role: answers a page request once the flushes it needs are applied. */
-  private onPageRequest(m: Message): void {
-    const { pages, need } = m.body as HlrcPageRequestBody;
-    if (pages.some((p) => this.placement.pending(p))) {
-      if (this.unplaced.length < MAX_HELD) this.unplaced.push(m);
-      else this.endpoint.dropStale();
-      return;
-    }
-    if (pages.some((p) => this.homeOf(p) !== this.node)) return this.endpoint.dropMisdelivered();
-    const needs = new Map(need);
-    const serve = () => this.port.whenParked(() => this.servePages(m, pages), (error) => this.endpoint.fail(error));
-    if (this.satisfied(needs)) return serve();
-    if (this.waiters.length >= MAX_HELD) return this.endpoint.dropStale();
-    this.waiters.push({ need: needs, ready: serve });
-  }
-
-  private servePages(m: Message, pages: readonly number[]): void {
-    const size = this.port.pageSize;
-    const payload = new Uint8Array(pages.length * size);
-    pages.forEach((p, k) => {
-      const index = p - this.port.firstPage;
-      if (this.tracked[index] === 0) {
-        // Another node has a copy from now on: this node's next write to it must fault and
-        // leave a write notice. Writes made so far are in the copy sent.
-        this.tracked[index] = 1;
-        this.counters.trackedPages++;
-        if (this.port.protection(p) === Protection.ReadWrite && !this.dirty.has(p)) this.port.setProtection(p, Protection.ReadOnly);
-      }
-      payload.set(this.port.page(p), k * size);
-    });
-    this.counters.pagesSent += pages.length;
-    this.endpoint.send(m.source, { kind: MessageKind.HlrcPageReply, page: m.page, request: m.request, payload });
-  }
-
-  /** Home role: applies a writer's flush in the order the writer made them, and acknowledges it. */
-  private onFlush(m: Message): void {
-    const writer = m.source;
-    const interval = m.version;
-    const ack = () => this.endpoint.send(writer, { kind: MessageKind.HlrcFlushAck, version: interval, request: m.request });
-    if (interval <= this.applied[writer]) return ack(); // a copy resent before the ack arrived
-    // An earlier flush of this writer is still missing (lost): the writer resends both.
-    if (m.arg !== this.applied[writer]) return this.endpoint.dropStale();
-    const entries = decodeIntervalDiffs(m.payload, this.decodeContext, false);
-    if (entries.some((e) => this.homeOf(e.page) !== this.node)) return this.endpoint.dropMisdelivered();
-    this.port.whenParked(
-      () => {
-        if (interval <= this.applied[writer]) return ack();
-        for (const e of entries) applyWordDiff(this.port.page(e.page), e.diff, true);
-        this.counters.diffsApplied += entries.length;
-        this.applied[writer] = interval;
-        ack();
-        this.wake();
-      },
-      (error) => this.endpoint.fail(error),
-    );
-  }
-
-  /** Runs the waiters whose flushes are all applied now. */
-  private wake(): void {
-    if (this.waiters.length === 0) return;
-    const ready: Waiter[] = [];
-    this.waiters = this.waiters.filter((w) => {
-      if (!this.satisfied(w.need)) return true;
-      ready.push(w);
-      return false;
-    });
-    for (const w of ready) w.ready();
+    if (need) yield* wait(this.home.untilApplied(page, need, mode));
+    this.need.delete(page);
+    if (this.port.protection(page) === Protection.None) this.port.setProtection(page, Protection.ReadOnly);
   }
 
   private afterStart(handle: () => void): void {
