@@ -15,6 +15,7 @@ import type { Coherence } from "../src/protocol/coherence.js";
 import type { ProtocolOptions } from "../src/protocol/page_protocol.js";
 import { createHlrc } from "../src/protocol/hlrc/hlrc.js";
 import { createLrc } from "../src/protocol/lrc/lrc.js";
+import { seededRandom } from "../src/runtime/chaos.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
 
@@ -25,17 +26,6 @@ const LOCKS = 3;
 const WORDS_PER_LOCK = 4;
 const PHASES = 4;
 const STEPS = 24;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Op = { read: number } | { write: number; value: number };
 type Step = { node: number; lock?: number; ops: Op[] };
@@ -48,7 +38,7 @@ interface Program {
 }
 
 function generate(seed: number, nodes: number): Program {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = (n: number) => Math.floor(rnd() * n);
   const used = new Set<number>();
   const words: [number, number][] = [];
@@ -97,7 +87,7 @@ function generate(seed: number, nodes: number): Program {
 async function execute(program: Program, create: (o: ProtocolOptions) => Coherence, tuning: { drop?: number; delay?: number; seed: number } & Record<string, unknown>): Promise<void> {
   const { drop, delay, seed, ...rest } = tuning;
   const cluster = recordedCluster(program.nodes, create, { pageCount: PAGES, ...rest });
-  const chance = random(seed ^ 0x5bd1e995);
+  const chance = seededRandom(seed ^ 0x5bd1e995);
   if (drop) cluster.net.drop = () => chance() < drop;
   if (delay) cluster.net.hold = () => chance() < delay;
   const releaser = delay ? setInterval(() => cluster.net.releaseHeld(), 3) : undefined;
