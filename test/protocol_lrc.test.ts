@@ -5,10 +5,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
-import type { Coherence } from "../src/protocol/coherence.js";
 import { MessageKind } from "../src/protocol/codec.js";
 import { createLrc, type LrcOptions } from "../src/protocol/lrc/lrc.js";
-import { recordedCluster } from "./helpers/recording_transport.js";
+import { startedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
@@ -16,21 +15,7 @@ const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 
 async function setup(n: number, tuning: Partial<LrcOptions> & { pageCount?: number } = {}) {
   const { gcBytes, ...rest } = tuning;
-  const cluster = recordedCluster(n, (o) => createLrc({ ...o, gcBytes }), rest);
-  await Promise.all(cluster.nodes.map((c) => c.start()));
-  const words = (node: number, page: number) => new Uint32Array(cluster.ports[node].page(page).buffer, cluster.ports[node].page(page).byteOffset, 256);
-  /** Node `node` stores `value` in word `word` of `page`, faulting first as the shim would. */
-  const write = async (node: number, page: number, word: number, value: number) => {
-    if (cluster.ports[node].protection(page) !== RW) await within(cluster.nodes[node].fault(page, page, Access.Write));
-    words(node, page)[word] = value;
-  };
-  const read = async (node: number, page: number, word: number) => {
-    if (cluster.ports[node].protection(page) === None) await within(cluster.nodes[node].fault(page, page, Access.Read));
-    return words(node, page)[word];
-  };
-  const all = (fn: (c: Coherence, i: number) => PromiseLike<void> | void) => within(Promise.all(cluster.nodes.map(fn)));
-  const stat = (node: number, name: string) => cluster.nodes[node].stats()[name];
-  return { ...cluster, write, read, words, all, stat };
+  return startedCluster(n, (o) => createLrc({ ...o, gcBytes }), rest);
 }
 
 const Transcripts = suite("lrc transcripts");

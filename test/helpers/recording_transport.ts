@@ -10,10 +10,12 @@
  * `hold` keeps a message back (recorded, not delivered) until `releaseHeld()`: a late duplicate.
  * `recordedCluster` builds N protocol nodes over fake ports on one such network.
  */
+import { Access, Protection } from "../../src/abi.js";
 import type { Coherence } from "../../src/protocol/coherence.js";
 import { decodeMessage, kindName, type DecodeContext, type Message } from "../../src/protocol/codec.js";
 import type { ProtocolOptions, ProtocolTuning } from "../../src/protocol/page_protocol.js";
 import type { MessageHandler, Transport } from "../../src/transport/transport.js";
+import { within } from "./expect.js";
 import { FakePort } from "./fake_port.js";
 
 export interface Sent {
@@ -170,4 +172,27 @@ export function recordedCluster(
   const net = new RecordingNetwork(n, { nodeCount: n, pageSize, firstPage, pageCount });
   const nodes = ports.map((port, i) => create({ transport: net.transport(i), port, job: 9, timeoutMs: 3000, retryMs: 300, ...tuning }));
   return { net, ports, nodes };
+}
+
+/**
+ * A started {@link recordedCluster} with word access as a kernel has it: `write` and `read` fault
+ * first where the page's protection asks for it (as the instrumentation would), `all` runs a call
+ * on every node, `stat` reads one node's counter.
+ */
+export async function startedCluster(n: number, create: (options: ProtocolOptions) => Coherence, tuning: ProtocolTuning & { timeoutMs?: number; pageCount?: number } = {}) {
+  const cluster = recordedCluster(n, create, tuning);
+  await Promise.all(cluster.nodes.map((c) => c.start()));
+  const words = (node: number, page: number) => new Uint32Array(cluster.ports[node].page(page).buffer, cluster.ports[node].page(page).byteOffset, cluster.ports[node].pageSize >>> 2);
+  /** Node `node` stores `value` in word `word` of `page`, faulting first as the shim would. */
+  const write = async (node: number, page: number, word: number, value: number) => {
+    if (cluster.ports[node].protection(page) !== Protection.ReadWrite) await within(cluster.nodes[node].fault(page, page, Access.Write));
+    words(node, page)[word] = value;
+  };
+  const read = async (node: number, page: number, word: number) => {
+    if (cluster.ports[node].protection(page) === Protection.None) await within(cluster.nodes[node].fault(page, page, Access.Read));
+    return words(node, page)[word];
+  };
+  const all = (fn: (c: Coherence, i: number) => PromiseLike<void> | void) => within(Promise.all(cluster.nodes.map(fn)));
+  const stat = (node: number, name: string) => cluster.nodes[node].stats()[name];
+  return { ...cluster, write, read, words, all, stat };
 }
