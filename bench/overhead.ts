@@ -27,6 +27,7 @@ import { compileKernel } from "../src/instrument/compile.js";
 import { compileC, CompilerNotFoundError } from "../src/instrument/compile_c.js";
 import { WASI_MODULE } from "../src/runtime/wasi.js";
 import { instrument } from "../src/instrument/instrument.js";
+import { addUnwinding } from "../src/instrument/unwind.js";
 import { OVERHEAD_CASES, overheadVariants, type OverheadVariant } from "./overhead_cases.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -192,7 +193,8 @@ async function main(): Promise<void> {
     const plainModule = new WebAssembly.Module(plainBytes as Uint8Array<ArrayBuffer>);
     const builds: Build[] = [{ name: "plain", module: plainModule, times: [], result: undefined }];
     for (const v of variants) {
-      const bytes = instrument(plainBytes, layout, v.options);
+      // As dsm build makes it: unwindable at barriers (checkpoints), then checked.
+      const bytes = instrument(addUnwinding(plainBytes), layout, v.options);
       builds.push({ name: v.name, module: new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), times: [], result: undefined });
     }
     const args = typedArgs(plainBytes, c.args);

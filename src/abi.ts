@@ -24,6 +24,10 @@ export const METADATA_SECTION = "wasm-dsm";
 export const IMPORT_MODULE = "dsm";
 /** `__fault(firstPage: i32, lastPage: i32, access: i32)`: resolve a miss on every page in the range. */
 export const FAULT_IMPORT = "__fault";
+/** The kernel API's barrier import: the one call at which a kernel may be unwound for a checkpoint. */
+export const BARRIER_IMPORT = "barrier";
+/** Export name prefix of the mutable globals a checkpoint saves (instrument/unwind.ts). */
+export const GLOBAL_EXPORT_PREFIX = "__dsm_global_";
 /** `__poll()`: park at a poll point because the host raised {@link Slot.POLL_FLAG}. */
 export const POLL_IMPORT = "__poll";
 
@@ -159,6 +163,15 @@ export function computeLayout(options: LayoutOptions = {}): Layout {
     );
   }
   return { pageSize, pageShift, tableBase: TABLE_BASE, tableBytes, regionBase, regionBytes, memoryBase, initialPages, maximumPages };
+}
+
+/**
+ * Where a kernel's unwound stack is kept during a checkpoint (instrument/unwind.ts): the padding
+ * between the protection table and the shared region, past the byte the table's pair loads read.
+ * Pages there are private (their protection bytes stay zero) and belong to no allocation.
+ */
+export function unwindArea(layout: Layout): { base: number; end: number } {
+  return { base: layout.tableBase + layout.tableBytes + 64, end: layout.regionBase };
 }
 
 /** First and one-past-last DSM page of the shared region. */

@@ -8,6 +8,7 @@ import { runNatsJob } from "../cluster/nats_job.js";
 import { hasNatsAuth, NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
+import { CHECKPOINT_HELP, CHECKPOINT_OPTIONS, parseCheckpointOptions } from "./checkpoint_options.js";
 
 export const RUN_HELP = `usage: dsm run <kernel.ts|kernel.c|kernel.wasm> [options] -- [run arguments]
 
@@ -36,6 +37,8 @@ options:
   --timeout MS          bound on one page fault (default 10000, env DSM_TIMEOUT_MS)
   --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                print one JSON object instead of a summary
+checkpoints (embedded transport):
+${CHECKPOINT_HELP}
 with --transport nats --nats URL, credentials and TLS:
 ${NATS_AUTH_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
@@ -66,6 +69,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const baseline = Boolean(values.baseline);
   if (baseline && request.nodes !== 1) throw new UsageError(`--baseline runs on one node without DSM; drop --nodes ${request.nodes}`);
+  const checkpoints = parseCheckpointOptions(values, positionals[0]);
+  if (checkpoints && (baseline || request.transport === "nats")) {
+    throw new UsageError(`checkpoints (--checkpoint-every, --resume) run on the embedded transport with dsm run; drop ${baseline ? "--baseline" : "--transport nats"}, or run the nodes with dsm node`);
+  }
+  if (values.job !== undefined && !checkpoints) throw new UsageError(`--job names a job's checkpoints; add --checkpoint-every or --resume`);
+  request.checkpoints = checkpoints;
   const kernel = await loadKernel(positionals[0], baseline, values);
   const args = parseRunArguments(kernel.meta, kernelArgs);
   const result =
@@ -117,5 +126,6 @@ function parse(argv: string[]) {
         help: { type: "boolean", short: "h" },
         ...NATS_AUTH_OPTIONS,
         ...LAYOUT_OPTIONS,
+        ...CHECKPOINT_OPTIONS,
       });
 }

@@ -3,6 +3,7 @@
  * connection per node to one nats-server, each relayed to its node's worker by this thread), so
  * callers (tests, benchmarks) can read each node's memory afterwards.
  */
+import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { jobNumber, newJobName } from "./job_id.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   inspect?: (node: NodeThread, result: NodeResult) => void;
   /** Called once every node's worker has been started (runLocalJob's `started`). */
   started?: (nodes: readonly NodeThread[]) => void;
+  /** Checkpoints per node (job_checkpoints.ts). @default none */
+  checkpoint?: (node: number) => CheckpointSpec;
 }
 
 export async function runCluster(kernel: KernelModule, args: RunArgument[], options: ClusterOptions): Promise<JobResult> {
@@ -44,6 +47,7 @@ export async function runCluster(kernel: KernelModule, args: RunArgument[], opti
     chaos: options.chaos,
     inspect: options.inspect,
     started: options.started,
+    checkpoint: options.checkpoint,
   };
   if (!options.natsUrl) return runLocalJob(kernel, args, { ...common, transport: "local" });
   const transports = await Promise.all(

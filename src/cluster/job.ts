@@ -9,6 +9,7 @@ import type { ProtocolStats } from "../protocol/coherence.js";
 import { NodeThread, processGauge, type NodeResult, type NodeRunOptions } from "../runtime/node_thread.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { ChaosSpec, ProtocolSpec, RuntimeStats } from "../runtime/worker_node.js";
+import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { ringNetwork } from "../transport/ring_network.js";
 import type { RingLinkSpec } from "../transport/ring_link.js";
 
@@ -48,6 +49,8 @@ export interface LocalJobOptions extends Pick<NodeRunOptions, "faultTimeoutMs" |
   links?: (nodes: readonly NodeThread[]) => RingLinkSpec[];
   /** Chaos mode per node (tests). @default none */
   chaos?: (node: number) => ChaosSpec | undefined;
+  /** Checkpoints per node (checkpoint_job.ts). @default none */
+  checkpoint?: (node: number) => CheckpointSpec | undefined;
   /** Called with each node once it finished, while its memory is still at hand (tests read logs). */
   inspect?(node: NodeThread, result: NodeResult): void;
   /** Called once every node's worker has been started, before this function first yields. */
@@ -62,7 +65,7 @@ export async function runLocalJob(kernel: KernelModule, args: RunArgument[], opt
   let firstError: Error | undefined;
   const runs = nodes.map((node, i) =>
     node
-      .run(args, { ...options, gauge, link: links[i]!, chaos: options.chaos?.(i) })
+      .run(args, { ...options, gauge, link: links[i]!, chaos: options.chaos?.(i), checkpoint: options.checkpoint?.(i) })
       .then((result) => (options.inspect?.(node, result), result))
       .catch((error: Error) => {
         if (!firstError) {

@@ -2,6 +2,7 @@
  * Picks the concrete transport and protocol for a job and runs it.
  */
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
+import { jobSetting, prepareCheckpoints, type JobCheckpoints } from "../checkpoint/job_checkpoints.js";
 import { runCluster } from "./cluster.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { runNatsJob } from "./nats_job.js";
@@ -18,10 +19,13 @@ export interface JobRequest {
   faultTimeoutMs: number;
   /** Bound on one barrier or lock wait. @default 120000 */
   syncTimeoutMs?: number;
+  /** Checkpoints at barriers, or a resume from one (embedded transport). @default none */
+  checkpoints?: JobCheckpoints;
 }
 
 export async function runJob(kernel: KernelModule, args: RunArgument[], request: JobRequest): Promise<JobResult> {
   if (request.transport === "nats") return runNatsJob(kernel, kernel.bytes, args, request);
+  const checkpoint = request.checkpoints && (await prepareCheckpoints(request.checkpoints, jobSetting(kernel, args, request.nodes, request.protocol), (node) => `dsm run: node ${node}`));
   if (request.nodes === 1) {
     // One node has nobody to be coherent with: every protocol degenerates to all pages local.
     const job = await runLocalJob(kernel, args, {
@@ -30,8 +34,9 @@ export async function runJob(kernel: KernelModule, args: RunArgument[], request:
       transport: request.transport,
       faultTimeoutMs: request.faultTimeoutMs,
       syncTimeoutMs: request.syncTimeoutMs,
+      checkpoint,
     });
     return { ...job, protocol: request.protocol };
   }
-  return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs, syncTimeoutMs: request.syncTimeoutMs });
+  return runCluster(kernel, args, { nodes: request.nodes, protocol: request.protocol, faultTimeoutMs: request.faultTimeoutMs, syncTimeoutMs: request.syncTimeoutMs, checkpoint });
 }

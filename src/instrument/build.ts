@@ -1,6 +1,7 @@
 /**
- * `dsm build`: compile a kernel, instrument it, and stamp both the instrumented module and the
- * uninstrumented reference with the metadata section the runtime requires.
+ * `dsm build`: compile a kernel, make its stack unwindable at barriers (unwind.ts, for
+ * checkpoints), instrument it, and stamp both the instrumented module and the uninstrumented
+ * reference (the plain kernel) with the metadata section the runtime requires.
  */
 import binaryen from "binaryen";
 import { readFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { withCustomSection } from "./custom_section.js";
 import { checkModuleContract, ModuleContractError } from "./module_contract.js";
 import { instrument, type InstrumentOptions } from "./instrument.js";
 import { assertChecked } from "./verify_checks.js";
+import { addUnwinding, exportGlobals } from "./unwind.js";
 
 export interface BuildOptions extends LayoutOptions, InstrumentOptions, CCompileOptions {
   /**
@@ -57,10 +59,10 @@ export async function buildKernel(sources: string | readonly string[], options: 
   }
   const run: RunSignature = entry === "main" ? { params: [], result: "i32" } : runSignature(plain, sourcePath);
   const meta: Metadata = { abi: ABI_VERSION, instrumented: true, layout, run, kernel: basename(list[0]), ...(entry === "main" ? { entry } : {}) };
-  const checked = instrument(plain, layout, options);
+  const checked = instrument(addUnwinding(plain), layout, options);
   if (options.verifyChecks ?? true) assertChecked(checked, layout, sourcePath);
   return {
-    instrumented: withCustomSection(checked, METADATA_SECTION, encodeMetadata(meta)),
+    instrumented: withCustomSection(exportGlobals(checked), METADATA_SECTION, encodeMetadata(meta)),
     reference: withCustomSection(plain, METADATA_SECTION, encodeMetadata({ ...meta, instrumented: false })),
     meta,
   };

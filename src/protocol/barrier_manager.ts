@@ -13,7 +13,8 @@
  * two epochs ahead of another, so remembering the last few releases is enough.
  *
  * With a {@link BarrierExchange} (lrc), each release also carries that node's part of the
- * exchange, computed once from all arrivals and remembered with the release.
+ * exchange, computed once from all arrivals and remembered with the release. With a
+ * {@link CheckpointSignal}, a release may name a checkpoint every node takes after it.
  */
 import { compareArrivals } from "./alloc_log.js";
 import { BarrierFlag, MessageKind, type ArriveBody, type Message, type ReleaseBody } from "./codec.js";
@@ -21,7 +22,7 @@ import type { Endpoint } from "./endpoint.js";
 import { Future } from "./future.js";
 import type { TimerHandle } from "./scheduler.js";
 import type { LrcRelease } from "./release/wire.js";
-import type { BarrierExchange } from "./sync.js";
+import type { BarrierExchange, CheckpointSignal } from "./sync.js";
 
 interface Arrival {
   request: number;
@@ -51,6 +52,7 @@ export class BarrierManager {
   constructor(
     private readonly endpoint: Endpoint,
     private readonly exchange?: BarrierExchange,
+    private readonly checkpoints?: CheckpointSignal,
   ) {}
 
   onArrive(msg: Message): void {
@@ -121,6 +123,10 @@ export class BarrierManager {
     const body: ReleaseBody = mismatch ? { mismatch } : {};
     // Some nodes left run while others wait at a barrier: their barrier counts differ.
     if (flags === 0 && finished.length > 0) body.finished = finished;
+    else if (flags === 0 && !mismatch) {
+      const checkpoint = this.checkpoints?.due();
+      if (checkpoint !== undefined) body.checkpoint = checkpoint;
+    }
     const requests = new Map([...this.arrivals].map(([node, a]) => [node, a.request]));
     const released: Released = { body, flags, requests, done: new Set() };
     if (this.exchange) released.parts = this.exchange.release(bodies.map((b) => b.lrc!));

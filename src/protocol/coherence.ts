@@ -14,6 +14,7 @@ import type { Access, Protection } from "../abi.js";
 import type { Link } from "../transport/transport.js";
 import type { Future } from "./future.js";
 import type { Scheduler } from "./scheduler.js";
+import type { CheckpointSignal } from "./sync.js";
 
 /** One node's memory, as a protocol sees it. Pages are absolute page numbers (address >> shift). */
 export interface PagePort {
@@ -75,6 +76,8 @@ export interface ProtocolContext {
   timeoutMs: number;
   /** Timers and deferred work (scheduler.ts). @default a LoopScheduler: the main thread's event loop */
   scheduler?: Scheduler;
+  /** Checkpoints at barriers (sync.ts). @default none */
+  checkpoints?: CheckpointSignal;
 }
 
 export type ProtocolFactory = (context: ProtocolContext) => Coherence;

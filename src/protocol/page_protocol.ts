@@ -107,7 +107,7 @@ export abstract class PageProtocol implements Coherence {
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
     this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
-    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs });
+    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, checkpoints: options.checkpoints });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
     if (options.readAhead ?? true) {

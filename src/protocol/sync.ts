@@ -42,8 +42,19 @@ export interface BarrierExchange {
   released(part: LrcRelease): Future<void> | void;
 }
 
+/**
+ * Checkpoints at barriers (src/checkpoint/): node 0's manager asks `due()` as it releases each
+ * barrier but the final one, and a number it returns travels in every node's release; each node
+ * hears it through `released()` (kernel parked) before barrier() returns.
+ */
+export interface CheckpointSignal {
+  due(): number | undefined;
+  released(checkpoint: number): void;
+}
+
 export interface SyncOptions {
   timeoutMs: number;
+  checkpoints?: CheckpointSignal;
   exchange?: BarrierExchange;
   /** What travels with a lock from node to node (lrc). */
   notices?: LockNotices;
@@ -65,7 +76,7 @@ export class SyncService {
     this.locks = new TokenLocks(endpoint, options.timeoutMs, options.notices);
     endpoint.on(MessageKind.BarrierRelease, (m) => this.onLateRelease(m));
     if (endpoint.node === BARRIER_MANAGER) {
-      const barriers = new BarrierManager(endpoint, options.exchange);
+      const barriers = new BarrierManager(endpoint, options.exchange, options.checkpoints);
       this.barriers = barriers;
       endpoint.on(MessageKind.BarrierArrive, (m) => barriers.onArrive(m));
       endpoint.on(MessageKind.BarrierDone, (m) => barriers.onDone(m));
@@ -136,6 +147,7 @@ export class SyncService {
     if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
     if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
     this.allocs.markSent(body.count);
+    if (result.checkpoint !== undefined) this.options.checkpoints?.released(result.checkpoint);
     if (exchange && result.lrc) {
       const applied = exchange.released(result.lrc);
       if (applied) yield* wait(applied);

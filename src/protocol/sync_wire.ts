@@ -32,6 +32,8 @@ export interface ReleaseBody {
   finished?: number[];
   /** lrc only: the intervals this node lacks (one per node). */
   lrc?: LrcRelease;
+  /** Every node takes checkpoint `checkpoint` right after this barrier (src/checkpoint/). */
+  checkpoint?: number;
 }
 export interface BarrierWaitBody {
   /** Nodes the manager has not heard from for this epoch. */
@@ -71,6 +73,7 @@ export function validateRelease(body: unknown, ctx: DecodeContext): string | und
   if (!isObject(body)) return "release body must be an object";
   const lrc = validateLrcBarrierPart(body.lrc, ctx);
   if (lrc) return lrc;
+  if (body.checkpoint !== undefined && !(isU32(body.checkpoint) && body.checkpoint >= 1)) return "release checkpoint must be a checkpoint number from 1";
   if (body.finished !== undefined && !(Array.isArray(body.finished) && body.finished.every((n) => isNode(n, ctx)))) {
     return "release finished must list node ids";
   }

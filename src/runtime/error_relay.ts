@@ -14,6 +14,7 @@ import { SoloFaultError } from "../protocol/solo.js";
 import * as transportErrors from "../transport/errors.js";
 import { RingError } from "../transport/ring.js";
 import * as runtimeErrors from "./errors.js";
+import * as checkpointErrors from "../checkpoint/errors.js";
 import { ParkingError } from "./memory_port.js";
 
 /** An error as it travels between threads. */
@@ -28,7 +29,7 @@ export interface RelayedError {
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 const CLASSES = new Map<string, ErrorClass>();
-for (const module of [protocolErrors, transportErrors, runtimeErrors]) {
+for (const module of [protocolErrors, transportErrors, runtimeErrors, checkpointErrors]) {
   for (const value of Object.values(module)) if (typeof value === "function" && value.prototype instanceof Error) CLASSES.set(value.name, value as ErrorClass);
 }
 for (const c of [CodecError, DiffError, DiffLogError, FragmentError, IntervalOrderError, SoloFaultError, RingError, ParkingError]) CLASSES.set(c.name, c);

@@ -15,6 +15,7 @@
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { Slot, type Layout } from "../abi.js";
+import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { Bell } from "../transport/bell.js";
 import type { RingLinkSpec, WakeWord } from "../transport/ring_link.js";
 import { CoreGauge, GAUGE_BYTES } from "./core_gauge.js";
@@ -37,6 +38,8 @@ export interface NodeRunOptions {
   /** Shared by the nodes of one process (core_gauge.ts). @default none: spin within spinMicros always */
   gauge?: CoreGauge;
   chaos?: ChaosSpec;
+  /** Checkpoints at barriers, and resuming from one. @default none */
+  checkpoint?: CheckpointSpec;
 }
 
 export interface NodeResult {
@@ -111,6 +114,7 @@ export class NodeThread {
       faultTimeoutMs: options.faultTimeoutMs ?? 10_000,
       syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
       chaos: options.chaos,
+      checkpoint: options.checkpoint,
     };
     this.bell = new Bell(options.link.bell);
     const worker = takeWorker();

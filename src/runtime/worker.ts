@@ -16,7 +16,7 @@ async function runNode(spec: NodeSpec): Promise<WorkerReport> {
   const node = new WorkerNode(spec);
   try {
     await node.prepare();
-    const { value, kernelMs } = node.run((imports) => instantiateSync(spec.module, imports as unknown as Imports).exports as unknown as WebAssembly.Exports);
+    const { value, kernelMs } = await node.run((imports) => instantiateSync(spec.module, imports as unknown as Imports).exports as unknown as WebAssembly.Exports);
     return { type: "result", value, kernelMs, stats: node.report(), transcript: node.transcript() };
   } catch (error) {
     if (error instanceof HostAbort) return { type: "aborted" };

@@ -16,7 +16,11 @@
  * parked: MemoryPort.parked is true, and only then does protocol code run.
  */
 import { writeSync } from "node:fs";
-import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
+import { NodeCheckpoints, type CheckpointSpec, type NodeAccess } from "../checkpoint/node_checkpoint.js";
+import { CheckpointError } from "../checkpoint/errors.js";
+import { KernelUnwinder } from "../checkpoint/kernel_state.js";
+import type { NodePart } from "../checkpoint/part.js";
+import { unwindArea, Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
 import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
 import { createProtocol } from "../protocol/index.js";
@@ -79,6 +83,8 @@ export interface NodeSpec {
   /** Bound on one barrier or lock call. */
   syncTimeoutMs: number;
   chaos?: ChaosSpec;
+  /** Checkpoints at barriers, and resuming from one (src/checkpoint/). @default none */
+  checkpoint?: CheckpointSpec;
 }
 
 export interface RuntimeStats {
@@ -128,6 +134,16 @@ export class WorkerNode {
   private output: KernelOutput | undefined;
   /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
   private failure: unknown;
+  private checkpoints: NodeCheckpoints | undefined;
+  private unwinder: KernelUnwinder | undefined;
+  /** The checkpoint the kernel is being unwound for. */
+  private unwoundFor: number | undefined;
+  /** With --resume: this node's part of the checkpoint it starts from. */
+  private resumed: NodePart | undefined;
+  /** The kernel's collective allocations so far, in order (what a checkpoint replays). */
+  private readonly allocations: [number, number][] = [];
+  /** Locks the kernel holds now (what a checkpoint takes again on restoring). */
+  private readonly held = new Set<number>();
 
   constructor(readonly spec: NodeSpec) {
     this.port = new MemoryPort(spec.memory, spec.layout, spec.nodeId);
@@ -143,56 +159,108 @@ export class WorkerNode {
     const { spec } = this;
     const port = spec.chaos ? (this.chaos = new ChaosMemory(this.port, { random: seededRandom(spec.chaos.seed), privatePages: spec.chaos.privatePages }, () => this.raisePoll())) : this.port;
     const { name, module, ...tuning } = spec.protocol;
-    const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers };
+    if (spec.checkpoint) {
+      this.checkpoints = new NodeCheckpoints(spec.checkpoint, this.checkpointAccess());
+      if (spec.checkpoint.resume) this.resumed = await this.checkpoints.load();
+    }
+    const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers, checkpoints: this.checkpoints };
     let inner: Coherence;
     if (module) inner = ((await import(module)) as { createCoherence(o: typeof options): Coherence }).createCoherence(options);
-    else if (name === "solo") inner = createSolo(port);
+    else if (name === "solo") inner = createSolo(port, this.checkpoints);
     else inner = createProtocol(name, options);
     this.coherence = this.chaos ? chaosCoherence(inner, this.chaos) : inner;
   }
 
   /** Runs the kernel to completion (final barrier included); throws what stopped it. */
-  run(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): { value: number | bigint | undefined; kernelMs: number } {
+  async run(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): Promise<{ value: number | bigint | undefined; kernelMs: number }> {
     this.gauge?.enter();
     try {
-      return this.runKernel(instantiate);
+      return await this.runKernel(instantiate);
     } finally {
       this.gauge?.leave();
     }
   }
 
-  private runKernel(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): { value: number | bigint | undefined; kernelMs: number } {
+  private async runKernel(instantiate: (imports: WebAssembly.Imports) => WebAssembly.Exports): Promise<{ value: number | bigint | undefined; kernelMs: number }> {
     const { spec } = this;
     this.coherence.start();
     const exports = instantiate(this.imports());
     const start = exports._start as (() => void) | undefined;
     const run = exports.run as (...args: RunArgument[]) => number | bigint | undefined;
+    if (this.checkpoints) this.unwinder = new KernelUnwinder(exports, spec.memory, spec.layout, spec.programName);
     let value: number | bigint | undefined;
-    let kernelMs: number;
-    this.port.parked = false;
-    try {
-      if (spec.entry === "main") {
-        const t0 = performance.now();
-        value = this.runProgram(start);
-        kernelMs = performance.now() - t0;
-      } else {
-        if (typeof start === "function") start();
-        const t0 = performance.now();
-        value = run(...spec.args);
-        kernelMs = performance.now() - t0;
-      }
-    } catch (error) {
-      this.port.parked = true;
-      // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
-      throw this.failure ?? new KernelTrapError(spec.nodeId, error instanceof Error ? error.message : String(error));
+    const t0 = performance.now();
+    if (this.resumed) this.restore(this.resumed);
+    else if (spec.entry === "run" && typeof start === "function") this.enterKernel(start);
+    // Each pass runs the kernel until it returns, or until it unwound at a checkpoint barrier.
+    for (;;) {
+      value = spec.entry === "main" ? this.enterKernel(() => this.runProgram(start)) : this.enterKernel(() => run(...spec.args));
+      if (this.unwoundFor === undefined) break;
+      const n = this.unwoundFor;
+      this.unwoundFor = undefined;
+      this.unwinder!.stopUnwind();
+      await this.checkpoints!.save(n, this.unwinder!, this.allocations, [...this.held]);
+      this.unwinder!.startRewind();
     }
-    this.port.parked = true;
+    const kernelMs = performance.now() - t0;
     this.chaos?.parked(Request.Done);
     this.sync(this.coherence.finish(), "final barrier");
+    await this.checkpoints?.finished();
     const done = new Int32Array(spec.host, 0, 2);
     Atomics.store(done, HostWord.DONE, 1);
     Atomics.notify(done, HostWord.DONE);
     return { value, kernelMs };
+  }
+
+  /** Calls into the kernel unparked; parked again when it returns (or unwound) or fails. */
+  private enterKernel<T>(call: () => T): T {
+    this.port.parked = false;
+    try {
+      return call();
+    } catch (error) {
+      // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
+      if (this.failure === undefined && this.unwoundFor !== undefined) {
+        throw new CheckpointError(`node ${this.spec.nodeId}: the kernel's stack at the barrier did not fit the ${unwindArea(this.spec.layout).end - unwindArea(this.spec.layout).base} bytes checkpoints keep for it (${error instanceof Error ? error.message : String(error)}); call barrier() from a shallower call depth`);
+      }
+      throw this.failure ?? new KernelTrapError(this.spec.nodeId, error instanceof Error ? error.message : String(error));
+    } finally {
+      this.port.parked = true;
+    }
+  }
+
+  /**
+   * Puts the checkpoint this node resumes from in place (kernel parked, before it runs): the
+   * allocations replayed into the protocol, the kernel's state, this node's pages written back
+   * through the protocol; a barrier, so every node's pages are back before any kernel goes on;
+   * then the kernel rewinds to the barrier it was unwound at.
+   */
+  private restore(part: NodePart): void {
+    for (const [address, bytes] of part.allocations) {
+      this.allocations.push([address, bytes]);
+      this.coherence.allocated(address, bytes);
+    }
+    for (const id of part.locks) {
+      this.sync(this.coherence.lock(id), `lock ${id} held at the checkpoint`);
+      this.held.add(id);
+    }
+    this.unwinder!.restore(part.kernel);
+    this.checkpoints!.restorePages(part);
+    this.sync(this.coherence.barrier(), "barrier after restoring a checkpoint");
+    this.unwinder!.startRewind();
+  }
+
+  /** What a checkpoint needs of this node (node_checkpoint.ts). */
+  private checkpointAccess(): NodeAccess {
+    const { spec } = this;
+    return {
+      nodeId: spec.nodeId,
+      nodeCount: spec.nodeCount,
+      layout: spec.layout,
+      memory: spec.memory,
+      fault: (first, last, access) => this.fault(first, last, access),
+      barrier: () => this.sync(this.coherence.barrier(), "checkpoint barrier"),
+      log: (line) => writeSync(2, `${line}\n`),
+    };
   }
 
   /**
@@ -251,17 +319,30 @@ export class WorkerNode {
       [IMPORT_MODULE]: {
         nodeId: () => spec.nodeId,
         nodeCount: () => spec.nodeCount,
-        barrier: () =>
+        barrier: () => {
+          // Rewinding after a checkpoint: the kernel is back at the barrier it passed.
+          if (this.unwinder?.rewinding) return this.unwinder.stopRewind();
           this.parkedCall(Request.Barrier, () => {
             this.stats.barriers++;
             this.sync(this.coherence.barrier(), "barrier");
-          }),
+          });
+          const checkpoint = this.checkpoints?.take();
+          if (checkpoint !== undefined) {
+            this.unwoundFor = checkpoint;
+            this.unwinder!.startUnwind();
+          }
+        },
         lock: (id: number) =>
           this.parkedCall(Request.Lock, () => {
             this.stats.locks++;
             this.sync(this.coherence.lock(id), `lock ${id}`);
+            if (this.checkpoints) this.held.add(id);
           }),
-        unlock: (id: number) => this.parkedCall(Request.Unlock, () => this.sync(this.coherence.unlock(id), `unlock ${id}`)),
+        unlock: (id: number) =>
+          this.parkedCall(Request.Unlock, () => {
+            this.sync(this.coherence.unlock(id), `unlock ${id}`);
+            this.held.delete(id);
+          }),
         now: monotonicMicros,
         regionBase: () => layout.regionBase,
         regionBytes: () => layout.regionBytes,
@@ -270,6 +351,7 @@ export class WorkerNode {
           this.parkedCall(Request.Alloc, () => {
             // Checked here too, for kernels in other languages than AssemblyScript (c/wasm_dsm.c relies on it).
             if ((address >>> 0) < layout.regionBase || (address >>> 0) + (bytes >>> 0) > regionEnd) throw new SharedRegionExhaustedError(spec.nodeId, bytes >>> 0, layout.regionBytes);
+            this.allocations.push([address >>> 0, bytes >>> 0]);
             this.coherence.allocated(address >>> 0, bytes >>> 0);
           }),
         parmacsError: (code: number, value: number, limit: number) => {

@@ -130,6 +130,7 @@ export class HlrcProtocol implements Coherence {
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
+      checkpoints: options.checkpoints,
       exchange: {
         arrive: (final) => this.arrival(final),
         release: releaseParts,

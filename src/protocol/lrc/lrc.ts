@@ -135,6 +135,7 @@ export class LrcProtocol implements Coherence {
     this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, timeoutMs, counters: this.counters };
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
+      checkpoints: options.checkpoints,
       exchange: {
         arrive: (final) => this.arrival(final),
         release: releaseParts,
