@@ -19,6 +19,8 @@ import { buildKernel } from "../src/instrument/build.js";
 import { CompileError } from "../src/instrument/compile.js";
 import { CompilerNotFoundError } from "../src/instrument/compile_c.js";
 import { assertChecked } from "../src/instrument/verify_checks.js";
+import { UNWIND_EXPORTS } from "../src/instrument/unwind.js";
+import { GLOBAL_EXPORT_PREFIX } from "../src/abi.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
 import { runChaosJob } from "./helpers/chaos_job.js";
 import { kernel, ROOT } from "./helpers/kernels.js";
@@ -110,7 +112,11 @@ Contract("imports only env.memory and module dsm, exports _start and run(i32, i3
   const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`);
   assert.equal(imports.filter((i) => !i.startsWith("dsm.")), ["env.memory"]);
   assert.ok(imports.includes("dsm.__fault") && imports.includes("dsm.barrier"), imports.join(" "));
-  assert.equal(WebAssembly.Module.exports(module).map((e) => e.name).sort(), ["_start", "run"]);
+  const exports = WebAssembly.Module.exports(module).map((e) => e.name);
+  // Besides _start and run: what checkpoints need (instrument/unwind.ts), the C stack pointer among the globals.
+  assert.equal(exports.filter((e) => !(UNWIND_EXPORTS as readonly string[]).includes(e) && !e.startsWith(GLOBAL_EXPORT_PREFIX)).sort(), ["_start", "run"]);
+  assert.ok(UNWIND_EXPORTS.every((e) => exports.includes(e)), exports.join(" "));
+  assert.ok(exports.some((e) => e.startsWith(GLOBAL_EXPORT_PREFIX)), exports.join(" "));
   assert.equal(meta.run, { params: ["i32", "i32"], result: "f64" });
   assert.is(meta.kernel, "jacobi.c");
   assert.is(meta.instrumented, true);

@@ -27,8 +27,13 @@ export function jobSetting(kernel: KernelModule, args: readonly RunArgument[], n
  * or one of another setting.
  */
 export async function prepareCheckpoints(options: JobCheckpoints, setting: JobSetting, label: (node: number) => string): Promise<(node: number) => CheckpointSpec> {
-  const store = openStore(options.store, options.job);
-  const latest = await store.latest();
+  const store = await openStore(options.store, options.job);
+  let latest: Awaited<ReturnType<typeof store.latest>>;
+  try {
+    latest = await store.latest();
+  } finally {
+    await store.close();
+  }
   if (options.resume) {
     if (!latest) throw new ResumeError(`job ${options.job} has no committed checkpoint in ${store.where}; start it without --resume`);
     checkSetting(latest, setting, store.where);

@@ -57,7 +57,7 @@ export interface NodeAccess {
 const PAGES_PER_FAULT = 64;
 
 export class NodeCheckpoints implements CheckpointSignal {
-  readonly store: CheckpointStore;
+  private storeOpen: CheckpointStore | undefined;
   /** The checkpoint a release named, not yet taken. */
   private pending: number | undefined;
   /** The last checkpoint committed (or resumed from). */
@@ -69,8 +69,20 @@ export class NodeCheckpoints implements CheckpointSignal {
     readonly spec: CheckpointSpec,
     private readonly node: NodeAccess,
   ) {
-    this.store = openStore(spec.store, spec.job);
     this.dueAt = spec.everyMs === undefined ? Infinity : performance.now() + spec.everyMs;
+  }
+
+  /** Connects the store (before the first save or load). */
+  async open(): Promise<void> {
+    this.storeOpen ??= await openStore(this.spec.store, this.spec.job);
+  }
+
+  async close(): Promise<void> {
+    await this.storeOpen?.close();
+  }
+
+  private get store(): CheckpointStore {
+    return this.storeOpen!;
   }
 
   due(): number | undefined {
@@ -91,7 +103,8 @@ export class NodeCheckpoints implements CheckpointSignal {
   }
 
   /** Steps 3 to 6, with the kernel unwound. */
-  async save(n: number, unwinder: KernelUnwinder, allocations: [number, number][], locks: number[]): Promise<void> {
+  /** Returns the bytes of this node's part and the milliseconds the steps took. */
+  async save(n: number, unwinder: KernelUnwinder, allocations: [number, number][], locks: number[]): Promise<{ bytes: number; ms: number }> {
     const t0 = performance.now();
     const { node, spec } = this;
     const pages = this.responsible(allocations);
@@ -113,7 +126,9 @@ export class NodeCheckpoints implements CheckpointSignal {
     node.barrier();
     this.last = n;
     if (spec.everyMs !== undefined) this.dueAt = performance.now() + spec.everyMs;
-    node.log(`${spec.label}: checkpoint ${n} committed (${part.length} bytes, ${Math.round(performance.now() - t0)} ms)`);
+    const ms = performance.now() - t0;
+    node.log(`${spec.label}: checkpoint ${n} committed (${part.length} bytes, ${Math.round(ms)} ms)`);
+    return { bytes: part.length, ms };
   }
 
   /** With `resume`: this node's part of the job's last committed checkpoint, checked. */

@@ -8,12 +8,14 @@
  * checksum against the manifest.
  *
  * {@link DirectoryStore}: `<dir>/<job>/<N>/node-<i>.part`, `node-<i>.json`, `manifest.json`
- * (written to a temporary name, flushed, then renamed, which is atomic on one file system).
+ * (written to a temporary name, flushed, then renamed, which is atomic on one file system);
+ * nats_store.ts: the same objects in a JetStream object store.
  */
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "./errors.js";
+import { NatsObjectStore, type NatsStoreSpec } from "./nats_store.js";
 
 /** What a checkpoint must have been taken with for a job to resume from it. */
 export interface JobSetting {
@@ -57,6 +59,7 @@ export interface CheckpointStore {
   getPart(manifest: Manifest, node: number): Promise<Uint8Array>;
   /** Removes every checkpoint of the job (it finished). */
   drop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -64,9 +67,10 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 /** Plain data naming a store, so it can be posted to a node's worker. */
-export type StoreSpec = { kind: "dir"; path: string };
+export type StoreSpec = { kind: "dir"; path: string } | NatsStoreSpec;
 
-export function openStore(spec: StoreSpec, job: string): CheckpointStore {
+export async function openStore(spec: StoreSpec, job: string): Promise<CheckpointStore> {
+  if (spec.kind === "nats") return NatsObjectStore.connect(spec, job);
   return new DirectoryStore(spec.path, job);
 }
 
@@ -145,6 +149,8 @@ export class DirectoryStore implements CheckpointStore {
   async drop(): Promise<void> {
     rmSync(this.where, { recursive: true, force: true });
   }
+
+  async close(): Promise<void> {}
 
   private dir(n: number): string {
     return join(this.where, String(n));

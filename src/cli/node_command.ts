@@ -5,7 +5,9 @@
 import { parseRunArguments } from "../runtime/kernel_module.js";
 import { LAYOUT_OPTIONS } from "./build_command.js";
 import { sumStats, type JobResult } from "../cluster/job.js";
-import { runMemberNode } from "../cluster/member_node.js";
+import { runMemberNode, type MemberNodeConfig } from "../cluster/member_node.js";
+import { runCheckpointedNode } from "../cluster/checkpointed_node.js";
+import { CHECKPOINT_OPTIONS, NODE_CHECKPOINT_HELP, parseCheckpointOptions } from "./checkpoint_options.js";
 import { NATS_AUTH_HELP, NATS_AUTH_OPTIONS, parseNatsAuth } from "./nats_auth.js";
 import { parseChoice, parseInteger, parseCommandLine, UsageError } from "./options.js";
 import { formatJob } from "./report.js";
@@ -17,7 +19,8 @@ export const NODE_HELP = `usage: dsm node <kernel.ts|kernel.c|kernel.wasm> --nat
 Runs one node of a job. Start one \`dsm node\` per node, on any machines that reach the same
 nats server or cluster, with the same kernel, job, node count, protocol and arguments; they
 find each other, agree on ranks and check they run the same thing. Rank 0 prints the result.
-A node that dies or is cut off stops every other node within seconds (exit code 1).
+A node that dies or is cut off stops every other node within seconds (exit code 1), unless the
+job checkpoints: then the others wait for a replacement and go on from the last checkpoint.
 
 options:
   --nats URL[,URL]      nats server(s) of the cluster, several for failover (env NATS_URL)
@@ -30,6 +33,7 @@ options:
   --sync-timeout MS     bound on one barrier or lock wait (default 120000, env DSM_SYNC_TIMEOUT_MS)
   --json                rank 0 prints one JSON object instead of a summary
 ${NATS_AUTH_HELP}
+${NODE_CHECKPOINT_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
                         layout, check and compiler options when building from a .ts, .c,
                         .cc, .cpp or .c.in file (see dsm build --help)`;
@@ -63,11 +67,15 @@ export async function nodeCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   const joinTimeoutMs = parseInteger("join-timeout", values["join-timeout"] ?? env.DSM_JOIN_TIMEOUT_MS ?? "60000", 1, 86_400_000);
   const faultTimeoutMs = parseInteger("timeout", values.timeout ?? env.DSM_TIMEOUT_MS ?? "10000", 1, 3_600_000);
   const syncTimeoutMs = parseInteger("sync-timeout", values["sync-timeout"] ?? env.DSM_SYNC_TIMEOUT_MS ?? "120000", 1, 86_400_000);
+  const checkpoints = parseCheckpointOptions({ ...values, job }, positionals[0], { servers: nats, auth });
+  const rejoinText = values["rejoin-timeout"] ?? env.DSM_REJOIN_TIMEOUT_MS;
+  if (rejoinText !== undefined && !checkpoints) throw new UsageError(`--rejoin-timeout applies with checkpoints; add --checkpoint-every`);
+  const rejoinTimeoutMs = parseInteger("rejoin-timeout", rejoinText ?? "60000", 1, 86_400_000);
   const kernel = await loadKernel(positionals[0], false, values);
   const args = parseRunArguments(kernel.meta, kernelArgs);
 
   try {
-    const outcome = await runMemberNode({
+    const config: MemberNodeConfig = {
       kernel,
       job,
       nodes,
@@ -86,7 +94,8 @@ export async function nodeCommand(argv: string[], env: NodeJS.ProcessEnv = proce
         const list = members.map((m) => `${m.rank} ${m.host}/${m.pid}`).join(", ");
         console.error(`dsm node: joined job ${job} as rank ${self.rank} of ${nodes} (${list}) via nats ${server}`);
       },
-    });
+    };
+    const outcome = checkpoints ? await runCheckpointedNode(config, { checkpoints, rejoinTimeoutMs, log: (line) => console.error(line) }) : await runMemberNode(config);
     if (outcome.self.rank !== 0) return 0;
     if (outcome.missingReports.length > 0) {
       console.error(`dsm node: no statistics from rank(s) ${outcome.missingReports.join(", ")} after the final barrier; the totals leave them out`);
@@ -130,6 +139,10 @@ function parse(argv: string[]) {
         "sync-timeout": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        "checkpoint-every": CHECKPOINT_OPTIONS["checkpoint-every"],
+        "checkpoint-store": CHECKPOINT_OPTIONS["checkpoint-store"],
+        resume: CHECKPOINT_OPTIONS.resume,
+        "rejoin-timeout": { type: "string" },
         ...NATS_AUTH_OPTIONS,
         ...LAYOUT_OPTIONS,
       });

@@ -16,6 +16,7 @@ export const ENVIRONMENT = {
   DSM_SPIN_US: "fixed microseconds a waiting node spins on its bell before sleeping (default: up to 1000 while the running threads fit the cores, adapting to how often spins are answered; 300 or 0 for a node process of its own)",
   DSM_DEBUG: "print stack traces of errors",
   DSM_CHECKPOINT_EVERY: "default for --checkpoint-every (seconds between checkpoints at barriers)",
+  DSM_REJOIN_TIMEOUT_MS: "dsm node: default for --rejoin-timeout (milliseconds the nodes left wait for a replacement)",
   DSM_JOB: "dsm node: default for --job (the job name shared by its nodes)",
   DSM_NODES: "dsm node: default for --nodes",
   DSM_RANK: "dsm node: default for --rank",

@@ -26,8 +26,9 @@ export interface ControlChannel {
   close(): Promise<void>;
 }
 
-export function controlSubject(job: string, topic: ControlTopic): string {
-  return `dsm.${job}.${topic}`;
+/** `round` (a job resumed from a checkpoint, checkpointed_node.ts) keeps its rendezvous and heartbeats apart from earlier rounds'. */
+export function controlSubject(job: string, topic: ControlTopic, round?: string): string {
+  return round === undefined ? `dsm.${job}.${topic}` : `dsm.${job}.${round}.${topic}`;
 }
 
 export interface ControlConnectOptions {
@@ -36,6 +37,8 @@ export interface ControlConnectOptions {
   auth: NatsAuth;
   /** Client name shown by the server's monitoring. */
   name: string;
+  /** @default none: the job's first round */
+  round?: string;
   /** @default 2000 */
   closeTimeoutMs?: number;
 }
@@ -59,6 +62,7 @@ export class NatsControlChannel implements ControlChannel {
     private readonly nc: NatsConnection,
     private readonly job: string,
     private readonly closeTimeoutMs: number,
+    private readonly round: string | undefined,
   ) {
     void (async () => {
       for await (const status of nc.status()) {
@@ -81,13 +85,13 @@ export class NatsControlChannel implements ControlChannel {
       if ((error as NatsError).isAuthError?.() || code === ErrorCode.AuthenticationTimeout) throw new NatsAuthError(options.servers, code, { cause: error });
       throw new NatsConnectError(options.servers, code, { cause: error });
     }
-    return new NatsControlChannel(nc, options.job, options.closeTimeoutMs ?? 2000);
+    return new NatsControlChannel(nc, options.job, options.closeTimeoutMs ?? 2000, options.round);
   }
 
   publish(topic: ControlTopic, body: object): void {
     if (this.closed || this.nc.isClosed()) return;
     try {
-      this.nc.publish(controlSubject(this.job, topic), encoder.encode(JSON.stringify(body)));
+      this.nc.publish(controlSubject(this.job, topic, this.round), encoder.encode(JSON.stringify(body)));
     } catch {
       // Closing or draining: the message is dropped like one lost on the wire.
     }
@@ -95,7 +99,7 @@ export class NatsControlChannel implements ControlChannel {
 
   subscribe(topic: ControlTopic, handler: (body: unknown) => void, onError?: (error: Error) => void): void {
     if (onError) this.errorHandlers.push(onError);
-    this.nc.subscribe(controlSubject(this.job, topic), {
+    this.nc.subscribe(controlSubject(this.job, topic, this.round), {
       callback: (error, msg) => {
         if (error) {
           if (error.code === ErrorCode.PermissionsViolation) this.refused(error.message.replace(/^'|'$/g, "").replace(/^Permissions Violation for /, "").toLowerCase());

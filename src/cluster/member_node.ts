@@ -19,6 +19,7 @@ import type { ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
 import type { RingLinkSpec } from "../transport/ring_link.js";
+import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { NatsControlChannel } from "./control_channel.js";
 import { Heartbeat } from "./heartbeat.js";
 import { jobNumber } from "./job_id.js";
@@ -52,6 +53,13 @@ export interface MemberNodeConfig {
   onStatus?(rank: number, event: { type: string; data: unknown }): void;
   /** Called once ranks are agreed, before the kernel starts; `server` is the one the transport uses. */
   onJoined?(self: Member, members: Member[], server: string): void;
+  /**
+   * A round of a job resumed from a checkpoint (checkpointed_node.ts): its own rendezvous,
+   * heartbeats and protocol job number. @default none: the job's first round
+   */
+  round?: string;
+  /** This node's checkpoints (once its rank is known). @default none */
+  checkpoint?: (rank: number) => CheckpointSpec;
 }
 
 export interface MemberNodeOutcome {
@@ -82,7 +90,7 @@ export function fingerprintOf(config: Pick<MemberNodeConfig, "kernel" | "protoco
 
 export async function runMemberNode(config: MemberNodeConfig): Promise<MemberNodeOutcome> {
   const uid = randomBytes(6).toString("hex");
-  const control = await NatsControlChannel.connect({ servers: config.servers, job: config.job, auth: config.auth, name: `dsm-${config.job}-control-${uid}` });
+  const control = await NatsControlChannel.connect({ servers: config.servers, job: config.job, auth: config.auth, name: `dsm-${config.job}-control-${uid}`, round: config.round });
   const member = new MemberNode(config, control);
   try {
     return await member.run(uid);
@@ -129,6 +137,7 @@ class MemberNode {
         syncTimeoutMs: config.syncTimeoutMs + 2000,
         spinMicros: config.spinMicros,
         gauge: config.spinMicros === undefined ? processGauge() : undefined,
+        checkpoint: config.checkpoint?.(self.rank),
       });
       report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: r.stats };
     } catch (error) {
@@ -186,5 +195,7 @@ class MemberNode {
 
 function protocolSpec(config: MemberNodeConfig): ProtocolSpec {
   if (config.nodes === 1) return { name: "solo", job: 0, timeoutMs: config.faultTimeoutMs };
-  return { name: config.protocol, job: jobNumber(config.job), timeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs, placement: "allocation" };
+  // A new round's number sets its messages apart from those of the round before.
+  const job = config.round === undefined ? config.job : `${config.job}.${config.round}`;
+  return { name: config.protocol, job: jobNumber(job), timeoutMs: config.faultTimeoutMs, syncTimeoutMs: config.syncTimeoutMs, placement: "allocation" };
 }

@@ -22,7 +22,7 @@ async function runNode(spec: NodeSpec): Promise<WorkerReport> {
     if (error instanceof HostAbort) return { type: "aborted" };
     return { type: "failed", error: relayError(error), stats: safeReport(node) };
   } finally {
-    node.close();
+    await node.close();
   }
 }
 

@@ -106,6 +106,10 @@ export interface RuntimeStats {
   /** Messages from other nodes handled at the kernel's poll points, and while it waited in a call. */
   servedAtPolls: number;
   servedWaiting: number;
+  /** Checkpoints this node took part in (src/checkpoint/), the time the kernel waited for them, and the bytes of its parts. */
+  checkpoints: number;
+  checkpointMs: number;
+  checkpointBytes: number;
 }
 
 export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
@@ -124,7 +128,7 @@ export class WorkerNode {
   readonly port: MemoryPort;
   readonly link: RingLink;
   readonly reactor: Reactor;
-  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0, hostHops: 0, spinHits: 0, sleeps: 0, servedAtPolls: 0, servedWaiting: 0 };
+  readonly stats: RuntimeStats = { readFaults: 0, writeFaults: 0, refaults: 0, polls: 0, barriers: 0, locks: 0, faultMs: 0, syncMs: 0, hostHops: 0, spinHits: 0, sleeps: 0, servedAtPolls: 0, servedWaiting: 0, checkpoints: 0, checkpointMs: 0, checkpointBytes: 0 };
   private coherence!: Coherence;
   private chaos: ChaosMemory | undefined;
   private readonly control: Int32Array;
@@ -161,6 +165,7 @@ export class WorkerNode {
     const { name, module, ...tuning } = spec.protocol;
     if (spec.checkpoint) {
       this.checkpoints = new NodeCheckpoints(spec.checkpoint, this.checkpointAccess());
+      await this.checkpoints.open();
       if (spec.checkpoint.resume) this.resumed = await this.checkpoints.load();
     }
     const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers, checkpoints: this.checkpoints };
@@ -199,7 +204,10 @@ export class WorkerNode {
       const n = this.unwoundFor;
       this.unwoundFor = undefined;
       this.unwinder!.stopUnwind();
-      await this.checkpoints!.save(n, this.unwinder!, this.allocations, [...this.held]);
+      const saved = await this.checkpoints!.save(n, this.unwinder!, this.allocations, [...this.held]);
+      this.stats.checkpoints++;
+      this.stats.checkpointMs += saved.ms;
+      this.stats.checkpointBytes += saved.bytes;
       this.unwinder!.startRewind();
     }
     const kernelMs = performance.now() - t0;
@@ -300,9 +308,10 @@ export class WorkerNode {
     return this.link.sent?.map(([kind, to]) => `${kindName(kind)} ${this.spec.nodeId}→${to}`);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.output?.flush();
     this.coherence?.close();
+    await this.checkpoints?.close().catch(() => undefined);
   }
 
   private raisePoll(): void {

@@ -28,6 +28,8 @@ export interface NatsServerOptions {
   config?: string;
   /** More command-line flags, e.g. `["--user", "a", "--pass", "b"]`. @default [] */
   args?: string[];
+  /** Run JetStream (`-js`), storing under a temporary directory removed at stop(). @default false */
+  jetStream?: boolean;
   /** Bound on start-up until the server answers. @default 5000 */
   startTimeoutMs?: number;
   /** Bound on waiting for exit after SIGTERM (and again after SIGKILL). @default 2000 */
@@ -70,8 +72,8 @@ export function findNatsServer(dirs = defaultSearchDirs()): string | null {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = options.binary ?? findNatsServer(options.searchDirs);
   if (binary === null) throw new NatsServerNotFoundError();
-  const configDir = options.config === undefined ? undefined : mkdtempSync(join(tmpdir(), "dsm-nats-"));
-  if (configDir) writeFileSync(join(configDir, "nats.conf"), options.config!);
+  const configDir = options.config === undefined && !options.jetStream ? undefined : mkdtempSync(join(tmpdir(), "dsm-nats-"));
+  if (options.config !== undefined) writeFileSync(join(configDir!, "nats.conf"), options.config);
   try {
     for (let attempt = 1; ; attempt++) {
       const port = options.port || (await freePort());
@@ -95,7 +97,8 @@ async function startOnce(
   configDir: string | undefined,
 ): Promise<NatsServer> {
   const args = ["-a", "127.0.0.1", "-p", String(port), ...(options.args ?? [])];
-  if (configDir) args.unshift("-c", join(configDir, "nats.conf"));
+  if (options.config !== undefined) args.unshift("-c", join(configDir!, "nats.conf"));
+  if (options.jetStream) args.push("-js", "-sd", join(configDir!, "jetstream"));
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr!.setEncoding("utf8");
