@@ -3,7 +3,9 @@
  * per host clustered by routes, `dsm node` processes on every host. A job across the hosts equals
  * the one-node result; a killed nats-server changes nothing; a killed node or a host cut off from
  * the others (link down, or an nft drop rule) makes every other node exit 1 naming a lost rank
- * within 10 s. Needs root: skips loudly outside CI, fails in CI.
+ * within 10 s; with checkpoints (the servers run JetStream), a killed node's replacement started
+ * on another host lets the job finish with the one-node result. Needs root: skips loudly outside
+ * CI, fails in CI.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,6 +50,7 @@ Hosts.before(async () => {
     ports: bed.hosts.map(() => ({ client: 4222, route: 6222 })),
     prefix: (i) => bed!.exec(i),
     dir,
+    jetStream: true,
   });
   console.log(`  test bed ${bed.name}: 3 hosts and 3 nats-servers up in ${Date.now() - t0} ms`);
 });
@@ -93,6 +96,37 @@ Hosts("a job across three hosts gives the one-node result", async () => {
   assert.is(job.result, await oneNodeResult(module, args));
   assert.equal(job.perNode.map((n: { node: number }) => n.node), [0, 1, 2, 3]);
   console.log(`  4 nodes on 3 hosts: ${job.wallMs.toFixed(0)} ms wall, ${job.stats.messages} messages`);
+});
+
+/** Protocols the recovery test runs (DSM_TEST_RECOVERY_PROTOCOLS, comma-separated): one in CI for time; the rest are restored on the embedded transport by checkpoint.test.ts. */
+const RECOVERY_PROTOCOLS = (process.env.DSM_TEST_RECOVERY_PROTOCOLS ?? "lrc").split(",");
+
+Hosts(`with checkpoints in the cluster's JetStream object store, a node killed mid-job is replaced from another host and the job gives the one-node result (${RECOVERY_PROTOCOLS.join(", ")})`, async () => {
+  if (!rootOrSkip("a node killed mid-job is replaced from another host")) return;
+  const args = ["256", "400"];
+  for (const protocol of RECOVERY_PROTOCOLS) {
+    const job = `mh${process.pid}x${++jobs}`;
+    // Each node lists its own host's server first (it connects there), the others for failover.
+    const nats = (host: number) => [cluster!.servers[host].url, ...cluster!.servers.filter((_, i) => i !== host).map((s) => s.url)].join(",");
+    const start = (host: number, rank: number) =>
+      new DsmProcess(["node", jacobi, "--nats", nats(host), "--job", job, "--nodes", "3", "--rank", String(rank), "--protocol", protocol, "--checkpoint-every", "0.3", "--json", "--", ...args], { prefix: bed!.exec(host) });
+    const procs = [0, 1, 2].map((host) => start(host, host));
+    try {
+      await procs[1]!.waitFor((p) => p.err.includes("dsm node: checkpoint 1 committed"), 60_000, "checkpoint 1");
+      const t0 = Date.now();
+      procs[1]!.kill("SIGKILL");
+      const replacement = start(2, 1);
+      procs.push(replacement);
+      const exits = await settleAll([procs[0]!, procs[2]!, replacement], 120_000);
+      assert.equal(exits.map((e) => e.code), [0, 0, 0], procs.map((p) => p.err.slice(-600)).join("\n---\n"));
+      const result = JSON.parse(procs[0]!.out);
+      assert.is(result.result, await oneNodeResult(module, args), protocol);
+      assert.match(procs[0]!.err, /dsm node: rank 1 lost; waiting up to 60 s for a replacement/);
+      console.log(`  ${protocol}: rank 1 killed on host 1, replaced from host 2; the job ended ${Date.now() - t0} ms later with the one-node result`);
+    } finally {
+      await settleAll(procs, 5000).catch(() => undefined);
+    }
+  }
 });
 
 Hosts("killing a nats-server mid-job still gives the one-node result", async () => {

@@ -21,6 +21,9 @@ export interface NatsStoreSpec {
   replicas?: number;
 }
 
+/** Bound on repeating a request that timed out while the cluster elects JetStream leaders. */
+const RETRY_BOUND_MS = 20_000;
+
 const MANIFEST = /^(\d+)\/manifest\.json$/;
 
 export function bucketName(job: string): string {
@@ -131,21 +134,35 @@ export class NatsObjectStore implements CheckpointStore {
     await this.nc.close().catch(() => undefined);
   }
 
+  /** Opens (creates) the job's bucket. */
   private async open(): Promise<ObjectStore> {
-    if (this.bucket) return this.bucket;
-    const bucket = await this.call(() => this.nc.jetstream().views.os(bucketName(this.job), { replicas: this.replicas }), `opening the bucket (${this.replicas} replicas)`);
-    this.bucket = bucket;
-    return bucket;
+    this.bucket ??= await this.call(() => this.nc.jetstream().views.os(bucketName(this.job), { replicas: this.replicas }), `opening the bucket (${this.replicas} replicas)`);
+    return this.bucket;
   }
 
+  /**
+   * Runs one store request. A cluster that has just started, or whose servers came and went,
+   * elects JetStream leaders for some seconds and times requests out meanwhile: a timed-out
+   * request is made again until RETRY_BOUND_MS have passed.
+   */
   private async call<T>(work: () => Promise<T>, what: string): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof CheckpointCorruptError) throw error;
-      const message = (error as Error).message;
-      const hint = /503|no responders|jetstream not enabled/i.test(message) ? "; the nats servers must run JetStream (nats-server -js, or jetstream {} in its configuration)" : "";
-      throw new CheckpointError(`checkpoint store ${bucketName(this.job)}: ${what} failed: ${message}${hint}`, { cause: error });
+    const deadline = Date.now() + RETRY_BOUND_MS;
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        if (error instanceof CheckpointCorruptError) throw error;
+        if (/TIMEOUT|temporarily unavailable/i.test((error as Error).message) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
+        throw this.failure(error as Error, what);
+      }
     }
+  }
+
+  private failure(error: Error, what: string): CheckpointError {
+    const hint = /503|no responders|jetstream not enabled/i.test(error.message) ? "; the nats servers must run JetStream (nats-server -js, or jetstream {} in its configuration)" : "";
+    return new CheckpointError(`checkpoint store ${bucketName(this.job)}: ${what} failed: ${error.message}${hint}`, { cause: error });
   }
 }

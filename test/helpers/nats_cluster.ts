@@ -75,6 +75,8 @@ export interface ClusterOptions {
   /** Command prefix per server, e.g. ["ip", "netns", "exec", "ns1"]. */
   prefix?: (i: number) => string[];
   extra?: string;
+  /** Run JetStream on every server, each storing under `dir` (checkpoints' object store). @default false */
+  jetStream?: boolean;
   /** @default 5000 */
   readyTimeoutMs?: number;
 }
@@ -89,7 +91,7 @@ export async function startNatsCluster(options: ClusterOptions): Promise<NatsClu
     const config = join(options.dir, `${name}.conf`);
     writeFileSync(
       config,
-      clusterServerConfig({ name, host: options.hosts[i], clientPort: ports[i].client, routePort: ports[i].route, routes, pidFile: join(options.dir, `${name}.pid`), extra: options.extra }),
+      clusterServerConfig({ name, host: options.hosts[i], clientPort: ports[i].client, routePort: ports[i].route, routes, pidFile: join(options.dir, `${name}.pid`), extra: [options.extra ?? "", options.jetStream ? `jetstream { store_dir: "${join(options.dir, `jetstream-${name}`)}" }` : ""].join("\n") }),
     );
     const command = [...(options.prefix?.(i) ?? []), binary, "-c", config];
     const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
