@@ -154,6 +154,16 @@ Resume("checkpoints at every barrier leave the result as it was, on 1 node and o
   }
 });
 
+Resume("chaos mode on every node (pages taken and given back at every park) with a checkpoint at every barrier: ivy and lrc give the reference result", async () => {
+  for (const protocol of ["ivy", "lrc"]) {
+    const j = { ...(await jacobiJob(protocol, 2, `chaos-${protocol}`)), args: [256, 6] };
+    const checkpoint = await specs(j, false);
+    const result = await runCluster(j.kernel, j.args, { nodes: 2, protocol, faultTimeoutMs: 10_000, syncTimeoutMs: 20_000, checkpoint, chaos: (node) => ({ seed: 7 + node }) });
+    assert.is(result.result, await reference(JACOBI, j.args), protocol);
+    assert.is(result.stats.checkpoints, result.stats.barriers, protocol);
+  }
+});
+
 const Refusals = suite("resuming refuses what would give a wrong result");
 
 Refusals("another argument list, node count or protocol is named; a fresh start over a checkpoint and a resume without one are refused", async () => {

@@ -23,7 +23,7 @@ import { AllocationPlacement } from "../protocol/placement.js";
 import type { CheckpointSignal } from "../protocol/sync.js";
 import { CheckpointError, ResumeError } from "./errors.js";
 import type { KernelUnwinder } from "./kernel_state.js";
-import { decodePart, encodePart, nonZeroRuns, type NodePart } from "./part.js";
+import { decodePart, encodePart, nonZeroRuns, type NodePart, type PageRun } from "./part.js";
 import { checkSetting, openStore, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
 
 /** Checkpoints of one node, as plain data (posted to its worker). */
@@ -107,16 +107,15 @@ export class NodeCheckpoints implements CheckpointSignal {
   async save(n: number, unwinder: KernelUnwinder, allocations: [number, number][], locks: number[]): Promise<{ bytes: number; ms: number }> {
     const t0 = performance.now();
     const { node, spec } = this;
-    const pages = this.responsible(allocations);
-    for (const [first, last] of ranges(pages)) this.makeAccessible(first, last, Access.Read);
-    const part = encodePart({
-      node: node.nodeId,
-      pageSize: node.layout.pageSize,
-      kernel: unwinder.capture(),
-      allocations,
-      locks,
-      pages: nonZeroRuns(pages, (p) => new Uint8Array(node.memory.buffer, p * node.layout.pageSize, node.layout.pageSize)),
-    });
+    const size = node.layout.pageSize;
+    const runs: PageRun[] = [];
+    for (const [first, last] of ranges(this.responsible(allocations))) {
+      // Read at once: the protocol may take a page again at the next fault (the kernel is parked there).
+      this.makeAccessible(first, last, Access.Read);
+      const range = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+      runs.push(...nonZeroRuns(range, (p) => new Uint8Array(node.memory.buffer, p * size, size)));
+    }
+    const part = encodePart({ node: node.nodeId, pageSize: size, kernel: unwinder.capture(), allocations, locks, pages: runs });
     await this.store.putPart(n, node.nodeId, part);
     node.barrier();
     if (node.nodeId === 0) {
