@@ -4,14 +4,14 @@
  *   1. A stencil on 2 embedded nodes (assembly/kernels/jacobi.ts, hlrc) with and without
  *      `--checkpoint-every 1`, interleaved: median time in run on node 0 of each, and their ratio.
  *   2. One checkpoint of a fully written 256 MiB shared region (bench/kernels/region_fill.ts on 2
- *      nodes) into a directory: how long the kernel stood still for it on each node, and the bytes
+ *      nodes) into a directory, then into a JetStream object store on a private nats-server
+ *      (started with -js): how long the kernel stood still for it (the slower node), and the bytes
  *      of all parts.
  *
  *   npm run bench:checkpoint                     DSM_BENCH_REPS (3), DSM_BENCH_CKPT_STENCIL (2048,600),
  *                                                DSM_BENCH_CKPT_MIB (256), DSM_BENCH_CKPT_DIR (a temp dir)
  *
- * Checkpoints go to a directory only: the NATS object store is not built yet. Prints a readable
- * line and a JSON line per case.
+ * Prints a readable line and a JSON line per case.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +19,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runJob } from "../src/cluster/run_job.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
-import { loadKernelModule } from "../src/runtime/kernel_module.js";
+import { loadKernelModule, type KernelModule } from "../src/runtime/kernel_module.js";
+import type { StoreSpec } from "../src/checkpoint/store.js";
+import { startNatsServer } from "../src/transport/nats_server.js";
 import { countFromEnv, gitRev, median, r1, r2 } from "./common.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -61,26 +63,32 @@ async function stencil(): Promise<void> {
   console.log(JSON.stringify({ bench: "checkpoint", case: "stencil", rev, n: N, iterations: ITERATIONS, nodes: NODES, protocol: "hlrc", everyS: 1, plainMs: r1(plain), checkpointedMs: r1(checkpointed), ratio: r2(checkpointed / plain), checkpointsPerRun: checkpoints / REPS, reps: REPS }));
 }
 
-async function region(): Promise<void> {
-  const kernel = await build("bench/kernels/region_fill.ts", MIB + 1);
+async function region(kernel: KernelModule, store: StoreSpec, name: string): Promise<void> {
   const ms: number[][] = [];
   const bytes: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
     // One round, then the barrier after it: with a checkpoint due at once, that barrier's is the one measured.
-    const job = await runJob(kernel, [MIB, 1], { nodes: NODES, protocol: "hlrc", transport: "local", faultTimeoutMs: 60_000, checkpoints: { store: { kind: "dir", path: dir }, job: `region${rep}`, everyMs: 1e-6, resume: false } });
+    const job = await runJob(kernel, [MIB, 1], { nodes: NODES, protocol: "hlrc", transport: "local", faultTimeoutMs: 60_000, checkpoints: { store, job: `region${rep}`, everyMs: 1e-6, resume: false } });
     const last = job.perNode.map((p) => p.stats);
     if (last.some((s) => s.checkpoints !== 1)) throw new Error(`expected 1 checkpoint per node, got ${last.map((s) => s.checkpoints).join(", ")}`);
     ms.push(last.map((s) => s.checkpointMs));
     bytes.push(last.reduce((n, s) => n + s.checkpointBytes, 0));
   }
   const perNode = ms.map((m) => Math.max(...m));
-  console.log(`one checkpoint of a ${MIB} MiB shared region, ${NODES} nodes, to a directory: ${r1(median(perNode))} ms (the slower node), ${median(bytes)} bytes  [${perNode.map(r1).join(", ")} ms]`);
-  console.log(JSON.stringify({ bench: "checkpoint", case: "region", rev, mib: MIB, nodes: NODES, store: "dir", ms: r1(median(perNode)), bytes: median(bytes), reps: REPS }));
+  console.log(`one checkpoint of a ${MIB} MiB shared region, ${NODES} nodes, to ${name}: ${r1(median(perNode))} ms (the slower node), ${median(bytes)} bytes  [${perNode.map(r1).join(", ")} ms]`);
+  console.log(JSON.stringify({ bench: "checkpoint", case: "region", rev, mib: MIB, nodes: NODES, store: store.kind, ms: r1(median(perNode)), bytes: median(bytes), reps: REPS }));
 }
 
 try {
   await stencil();
-  await region();
+  const fill = await build("bench/kernels/region_fill.ts", MIB + 1);
+  await region(fill, { kind: "dir", path: dir }, "a directory");
+  const server = await startNatsServer({ jetStream: true });
+  try {
+    await region(fill, { kind: "nats", servers: [server.url], auth: {} }, "a NATS JetStream object store (one local server)");
+  } finally {
+    await server.stop();
+  }
 } finally {
   if (!process.env.DSM_BENCH_CKPT_DIR) rmSync(dir, { recursive: true, force: true });
 }

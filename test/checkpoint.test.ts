@@ -114,9 +114,12 @@ Store("a checkpoint without its manifest is not there; a commit removes older on
 
 Store("a part keeps kernel state, allocations, locks and only the non-zero pages", () => {
   const pageSize = 1024;
-  const pages = new Map<number, Uint8Array>([5, 6, 7, 9, 10].map((p) => [p, new Uint8Array(pageSize).fill(p === 7 ? 0 : p)]));
-  const runs = nonZeroRuns([5, 6, 7, 9, 10], (p) => pages.get(p)!);
-  assert.equal(runs.map((r) => [r.first, r.data.length / pageSize]), [[5, 2], [9, 2]]);
+  const memory = new Uint8Array(12 * pageSize);
+  for (const p of [5, 6, 9, 10]) memory.fill(p, p * pageSize, (p + 1) * pageSize);
+  memory[8 * pageSize + 1000] = 1;
+  const runs = nonZeroRuns(memory.buffer, 5, 10, pageSize);
+  assert.equal(runs.map((r) => [r.first, r.data.length / pageSize]), [[5, 2], [8, 3]]);
+  assert.equal([...runs[1]!.data.subarray(0, pageSize)], [...memory.subarray(8 * pageSize, 9 * pageSize)]);
   const part = { node: 1, pageSize, kernel: { memory: new Uint8Array([1, 2, 3, 4]), globals: { __dsm_global_0: 7, __dsm_global_1: "-9007199254740993" }, stack: new Uint8Array([5, 6]) }, allocations: [[65536, 4096]] as [number, number][], locks: [3], pages: runs };
   const back = decodePart(encodePart(part), "part");
   assert.equal({ ...back, kernel: { ...back.kernel, memory: [...back.kernel.memory], stack: [...back.kernel.stack] }, pages: back.pages.map((r) => [r.first, [...r.data]]) }, {

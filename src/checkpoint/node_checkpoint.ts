@@ -112,8 +112,7 @@ export class NodeCheckpoints implements CheckpointSignal {
     for (const [first, last] of ranges(this.responsible(allocations))) {
       // Read at once: the protocol may take a page again at the next fault (the kernel is parked there).
       this.makeAccessible(first, last, Access.Read);
-      const range = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-      runs.push(...nonZeroRuns(range, (p) => new Uint8Array(node.memory.buffer, p * size, size)));
+      runs.push(...nonZeroRuns(node.memory.buffer, first, last, size));
     }
     const part = encodePart({ node: node.nodeId, pageSize: size, kernel: unwinder.capture(), allocations, locks, pages: runs });
     await this.store.putPart(n, node.nodeId, part);

@@ -88,36 +88,26 @@ export function decodePart(bytes: Uint8Array, name: string): NodePart {
   return { node: header.node, pageSize: header.pageSize, kernel: { memory, stack, globals: header.globals }, allocations: header.allocations, locks: header.locks, pages };
 }
 
-/** The non-zero pages among `pages` (ascending), read with `read`, as runs of consecutive pages. */
-export function nonZeroRuns(pages: readonly number[], read: (page: number) => Uint8Array): PageRun[] {
+/**
+ * The non-zero pages of first..last, as runs of consecutive pages copied out of `memory` (page p
+ * at p × pageSize).
+ */
+export function nonZeroRuns(memory: ArrayBufferLike, first: number, last: number, pageSize: number): PageRun[] {
   const runs: PageRun[] = [];
-  let current: { first: number; chunks: Uint8Array[] } | undefined;
-  let last = -2;
-  const flush = () => {
-    if (!current) return;
-    const size = current.chunks.reduce((n, c) => n + c.length, 0);
-    const data = new Uint8Array(size);
-    let at = 0;
-    for (const c of current.chunks) (data.set(c, at), (at += c.length));
-    runs.push({ first: current.first, data });
-    current = undefined;
+  let start = -1;
+  const flush = (end: number) => {
+    if (start >= 0) runs.push({ first: start, data: new Uint8Array(memory, start * pageSize, (end - start) * pageSize).slice() });
+    start = -1;
   };
-  for (const page of pages) {
-    const bytes = read(page);
-    if (isZero(bytes)) continue;
-    if (!current || page !== last + 1) {
-      flush();
-      current = { first: page, chunks: [] };
-    }
-    current.chunks.push(bytes.slice());
-    last = page;
+  for (let page = first; page <= last; page++) {
+    if (isZero(new Int32Array(memory, page * pageSize, pageSize >>> 2))) flush(page);
+    else if (start < 0) start = page;
   }
-  flush();
+  flush(last + 1);
   return runs;
 }
 
-function isZero(bytes: Uint8Array): boolean {
-  const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+function isZero(words: Int32Array): boolean {
   for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
   return true;
 }
