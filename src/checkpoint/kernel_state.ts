@@ -20,7 +20,7 @@ const enum State {
 }
 
 export interface KernelState {
-  /** Private memory: from layout.memoryBase to the end of the memory. */
+  /** Private memory: from layout.memoryBase to the end of the memory (a view while captured). */
   memory: Uint8Array;
   /** Mutable globals by export name; i64 ones as decimal strings. */
   globals: Record<string, number | string>;
@@ -78,7 +78,7 @@ export class KernelUnwinder {
     this.calls.asyncify_stop_unwind();
   }
 
-  /** The state after stopUnwind(). */
+  /** The state after stopUnwind(): views of the memory, valid until the kernel runs again. */
   capture(): KernelState {
     const bytes = new Uint8Array(this.memory.buffer);
     const top = new Int32Array(this.memory.buffer, this.area.base, 1)[0]!;
@@ -87,7 +87,7 @@ export class KernelUnwinder {
       const value = global.value as number | bigint;
       globals[name] = typeof value === "bigint" ? value.toString() : value;
     }
-    return { memory: bytes.slice(this.layout.memoryBase), globals, stack: bytes.slice(this.area.base, top) };
+    return { memory: bytes.subarray(this.layout.memoryBase), globals, stack: bytes.subarray(this.area.base, top) };
   }
 
   /** Puts a captured state into this (fresh) instance, before startRewind(). */

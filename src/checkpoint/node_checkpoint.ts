@@ -23,7 +23,7 @@ import { AllocationPlacement } from "../protocol/placement.js";
 import type { CheckpointSignal } from "../protocol/sync.js";
 import { CheckpointError, ResumeError } from "./errors.js";
 import type { KernelUnwinder } from "./kernel_state.js";
-import { decodePart, encodePart, nonZeroRuns, type NodePart, type PageRun } from "./part.js";
+import { decodePart, PartWriter, type NodePart } from "./part.js";
 import { checkSetting, openStore, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
 
 /** Checkpoints of one node, as plain data (posted to its worker). */
@@ -58,6 +58,7 @@ const PAGES_PER_FAULT = 64;
 
 export class NodeCheckpoints implements CheckpointSignal {
   private storeOpen: CheckpointStore | undefined;
+  private readonly writer = new PartWriter();
   /** The checkpoint a release named, not yet taken. */
   private pending: number | undefined;
   /** The last checkpoint committed (or resumed from). */
@@ -108,13 +109,14 @@ export class NodeCheckpoints implements CheckpointSignal {
     const t0 = performance.now();
     const { node, spec } = this;
     const size = node.layout.pageSize;
-    const runs: PageRun[] = [];
-    for (const [first, last] of ranges(this.responsible(allocations))) {
+    const pages = this.responsible(allocations);
+    this.writer.begin(unwinder.capture(), pages.length, size);
+    for (const [first, last] of ranges(pages)) {
       // Read at once: the protocol may take a page again at the next fault (the kernel is parked there).
       this.makeAccessible(first, last, Access.Read);
-      runs.push(...nonZeroRuns(node.memory.buffer, first, last, size));
+      this.writer.pages(node.memory.buffer, first, last, size);
     }
-    const part = encodePart({ node: node.nodeId, pageSize: size, kernel: unwinder.capture(), allocations, locks, pages: runs });
+    const part = this.writer.finish(node.nodeId, size, allocations, locks);
     await this.store.putPart(n, node.nodeId, part);
     node.barrier();
     if (node.nodeId === 0) {

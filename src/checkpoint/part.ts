@@ -1,14 +1,19 @@
 /**
  * One node's part of a checkpoint, as bytes: its kernel state (kernel_state.ts), the job's
- * collective allocations, the locks it held, and the shared pages it saved — the non-zero ones, as runs of
- * consecutive pages.
+ * collective allocations, the locks it held, and the shared pages it saved — the non-zero ones,
+ * as runs of consecutive pages.
  *
- *   "DSMPART1" | u32 header length | header (UTF-8 JSON) | private memory | stack | page runs
+ *   "DSMPART2" | private memory | stack | page runs | header (UTF-8 JSON) | u32 header length
+ *
+ * The header comes last so that a {@link PartWriter} copies memory and pages straight into one
+ * buffer, which it keeps from one checkpoint to the next: fresh memory costs this VM page faults
+ * (about 100 ms for 32 MiB) where the copy itself costs 2 ms.
  */
 import { CheckpointError } from "./errors.js";
 import type { KernelState } from "./kernel_state.js";
 
-const MAGIC = "DSMPART1";
+const MAGIC = "DSMPART2";
+const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
 
 export interface PageRun {
   first: number;
@@ -35,48 +40,83 @@ interface Header {
   locks: number[];
   memoryBytes: number;
   stackBytes: number;
+  /** [first page, page count] of each run, in order. */
   runs: [number, number][];
 }
 
-export function encodePart(part: NodePart): Uint8Array {
-  const { kernel, pageSize } = part;
-  const header: Header = {
-    node: part.node,
-    pageSize,
-    globals: kernel.globals,
-    allocations: part.allocations,
-    locks: part.locks,
-    memoryBytes: kernel.memory.length,
-    stackBytes: kernel.stack.length,
-    runs: part.pages.map((r) => [r.first, r.data.length / pageSize]),
-  };
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const pageBytes = part.pages.reduce((n, r) => n + r.data.length, 0);
-  const out = new Uint8Array(12 + json.length + kernel.memory.length + kernel.stack.length + pageBytes);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  let at = 12;
-  for (const chunk of [json, kernel.memory, kernel.stack, ...part.pages.map((r) => r.data)]) {
-    out.set(chunk, at);
-    at += chunk.length;
+/** Builds parts in one buffer it keeps; a part's bytes stay valid until the next begin(). */
+export class PartWriter {
+  private buffer = new Uint8Array(0);
+  private at = 0;
+  private runs: [number, number][] = [];
+  private kernel: KernelState | undefined;
+
+  /** Starts a part of the kernel's state (copied now) and at most `pages` pages of `pageSize`. */
+  begin(kernel: KernelState, pages: number, pageSize: number): void {
+    const bound = MAGIC_BYTES.length + kernel.memory.length + kernel.stack.length + pages * pageSize;
+    if (this.buffer.length < bound) this.buffer = new Uint8Array(Math.ceil(bound * 1.25));
+    this.at = 0;
+    this.runs = [];
+    this.kernel = kernel;
+    for (const chunk of [MAGIC_BYTES, kernel.memory, kernel.stack]) this.append(chunk);
   }
-  return out;
+
+  /** Copies the non-zero pages of first..last out of `memory` (page p at p × pageSize), as runs. */
+  pages(memory: ArrayBufferLike, first: number, last: number, pageSize: number): void {
+    let start = -1;
+    const flush = (end: number) => {
+      if (start < 0) return;
+      this.append(new Uint8Array(memory, start * pageSize, (end - start) * pageSize));
+      this.runs.push([start, end - start]);
+      start = -1;
+    };
+    for (let page = first; page <= last; page++) {
+      if (isZero(new Int32Array(memory, page * pageSize, pageSize >>> 2))) flush(page);
+      else if (start < 0) start = page;
+    }
+    flush(last + 1);
+  }
+
+  /** Ends the part: its bytes, a view of the writer's buffer. */
+  finish(node: number, pageSize: number, allocations: [number, number][], locks: number[]): Uint8Array {
+    const kernel = this.kernel!;
+    const header: Header = { node, pageSize, globals: kernel.globals, allocations, locks, memoryBytes: kernel.memory.length, stackBytes: kernel.stack.length, runs: this.runs };
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const end = this.at + json.length + 4;
+    if (this.buffer.length < end) {
+      const grown = new Uint8Array(end);
+      grown.set(this.buffer.subarray(0, this.at));
+      this.buffer = grown;
+    }
+    this.append(json);
+    new DataView(this.buffer.buffer, this.buffer.byteOffset).setUint32(this.at, json.length, true);
+    this.at += 4;
+    this.kernel = undefined;
+    return this.buffer.subarray(0, this.at);
+  }
+
+  private append(bytes: Uint8Array): void {
+    this.buffer.set(bytes, this.at);
+    this.at += bytes.length;
+  }
 }
 
 /** Reads a part; `name` names it in errors. Throws CheckpointError on anything malformed. */
 export function decodePart(bytes: Uint8Array, name: string): NodePart {
   const bad = (what: string) => new CheckpointError(`${name}: ${what}; the object is not a checkpoint part of this version`);
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw bad("no part header");
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(8, true);
+  if (bytes.length < MAGIC_BYTES.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC_BYTES.length)) !== MAGIC) throw bad("no part header");
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 4, true);
+  const headerAt = bytes.length - 4 - length;
+  if (headerAt < MAGIC_BYTES.length) throw bad("truncated");
   let header: Header;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length))) as Header;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(headerAt, bytes.length - 4))) as Header;
   } catch {
     throw bad("unreadable header");
   }
-  let at = 12 + length;
+  let at = MAGIC_BYTES.length;
   const take = (n: number) => {
-    if (!Number.isInteger(n) || n < 0 || at + n > bytes.length) throw bad("truncated");
+    if (!Number.isInteger(n) || n < 0 || at + n > headerAt) throw bad("truncated");
     const chunk = bytes.subarray(at, at + n);
     at += n;
     return chunk;
@@ -84,27 +124,8 @@ export function decodePart(bytes: Uint8Array, name: string): NodePart {
   const memory = take(header.memoryBytes);
   const stack = take(header.stackBytes);
   const pages = header.runs.map(([first, count]) => ({ first, data: take(count * header.pageSize) }));
-  if (at !== bytes.length) throw bad("trailing bytes");
+  if (at !== headerAt) throw bad("bytes between the pages and the header");
   return { node: header.node, pageSize: header.pageSize, kernel: { memory, stack, globals: header.globals }, allocations: header.allocations, locks: header.locks, pages };
-}
-
-/**
- * The non-zero pages of first..last, as runs of consecutive pages copied out of `memory` (page p
- * at p × pageSize).
- */
-export function nonZeroRuns(memory: ArrayBufferLike, first: number, last: number, pageSize: number): PageRun[] {
-  const runs: PageRun[] = [];
-  let start = -1;
-  const flush = (end: number) => {
-    if (start >= 0) runs.push({ first: start, data: new Uint8Array(memory, start * pageSize, (end - start) * pageSize).slice() });
-    start = -1;
-  };
-  for (let page = first; page <= last; page++) {
-    if (isZero(new Int32Array(memory, page * pageSize, pageSize >>> 2))) flush(page);
-    else if (start < 0) start = page;
-  }
-  flush(last + 1);
-  return runs;
 }
 
 function isZero(words: Int32Array): boolean {
