@@ -20,6 +20,7 @@ import { CompilerNotFoundError } from "../src/instrument/compile_c.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { PROTOCOLS } from "../src/protocol/index.js";
 import { ROOT } from "./helpers/kernels.js";
+import { runAndKill, runToEnd } from "./helpers/kill_resume.js";
 
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 m4";
 const PROGRAMS = "test/kernels/c/parmacs";
@@ -111,6 +112,18 @@ Programs("dsm run prog.c.in builds in memory; node 0's stdout is the command's a
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, "psum: P=2 N=64 total=20820.000 bins=64 agree=2\nself-check: ok\n");
   assert.is(r.stderr, "");
+});
+
+Programs("relax killed with SIGKILL after checkpoint 2 (its started nodes hold their JOIN locks across it) goes on with --resume to the serial checksum", async () => {
+  if (!toolchain("relax killed and resumed")) return;
+  const wasm = await build(`${PROGRAMS}/relax.c.in`);
+  const options = [wasm, "--nodes", "3", "--protocol", "lrc", "--checkpoint-store", join(dir, "checkpoints"), "--job", "relax"];
+  const args = ["-p", "3", "-n", "4096", "-i", "1500"];
+  await runAndKill([...options, "--checkpoint-every", "0.05"], args, 2);
+  const run = runToEnd([...options, "--resume"], args);
+  assert.is(run.status, 0, run.stderr);
+  // The checksum of the serial relaxation (the program checks every cell against it too).
+  assert.is(run.stdout, "relax: P=3 N=4096 iterations=1500 checksum=75380.822077\nself-check: ok\n");
 });
 
 const Errors = suite("PARMACS programs: what the fork model refuses");
