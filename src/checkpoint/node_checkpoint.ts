@@ -14,15 +14,19 @@
  * The kernel is parked from 2 to 6, and every node is inside these steps, so the pages read in 3
  * are the values the barrier of step 1 made visible.
  *
- * A node is responsible for the pages the "allocation" placement gives it (placement.ts): each
- * collective allocation cut into one block per node. Restoring writes them back through the
- * protocol (write faults in a fresh run), so every protocol starts from a valid state.
+ * A node is responsible for its block of each collective allocation (shared_pages.ts).
+ * Restoring writes those pages back through the protocol (write faults in a fresh run), so every
+ * protocol starts from a valid state, and the locks a node held at the barrier are taken again
+ * before the kernel goes on.
+ *
+ * The kernel's side: the runtime tells this class of the kernel's allocations and locks as it
+ * makes them, and calls rewound() and afterBarrier() around each barrier.
  */
-import { Access, NO_READ, NO_WRITE, type Layout } from "../abi.js";
-import { AllocationPlacement } from "../protocol/placement.js";
+import { Access, unwindArea } from "../abi.js";
 import type { CheckpointSignal } from "../protocol/sync.js";
 import { CheckpointError, ResumeError } from "./errors.js";
-import type { KernelUnwinder } from "./kernel_state.js";
+import { KernelUnwinder } from "./kernel_state.js";
+import { makeAccessible, pageRanges, responsiblePages, restorePages, type PageAccess } from "./shared_pages.js";
 import { decodePart, PartWriter, type NodePart } from "./part.js";
 import { checkSetting, openStore, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
 
@@ -40,25 +44,31 @@ export interface CheckpointSpec {
 }
 
 /** What a checkpoint needs of its node; every call runs with the kernel parked. */
-export interface NodeAccess {
+export interface NodeAccess extends PageAccess {
   readonly nodeId: number;
   readonly nodeCount: number;
-  readonly layout: Layout;
-  readonly memory: WebAssembly.Memory;
-  /** Makes pages first..last allow `access` through the protocol; returns once they do. */
-  fault(first: number, last: number, access: Access): void;
   /** A barrier of all nodes. */
   barrier(): void;
+  /** Tells the protocol of a collective allocation (replayed on restoring). */
+  allocated(address: number, bytes: number): void;
+  /** Takes a lock through the protocol (one held at the checkpoint, on restoring). */
+  lock(id: number): void;
   /** Writes a line to the node's stderr. */
   log(line: string): void;
 }
 
-/** Pages faulted at once while saving or restoring. */
-const PAGES_PER_FAULT = 64;
-
 export class NodeCheckpoints implements CheckpointSignal {
   private storeOpen: CheckpointStore | undefined;
   private readonly writer = new PartWriter();
+  private unwinder: KernelUnwinder | undefined;
+  /** The checkpoint the kernel is being unwound for. */
+  private unwoundFor: number | undefined;
+  /** With `resume`: this node's part of the checkpoint it starts from (load()). */
+  private resumed: NodePart | undefined;
+  /** The kernel's collective allocations so far, in order (what a checkpoint replays). */
+  private readonly allocations: [number, number][] = [];
+  /** Locks the kernel holds now (what a restore takes again). */
+  private readonly held = new Set<number>();
   /** The checkpoint a release named, not yet taken. */
   private pending: number | undefined;
   /** The last checkpoint committed (or resumed from). */
@@ -96,27 +106,111 @@ export class NodeCheckpoints implements CheckpointSignal {
     this.pending = checkpoint;
   }
 
-  /** The checkpoint the last barrier named, once: the kernel is to be unwound for it. */
-  take(): number | undefined {
-    const n = this.pending;
-    this.pending = undefined;
-    return n;
+  // The kernel's side: its exports, and what it does between checkpoints.
+
+  /** The kernel's instance is made: checkpoints unwind and rewind it through its exports. */
+  attach(exports: WebAssembly.Exports, kernel: string): void {
+    this.unwinder = new KernelUnwinder(exports, this.node.memory, this.node.layout, kernel);
   }
 
-  /** Steps 3 to 6, with the kernel unwound. */
-  /** Returns the bytes of this node's part and the milliseconds the steps took. */
-  async save(n: number, unwinder: KernelUnwinder, allocations: [number, number][], locks: number[]): Promise<{ bytes: number; ms: number }> {
+  allocated(address: number, bytes: number): void {
+    this.allocations.push([address, bytes]);
+  }
+
+  locked(id: number): void {
+    this.held.add(id);
+  }
+
+  unlocked(id: number): void {
+    this.held.delete(id);
+  }
+
+  /**
+   * At the start of the barrier import: true when the kernel is rewinding into it after a
+   * checkpoint (or a restore), which ends the rewind; the barrier was passed then.
+   */
+  rewound(): boolean {
+    if (!this.unwinder?.rewinding) return false;
+    this.unwinder.stopRewind();
+    return true;
+  }
+
+  /** At the end of the barrier import: unwinds the kernel when the barrier named a checkpoint. */
+  afterBarrier(): void {
+    const n = this.pending;
+    if (n === undefined) return;
+    this.pending = undefined;
+    this.unwoundFor = n;
+    this.unwinder!.startUnwind();
+  }
+
+  /** Whether the kernel returned because it was unwound for a checkpoint. */
+  get unwinding(): boolean {
+    return this.unwoundFor !== undefined;
+  }
+
+  /** Whether the node starts from a checkpoint (restore() before the kernel runs). */
+  get resuming(): boolean {
+    return this.resumed !== undefined;
+  }
+
+  /** The error for a kernel that trapped while unwinding: its stack did not fit the unwind area. */
+  stackTooDeep(trap: unknown): CheckpointError {
+    const area = unwindArea(this.node.layout);
+    return new CheckpointError(
+      `node ${this.node.nodeId}: the kernel's stack at the barrier did not fit the ${area.end - area.base} bytes checkpoints keep for it (${trap instanceof Error ? trap.message : String(trap)}); call barrier() from a shallower call depth`,
+    );
+  }
+
+  /**
+   * Takes the checkpoint the kernel was unwound for (steps 3 to 6 above), then lets it rewind;
+   * returns the bytes of this node's part and the milliseconds the steps took.
+   */
+  async checkpoint(): Promise<{ bytes: number; ms: number }> {
+    const n = this.unwoundFor!;
+    this.unwoundFor = undefined;
+    this.unwinder!.stopUnwind();
+    const saved = await this.save(n);
+    this.unwinder!.startRewind();
+    return saved;
+  }
+
+  /**
+   * Puts the checkpoint loaded in place, before the kernel runs: the allocations replayed into
+   * the protocol, the locks held taken again, the kernel's state, this node's pages written back
+   * through the protocol; a barrier, so every node's pages are back before any kernel goes on;
+   * then the kernel rewinds to the barrier it was unwound at.
+   */
+  restore(): void {
+    const { node } = this;
+    const part = this.resumed!;
+    this.resumed = undefined;
+    for (const [address, bytes] of part.allocations) {
+      this.allocations.push([address, bytes]);
+      node.allocated(address, bytes);
+    }
+    for (const id of part.locks) {
+      node.lock(id);
+      this.held.add(id);
+    }
+    this.unwinder!.restore(part.kernel);
+    restorePages(node, part);
+    node.barrier();
+    this.unwinder!.startRewind();
+  }
+
+  private async save(n: number): Promise<{ bytes: number; ms: number }> {
     const t0 = performance.now();
     const { node, spec } = this;
     const size = node.layout.pageSize;
-    const pages = this.responsible(allocations);
-    this.writer.begin(unwinder.capture(), pages.length, size);
-    for (const [first, last] of ranges(pages)) {
+    const pages = responsiblePages(node.layout, node.nodeCount, node.nodeId, this.allocations);
+    this.writer.begin(this.unwinder!.capture(), pages.length, size);
+    for (const [first, last] of pageRanges(pages)) {
       // Read at once: the protocol may take a page again at the next fault (the kernel is parked there).
-      this.makeAccessible(first, last, Access.Read);
+      makeAccessible(node, first, last, Access.Read);
       this.writer.pages(node.memory.buffer, first, last, size);
     }
-    const part = this.writer.finish(node.nodeId, size, allocations, locks);
+    const part = this.writer.finish(node.nodeId, size, this.allocations, [...this.held]);
     await this.store.putPart(n, node.nodeId, part);
     node.barrier();
     if (node.nodeId === 0) {
@@ -131,8 +225,8 @@ export class NodeCheckpoints implements CheckpointSignal {
     return { bytes: part.length, ms };
   }
 
-  /** With `resume`: this node's part of the job's last committed checkpoint, checked. */
-  async load(): Promise<NodePart> {
+  /** With `resume`: loads this node's part of the job's last committed checkpoint, checked. */
+  async load(): Promise<void> {
     const { spec, node } = this;
     const manifest = await this.store.latest();
     if (!manifest) throw new ResumeError(`job ${spec.job} has no committed checkpoint in ${this.store.where}; start it without --resume`);
@@ -140,62 +234,11 @@ export class NodeCheckpoints implements CheckpointSignal {
     const part = decodePart(await this.store.getPart(manifest, node.nodeId), `checkpoint ${manifest.checkpoint}, part of node ${node.nodeId}`);
     if (part.node !== node.nodeId || part.pageSize !== node.layout.pageSize) throw new CheckpointError(`checkpoint ${manifest.checkpoint}: the part of node ${node.nodeId} holds node ${part.node}'s state`);
     this.last = manifest.checkpoint;
-    return part;
-  }
-
-  /** Writes a part's pages back through the protocol (after the allocations were replayed). */
-  restorePages(part: NodePart): void {
-    const { node } = this;
-    const size = node.layout.pageSize;
-    for (const run of part.pages) {
-      const count = run.data.length / size;
-      for (let at = 0; at < count; at += PAGES_PER_FAULT) {
-        const first = run.first + at;
-        const last = run.first + Math.min(count, at + PAGES_PER_FAULT) - 1;
-        this.makeAccessible(first, last, Access.Write);
-        new Uint8Array(node.memory.buffer, first * size, (last - first + 1) * size).set(run.data.subarray(at * size, (last - run.first + 1) * size));
-      }
-    }
+    this.resumed = part;
   }
 
   /** After a finished run: its checkpoints are of no further use. */
   async finished(): Promise<void> {
     if (this.node.nodeId === 0) await this.store.drop();
-  }
-
-  /** The region pages this node saves: its block of each allocation. */
-  private responsible(allocations: [number, number][]): number[] {
-    const { layout, nodeCount, nodeId } = this.node;
-    const firstPage = layout.regionBase >>> layout.pageShift;
-    const placement = new AllocationPlacement(firstPage, layout.regionBytes >>> layout.pageShift, nodeCount, layout.pageShift, () => -1);
-    const pages: number[] = [];
-    for (const [address, bytes] of allocations) {
-      const placed = placement.allocate(address, bytes);
-      if (!placed) continue;
-      for (let p = placed.first; p <= placed.last; p++) if (placement.managerOf(p) === nodeId) pages.push(p);
-    }
-    return pages;
-  }
-
-  private makeAccessible(first: number, last: number, access: Access): void {
-    const { layout, memory } = this.node;
-    const table = new Uint8Array(memory.buffer, layout.tableBase, layout.tableBytes);
-    const forbidden = access === Access.Write ? NO_READ | NO_WRITE : NO_READ;
-    for (let p = first; p <= last; p++) {
-      if ((table[p]! & forbidden) === 0) continue;
-      this.node.fault(p, Math.min(last, p + PAGES_PER_FAULT - 1), access);
-      p = Math.min(last, p + PAGES_PER_FAULT - 1);
-    }
-  }
-}
-
-/** Ascending pages as [first, last] runs of consecutive ones, at most PAGES_PER_FAULT long. */
-function* ranges(pages: readonly number[]): Generator<[number, number]> {
-  let i = 0;
-  while (i < pages.length) {
-    let j = i;
-    while (j + 1 < pages.length && pages[j + 1] === pages[j]! + 1 && j + 1 - i < PAGES_PER_FAULT) j++;
-    yield [pages[i]!, pages[j]!];
-    i = j + 1;
   }
 }

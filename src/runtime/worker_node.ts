@@ -10,6 +10,8 @@
  *             every page of the range checked again before returning; asked again if one was taken
  *   kernel ── __poll() ──▶ reactor.service(): requests of other nodes served, timers run
  *   kernel ── barrier() / lock(id) / unlock(id) ──▶ protocol call, reactor.wait()
+ *   a barrier that names a checkpoint ──▶ the kernel unwinds out of `run`, the checkpoint is
+ *               taken (src/checkpoint/node_checkpoint.ts), the kernel rewinds into the barrier
  *   run returned ──▶ protocol.finish() (the final barrier), reactor.wait()
  *
  * While the kernel is inside one of these calls (and before it starts, after it returns) it is
@@ -17,10 +19,7 @@
  */
 import { writeSync } from "node:fs";
 import { NodeCheckpoints, type CheckpointSpec, type NodeAccess } from "../checkpoint/node_checkpoint.js";
-import { CheckpointError } from "../checkpoint/errors.js";
-import { KernelUnwinder } from "../checkpoint/kernel_state.js";
-import type { NodePart } from "../checkpoint/part.js";
-import { unwindArea, Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
+import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
 import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
 import { createProtocol } from "../protocol/index.js";
@@ -139,15 +138,6 @@ export class WorkerNode {
   /** The first error a runtime call threw into the kernel (versus a trap of the kernel itself). */
   private failure: unknown;
   private checkpoints: NodeCheckpoints | undefined;
-  private unwinder: KernelUnwinder | undefined;
-  /** The checkpoint the kernel is being unwound for. */
-  private unwoundFor: number | undefined;
-  /** With --resume: this node's part of the checkpoint it starts from. */
-  private resumed: NodePart | undefined;
-  /** The kernel's collective allocations so far, in order (what a checkpoint replays). */
-  private readonly allocations: [number, number][] = [];
-  /** Locks the kernel holds now (what a checkpoint takes again on restoring). */
-  private readonly held = new Set<number>();
 
   constructor(readonly spec: NodeSpec) {
     this.port = new MemoryPort(spec.memory, spec.layout, spec.nodeId);
@@ -166,7 +156,7 @@ export class WorkerNode {
     if (spec.checkpoint) {
       this.checkpoints = new NodeCheckpoints(spec.checkpoint, this.checkpointAccess());
       await this.checkpoints.open();
-      if (spec.checkpoint.resume) this.resumed = await this.checkpoints.load();
+      if (spec.checkpoint.resume) await this.checkpoints.load();
     }
     const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers, checkpoints: this.checkpoints };
     let inner: Coherence;
@@ -192,23 +182,20 @@ export class WorkerNode {
     const exports = instantiate(this.imports());
     const start = exports._start as (() => void) | undefined;
     const run = exports.run as (...args: RunArgument[]) => number | bigint | undefined;
-    if (this.checkpoints) this.unwinder = new KernelUnwinder(exports, spec.memory, spec.layout, spec.programName);
+    const checkpoints = this.checkpoints;
+    checkpoints?.attach(exports, spec.programName);
     let value: number | bigint | undefined;
     const t0 = performance.now();
-    if (this.resumed) this.restore(this.resumed);
+    if (checkpoints?.resuming) checkpoints.restore();
     else if (spec.entry === "run" && typeof start === "function") this.enterKernel(start);
     // Each pass runs the kernel until it returns, or until it unwound at a checkpoint barrier.
     for (;;) {
       value = spec.entry === "main" ? this.enterKernel(() => this.runProgram(start)) : this.enterKernel(() => run(...spec.args));
-      if (this.unwoundFor === undefined) break;
-      const n = this.unwoundFor;
-      this.unwoundFor = undefined;
-      this.unwinder!.stopUnwind();
-      const saved = await this.checkpoints!.save(n, this.unwinder!, this.allocations, [...this.held]);
+      if (!checkpoints?.unwinding) break;
+      const saved = await checkpoints.checkpoint();
       this.stats.checkpoints++;
       this.stats.checkpointMs += saved.ms;
       this.stats.checkpointBytes += saved.bytes;
-      this.unwinder!.startRewind();
     }
     const kernelMs = performance.now() - t0;
     this.chaos?.parked(Request.Done);
@@ -227,34 +214,11 @@ export class WorkerNode {
       return call();
     } catch (error) {
       // A runtime call that threw unwound the kernel: report that. Anything else is the kernel's own trap.
-      if (this.failure === undefined && this.unwoundFor !== undefined) {
-        throw new CheckpointError(`node ${this.spec.nodeId}: the kernel's stack at the barrier did not fit the ${unwindArea(this.spec.layout).end - unwindArea(this.spec.layout).base} bytes checkpoints keep for it (${error instanceof Error ? error.message : String(error)}); call barrier() from a shallower call depth`);
-      }
+      if (this.failure === undefined && this.checkpoints?.unwinding) throw this.checkpoints.stackTooDeep(error);
       throw this.failure ?? new KernelTrapError(this.spec.nodeId, error instanceof Error ? error.message : String(error));
     } finally {
       this.port.parked = true;
     }
-  }
-
-  /**
-   * Puts the checkpoint this node resumes from in place (kernel parked, before it runs): the
-   * allocations replayed into the protocol, the kernel's state, this node's pages written back
-   * through the protocol; a barrier, so every node's pages are back before any kernel goes on;
-   * then the kernel rewinds to the barrier it was unwound at.
-   */
-  private restore(part: NodePart): void {
-    for (const [address, bytes] of part.allocations) {
-      this.allocations.push([address, bytes]);
-      this.coherence.allocated(address, bytes);
-    }
-    for (const id of part.locks) {
-      this.sync(this.coherence.lock(id), `lock ${id} held at the checkpoint`);
-      this.held.add(id);
-    }
-    this.unwinder!.restore(part.kernel);
-    this.checkpoints!.restorePages(part);
-    this.sync(this.coherence.barrier(), "barrier after restoring a checkpoint");
-    this.unwinder!.startRewind();
   }
 
   /** What a checkpoint needs of this node (node_checkpoint.ts). */
@@ -267,6 +231,8 @@ export class WorkerNode {
       memory: spec.memory,
       fault: (first, last, access) => this.fault(first, last, access),
       barrier: () => this.sync(this.coherence.barrier(), "checkpoint barrier"),
+      allocated: (address, bytes) => this.coherence.allocated(address, bytes),
+      lock: (id) => this.sync(this.coherence.lock(id), `lock ${id} held at the checkpoint`),
       log: (line) => writeSync(2, `${line}\n`),
     };
   }
@@ -330,27 +296,23 @@ export class WorkerNode {
         nodeCount: () => spec.nodeCount,
         barrier: () => {
           // Rewinding after a checkpoint: the kernel is back at the barrier it passed.
-          if (this.unwinder?.rewinding) return this.unwinder.stopRewind();
+          if (this.checkpoints?.rewound()) return;
           this.parkedCall(Request.Barrier, () => {
             this.stats.barriers++;
             this.sync(this.coherence.barrier(), "barrier");
           });
-          const checkpoint = this.checkpoints?.take();
-          if (checkpoint !== undefined) {
-            this.unwoundFor = checkpoint;
-            this.unwinder!.startUnwind();
-          }
+          this.checkpoints?.afterBarrier();
         },
         lock: (id: number) =>
           this.parkedCall(Request.Lock, () => {
             this.stats.locks++;
             this.sync(this.coherence.lock(id), `lock ${id}`);
-            if (this.checkpoints) this.held.add(id);
+            this.checkpoints?.locked(id);
           }),
         unlock: (id: number) =>
           this.parkedCall(Request.Unlock, () => {
             this.sync(this.coherence.unlock(id), `unlock ${id}`);
-            this.held.delete(id);
+            this.checkpoints?.unlocked(id);
           }),
         now: monotonicMicros,
         regionBase: () => layout.regionBase,
@@ -360,7 +322,7 @@ export class WorkerNode {
           this.parkedCall(Request.Alloc, () => {
             // Checked here too, for kernels in other languages than AssemblyScript (c/wasm_dsm.c relies on it).
             if ((address >>> 0) < layout.regionBase || (address >>> 0) + (bytes >>> 0) > regionEnd) throw new SharedRegionExhaustedError(spec.nodeId, bytes >>> 0, layout.regionBytes);
-            this.allocations.push([address >>> 0, bytes >>> 0]);
+            this.checkpoints?.allocated(address >>> 0, bytes >>> 0);
             this.coherence.allocated(address >>> 0, bytes >>> 0);
           }),
         parmacsError: (code: number, value: number, limit: number) => {
