@@ -220,12 +220,12 @@ Command("jacobi on 2 nodes under hlrc: killed after checkpoint 2, resumed from t
   writeFileSync(wasm, instrumented.bytes);
   const store = join(dir, "command");
   const options = [wasm, "--nodes", "2", "--protocol", "hlrc", "--checkpoint-store", store];
-  const args = ["512", "2000"];
+  const args = ["384", "1500"];
   const stderr = await runAndKill([...options, "--checkpoint-every", "0.05"], args, 2);
   assert.match(stderr, /dsm run: node 1: checkpoint 1 committed \(\d+ bytes, \d+ ms\)/);
   const run = runToEnd([...options, "--resume"], args);
   assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout, new RegExp(`^result +${String(await reference(JACOBI, [512, 2000])).replace(".", "\\.")}$`, "m"));
+  assert.match(run.stdout, new RegExp(`^result +${String(await reference(JACOBI, [384, 1500])).replace(".", "\\.")}$`, "m"));
   const again = runToEnd([...options, "--resume"], args);
   assert.is(again.status, 1);
   assert.match(again.stderr, /ResumeError: job jacobi has no committed checkpoint in .*command\/jacobi; start it without --resume/);
