@@ -1,14 +1,14 @@
 /**
  * `npm run bench:checkpoint`: what checkpoints cost (src/checkpoint/), measured side by side.
  *
- *   1. A stencil on 2 embedded nodes (assembly/kernels/jacobi.ts, hlrc) with and without
+ *   1. A stencil on 2 embedded nodes (assembly/kernels/jacobi.ts, hlrc; 1024² and 2048²) with and without
  *      `--checkpoint-every 1`, interleaved: median time in run on node 0 of each, and their ratio.
  *   2. One checkpoint of a fully written 256 MiB shared region (bench/kernels/region_fill.ts on 2
  *      nodes) into a directory, then into a JetStream object store on a private nats-server
  *      (started with -js): how long the kernel stood still for it (the slower node), and the bytes
  *      of all parts.
  *
- *   npm run bench:checkpoint                     DSM_BENCH_REPS (3), DSM_BENCH_CKPT_STENCIL (2048,1200),
+ *   npm run bench:checkpoint                     DSM_BENCH_REPS (3), DSM_BENCH_CKPT_STENCILS (1024,4000;2048,1200),
  *                                                DSM_BENCH_CKPT_MIB (256), DSM_BENCH_CKPT_DIR (a temp dir)
  *
  * Prints a readable line and a JSON line per case.
@@ -26,7 +26,8 @@ import { countFromEnv, gitRev, median, r1, r2 } from "./common.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REPS = countFromEnv("DSM_BENCH_REPS", 3);
-const [N, ITERATIONS] = (process.env.DSM_BENCH_CKPT_STENCIL ?? "2048,1200").split(",").map(Number);
+/** Stencil sizes, `n,iterations;…`: the project's usual 1024² grid (8 MiB per node and checkpoint) and a 2048² one (32 MiB). */
+const STENCILS = (process.env.DSM_BENCH_CKPT_STENCILS ?? "1024,4000;2048,1200").split(";").map((s) => s.split(",").map(Number) as [number, number]);
 const MIB = countFromEnv("DSM_BENCH_CKPT_MIB", 256);
 const NODES = 2;
 const rev = gitRev();
@@ -37,7 +38,7 @@ async function build(file: string, regionMiB: number) {
   return loadKernelModule(out.instrumented, file);
 }
 
-async function stencil(): Promise<void> {
+async function stencil(N: number, ITERATIONS: number): Promise<void> {
   const kernel = await build("assembly/kernels/jacobi.ts", Math.max(64, Math.ceil((2 * N * N * 8) / 2 ** 20) + 16));
   const times = { plain: [] as number[], checkpointed: [] as number[] };
   const results = new Set<unknown>();
@@ -84,7 +85,7 @@ async function region(kernel: KernelModule, store: StoreSpec, name: string): Pro
 }
 
 try {
-  await stencil();
+  for (const [n, iterations] of STENCILS) await stencil(n, iterations);
   const fill = await build("bench/kernels/region_fill.ts", MIB + 1);
   await region(fill, { kind: "dir", path: dir }, "a directory");
   const server = await startNatsServer({ jetStream: true });

@@ -13,6 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "./errors.js";
 import { NatsObjectStore, type NatsStoreSpec } from "./nats_store.js";
@@ -85,8 +86,11 @@ export class DirectoryStore implements CheckpointStore {
     const dir = this.dir(n);
     mkdirSync(dir, { recursive: true });
     const name = `node-${node}.part`;
-    writeDurably(join(dir, name), bytes);
-    const record: PartRecord = { node, name, bytes: bytes.length, sha256: sha256(bytes) };
+    // The file is written and flushed on libuv's threads while this one computes the checksum.
+    const written = writeDurablyAsync(join(dir, name), bytes);
+    const digest = sha256(bytes);
+    await written;
+    const record: PartRecord = { node, name, bytes: bytes.length, sha256: digest };
     writeDurably(join(dir, `node-${node}.json`), new TextEncoder().encode(JSON.stringify(record)));
     return record;
   }
@@ -110,7 +114,8 @@ export class DirectoryStore implements CheckpointStore {
     const file = join(this.dir(manifest.checkpoint), "manifest.json");
     writeDurably(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
     renameSync(`${file}.tmp`, file);
-    for (const n of this.numbers()) if (n < manifest.checkpoint) rmSync(this.dir(n), { recursive: true, force: true });
+    // Older checkpoints go in the background: the nodes wait for nothing more than the manifest.
+    for (const n of this.numbers()) if (n < manifest.checkpoint) void rm(this.dir(n), { recursive: true, force: true }).catch(() => undefined);
   }
 
   async latest(): Promise<Manifest | undefined> {
@@ -164,6 +169,17 @@ export class DirectoryStore implements CheckpointStore {
       return [];
     }
     return names.filter((name) => /^\d+$/.test(name)).map(Number);
+  }
+}
+
+async function writeDurablyAsync(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(file, "w");
+  try {
+    let at = 0;
+    while (at < bytes.length) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
