@@ -3,7 +3,6 @@
  * CheckpointSpec says, and the checks made before any node starts (a fresh start must not
  * overwrite a job's checkpoint; a resume needs one taken with the same setting).
  */
-import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import { ResumeError } from "./errors.js";
 import type { CheckpointSpec } from "./node_checkpoint.js";
 import { checkSetting, openStore, sha256, type JobSetting, type StoreSpec } from "./store.js";
@@ -17,7 +16,13 @@ export interface JobCheckpoints {
   resume: boolean;
 }
 
-export function jobSetting(kernel: KernelModule, args: readonly RunArgument[], nodes: number, protocol: string): JobSetting {
+/** What of a kernel module a setting records (a runtime KernelModule has it). */
+export interface SettingKernel {
+  bytes: Uint8Array;
+  meta: { kernel: string; layout: { pageSize: number } };
+}
+
+export function jobSetting(kernel: SettingKernel, args: readonly (number | bigint | string)[], nodes: number, protocol: string): JobSetting {
   return { kernel: kernel.meta.kernel, kernelSha256: sha256(kernel.bytes), args: args.map(String), nodes, protocol, pageSize: kernel.meta.layout.pageSize };
 }
 
