@@ -7,7 +7,8 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "../src/checkpoint/errors.js";
@@ -197,6 +198,39 @@ Refusals("another argument list, node count or protocol is named; a fresh start 
   await refused({ nodes: 3 }, /the node count \(--nodes 2; this run: 3\)/);
   await refused({ protocol: "lrc" }, /the protocol \(--protocol ivy; this run: lrc\)/);
   await refused({ kernel: (await kernel("assembly/kernels/sor.ts")).instrumented }, /the kernel \(jacobi\.ts, sha256 [0-9a-f]{12}…; this run: sor\.ts/);
+});
+
+Refusals("a job stopped while a node is inside checkpoint 3 (its part's file never opens) resumes from checkpoint 2", async () => {
+  const j = await jacobiJob("lrc", 2, "mid-checkpoint");
+  // Node 1's part of checkpoint 3 is a named pipe nobody reads: opening it for writing blocks, so
+  // node 1 stays inside the checkpoint's steps and node 0 waits at its barrier.
+  const third = join(j.store, j.job, "3");
+  mkdirSync(third, { recursive: true });
+  const fifo = join(third, "node-1.part");
+  assert.is(spawnSync("mkfifo", [fifo]).status, 0, "mkfifo");
+  const checkpoint = await specs(j, false);
+  const stop = new Error("stopped inside checkpoint 3");
+  let threads: readonly NodeThread[] = [];
+  const release = () => closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+  const watch = setInterval(() => {
+    if (!existsSync(join(third, "node-0.json"))) return;
+    clearInterval(watch);
+    for (const t of threads) t.abort(stop);
+    // Once the nodes are told to stop, let the blocked open go (its write then fails on a pipe
+    // without a reader): a worker cannot end while one of its file operations is pending.
+    setTimeout(release, 200);
+  }, 1);
+  try {
+    await runCluster(j.kernel, j.args, { nodes: 2, protocol: "lrc", faultTimeoutMs: 10_000, syncTimeoutMs: 20_000, checkpoint, started: (n) => (threads = n) });
+    assert.unreachable("the job ended inside checkpoint 3");
+  } catch (error) {
+    assert.is(error, stop, String(error));
+  } finally {
+    clearInterval(watch);
+  }
+  assert.not.ok(existsSync(join(third, "manifest.json")));
+  assert.is((await new DirectoryStore(j.store, j.job).latest())!.checkpoint, 2);
+  assert.is((await resume(j)).result, await reference(JACOBI, ARGS));
 });
 
 Refusals("a damaged part stops the resume naming it; a checkpoint stopped before its manifest is passed over", async () => {
