@@ -20,7 +20,7 @@ import { runJob } from "../src/cluster/run_job.js";
 import type { KernelModule, RunArgument } from "../src/runtime/kernel_module.js";
 import type { NodeThread } from "../src/runtime/node_thread.js";
 import { rejection } from "./helpers/expect.js";
-import { kernel } from "./helpers/kernels.js";
+import { kernel, referenceResult } from "./helpers/kernels.js";
 import { runAndKill, runToEnd } from "./helpers/kill_resume.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dsm-checkpoint-test-"));
@@ -35,10 +35,6 @@ async function rejectsWith(work: Promise<unknown>, cls: abstract new (...args: n
   assert.match(error.message, pattern);
 }
 
-async function reference(file: string, args: RunArgument[]) {
-  const { reference: ref } = await kernel(file);
-  return (await runJob(ref, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
-}
 
 interface Job {
   kernel: KernelModule;
@@ -159,7 +155,7 @@ for (const [protocol, nodes] of [["migrate", 2], ["ivy", 3], ["diff", 2], ["lrc"
     assert.equal(manifest.setting, jobSetting(j.kernel, j.args, nodes, protocol));
     assert.is(manifest.parts.length, nodes);
     const resumed = await resume(j);
-    assert.is(resumed.result, await reference(JACOBI, ARGS));
+    assert.is(resumed.result, await referenceResult(JACOBI, ARGS));
     assert.not.ok(existsSync(join(j.store, j.job)), "a finished job's checkpoints are removed");
   });
 }
@@ -168,7 +164,7 @@ Resume("checkpoints at every barrier leave the result as it was, on 1 node and o
   for (const nodes of [1, 2]) {
     const j = { ...(await jacobiJob("hlrc", nodes, `inline-${nodes}`)), args: [256, 6] };
     const result = await runJob(j.kernel, j.args, { nodes, protocol: "hlrc", transport: "local", faultTimeoutMs: 10_000, checkpoints: { store: { kind: "dir", path: j.store }, job: j.job, everyMs: EVERY_BARRIER_MS, resume: false } });
-    assert.is(result.result, await reference(JACOBI, j.args), `${nodes} node(s)`);
+    assert.is(result.result, await referenceResult(JACOBI, j.args), `${nodes} node(s)`);
     // One at each of the kernel's barriers.
     assert.ok(result.stats.barriers >= 7 * nodes, `barriers: ${result.stats.barriers}`);
     assert.is(result.stats.checkpoints, result.stats.barriers);
@@ -180,7 +176,7 @@ Resume("chaos mode on every node (pages taken and given back at every park) with
     const j = { ...(await jacobiJob(protocol, 2, `chaos-${protocol}`)), args: [256, 6] };
     const checkpoint = await specs(j, false);
     const result = await runCluster(j.kernel, j.args, { nodes: 2, protocol, faultTimeoutMs: 10_000, syncTimeoutMs: 20_000, checkpoint, chaos: (node) => ({ seed: 7 + node }) });
-    assert.is(result.result, await reference(JACOBI, j.args), protocol);
+    assert.is(result.result, await referenceResult(JACOBI, j.args), protocol);
     assert.is(result.stats.checkpoints, result.stats.barriers, protocol);
   }
 });
@@ -230,7 +226,7 @@ Refusals("a job stopped while a node is inside checkpoint 3 (its part's file nev
   }
   assert.not.ok(existsSync(join(third, "manifest.json")));
   assert.is((await new DirectoryStore(j.store, j.job).latest())!.checkpoint, 2);
-  assert.is((await resume(j)).result, await reference(JACOBI, ARGS));
+  assert.is((await resume(j)).result, await referenceResult(JACOBI, ARGS));
 });
 
 Refusals("a damaged part stops the resume naming it; a checkpoint stopped before its manifest is passed over", async () => {
@@ -247,7 +243,7 @@ Refusals("a damaged part stops the resume naming it; a checkpoint stopped before
   writeFileSync(join(j.store, j.job, String(latest.checkpoint), "node-1.part"), bad);
   await rejectsWith(resume(j), CheckpointCorruptError, new RegExp(`checkpoint ${latest.checkpoint}: .*node-1\\.part does not match its checksum`));
   writeFileSync(join(j.store, j.job, String(latest.checkpoint), "node-1.part"), good);
-  assert.is((await resume(j)).result, await reference(JACOBI, ARGS));
+  assert.is((await resume(j)).result, await referenceResult(JACOBI, ARGS));
 });
 
 const Command = suite("dsm run killed with SIGKILL goes on with --resume");
@@ -263,7 +259,7 @@ Command("jacobi on 2 nodes under hlrc: killed after checkpoint 2, resumed from t
   assert.match(stderr, /dsm run: node 1: checkpoint 1 committed \(\d+ bytes, \d+ ms\)/);
   const run = runToEnd([...options, "--resume"], args);
   assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout, new RegExp(`^result +${String(await reference(JACOBI, [384, 1500])).replace(".", "\\.")}$`, "m"));
+  assert.match(run.stdout, new RegExp(`^result +${String(await referenceResult(JACOBI, [384, 1500])).replace(".", "\\.")}$`, "m"));
   const again = runToEnd([...options, "--resume"], args);
   assert.is(again.status, 1);
   assert.match(again.stderr, /ResumeError: job jacobi has no committed checkpoint in .*command\/jacobi; start it without --resume/);

@@ -5,10 +5,9 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { runJob } from "../src/cluster/run_job.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
 import { within } from "./helpers/expect.js";
-import { kernel } from "./helpers/kernels.js";
+import { kernel, referenceResult } from "./helpers/kernels.js";
 import { runLrcWithGcBound } from "./helpers/lrc_job.js";
 import { SUITE } from "./helpers/suite.js";
 import { buildSuiteKernel, typedArgs } from "./helpers/suite_build.js";
@@ -16,10 +15,6 @@ import { buildSuiteKernel, typedArgs } from "./helpers/suite_build.js";
 const RUN_BOUND_MS = 30_000;
 
 
-async function reference(file: string, args: number[]) {
-  const { reference: ref } = await kernel(file);
-  return (await runJob(ref, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
-}
 
 /** Runs `module` on `nodes` local nodes of lrc with the given GC bound, bounded in time. */
 const runWithBound = (module: KernelModule, args: (number | bigint)[], nodes: number, gcBytes: number) =>
@@ -34,7 +29,7 @@ Drop("a stencil collecting every few steps applies a handful of diffs, and node 
   const args = [16 * 1024, 40];
   const { instrumented } = await kernel(file);
   const run = await runWithBound(instrumented, args, 2, 128 * 1024);
-  assert.is(run.result, await reference(file, args));
+  assert.is(run.result, await referenceResult(file, args));
   for (const node of run.perNode) assert.ok(node.stats.gcRuns >= 10, `node ${node.node}: ${node.stats.gcRuns} collections`);
   // Validating every page with pending notices at each of the 14 collections applied 1296 diffs
   // here; dropping them applies 68 (the boundary cells' pages, fetched each step). The bound is
@@ -51,7 +46,7 @@ Drop("slices that change hands after several collections, written without readin
   const file = "test/kernels/lrc_handover.ts";
   const args = [16 * 1024, 24];
   const { instrumented } = await kernel(file);
-  const expected = await reference(file, args);
+  const expected = await referenceResult(file, args);
   for (const nodes of [2, 3]) {
     const run = await runWithBound(instrumented, args, nodes, 64 * 1024);
     assert.is(run.result, expected, `${nodes} nodes`);
@@ -66,7 +61,7 @@ Drop("without collections the same runs give the same results", async () => {
   for (const [file, args, nodes] of [["test/kernels/lrc_stencil.ts", [16 * 1024, 40], 2], ["test/kernels/lrc_handover.ts", [16 * 1024, 24], 3]] as const) {
     const { instrumented } = await kernel(file);
     const run = await runWithBound(instrumented, [...args], nodes, Infinity);
-    assert.is(run.result, await reference(file, [...args]), file);
+    assert.is(run.result, await referenceResult(file, [...args]), file);
     assert.is(sum(run.perNode, "gcRuns"), 0);
     assert.is(sum(run.perNode, "pagesFetched"), 0);
   }

@@ -8,9 +8,8 @@ import * as assert from "uvu/assert";
 import { makeRow } from "../src/cli/bench/rows.js";
 import { runCluster } from "../src/cluster/cluster.js";
 import { formatJob } from "../src/cli/report.js";
-import { runJob } from "../src/cluster/run_job.js";
 import { within } from "./helpers/expect.js";
-import { kernel } from "./helpers/kernels.js";
+import { kernel, referenceResult } from "./helpers/kernels.js";
 import { runLrcWithGcBound } from "./helpers/lrc_job.js";
 import { natsOrSkip } from "./helpers/nats.js";
 
@@ -24,10 +23,6 @@ function countersExpected(counters: number, times: number, nodes: number): strin
   return BigInt.asIntN(64, h * 1000n + BigInt(nodes)).toString();
 }
 
-async function reference(file: string, args: number[]) {
-  const { reference: ref } = await kernel(file);
-  return (await runJob(ref, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
-}
 
 interface Case {
   file: string;
@@ -43,7 +38,7 @@ const CASES: Record<string, Case> = {
 };
 
 async function expectedOf(c: Case, nodes: number) {
-  return c.expected ? c.expected(nodes) : await reference(c.file, c.args);
+  return c.expected ? c.expected(nodes) : await referenceResult(c.file, c.args);
 }
 
 const Local = suite("lrc and hlrc kernels over the local transport equal their exact results");
@@ -70,7 +65,7 @@ for (const protocol of ["lrc", "hlrc"]) {
 Local("several nodes writing one page at once merge without moving the page back and forth", async () => {
   const { instrumented } = await kernel(CASES.halves.file);
   const job = await runCluster(instrumented, CASES.halves.args, { nodes: 4, protocol: "lrc", faultTimeoutMs: 10_000 });
-  assert.is(job.result, await reference(CASES.halves.file, CASES.halves.args));
+  assert.is(job.result, await referenceResult(CASES.halves.file, CASES.halves.args));
   // The page's words travel as diffs: no node ever sends a whole page. Each node faults on its
   // first write only: every barrier after it brings the page up to date (the other writers'
   // diffs applied) and opens it for the next round (reopenShared), six times in six rounds.
@@ -133,7 +128,7 @@ Gc("300 barrier phases over 16 pages: collections keep every node's history unde
   const bound = 256 * 1024;
   const bounded = await within(runLrcWithGcBound(instrumented, args, 3, bound), RUN_BOUND_MS, "bounded run");
   const unbounded = await within(runLrcWithGcBound(instrumented, args, 3, Infinity), RUN_BOUND_MS, "unbounded run");
-  const expected = await reference(CASES.halves.file, args);
+  const expected = await referenceResult(CASES.halves.file, args);
   assert.is(bounded.result, expected);
   assert.is(unbounded.result, expected);
   for (const node of bounded.perNode) {

@@ -2,7 +2,8 @@
 import { fileURLToPath } from "node:url";
 import type { BuildOptions } from "../../src/instrument/build.js";
 import { buildKernelIsolated } from "../../src/instrument/build_worker.js";
-import { loadKernelModule, type KernelModule } from "../../src/runtime/kernel_module.js";
+import { runJob } from "../../src/cluster/run_job.js";
+import { loadKernelModule, type KernelModule, type RunArgument } from "../../src/runtime/kernel_module.js";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -20,4 +21,10 @@ export function kernel(name: string, options: BuildOptions = {}) {
     cache.set(key, built);
   }
   return built;
+}
+
+/** The result of `name`'s uninstrumented reference build on one node, without DSM: what every run must equal. */
+export async function referenceResult(name: string, args: RunArgument[]): Promise<number | string | null> {
+  const { reference } = await kernel(name);
+  return (await runJob(reference, args, { nodes: 1, protocol: "none", transport: "local", faultTimeoutMs: 10_000 })).result;
 }
