@@ -5,7 +5,7 @@
  */
 import { ResumeError } from "./errors.js";
 import type { CheckpointSpec } from "./node_checkpoint.js";
-import { checkSetting, openStore, sha256, type JobSetting, type StoreSpec } from "./store.js";
+import { checkSetting, latestCheckpoint, sha256, type JobSetting, type StoreSpec } from "./store.js";
 
 export interface JobCheckpoints {
   store: StoreSpec;
@@ -32,18 +32,12 @@ export function jobSetting(kernel: SettingKernel, args: readonly (number | bigin
  * or one of another setting.
  */
 export async function prepareCheckpoints(options: JobCheckpoints, setting: JobSetting, label: (node: number) => string): Promise<(node: number) => CheckpointSpec> {
-  const store = await openStore(options.store, options.job);
-  let latest: Awaited<ReturnType<typeof store.latest>>;
-  try {
-    latest = await store.latest();
-  } finally {
-    await store.close();
-  }
+  const { manifest: latest, where } = await latestCheckpoint(options.store, options.job);
   if (options.resume) {
-    if (!latest) throw new ResumeError(`job ${options.job} has no committed checkpoint in ${store.where}; start it without --resume`);
-    checkSetting(latest, setting, store.where);
+    if (!latest) throw new ResumeError(`job ${options.job} has no committed checkpoint in ${where}; start it without --resume`);
+    checkSetting(latest, setting, where);
   } else if (latest) {
-    throw new ResumeError(`job ${options.job} already has checkpoint ${latest.checkpoint} in ${store.where}; continue it with --resume, name this run otherwise with --job, or remove that directory`);
+    throw new ResumeError(`job ${options.job} already has checkpoint ${latest.checkpoint} in ${where}; continue it with --resume, name this run otherwise with --job, or remove that directory`);
   }
   return (node) => ({ store: options.store, job: options.job, everyMs: options.everyMs, resume: options.resume, setting, label: label(node) });
 }

@@ -75,6 +75,16 @@ export async function openStore(spec: StoreSpec, job: string): Promise<Checkpoin
   return new DirectoryStore(spec.path, job);
 }
 
+/** The newest committed manifest of `job` in the store `spec` names (undefined: none), and where that store is, for messages. */
+export async function latestCheckpoint(spec: StoreSpec, job: string): Promise<{ manifest: Manifest | undefined; where: string }> {
+  const store = await openStore(spec, job);
+  try {
+    return { manifest: await store.latest(), where: store.where };
+  } finally {
+    await store.close();
+  }
+}
+
 export class DirectoryStore implements CheckpointStore {
   readonly where: string;
 
@@ -87,11 +97,11 @@ export class DirectoryStore implements CheckpointStore {
     mkdirSync(dir, { recursive: true });
     const name = `node-${node}.part`;
     // The file is written and flushed on libuv's threads while this one computes the checksum.
-    const written = writeDurablyAsync(join(dir, name), bytes);
+    const written = writeDurably(join(dir, name), bytes);
     const digest = sha256(bytes);
     await written;
     const record: PartRecord = { node, name, bytes: bytes.length, sha256: digest };
-    writeDurably(join(dir, `node-${node}.json`), new TextEncoder().encode(JSON.stringify(record)));
+    await writeDurably(join(dir, `node-${node}.json`), new TextEncoder().encode(JSON.stringify(record)));
     return record;
   }
 
@@ -112,7 +122,7 @@ export class DirectoryStore implements CheckpointStore {
 
   async commit(manifest: Manifest): Promise<void> {
     const file = join(this.dir(manifest.checkpoint), "manifest.json");
-    writeDurably(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    await writeDurably(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
     renameSync(`${file}.tmp`, file);
     // Older checkpoints go in the background: the nodes wait for nothing more than the manifest.
     for (const n of this.numbers()) if (n < manifest.checkpoint) void rm(this.dir(n), { recursive: true, force: true }).catch(() => undefined);
@@ -172,7 +182,7 @@ export class DirectoryStore implements CheckpointStore {
   }
 }
 
-async function writeDurablyAsync(file: string, bytes: Uint8Array): Promise<void> {
+async function writeDurably(file: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(file, "w");
   try {
     let at = 0;
@@ -183,16 +193,6 @@ async function writeDurablyAsync(file: string, bytes: Uint8Array): Promise<void>
   }
 }
 
-function writeDurably(file: string, bytes: Uint8Array): void {
-  const fd = openSync(file, "w");
-  try {
-    let at = 0;
-    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Refuses to resume from a checkpoint taken with another setting, naming the first difference. */
 export function checkSetting(manifest: Manifest, setting: JobSetting, where: string): void {

@@ -17,7 +17,7 @@
 import { ResumeError } from "../checkpoint/errors.js";
 import { jobSetting, type JobCheckpoints } from "../checkpoint/job_checkpoints.js";
 import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
-import { checkSetting, openStore, type Manifest } from "../checkpoint/store.js";
+import { checkSetting, latestCheckpoint } from "../checkpoint/store.js";
 import { NodeLostError } from "./heartbeat.js";
 import { runMemberNode, type MemberNodeConfig, type MemberNodeOutcome } from "./member_node.js";
 import { RendezvousTimeoutError } from "./rendezvous.js";
@@ -33,13 +33,15 @@ export interface Recovery {
 export async function runCheckpointedNode(config: MemberNodeConfig, recovery: Recovery): Promise<MemberNodeOutcome> {
   const { checkpoints } = recovery;
   const setting = jobSetting(config.kernel, config.args, config.nodes, config.protocol);
-  let from = await latest(checkpoints);
-  if (!from && checkpoints.resume) throw new ResumeError(`job ${checkpoints.job} has no committed checkpoint; start it without --resume`);
+  const first = await latestCheckpoint(checkpoints.store, checkpoints.job);
+  const where = first.where;
+  let from = first.manifest;
+  if (!from && checkpoints.resume) throw new ResumeError(`job ${checkpoints.job} has no committed checkpoint in ${where}; start it without --resume`);
   let rank = config.rank;
   let joinTimeoutMs = config.joinTimeoutMs;
   let lost: NodeLostError | undefined;
   for (;;) {
-    if (from) checkSetting(from, setting, checkpoints.store.kind === "dir" ? checkpoints.store.path : "the NATS object store");
+    if (from) checkSetting(from, setting, where);
     const spec = (): CheckpointSpec => ({ store: checkpoints.store, job: checkpoints.job, everyMs: checkpoints.everyMs, resume: from !== undefined, setting, label: `dsm node` });
     try {
       return await runMemberNode({
@@ -59,7 +61,7 @@ export async function runCheckpointedNode(config: MemberNodeConfig, recovery: Re
         throw lost;
       }
       if (!(error instanceof NodeLostError)) throw error;
-      const next = await latest(checkpoints);
+      const next = (await latestCheckpoint(checkpoints.store, checkpoints.job)).manifest;
       if (!next) {
         error.message += "; no checkpoint was committed yet, so the job cannot go on";
         throw error;
@@ -72,14 +74,5 @@ export async function runCheckpointedNode(config: MemberNodeConfig, recovery: Re
           `(dsm node --job ${config.job} --nodes ${config.nodes} --rank ${error.rank} with the same kernel and arguments) to resume from checkpoint ${next.checkpoint}`,
       );
     }
-  }
-}
-
-async function latest(checkpoints: JobCheckpoints): Promise<Manifest | undefined> {
-  const store = await openStore(checkpoints.store, checkpoints.job);
-  try {
-    return await store.latest();
-  } finally {
-    await store.close();
   }
 }
