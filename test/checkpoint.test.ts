@@ -87,18 +87,23 @@ function manifest(n: number, parts: Manifest["parts"]): Manifest {
 
 Store("a checkpoint without its manifest is not there; a commit removes older ones; a changed part is refused by name", async () => {
   const store = new DirectoryStore(join(dir, "store"), "j");
+  const put = (n: number, node: number, bytes: Uint8Array) => store.putPart(n, node, bytes, sha256(bytes));
+  assert.is(await store.highest(), 0);
   assert.is(await store.latest(), undefined);
-  const one = [await store.putPart(1, 0, new Uint8Array([1, 2, 3])), await store.putPart(1, 1, new Uint8Array([4, 5]))];
+  const one = [await put(1, 0, new Uint8Array([1, 2, 3])), await put(1, 1, new Uint8Array([4, 5]))];
   assert.equal(one[0], { node: 0, name: "node-0.part", bytes: 3, sha256: sha256(new Uint8Array([1, 2, 3])) });
   assert.equal(await store.partRecords(1, 2), one);
   assert.is(await store.latest(), undefined, "parts alone commit nothing");
   await store.commit(manifest(1, one));
   assert.is((await store.latest())!.checkpoint, 1);
+  assert.ok(await store.committed(1));
   // Checkpoint 2 stops half-way: 1 stays the latest.
-  await store.putPart(2, 0, new Uint8Array([9]));
+  await put(2, 0, new Uint8Array([9]));
   assert.is((await store.latest())!.checkpoint, 1);
+  assert.not.ok(await store.committed(2));
+  assert.is(await store.highest(), 2, "a new checkpoint is numbered past a stopped one's records");
   await rejectsWith(store.partRecords(2, 2), CheckpointCorruptError, /node-1\.json is missing/);
-  await store.putPart(2, 1, new Uint8Array([8]));
+  await put(2, 1, new Uint8Array([8]));
   await store.commit(manifest(2, await store.partRecords(2, 2)));
   assert.is((await store.latest())!.checkpoint, 2);
   // Removed in the background once 2 is committed.
@@ -107,6 +112,11 @@ Store("a checkpoint without its manifest is not there; a commit removes older on
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assert.equal([...(await store.getPart((await store.latest())!, 1))], [8]);
+  // Checkpoint 3's parts are written over checkpoint 1's files, cut to their length.
+  const three = [await put(3, 0, new Uint8Array([6])), await put(3, 1, new Uint8Array([5, 4, 3, 2]))];
+  await store.commit(manifest(3, three));
+  assert.equal([...(await store.getPart(manifest(3, three), 0))], [6]);
+  assert.equal([...(await store.getPart(manifest(3, three), 1))], [5, 4, 3, 2]);
   writeFileSync(join(dir, "store", "j", "2", "node-1.part"), new Uint8Array([7]));
   await rejectsWith(store.getPart(manifest(2, one.map((p) => ({ ...p, bytes: 1, sha256: sha256(new Uint8Array([8])) }))), 1), CheckpointCorruptError, /checkpoint 2: .*node-1\.part does not match its checksum/);
   await store.drop();

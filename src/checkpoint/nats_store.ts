@@ -53,11 +53,11 @@ export class NatsObjectStore implements CheckpointStore {
     return new NatsObjectStore(nc, job, spec.replicas ?? Math.min(3, servers));
   }
 
-  async putPart(n: number, node: number, bytes: Uint8Array): Promise<PartRecord> {
+  async putPart(n: number, node: number, bytes: Uint8Array, digest: string): Promise<PartRecord> {
     const os = await this.open();
     const name = `node-${node}.part`;
     await this.call(() => os.putBlob({ name: `${n}/${name}`, options: { max_chunk_size: this.chunkBytes } }, bytes), `storing ${n}/${name}`);
-    const record: PartRecord = { node, name, bytes: bytes.length, sha256: sha256(bytes) };
+    const record: PartRecord = { node, name, bytes: bytes.length, sha256: digest };
     await this.call(() => os.putBlob({ name: `${n}/node-${node}.json` }, new TextEncoder().encode(JSON.stringify(record))), `storing ${n}/node-${node}.json`);
     return record;
   }
@@ -89,8 +89,21 @@ export class NatsObjectStore implements CheckpointStore {
     }
   }
 
-  async latest(): Promise<Manifest | undefined> {
+  async highest(): Promise<number> {
+    const os = await this.existing();
+    if (!os) return 0;
+    const recorded = (await this.call(() => os.list(), "listing objects")).map((info) => /^(\d+)\/[^/]+\.json$/.exec(info.name)).filter((m) => m !== null);
+    return Math.max(0, ...recorded.map((m) => Number(m![1])));
+  }
+
+  async committed(n: number): Promise<boolean> {
     const os = await this.open();
+    return (await this.call(() => os.info(`${n}/manifest.json`), `looking for ${n}/manifest.json`)) !== null;
+  }
+
+  async latest(): Promise<Manifest | undefined> {
+    const os = await this.existing();
+    if (!os) return undefined;
     const numbers = (await this.call(() => os.list(), "listing objects"))
       .map((info) => MANIFEST.exec(info.name))
       .filter((m): m is RegExpExecArray => m !== null)
@@ -125,13 +138,31 @@ export class NatsObjectStore implements CheckpointStore {
   }
 
   async drop(): Promise<void> {
-    const os = await this.open();
+    const os = await this.existing();
+    if (!os) return;
     await this.call(() => os.destroy(), "removing the bucket");
     this.bucket = undefined;
   }
 
   async close(): Promise<void> {
     await this.nc.close().catch(() => undefined);
+  }
+
+  /**
+   * The job's bucket if it exists, without creating it: a cluster takes seconds to create a
+   * replicated stream, which a job's start-up check need not wait for (the first part, stored
+   * while the kernels compute, creates it).
+   */
+  private async existing(): Promise<ObjectStore | undefined> {
+    if (this.bucket) return this.bucket;
+    const jsm = await this.call(() => this.nc.jetstreamManager(), "reaching JetStream");
+    try {
+      await this.call(() => jsm.streams.info(`OBJ_${bucketName(this.job)}`), "looking for the bucket");
+    } catch (error) {
+      if (/stream not found/i.test(((error as Error).cause as Error | undefined)?.message ?? "")) return undefined;
+      throw error;
+    }
+    return this.open();
   }
 
   /** Opens (creates) the job's bucket. */

@@ -5,14 +5,17 @@
  *   1. node 0's barrier manager finds one due (`--checkpoint-every` passed since the last) and
  *      names N in the barrier's release; every node hears it (`released`) before barrier() returns
  *   2. the barrier import unwinds the kernel (kernel_state.ts); `run` returns to the runtime
- *   3. the node brings the shared pages it is responsible for up to date through its protocol
- *      (read faults: a valid copy of each, whatever the protocol) and stores its part: kernel
- *      state, allocations, those pages (part.ts), with their record
- *   4. barrier: every part is stored, and no node reads pages any more
- *   5. node 0 writes the manifest: checkpoint N is committed, N−1 removed (store.ts)
- *   6. barrier: every node knows N is committed and prints so; the kernel rewinds and goes on
- * The kernel is parked from 2 to 6, and every node is inside these steps, so the pages read in 3
- * are the values the barrier of step 1 made visible.
+ *   3. the node waits until its part of N−1 is stored (part_thread.ts), then brings the shared
+ *      pages it is responsible for up to date through its protocol (read faults: a valid copy of
+ *      each, whatever the protocol) and copies its part: kernel state, allocations, those pages
+ *      (part.ts)
+ *   4. barrier: no node reads pages any more, and every part of N−1 is stored
+ *   5. the part goes to the node's part thread; the kernel rewinds and goes on
+ * The kernel is parked from 2 to 5, and every node is inside these steps, so the pages read in 3
+ * are the values the barrier of step 1 made visible. The part thread then stores the part, and
+ * node 0's writes the manifest once every node's part is stored: checkpoint N is committed, and
+ * N−1 removed (store.ts). A checkpoint costs the kernel the copy and one barrier; the writing,
+ * flushing and checksum go on while it computes.
  *
  * A node is responsible for its block of each collective allocation (shared_pages.ts).
  * Restoring writes those pages back through the protocol (write faults in a fresh run), so every
@@ -28,7 +31,8 @@ import { CheckpointError, ResumeError } from "./errors.js";
 import { KernelUnwinder } from "./kernel_state.js";
 import { makeAccessible, pageRanges, responsiblePages, restorePages, type PageAccess } from "./shared_pages.js";
 import { decodePart, PartWriter, type NodePart } from "./part.js";
-import { checkSetting, openStore, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
+import { PartThread } from "./part_thread.js";
+import { checkSetting, openStore, sha256, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
 
 /** Checkpoints of one node, as plain data (posted to its worker). */
 export interface CheckpointSpec {
@@ -57,8 +61,13 @@ export interface NodeAccess extends PageAccess {
   log(line: string): void;
 }
 
+/** How long a checkpoint waits for the node's previous part to be stored, or a run's end for its last. */
+const STORE_WAIT_MS = 300_000;
+
 export class NodeCheckpoints implements CheckpointSignal {
   private storeOpen: CheckpointStore | undefined;
+  /** Stores this node's parts while its kernel computes (with everyMs). */
+  private parts: PartThread | undefined;
   private readonly writer = new PartWriter();
   private unwinder: KernelUnwinder | undefined;
   /** The checkpoint the kernel is being unwound for. */
@@ -71,7 +80,7 @@ export class NodeCheckpoints implements CheckpointSignal {
   private readonly held = new Set<number>();
   /** The checkpoint a release named, not yet taken. */
   private pending: number | undefined;
-  /** The last checkpoint committed (or resumed from). */
+  /** The last checkpoint taken, resumed from, or (node 0) recorded in the store by any run of the job. */
   private last = 0;
   /** Node 0: when the next one is due (performance.now() ms). */
   private dueAt: number;
@@ -83,12 +92,25 @@ export class NodeCheckpoints implements CheckpointSignal {
     this.dueAt = spec.everyMs === undefined ? Infinity : performance.now() + spec.everyMs;
   }
 
-  /** Connects the store (before the first save or load). */
+  /**
+   * Connects the store and, with `resume`, loads this node's part of the job's last committed
+   * checkpoint (restore() puts it in place); starts the part thread when checkpoints are taken.
+   */
   async open(): Promise<void> {
-    this.storeOpen ??= await openStore(this.spec.store, this.spec.job);
+    const { spec, node } = this;
+    this.storeOpen ??= await openStore(spec.store, spec.job);
+    if (spec.resume) await this.load();
+    // Node 0 numbers checkpoints: past any a stopped run recorded parts of without committing it.
+    if (node.nodeId === 0) this.last = Math.max(this.last, await this.store.highest());
+    if (spec.everyMs !== undefined) {
+      this.parts = new PartThread({ store: spec.store, job: spec.job, setting: spec.setting, node: node.nodeId, nodes: node.nodeCount, label: spec.label });
+    }
   }
 
   async close(): Promise<void> {
+    const parts = this.parts;
+    this.parts = undefined;
+    await parts?.close();
     await this.storeOpen?.close();
   }
 
@@ -202,6 +224,10 @@ export class NodeCheckpoints implements CheckpointSignal {
   private async save(n: number): Promise<{ bytes: number; ms: number }> {
     const t0 = performance.now();
     const { node, spec } = this;
+    const parts = this.parts!;
+    // Part N−1 is stored long since, unless the store is slower than the checkpoints.
+    const buffer = await parts.stored(STORE_WAIT_MS);
+    if (buffer) this.writer.adopt(buffer);
     const size = node.layout.pageSize;
     const pages = responsiblePages(node.layout, node.nodeCount, node.nodeId, this.allocations);
     this.writer.begin(this.unwinder!.capture(), pages.length, size);
@@ -211,22 +237,24 @@ export class NodeCheckpoints implements CheckpointSignal {
       this.writer.pages(node.memory.buffer, first, last, size);
     }
     const part = this.writer.finish(node.nodeId, size, this.allocations, [...this.held]);
-    await this.store.putPart(n, node.nodeId, part);
+    // The checksum is computed here, on every node at once, rather than on a thread that would take a core from a kernel.
+    const digest = sha256(part);
     node.barrier();
-    if (node.nodeId === 0) {
-      const parts = await this.store.partRecords(n, node.nodeCount);
-      await this.store.commit({ format: 1, job: spec.job, checkpoint: n, setting: spec.setting, parts, committedAt: new Date().toISOString() });
-    }
-    node.barrier();
+    const bytes = part.length;
+    parts.put(n, part, digest, performance.timeOrigin + t0);
     this.last = n;
     if (spec.everyMs !== undefined) this.dueAt = performance.now() + spec.everyMs;
-    const ms = performance.now() - t0;
-    node.log(`${spec.label}: checkpoint ${n} committed (${part.length} bytes, ${Math.round(ms)} ms)`);
-    return { bytes: part.length, ms };
+    return { bytes, ms: performance.now() - t0 };
   }
 
-  /** With `resume`: loads this node's part of the job's last committed checkpoint, checked. */
-  async load(): Promise<void> {
+  /** Before the run's final barrier: this node's last part is stored (so node 0 may drop them all after it). */
+  async settle(): Promise<void> {
+    const buffer = await this.parts?.stored(STORE_WAIT_MS);
+    if (buffer) this.writer.adopt(buffer);
+  }
+
+  /** Loads this node's part of the job's last committed checkpoint, checked. */
+  private async load(): Promise<void> {
     const { spec, node } = this;
     const manifest = await this.store.latest();
     if (!manifest) throw new ResumeError(`job ${spec.job} has no committed checkpoint in ${this.store.where}; start it without --resume`);
@@ -237,8 +265,12 @@ export class NodeCheckpoints implements CheckpointSignal {
     this.resumed = part;
   }
 
-  /** After a finished run: its checkpoints are of no further use. */
+  /** After a finished run (and its final barrier): its checkpoints are of no further use. */
   async finished(): Promise<void> {
+    // No commit may land after the drop.
+    const parts = this.parts;
+    this.parts = undefined;
+    await parts?.close();
     if (this.node.nodeId === 0) await this.store.drop();
   }
 }

@@ -51,6 +51,11 @@ export class PartWriter {
   private runs: [number, number][] = [];
   private kernel: KernelState | undefined;
 
+  /** Takes back the buffer of the last part (it was transferred to be stored). */
+  adopt(buffer: ArrayBuffer): void {
+    this.buffer = new Uint8Array(buffer);
+  }
+
   /** Starts a part of the kernel's state (copied now) and at most `pages` pages of `pageSize`. */
   begin(kernel: KernelState, pages: number, pageSize: number): void {
     const bound = MAGIC_BYTES.length + kernel.memory.length + kernel.stack.length + pages * pageSize;

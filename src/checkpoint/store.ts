@@ -12,8 +12,8 @@
  * nats_store.ts: the same objects in a JetStream object store.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "./errors.js";
 import { NatsObjectStore, type NatsStoreSpec } from "./nats_store.js";
@@ -48,12 +48,19 @@ export interface Manifest {
 export interface CheckpointStore {
   /** For messages: where the job's checkpoints are. */
   readonly where: string;
-  /** Stores one node's part of checkpoint `n` (and its record); returns the record. */
-  putPart(n: number, node: number, bytes: Uint8Array): Promise<PartRecord>;
+  /** Stores one node's part of checkpoint `n` (and its record, with the part's SHA-256 `digest`); returns the record. */
+  putPart(n: number, node: number, bytes: Uint8Array, digest: string): Promise<PartRecord>;
   /** The records of checkpoint `n`'s parts, one per node; a missing one throws CheckpointCorruptError. */
   partRecords(n: number, nodes: number): Promise<PartRecord[]>;
   /** Writes the manifest (which commits checkpoint `manifest.checkpoint`), then drops older ones. */
   commit(manifest: Manifest): Promise<void>;
+  /**
+   * The highest checkpoint number with a part's record or a manifest in the store (0: none): a
+   * new checkpoint takes a higher one, so no record of an earlier attempt is taken for its own.
+   */
+  highest(): Promise<number>;
+  /** Whether checkpoint `n`'s manifest is stored. */
+  committed(n: number): Promise<boolean>;
   /** The newest committed manifest, or undefined when the job has none. */
   latest(): Promise<Manifest | undefined>;
   /** A part of a committed checkpoint, checked against its record. */
@@ -92,16 +99,26 @@ export class DirectoryStore implements CheckpointStore {
     this.where = join(root, job);
   }
 
-  async putPart(n: number, node: number, bytes: Uint8Array): Promise<PartRecord> {
+  async putPart(n: number, node: number, bytes: Uint8Array, digest: string): Promise<PartRecord> {
     const dir = this.dir(n);
     mkdirSync(dir, { recursive: true });
     const name = `node-${node}.part`;
-    // The file is written and flushed on libuv's threads while this one computes the checksum.
-    const written = writeDurably(join(dir, name), bytes);
-    const digest = sha256(bytes);
-    await written;
+    const file = join(dir, name);
+    // The node's part of a removed checkpoint, if there is one, is written over: its pages are in
+    // the page cache already, which makes the write a copy (4 ms for 32 MiB here, against 60–80 ms
+    // for a new file). A file already there (a stopped attempt at N) is written over as it is.
+    let reuse = false;
+    if (!existsSync(file)) {
+      try {
+        renameSync(join(this.where, SPARE, name), file);
+        reuse = true;
+      } catch {
+        // none spare
+      }
+    }
+    writeDurably(file, bytes, reuse);
     const record: PartRecord = { node, name, bytes: bytes.length, sha256: digest };
-    await writeDurably(join(dir, `node-${node}.json`), new TextEncoder().encode(JSON.stringify(record)));
+    writeDurably(join(dir, `node-${node}.json`), new TextEncoder().encode(JSON.stringify(record)));
     return record;
   }
 
@@ -122,10 +139,36 @@ export class DirectoryStore implements CheckpointStore {
 
   async commit(manifest: Manifest): Promise<void> {
     const file = join(this.dir(manifest.checkpoint), "manifest.json");
-    await writeDurably(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    writeDurably(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
     renameSync(`${file}.tmp`, file);
-    // Older checkpoints go in the background: the nodes wait for nothing more than the manifest.
-    for (const n of this.numbers()) if (n < manifest.checkpoint) void rm(this.dir(n), { recursive: true, force: true }).catch(() => undefined);
+    // Older checkpoints go: their parts are kept aside to be written over by the next ones (putPart), the rest in the background.
+    mkdirSync(join(this.where, SPARE), { recursive: true });
+    for (const n of this.numbers()) {
+      if (n >= manifest.checkpoint) continue;
+      for (const record of manifest.parts) {
+        try {
+          renameSync(join(this.dir(n), record.name), join(this.where, SPARE, record.name));
+        } catch {
+          // not there
+        }
+      }
+      void rm(this.dir(n), { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  async highest(): Promise<number> {
+    const recorded = this.numbers().filter((n) => {
+      try {
+        return readdirSync(this.dir(n)).some((name) => name.endsWith(".json"));
+      } catch {
+        return false;
+      }
+    });
+    return Math.max(0, ...recorded);
+  }
+
+  async committed(n: number): Promise<boolean> {
+    return existsSync(join(this.dir(n), "manifest.json"));
   }
 
   async latest(): Promise<Manifest | undefined> {
@@ -182,14 +225,22 @@ export class DirectoryStore implements CheckpointStore {
   }
 }
 
-async function writeDurably(file: string, bytes: Uint8Array): Promise<void> {
-  const handle = await open(file, "w");
+/** Where a directory store keeps the parts of removed checkpoints, to be written over. */
+const SPARE = "spare";
+
+/**
+ * Writes `file` (`over`: an existing file, written over and cut to length) and flushes it to disk. Synchronous: parts are stored on a thread of their own
+ * (part_thread.ts), which does the copying into the page cache itself, at its own low priority.
+ */
+function writeDurably(file: string, bytes: Uint8Array, over = false): void {
+  const fd = openSync(file, over ? "r+" : "w");
   try {
     let at = 0;
-    while (at < bytes.length) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
-    await handle.sync();
+    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    if (over) ftruncateSync(fd, bytes.length);
+    fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

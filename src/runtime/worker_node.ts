@@ -156,7 +156,6 @@ export class WorkerNode {
     if (spec.checkpoint) {
       this.checkpoints = new NodeCheckpoints(spec.checkpoint, this.checkpointAccess());
       await this.checkpoints.open();
-      if (spec.checkpoint.resume) await this.checkpoints.load();
     }
     const options = { ...tuning, transport: this.link, port, scheduler: this.reactor.timers, checkpoints: this.checkpoints };
     let inner: Coherence;
@@ -199,6 +198,7 @@ export class WorkerNode {
     }
     const kernelMs = performance.now() - t0;
     this.chaos?.parked(Request.Done);
+    await this.checkpoints?.settle();
     this.sync(this.coherence.finish(), "final barrier");
     await this.checkpoints?.finished();
     const done = new Int32Array(spec.host, 0, 2);
