@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { PROTOCOLS } from "../src/protocol/index.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
 import { findNatsServer } from "../src/transport/nats_server.js";
 import { DsmProcess, oneNodeResult, settleAll } from "./helpers/dsm_node.js";
@@ -98,27 +99,34 @@ Hosts("a job across three hosts gives the one-node result", async () => {
   console.log(`  4 nodes on 3 hosts: ${job.wallMs.toFixed(0)} ms wall, ${job.stats.messages} messages`);
 });
 
-/** Protocols the recovery test runs (DSM_TEST_RECOVERY_PROTOCOLS, comma-separated): one in CI for time; the rest are restored on the embedded transport by checkpoint.test.ts. */
-const RECOVERY_PROTOCOLS = (process.env.DSM_TEST_RECOVERY_PROTOCOLS ?? "lrc").split(",");
+/**
+ * Protocols the recovery test runs (DSM_TEST_RECOVERY_PROTOCOLS, comma-separated, or "all"): lrc
+ * unless told, for time. Each job costs about 20 s here, most of it the cluster creating the
+ * job's replicated bucket and the 3 s a loss takes to notice; checkpoint.test.ts restores every
+ * protocol on the embedded transport, and `DSM_TEST_RECOVERY_PROTOCOLS=all` runs them all here.
+ */
+const RECOVERY_PROTOCOLS = process.env.DSM_TEST_RECOVERY_PROTOCOLS === "all" ? [...PROTOCOLS] : (process.env.DSM_TEST_RECOVERY_PROTOCOLS ?? "lrc").split(",");
+/** Iterations of the recovered stencil (256²): enough for the kill to fall mid-job, few enough for five jobs; migrate's are the slowest. */
+const RECOVERY_ITERATIONS: Record<string, number> = { migrate: 20 };
 
 Hosts(`with checkpoints in the cluster's JetStream object store, a node killed mid-job is replaced from another host and the job gives the one-node result (${RECOVERY_PROTOCOLS.join(", ")})`, async () => {
   if (!rootOrSkip("a node killed mid-job is replaced from another host")) return;
-  const args = ["256", "400"];
-  for (const protocol of RECOVERY_PROTOCOLS) {
+  const recover = async (protocol: string) => {
+    const args = ["256", String(RECOVERY_ITERATIONS[protocol] ?? 40)];
     const job = `mh${process.pid}x${++jobs}`;
     // Each node lists its own host's server first (it connects there), the others for failover.
     const nats = (host: number) => [cluster!.servers[host].url, ...cluster!.servers.filter((_, i) => i !== host).map((s) => s.url)].join(",");
     const start = (host: number, rank: number) =>
-      new DsmProcess(["node", jacobi, "--nats", nats(host), "--job", job, "--nodes", "3", "--rank", String(rank), "--protocol", protocol, "--checkpoint-every", "0.3", "--json", "--", ...args], { prefix: bed!.exec(host) });
+      new DsmProcess(["node", jacobi, "--nats", nats(host), "--job", job, "--nodes", "3", "--rank", String(rank), "--protocol", protocol, "--checkpoint-every", "0.2", "--json", "--", ...args], { prefix: bed!.exec(host) });
     const procs = [0, 1, 2].map((host) => start(host, host));
     try {
-      await procs[1]!.waitFor((p) => p.err.includes("dsm node: checkpoint 1 committed"), 60_000, "checkpoint 1");
+      await procs[1]!.waitFor((p) => p.err.includes("dsm node: checkpoint 1 committed"), 60_000, `${protocol}: checkpoint 1`);
       const t0 = Date.now();
       procs[1]!.kill("SIGKILL");
       const replacement = start(2, 1);
       procs.push(replacement);
       const exits = await settleAll([procs[0]!, procs[2]!, replacement], 120_000);
-      assert.equal(exits.map((e) => e.code), [0, 0, 0], procs.map((p) => p.err.slice(-600)).join("\n---\n"));
+      assert.equal(exits.map((e) => e.code), [0, 0, 0], `${protocol}:\n${procs.map((p) => p.err.slice(-600)).join("\n---\n")}`);
       const result = JSON.parse(procs[0]!.out);
       assert.is(result.result, await oneNodeResult(module, args), protocol);
       assert.match(procs[0]!.err, /dsm node: rank 1 lost; waiting up to 60 s for a replacement/);
@@ -126,7 +134,8 @@ Hosts(`with checkpoints in the cluster's JetStream object store, a node killed m
     } finally {
       await settleAll(procs, 5000).catch(() => undefined);
     }
-  }
+  };
+  for (const protocol of RECOVERY_PROTOCOLS) await recover(protocol);
 });
 
 Hosts("killing a nats-server mid-job still gives the one-node result", async () => {
