@@ -4,10 +4,11 @@
  *
  * A test that skips because something is missing prints a line starting `SKIPPED (` to stderr; it
  * is counted as skipped, not passed. `node dist/test/run.js name…` runs only files whose name
- * contains one of the words.
+ * contains one of the words. Kernels are built once per run (DSM_TEST_BUILD_CACHE, below).
  */
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,6 +18,13 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith(".test.js"))
   .filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)))
   .sort();
+
+/**
+ * Kernels the test files build through test/helpers/kernels.ts are built once per run of this
+ * runner, not once per file: the sources cannot change while it runs.
+ */
+const buildCache = process.env.DSM_TEST_BUILD_CACHE ? undefined : mkdtempSync(join(tmpdir(), "dsm-test-builds-"));
+if (buildCache) process.env.DSM_TEST_BUILD_CACHE = buildCache;
 
 /** Per-file bound: a hung test file fails instead of hanging CI. */
 const FILE_TIMEOUT_MS = Number(process.env.DSM_TEST_FILE_TIMEOUT_MS ?? 300_000);
@@ -77,5 +85,6 @@ for (const file of files) {
   total.skipped += t.skipped;
 }
 if (files.length === 0) total.failed++;
+if (buildCache) rmSync(buildCache, { recursive: true, force: true });
 console.log(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ""}`);
 process.exit(total.failed === 0 ? 0 : 1);
