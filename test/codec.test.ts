@@ -1,6 +1,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  carriesJson,
   CodecError,
   decodeMessage,
   encodeMessage,
@@ -113,6 +114,25 @@ RoundTrip("every kind decodes to the fields it was encoded with", () => {
     if (init.payload) assert.equal(Array.from(msg.payload), Array.from(init.payload), kindName(init.kind));
     if (init.body) assert.equal(msg.body, init.body, kindName(init.kind));
   }
+});
+
+RoundTrip("a JSON body encoded into a scratch buffer gives the same bytes; decoded, it keeps its body and no bytes", () => {
+  const scratch = new Uint8Array(HEADER_BYTES + PAGE).fill(0xee);
+  for (const init of samples().filter((s) => carriesJson(s.kind))) {
+    const own = encodeMessage(init);
+    const viewed = encodeMessage(init, scratch);
+    assert.is(viewed.buffer, scratch.buffer, kindName(init.kind));
+    assert.equal(Array.from(viewed), Array.from(own), kindName(init.kind));
+    const msg = decodeMessage(viewed, CONTEXT);
+    assert.equal(msg.body, init.body ?? {}, kindName(init.kind));
+    assert.is(msg.payload.byteLength, 0, kindName(init.kind));
+  }
+  // A body past the scratch buffer gets a buffer of its own, with the same bytes.
+  const big = { kind: MessageKind.BarrierWait, job: 1, source: 0, target: 1, version: 3, body: { missing: Array.from({ length: 1000 }, (_, i) => i % 2) } };
+  const small = new Uint8Array(HEADER_BYTES + 64);
+  const out = encodeMessage(big, small);
+  assert.is.not(out.buffer, small.buffer);
+  assert.equal(decodeMessage(out, { ...CONTEXT, nodeCount: 2 }).body, big.body);
 });
 
 RoundTrip("the header is 32 bytes, little-endian, in the documented order", () => {
