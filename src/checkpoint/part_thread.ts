@@ -36,6 +36,14 @@ type Reply = { type: "stored"; checkpoint: number; buffer: ArrayBuffer } | { typ
 /** How long a commit may wait for the other nodes' parts, or for the manifest, before it fails. */
 export const COMMIT_WAIT_MS = 300_000;
 
+/** How long close() waits for the thread to finish what it does, then for it to end. */
+const CLOSE_WAIT_MS = 2000;
+
+function within(ms: number, work: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
 /** The kernel worker's side: one thread per node, for the whole run. */
 export class PartThread {
   private readonly worker: Worker;
@@ -84,8 +92,9 @@ export class PartThread {
   /** Ends the thread; a commit it waits for is given up (the last committed checkpoint stays the job's latest). */
   async close(): Promise<void> {
     this.worker.postMessage({ type: "close" } satisfies Order);
-    await Promise.race([this.next("closed").catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
-    await this.worker.terminate();
+    await within(CLOSE_WAIT_MS, this.next("closed").catch(() => undefined));
+    // A thread blocked in a file operation (a hung mount) ends only once it returns: not waited for.
+    await within(CLOSE_WAIT_MS, this.worker.terminate());
   }
 
   private hear(reply: Reply): void {
