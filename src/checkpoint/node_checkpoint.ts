@@ -57,8 +57,6 @@ export interface NodeAccess extends PageAccess {
   allocated(address: number, bytes: number): void;
   /** Takes a lock through the protocol (one held at the checkpoint, on restoring). */
   lock(id: number): void;
-  /** Writes a line to the node's stderr. */
-  log(line: string): void;
 }
 
 /** How long a checkpoint waits for the node's previous part to be stored, or a run's end for its last. */

@@ -17,7 +17,7 @@
  */
 import { writeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { CheckpointError } from "./errors.js";
+import { CheckpointCorruptError, CheckpointError } from "./errors.js";
 import { openStore, type CheckpointStore, type JobSetting, type PartRecord, type StoreSpec } from "./store.js";
 
 interface ThreadData {
@@ -120,13 +120,13 @@ function makeError(name: string, message: string): Error {
   return error;
 }
 
-/** Polls `ready` with growing pauses (1 to 20 ms) until it is true, the thread is closing, or COMMIT_WAIT_MS passed. */
-async function waitFor(ready: () => Promise<boolean>, closing: () => boolean): Promise<boolean> {
+/** Polls `ready` with growing pauses (1 to 20 ms) until it is true (true), the thread is closing (false), or COMMIT_WAIT_MS passed (throws, naming `what`). */
+async function waitFor(what: string, ready: () => Promise<boolean>, closing: () => boolean): Promise<boolean> {
   const deadline = performance.now() + COMMIT_WAIT_MS;
   for (let pause = 1; ; pause = Math.min(20, pause * 2)) {
     if (closing()) return false;
     if (await ready()) return true;
-    if (performance.now() > deadline) throw new CheckpointError(`waited ${COMMIT_WAIT_MS} ms for the other nodes' parts of a checkpoint`);
+    if (performance.now() > deadline) throw new CheckpointError(`waited ${COMMIT_WAIT_MS} ms for ${what}`);
     await new Promise((r) => setTimeout(r, pause));
   }
 }
@@ -153,13 +153,15 @@ async function serve(data: ThreadData): Promise<void> {
     const s = store;
     let committed: boolean;
     if (data.node === 0) {
-      committed = await waitFor(() => s.partRecords(n, data.nodes).then(() => true, () => false), () => closing);
+      // A record not there yet is a CheckpointCorruptError ("is missing"); anything else is the store failing.
+      const stored = () => s.partRecords(n, data.nodes).then(() => true, (error: unknown) => (error instanceof CheckpointCorruptError ? false : Promise.reject(error)));
+      committed = await waitFor(`every node's part of checkpoint ${n} in ${s.where}`, stored, () => closing);
       if (committed) {
         const parts = await s.partRecords(n, data.nodes);
         await s.commit({ format: 1, job: data.job, checkpoint: n, setting: data.setting, parts, committedAt: new Date().toISOString() });
       }
     } else {
-      committed = await waitFor(() => s.committed(n), () => closing);
+      committed = await waitFor(`node 0 to commit checkpoint ${n} in ${s.where}`, () => s.committed(n), () => closing);
     }
     if (committed) writeSync(2, `${data.label}: checkpoint ${n} committed (${record.bytes} bytes, ${Math.round(performance.timeOrigin + performance.now() - order.startedAt)} ms)\n`);
   }

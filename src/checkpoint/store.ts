@@ -229,8 +229,9 @@ export class DirectoryStore implements CheckpointStore {
 const SPARE = "spare";
 
 /**
- * Writes `file` (`over`: an existing file, written over and cut to length) and flushes it to disk. Synchronous: parts are stored on a thread of their own
- * (part_thread.ts), which does the copying into the page cache itself, at its own low priority.
+ * Writes `file` (`over`: an existing file, written over and cut to length) and flushes it to
+ * disk. Synchronous: parts, records and manifests are written on a node's part thread
+ * (part_thread.ts), while its kernel computes.
  */
 function writeDurably(file: string, bytes: Uint8Array, over = false): void {
   const fd = openSync(file, over ? "r+" : "w");

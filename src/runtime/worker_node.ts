@@ -233,7 +233,6 @@ export class WorkerNode {
       barrier: () => this.sync(this.coherence.barrier(), "checkpoint barrier"),
       allocated: (address, bytes) => this.coherence.allocated(address, bytes),
       lock: (id) => this.sync(this.coherence.lock(id), `lock ${id} held at the checkpoint`),
-      log: (line) => writeSync(2, `${line}\n`),
     };
   }
 
