@@ -19,6 +19,7 @@ import { writeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CheckpointCorruptError, CheckpointError } from "./errors.js";
 import { openStore, type CheckpointStore, type JobSetting, type PartRecord, type StoreSpec } from "./store.js";
+import { bounded, within } from "../time_bound.js";
 
 interface ThreadData {
   partThread: true;
@@ -38,11 +39,6 @@ export const COMMIT_WAIT_MS = 300_000;
 
 /** How long close() waits for the thread to finish what it does, then for it to end. */
 const CLOSE_WAIT_MS = 2000;
-
-function within(ms: number, work: Promise<unknown>): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
-}
 
 /** The kernel worker's side: one thread per node, for the whole run. */
 export class PartThread {
@@ -77,14 +73,9 @@ export class PartThread {
       if (this.failure) throw this.failure;
       return undefined;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CheckpointError(`a checkpoint part was not stored within ${boundMs} ms; check that the checkpoint store is reachable and has room`)), boundMs);
-    });
     try {
-      return await Promise.race([flight, late]);
+      return await bounded(flight, boundMs, () => new CheckpointError(`a checkpoint part was not stored within ${boundMs} ms; check that the checkpoint store is reachable and has room`));
     } finally {
-      clearTimeout(timer);
       this.inFlight = undefined;
     }
   }
@@ -92,9 +83,9 @@ export class PartThread {
   /** Ends the thread; a commit it waits for is given up (the last committed checkpoint stays the job's latest). */
   async close(): Promise<void> {
     this.worker.postMessage({ type: "close" } satisfies Order);
-    await within(CLOSE_WAIT_MS, this.next("closed").catch(() => undefined));
+    await within(this.next("closed").catch(() => undefined), CLOSE_WAIT_MS);
     // A thread blocked in a file operation (a hung mount) ends only once it returns: not waited for.
-    await within(CLOSE_WAIT_MS, this.worker.terminate());
+    await within(this.worker.terminate(), CLOSE_WAIT_MS);
   }
 
   private hear(reply: Reply): void {

@@ -11,6 +11,7 @@ import { connect, ErrorCode, type NatsConnection, type NatsError } from "nats";
 import { NatsAuthError, NatsConnectError } from "../transport/errors.js";
 import { natsConnectionOptions } from "../transport/nats_transport.js";
 import type { NatsAuth } from "../transport/nats_transport.js";
+import { within } from "../time_bound.js";
 
 export type ControlTopic = "hello" | "hb";
 
@@ -127,11 +128,7 @@ export class NatsControlChannel implements ControlChannel {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.closeTimeoutMs);
-    });
-    await Promise.race([this.nc.drain().catch(() => undefined), limit]).finally(() => clearTimeout(timer));
+    await within(this.nc.drain().catch(() => undefined), this.closeTimeoutMs);
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 }

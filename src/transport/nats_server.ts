@@ -16,6 +16,7 @@ import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { NatsServerNotFoundError, NatsServerStartError, NatsServerStopError } from "./errors.js";
+import { within } from "../time_bound.js";
 
 export interface NatsServerOptions {
   /** Path to the binary. @default the first `nats-server` in `searchDirs` */
@@ -193,16 +194,6 @@ function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
   });
-}
-
-function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 function lastLines(log: string): string {

@@ -59,6 +59,7 @@ import {
   TransportTimeoutError,
 } from "./errors.js";
 import type { MessageHandler, Transport } from "./transport.js";
+import { bounded } from "../time_bound.js";
 
 export type NatsTlsOptions = Pick<TlsOptions, "caFile" | "certFile" | "keyFile" | "handshakeFirst">;
 
@@ -336,10 +337,3 @@ function readCredentials(path: string): Buffer {
   }
 }
 
-function bounded<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
