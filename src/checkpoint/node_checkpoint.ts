@@ -91,12 +91,14 @@ export class NodeCheckpoints implements CheckpointSignal {
   }
 
   /**
-   * Connects the store and, with `resume`, loads this node's part of the job's last committed
-   * checkpoint (restore() puts it in place); starts the part thread when checkpoints are taken.
+   * With `resume`, loads this node's part of the job's last committed checkpoint (restore() puts
+   * it in place); starts the part thread when checkpoints are taken. This node's own connection to
+   * the store is made only where it is used: to resume, and on node 0 (numbering, and dropping a
+   * finished job's checkpoints); parts are stored through the part thread's.
    */
   async open(): Promise<void> {
     const { spec, node } = this;
-    this.storeOpen ??= await openStore(spec.store, spec.job);
+    if (spec.resume || node.nodeId === 0) this.storeOpen ??= await openStore(spec.store, spec.job);
     if (spec.resume) await this.load();
     // Node 0 numbers checkpoints: past any a stopped run recorded parts of without committing it.
     if (node.nodeId === 0) this.last = Math.max(this.last, await this.store.highest());
@@ -183,7 +185,7 @@ export class NodeCheckpoints implements CheckpointSignal {
   }
 
   /**
-   * Takes the checkpoint the kernel was unwound for (steps 3 to 6 above), then lets it rewind;
+   * Takes the checkpoint the kernel was unwound for (steps 3 to 5 above), then lets it rewind;
    * returns the bytes of this node's part and the milliseconds the steps took.
    */
   async checkpoint(): Promise<{ bytes: number; ms: number }> {

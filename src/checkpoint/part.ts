@@ -44,7 +44,10 @@ interface Header {
   runs: [number, number][];
 }
 
-/** Builds parts in one buffer it keeps; a part's bytes stay valid until the next begin(). */
+/**
+ * Builds parts in one buffer it keeps; a part's bytes stay valid until the next begin(). A
+ * buffer handed to another thread (transferred) comes back through adopt().
+ */
 export class PartWriter {
   private buffer = new Uint8Array(0);
   private at = 0;
