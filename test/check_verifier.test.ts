@@ -87,6 +87,21 @@ Flags("an unchecked loop copy whose guard misses a term is reported", () => {
   ]);
 });
 
+Flags("an unchecked copy of a bottom-tested loop (clang's shape) whose guard misses a term is reported", () => {
+  const wasm = module(`(func (export "double") (param $a i32) (param $b i32) (param $n i32)
+    (loop $l
+      (i32.store (local.get $b) (i32.shl (i32.load (local.get $a)) (i32.const 1)))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (br_if $l (local.tee $n (i32.add (local.get $n) (i32.const -1))))))`);
+  const versioned = instrument(wasm, LAYOUT, {});
+  assert.equal(verifyChecks(versioned, LAYOUT), []);
+  assert.equal(verifyChecks(withWeakerGuard(versioned), LAYOUT), [
+    { func: "double", instruction: "Load", detail: "of 4 byte(s) at l0 + 0 (read) is not covered by a check" },
+    { func: "double", instruction: "Store", detail: "of 4 byte(s) at l1 + 0 (write) is not covered by a check" },
+  ]);
+});
+
 /** A pair test (src/instrument/pair_loads.ts) of page($p) and the next, masked with `mask`; a miss traps. */
 const pairCheck = (mask: number) => `(if (i32.and (i32.load16_u offset=4096 ${page("(local.get $p)")}) (i32.const ${mask})) (then (unreachable)))`;
 

@@ -71,7 +71,9 @@
  *   every two faults in handlers the loop runs one iteration of a copy of its body checked access
  *   by access, so that a host taking pages away during faults cannot keep it from progressing.
  * - [versioning] A counted innermost loop that makes no call and whose addresses are affine in
- *   its index (`for (i = a; i < b; i += c)` over `p + i * s` and the like) gets an unchecked copy
+ *   its induction variables (`for (i = a; i < b; i += c)` over `p + i * s` and the like, or
+ *   clang's `do { ...; p += 8; q += 8 } while (--n)`), or such plus a bounded index (a
+ *   histogram's `(x >>> s) & 255`), gets an unchecked copy
  *   behind one guard that finds every page the loop can touch allowed, scanning the table four
  *   bytes at a time; the copy leaves for the checked loop when the guard fails or a poll is due,
  *   so that pages the host changed while the kernel was parked are checked again
@@ -113,8 +115,8 @@
  * Not covered (refused with an {@link InstrumentError} naming the function and instruction):
  * exceptions, tables and reference types, GC, strings, tuples (multi-value), stack switching,
  * 64-bit or multiple memories. Checks are hoisted out of counted innermost loops only: loops that
- * call something, nest a loop, count down, or make one non-affine access (indirect or hashed
- * addresses) find their pages one iteration at a time, and accesses in loops that call something
+ * call something, nest a loop, or make one access that is neither affine nor affine plus a bounded
+ * index (indirect or hashed addresses) find their pages one iteration at a time, and accesses in loops that call something
  * get no page cache. Only the last check made can make a later one unnecessary: any check may
  * fault, and a fault parks the kernel.
  */

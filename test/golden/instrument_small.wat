@@ -162,215 +162,122 @@
   (local $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local $7 i32)
-  (local.set $4
-   (i32.const -4096)
-  )
-  (block $block2
-   (loop $label2
-    (block $block3
-     (block $block
-      (block $block1
-       (loop $label
-        (br_if $block
-         (i32.atomic.load
-          (i32.const 0)
-         )
+  (block $block1
+   (block $block
+    (br_if $block
+     (f64.lt
+      (f64.max
+       (f64.const 1)
+       (f64.sub
+        (f64.convert_i32_u
+         (local.get $1)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (block (result i32)
-           (local.set $6
-            (i32.add
-             (local.get $0)
-             (i32.shl
-              (local.get $2)
-              (i32.const 2)
-             )
-            )
-           )
-           (if
-            (i32.gt_u
-             (i32.sub
-              (local.get $6)
-              (local.get $4)
-             )
-             (i32.const 4092)
-            )
-            (then
-             (if
-              (i32.and
-               (i32.load16_u offset=4096 align=1
-                (i32.shr_u
-                 (local.get $6)
-                 (i32.const 12)
-                )
-               )
-               (i32.const 514)
-              )
-              (then
-               (br_if $block1
-                (i32.and
-                 (i32.or
-                  (i32.load8_u offset=4096
-                   (i32.shr_u
-                    (local.get $6)
-                    (i32.const 12)
-                   )
-                  )
-                  (i32.load8_u offset=4096
-                   (i32.shr_u
-                    (i32.add
-                     (local.get $6)
-                     (i32.const 3)
-                    )
-                    (i32.const 12)
-                   )
-                  )
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-             (local.set $4
-              (select
-               (local.get $6)
-               (i32.and
-                (local.get $6)
-                (i32.const -4096)
-               )
-               (i32.ne
-                (i32.shr_u
-                 (local.get $6)
-                 (i32.const 12)
-                )
-                (i32.shr_u
-                 (i32.add
-                  (local.get $6)
-                  (i32.const 3)
-                 )
-                 (i32.const 12)
-                )
-               )
-              )
-             )
-            )
-           )
-           (i32.load
-            (local.get $6)
-           )
-          )
-         )
-        )
-        (br_if $label
-         (i32.lt_u
-          (local.tee $2
-           (i32.add
-            (local.get $2)
-            (i32.const 1)
-           )
-          )
-          (local.get $1)
-         )
-        )
-       )
-       (br $block2)
-      )
-      (loop $label1
-       (if
-        (i32.and
-         (i32.or
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (local.get $6)
-            (i32.const 12)
-           )
-          )
-          (i32.load8_u offset=4096
-           (i32.shr_u
-            (i32.add
-             (local.get $6)
-             (i32.const 3)
-            )
-            (i32.const 12)
-           )
-          )
-         )
-         (i32.const 2)
-        )
-        (then
-         (call $fimport$2
-          (i32.shr_u
-           (local.get $6)
-           (i32.const 12)
-          )
-          (i32.shr_u
-           (i32.add
-            (local.get $6)
-            (i32.const 3)
-           )
-           (i32.const 12)
-          )
-          (i32.const 0)
-         )
-         (local.set $4
-          (i32.const -4096)
-         )
-         (br_if $block3
-          (i32.ge_u
-           (local.tee $5
-            (i32.add
-             (local.get $5)
-             (i32.const 1)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (br $label1)
+        (f64.convert_i32_u
+         (local.get $2)
         )
        )
       )
-      (local.set $4
-       (select
-        (local.get $6)
-        (i32.and
-         (local.get $6)
-         (i32.const -4096)
-        )
-        (i32.ne
-         (i32.shr_u
-          (local.get $6)
-          (i32.const 12)
-         )
-         (i32.shr_u
-          (i32.add
-           (local.get $6)
-           (i32.const 3)
-          )
-          (i32.const 12)
-         )
-        )
-       )
-      )
-      (br $label2)
+      (f64.const 16)
      )
-     (call $fimport$3)
-     (local.set $4
-      (i32.const -4096)
-     )
-     (br $label2)
     )
-    (local.set $5
+    (global.set $global$0
      (i32.const 0)
     )
-    (local.set $3
-     (i32.add
-      (local.get $3)
-      (block (result i32)
-       (local.set $7
+    (br_if $block
+     (i32.eqz
+      (i32.and
+       (f64.le
+        (f64.add
+         (f64.convert_i32_u
+          (local.get $2)
+         )
+         (f64.mul
+          (f64.max
+           (f64.const 1)
+           (f64.sub
+            (f64.convert_i32_u
+             (local.get $1)
+            )
+            (f64.convert_i32_u
+             (local.get $2)
+            )
+           )
+          )
+          (f64.const 1)
+         )
+        )
+        (f64.const 4294967295)
+       )
+       (call $8
+        (call $7
+         (f64.add
+          (f64.convert_i32_u
+           (local.get $0)
+          )
+          (call $7
+           (f64.mul
+            (f64.convert_i32_u
+             (local.get $2)
+            )
+            (f64.const 4)
+           )
+          )
+         )
+        )
+        (call $7
+         (f64.add
+          (f64.convert_i32_u
+           (local.get $0)
+          )
+          (call $7
+           (f64.mul
+            (call $7
+             (f64.add
+              (f64.convert_i32_u
+               (local.get $2)
+              )
+              (call $7
+               (f64.mul
+                (f64.sub
+                 (f64.max
+                  (f64.const 1)
+                  (f64.sub
+                   (f64.convert_i32_u
+                    (local.get $1)
+                   )
+                   (f64.convert_i32_u
+                    (local.get $2)
+                   )
+                  )
+                 )
+                 (f64.const 1)
+                )
+                (f64.const 1)
+               )
+              )
+             )
+            )
+            (f64.const 4)
+           )
+          )
+         )
+        )
+        (i32.const 4)
+        (i32.const 0)
+       )
+      )
+     )
+    )
+    (loop $label
+     (br_if $block
+      (i32.atomic.load
+       (i32.const 0)
+      )
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
+       (i32.load
         (i32.add
          (local.get $0)
          (i32.shl
@@ -379,80 +286,246 @@
          )
         )
        )
-       (if
-        (i32.and
-         (i32.load16_u offset=4096 align=1
-          (i32.shr_u
-           (local.get $7)
-           (i32.const 12)
+      )
+     )
+     (br_if $label
+      (i32.lt_u
+       (local.tee $2
+        (i32.add
+         (local.get $2)
+         (i32.const 1)
+        )
+       )
+       (local.get $1)
+      )
+     )
+    )
+    (br $block1)
+   )
+   (block $block4
+    (loop $label3
+     (block $block5
+      (block $block2
+       (block $block3
+        (loop $label1
+         (br_if $block2
+          (i32.atomic.load
+           (i32.const 0)
           )
          )
-         (i32.const 514)
-        )
-        (then
-         (if
-          (i32.and
-           (i32.or
-            (i32.load8_u offset=4096
-             (i32.shr_u
-              (local.get $7)
-              (i32.const 12)
+         (local.set $3
+          (i32.add
+           (local.get $3)
+           (block (result i32)
+            (local.set $5
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (local.get $2)
+               (i32.const 2)
+              )
              )
             )
-            (i32.load8_u offset=4096
-             (i32.shr_u
-              (i32.add
-               (local.get $7)
-               (i32.const 3)
+            (if
+             (i32.and
+              (i32.load16_u offset=4096 align=1
+               (i32.shr_u
+                (local.get $5)
+                (i32.const 12)
+               )
               )
-              (i32.const 12)
+              (i32.const 514)
              )
+             (then
+              (br_if $block3
+               (i32.and
+                (i32.or
+                 (i32.load8_u offset=4096
+                  (i32.shr_u
+                   (local.get $5)
+                   (i32.const 12)
+                  )
+                 )
+                 (i32.load8_u offset=4096
+                  (i32.shr_u
+                   (i32.add
+                    (local.get $5)
+                    (i32.const 3)
+                   )
+                   (i32.const 12)
+                  )
+                 )
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (i32.load
+             (local.get $5)
             )
            )
-           (i32.const 2)
           )
-          (then
-           (call $fimport$2
+         )
+         (br_if $label1
+          (i32.lt_u
+           (local.tee $2
+            (i32.add
+             (local.get $2)
+             (i32.const 1)
+            )
+           )
+           (local.get $1)
+          )
+         )
+        )
+        (br $block4)
+       )
+       (loop $label2
+        (if
+         (i32.and
+          (i32.or
+           (i32.load8_u offset=4096
             (i32.shr_u
-             (local.get $7)
+             (local.get $5)
              (i32.const 12)
             )
+           )
+           (i32.load8_u offset=4096
             (i32.shr_u
              (i32.add
-              (local.get $7)
+              (local.get $5)
               (i32.const 3)
              )
              (i32.const 12)
             )
-            (i32.const 0)
            )
-           (local.set $4
-            (i32.const -4096)
+          )
+          (i32.const 2)
+         )
+         (then
+          (call $fimport$2
+           (i32.shr_u
+            (local.get $5)
+            (i32.const 12)
+           )
+           (i32.shr_u
+            (i32.add
+             (local.get $5)
+             (i32.const 3)
+            )
+            (i32.const 12)
+           )
+           (i32.const 0)
+          )
+          (br_if $block5
+           (i32.ge_u
+            (local.tee $4
+             (i32.add
+              (local.get $4)
+              (i32.const 1)
+             )
+            )
+            (i32.const 2)
+           )
+          )
+          (br $label2)
+         )
+        )
+       )
+       (br $label3)
+      )
+      (call $fimport$3)
+      (br $label3)
+     )
+     (local.set $4
+      (i32.const 0)
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
+       (block (result i32)
+        (local.set $6
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $2)
+           (i32.const 2)
+          )
+         )
+        )
+        (if
+         (i32.and
+          (i32.load16_u offset=4096 align=1
+           (i32.shr_u
+            (local.get $6)
+            (i32.const 12)
+           )
+          )
+          (i32.const 514)
+         )
+         (then
+          (if
+           (i32.and
+            (i32.or
+             (i32.load8_u offset=4096
+              (i32.shr_u
+               (local.get $6)
+               (i32.const 12)
+              )
+             )
+             (i32.load8_u offset=4096
+              (i32.shr_u
+               (i32.add
+                (local.get $6)
+                (i32.const 3)
+               )
+               (i32.const 12)
+              )
+             )
+            )
+            (i32.const 2)
+           )
+           (then
+            (call $fimport$2
+             (i32.shr_u
+              (local.get $6)
+              (i32.const 12)
+             )
+             (i32.shr_u
+              (i32.add
+               (local.get $6)
+               (i32.const 3)
+              )
+              (i32.const 12)
+             )
+             (i32.const 0)
+            )
            )
           )
          )
         )
-       )
-       (i32.load
-        (local.get $7)
+        (i32.load
+         (local.get $6)
+        )
        )
       )
      )
-    )
-    (br_if $label2
-     (i32.lt_u
-      (local.tee $2
-       (i32.add
-        (local.get $2)
-        (i32.const 1)
+     (br_if $label3
+      (i32.lt_u
+       (local.tee $2
+        (i32.add
+         (local.get $2)
+         (i32.const 1)
+        )
        )
+       (local.get $1)
       )
-      (local.get $1)
      )
+     (br $block4)
     )
-    (br $block2)
+    (unreachable)
    )
-   (unreachable)
   )
   (local.get $3)
  )
