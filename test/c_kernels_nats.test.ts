@@ -2,7 +2,8 @@
  * C kernels over the NATS transport: each C kernel as node processes over a private nats-server
  * gives, bit for bit, what its AssemblyScript twin gives on one node (the checksums pinned in
  * test/c_kernels.test.ts, which checks them against the twins on the embedded transport). The
- * protocols rotate over the kernels so that every protocol carries a C kernel over NATS.
+ * protocols rotate over the kernels so that every protocol carries a C kernel over NATS;
+ * DSM_TEST_NATS_MATRIX=all runs the whole matrix (below).
  *
  * Needs nats-server and Debian's clang 14 toolchain for wasm; without either the test says
  * SKIPPED, and fails under CI=true.
@@ -11,6 +12,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { PROTOCOLS } from "../src/protocol/index.js";
 import { findNatsServer } from "../src/transport/nats_server.js";
 import { ROOT } from "./helpers/kernels.js";
 
@@ -46,13 +48,29 @@ Nats("the C FFT on 2 node processes over a private nats-server, with lrc, equals
   assert.ok(job.perNode.every((n: { stats: { messages: number } }) => n.stats.messages > 0));
 });
 
-/** Each C kernel, its arguments and checksum (test/c_kernels.test.ts TWINS), a protocol and a node count. */
-const CASES = [
-  { file: "jacobi.c", args: ["40", "6"], checksum: 14742.4443359375, protocol: "hlrc", nodes: 3 },
-  { file: "matmul.c", args: ["37"], checksum: 2564.5, protocol: "ivy", nodes: 2 },
-  { file: "intsort.c", args: ["4096", "20", "7"], checksum: "1558523018044967986", protocol: "diff", nodes: 2 },
-  { file: "jacobi.c", args: ["40", "6"], checksum: 14742.4443359375, protocol: "migrate", nodes: 2 },
-];
+/** Each C kernel, its arguments and checksum (test/c_kernels.test.ts TWINS). */
+const KERNELS = {
+  "jacobi.c": { args: ["40", "6"], checksum: 14742.4443359375 },
+  "matmul.c": { args: ["37"], checksum: 2564.5 },
+  "intsort.c": { args: ["4096", "20", "7"], checksum: "1558523018044967986" },
+  "fft2d.c": { args: ["6"], checksum: FFT_LOGN6 },
+};
+type Kernel = keyof typeof KERNELS;
+
+/**
+ * The cases run: by default each kernel once, the protocols rotating (a run here costs about 8 s,
+ * a nats-server and node processes); `DSM_TEST_NATS_MATRIX=all` runs every kernel under every
+ * protocol on 1, 2 and 4 nodes (60 runs, about 8 minutes).
+ */
+const CASES: { file: Kernel; protocol: string; nodes: number }[] =
+  process.env.DSM_TEST_NATS_MATRIX === "all"
+    ? (Object.keys(KERNELS) as Kernel[]).flatMap((file) => PROTOCOLS.flatMap((protocol) => [1, 2, 4].map((nodes) => ({ file, protocol, nodes }))))
+    : [
+        { file: "jacobi.c", protocol: "hlrc", nodes: 3 },
+        { file: "matmul.c", protocol: "ivy", nodes: 2 },
+        { file: "intsort.c", protocol: "diff", nodes: 2 },
+        { file: "jacobi.c", protocol: "migrate", nodes: 2 },
+      ];
 
 for (const c of CASES) {
   Nats(`${c.file} on ${c.nodes} node processes over NATS, with ${c.protocol}, equals its AssemblyScript twin`, () => {
@@ -62,10 +80,11 @@ for (const c of CASES) {
       console.error(`SKIPPED (${why}): C kernel over NATS`);
       return;
     }
-    const r = dsm("run", join(ROOT, "assembly/kernels/c", c.file), "--nodes", String(c.nodes), "--protocol", c.protocol, "--transport", "nats", "--json", "--", ...c.args);
+    const { args, checksum } = KERNELS[c.file];
+    const r = dsm("run", join(ROOT, "assembly/kernels/c", c.file), "--nodes", String(c.nodes), "--protocol", c.protocol, "--transport", "nats", "--json", "--", ...args);
     assert.is(r.code, 0, r.err);
     const job = JSON.parse(r.out);
-    assert.equal([job.result, job.protocol, job.transport, job.perNode.length], [c.checksum, c.protocol, "nats", c.nodes]);
+    assert.equal([job.result, job.protocol, job.transport, job.perNode.length], [checksum, c.protocol, "nats", c.nodes]);
   });
 }
 
