@@ -11,6 +11,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROTOCOLS } from "../src/protocol/index.js";
 import { findNatsServer } from "../src/transport/nats_server.js";
@@ -24,6 +26,20 @@ const FFT_LOGN6 = -13976.33009141655;
 function dsm(...args: string[]) {
   const r = spawnSync(process.execPath, [DSM, ...args], { encoding: "utf8", timeout: 120_000 });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+/** Each kernel built once per run (`dsm build`), so that each case pays for its job only. */
+const builds = new Map<string, string>();
+let buildDir: string | undefined;
+function built(file: string): string {
+  let out = builds.get(file);
+  if (out) return out;
+  buildDir ??= mkdtempSync(join(tmpdir(), "dsm-c-nats-"));
+  out = join(buildDir, file.replace(/\.c$/, ".wasm"));
+  const r = dsm("build", join(ROOT, "assembly/kernels/c", file), "-o", out);
+  assert.is(r.code, 0, r.err);
+  builds.set(file, out);
+  return out;
 }
 
 function missing(): string | undefined {
@@ -58,9 +74,9 @@ const KERNELS = {
 type Kernel = keyof typeof KERNELS;
 
 /**
- * The cases run: by default each kernel once, the protocols rotating (a run here costs about 8 s,
+ * The cases run: by default each kernel once, the protocols rotating (a run here costs about 3 s,
  * a nats-server and node processes); `DSM_TEST_NATS_MATRIX=all` runs every kernel under every
- * protocol on 1, 2 and 4 nodes (60 runs, about 8 minutes).
+ * protocol on 1, 2 and 4 nodes (60 runs, about 4 minutes here).
  */
 const CASES: { file: Kernel; protocol: string; nodes: number }[] =
   process.env.DSM_TEST_NATS_MATRIX === "all"
@@ -81,11 +97,15 @@ for (const c of CASES) {
       return;
     }
     const { args, checksum } = KERNELS[c.file];
-    const r = dsm("run", join(ROOT, "assembly/kernels/c", c.file), "--nodes", String(c.nodes), "--protocol", c.protocol, "--transport", "nats", "--json", "--", ...args);
+    const r = dsm("run", built(c.file), "--nodes", String(c.nodes), "--protocol", c.protocol, "--transport", "nats", "--json", "--", ...args);
     assert.is(r.code, 0, r.err);
     const job = JSON.parse(r.out);
     assert.equal([job.result, job.protocol, job.transport, job.perNode.length], [checksum, c.protocol, "nats", c.nodes]);
   });
 }
+
+Nats.after(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
 
 Nats.run();
