@@ -22,6 +22,11 @@ export interface ProtocolTuning {
   /** lrc: garbage collection at the next barrier once diffs, twins and records pass this. @default 32 MiB */
   gcBytes?: number;
   /**
+   * lrc: a page one node alone wrote between two barriers is then written by it with no twin and
+   * no notice, the others fetching it whole (lrc.ts, single-writer pages). @default true
+   */
+  singleWriter?: boolean;
+  /**
    * migrate, ivy, diff: faults bring in the pages a run or sweep predicts (read_ahead.ts); under
    * migrate, write faults only (a read there moves the page). @default true
    */

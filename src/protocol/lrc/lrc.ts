@@ -35,6 +35,19 @@
  * node the collection named (lrc/fetch.ts), then the diffs of p's pending notices as above.
  *   node ── LrcPageRequest(p) ──▶ source;  node ◀── LrcPageReply(p, bytes) ── source
  *
+ * Single-writer pages (`singleWriter`, on by default): right after every barrier, every node
+ * holds the same records of the epoch that just ended, so all agree on the pages one node alone
+ * wrote in it. That node (the owner) keeps such a page writable with no twin: no write fault, no
+ * diff and no notice while it is alone with the page (a stencil's own rows cost nothing per
+ * sweep). Every other node drops the page's pending notices and holds it stale naming the owner,
+ * as a collection does (below): its next access takes the whole page from the owner, which then
+ * write-protects it, so that its later writes fault, twin and are noticed as any page's. The
+ * owner's copy is complete: it validated the page before writing it, and nobody else wrote it
+ * since. A copy the owner serves after its own barrier arrival, before it took its pages, went
+ * to a node that already left the barrier: that page is not taken. Why the whole page is right
+ * for a race-free reader is the collection's argument below.
+ *   owner ── (writes p, no fault) ...   reader ── LrcPageRequest(p) ──▶ owner (p read-only now)
+ *
  * Garbage collection: when a node holds more than `gcBytes` of diffs, twins and records, its
  * barrier arrival says so; the release tells every node to collect. Right after that barrier every
  * node holds every interval record since the previous collection, the same set everywhere, so for
@@ -86,6 +99,7 @@ export class LrcProtocol implements Coherence {
   private readonly pages: LrcPages;
   private readonly node: number;
   private readonly gcBytes: number;
+  private readonly singleWriter: boolean;
   private readonly counters = {
     intervals: 0,
     writeNotices: 0,
@@ -103,6 +117,8 @@ export class LrcProtocol implements Coherence {
     stalePages: 0,
     pagesFetched: 0,
     pagesSent: 0,
+    ownedPages: 0,
+    sharedPages: 0,
   };
   /** What fetchAndApply (lrc/fetch.ts) works with. */
   private readonly fetchContext: FetchContext;
@@ -111,6 +127,13 @@ export class LrcProtocol implements Coherence {
   private readonly writeAhead: Sweep;
   /** Vector time after the previous barrier: every node has every interval up to it. */
   private lastBarrier: number[];
+  /** The vector time after the barrier before it: the intervals in between are the last epoch's. */
+  private epochStart: number[];
+  /**
+   * Pages this node served whole since its last barrier arrival, until it took its single-writer
+   * pages: a node that left the barrier first may already hold a copy, so they are not taken.
+   */
+  private servedAtBarrier: Set<number> | undefined;
   private gcDue = false;
   private collecting = false;
   private started = false;
@@ -124,12 +147,14 @@ export class LrcProtocol implements Coherence {
     this.port = port;
     this.node = transport.nodeId;
     this.gcBytes = gcBytes;
+    this.singleWriter = options.singleWriter ?? true;
     this.store = new IntervalStore(this.node, transport.nodeCount);
     const lastPage = port.firstPage + port.pageCount - 1;
     this.missAhead = new Sweep(lastPage);
     this.writeAhead = new Sweep(lastPage);
     const decodeContext: DecodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lastBarrier = this.store.vt.slice();
+    this.epochStart = this.store.vt.slice();
     this.pages = new LrcPages(port, this.counters);
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, timeoutMs, counters: this.counters };
@@ -154,6 +179,11 @@ export class LrcProtocol implements Coherence {
     this.endpoint.on(MessageKind.LrcPageRequest, (m) =>
       this.afterStart(() => {
         this.counters.pagesSent++;
+        this.servedAtBarrier?.add(m.page);
+        if (this.pages.owns(m.page)) {
+          this.pages.share(m.page);
+          this.counters.sharedPages++;
+        }
         servePage(this.endpoint, this.port, m);
       }),
     );
@@ -223,8 +253,43 @@ export class LrcProtocol implements Coherence {
   private *barrierSteps(): Flow<void> {
     this.endpoint.check();
     yield* wait(this.sync.barrier());
+    if (this.singleWriter) this.takeSingleWriters();
     if (this.gcDue) yield* this.collect();
     yield* this.reopenShared();
+  }
+
+  /**
+   * Right after a barrier (parked), single-writer pages: every node holds the same records of the
+   * epoch that just ended, so they agree on the pages one node alone wrote in it. That node keeps
+   * such a page writable with no twin (LrcPages.own): no write fault, no diff, no notice while it
+   * is alone with it. Every other node drops the page's pending notices and holds it stale naming
+   * that node, as a collection does (file comment): its next access takes the whole page, and the
+   * owner, asked for it, twins it then and notices its writes again (LrcPages.share). The owner's
+   * copy is complete: it validated the page before writing it, and no other node wrote it since.
+   */
+  private takeSingleWriters(): void {
+    const writers = new Map<number, number>();
+    for (const record of this.store.since(this.epochStart)) {
+      forEachPage(record.p, (page) => {
+        const w = writers.get(page);
+        writers.set(page, w === undefined || w === record.n ? record.n : -1);
+      });
+    }
+    const served = this.servedAtBarrier;
+    this.servedAtBarrier = undefined;
+    for (const [page, writer] of writers) {
+      if (writer < 0) continue;
+      if (writer === this.node) {
+        // A copy served after the arrival went to a node that already holds the page stale
+        // naming this one: the page stays noticed, as if that node had asked a moment later.
+        if (served?.has(page)) continue;
+        this.pages.own(page);
+        this.counters.ownedPages++;
+      } else {
+        this.pages.markStale(page, writer);
+        this.counters.stalePages++;
+      }
+    }
   }
 
   /**
@@ -309,6 +374,7 @@ export class LrcProtocol implements Coherence {
 
   private arrival(final: boolean): LrcArrival {
     this.closeInterval();
+    this.servedAtBarrier = new Set();
     if (!final && this.heldBytes() > this.gcBytes) this.pages.compact();
     const gc = !final && !this.collecting && this.heldBytes() > this.gcBytes;
     return { vt: this.store.vt.slice(), intervals: this.store.ownSince(this.lastBarrier[this.node]), gc };
@@ -316,6 +382,7 @@ export class LrcProtocol implements Coherence {
 
   private onRelease(part: LrcRelease): void {
     this.learn(part.intervals);
+    this.epochStart = this.lastBarrier;
     this.lastBarrier = maxVt(this.store.vt, part.vt);
     if (part.gc && !this.collecting) this.gcDue = true;
   }

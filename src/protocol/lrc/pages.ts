@@ -16,6 +16,9 @@
  *   garbage collection, p not written here since the last one: p's notices are dropped unapplied
  *     and p is stale, naming the node that holds a complete copy; the next access miss fetches
  *     the whole page from it first, then the diffs of any notices received since
+ *   barrier after which p was written by one node alone (lrc.ts, single-writer pages): that node
+ *     owns p (read-write, no twin, no notice) until another node fetches it; the others hold it
+ *     stale naming the owner
  *
  * No diff is ever taken of a page the kernel may be writing, so none needs parking. Diffs are
  * exact, word by word (release/word_diff.ts).
@@ -70,6 +73,8 @@ export class LrcPages {
   private readonly pending = new Map<number, WriteNotice[]>();
   /** Pages whose copy here is incomplete, and the node a collection named as holding a complete one. */
   private readonly stale = new Map<number, number>();
+  /** Pages only this node writes and no other node holds (see {@link own}): written with no twin and no notice. */
+  private readonly owned = new Set<number>();
   private diffBytes = 0;
   private pendingCount = 0;
   /** Twins and snapshot copies, recycled. */
@@ -175,8 +180,53 @@ export class LrcPages {
     return undefined;
   }
 
+  /**
+   * `page` was written by this node alone since the last barrier, and every other node now holds
+   * it stale naming this node (lrc.ts, single-writer pages): it is written from now on with no
+   * twin, no write fault and no notice, and its closed intervals' diffs, which nobody will ask
+   * for, are dropped. Parked, with the interval closed.
+   */
+  own(page: number): void {
+    if (this.dirty.has(page) || this.pending.has(page)) throw new LrcStateError(`page ${page}: taken as single-writer while it is open or has notices pending; only a page complete here can be`);
+    const twin = this.twins.get(page);
+    if (twin) {
+      this.twins.delete(page);
+      this.copies.release(twin.bytes);
+    }
+    const own = this.snapshots.get(page);
+    if (own) {
+      for (const { before, after } of own.values()) {
+        this.copies.release(before);
+        this.copies.release(after);
+      }
+      this.snapshotCount -= own.size;
+      this.snapshots.delete(page);
+    }
+    for (const diff of this.diffs.get(page)?.values() ?? []) this.diffBytes -= diff.bytes.byteLength;
+    this.diffs.delete(page);
+    this.owned.add(page);
+    this.port.setProtection(page, Protection.ReadWrite);
+  }
+
+  /** Whether `page` is written here with no twin and no notice (see {@link own}). */
+  owns(page: number): boolean {
+    return this.owned.has(page);
+  }
+
+  /**
+   * Another node takes a copy of the owned `page`: from now on its writes are noticed again. It
+   * becomes read-only, so the kernel's next write faults and twins it as any page's: what it
+   * writes after this copy reaches the copy's holder as a diff, what it wrote before is in the
+   * copy. Parked.
+   */
+  share(page: number): void {
+    if (this.owned.delete(page)) this.port.setProtection(page, Protection.ReadOnly);
+  }
+
   /** Records a write notice of another node for `page` and takes this node's access away. Parked. */
   notice(page: number, notice: WriteNotice): void {
+    // Another writer fetched the page from here first, which shared it; kept as a safeguard.
+    this.owned.delete(page);
     if (this.dirty.has(page)) throw new LrcStateError(`page ${page}: write notice while the page is in an open interval; close the interval first`);
     const twin = this.twins.get(page);
     if (twin) this.diffOf(page, twin.interval);
@@ -208,6 +258,7 @@ export class LrcPages {
    */
   markStale(page: number, source: number): void {
     if (this.dirty.has(page)) throw new LrcStateError(`page ${page}: marked stale while in an open interval; close the interval first`);
+    this.owned.delete(page);
     this.applied(page);
     this.stale.set(page, source);
     if (this.port.protection(page) !== Protection.None) this.port.setProtection(page, Protection.None);

@@ -97,6 +97,16 @@ export class IntervalStore {
     return out;
   }
 
+  /** Every record held of every node q with index above `after[q]`. */
+  since(after: readonly number[]): IntervalRecord[] {
+    const out: IntervalRecord[] = [];
+    for (let q = 0; q < this.nodeCount; q++) {
+      const { base, records } = this.nodes[q];
+      out.push(...records.slice(Math.max(0, (after[q] ?? 0) - base)));
+    }
+    return out;
+  }
+
   /** This node's own records with index above `after`. */
   ownSince(after: number): IntervalRecord[] {
     const { base, records } = this.nodes[this.self];
