@@ -233,12 +233,14 @@ export class LrcProtocol implements Coherence {
       }
     }
     // A write sweep: the pages ahead that are up to date and that this node wrote in its last
-    // intervals are twinned and writable now too. One the kernel does not write after all leaves
-    // no write notice (see LrcPages.closeInterval).
+    // intervals, or never wrote at all (a first sweep, such as an initialisation), are twinned
+    // and writable now too. One the kernel does not write after all leaves no write notice (see
+    // LrcPages.closeInterval).
     if (access === Access.Write) {
-      const end = Math.max(again, this.writeAhead.next(first, last));
+      const sweep = this.writeAhead.next(first, last);
+      const end = Math.max(again, sweep);
       for (let p = last + 1; p <= end; p++) {
-        if (this.port.protection(p) === Protection.ReadOnly && this.pages.wroteRecently(p)) {
+        if (this.port.protection(p) === Protection.ReadOnly && (this.pages.wroteRecently(p) || (p <= sweep && this.pages.neverOpened(p)))) {
           this.pages.openWrite(p, interval, true);
           this.counters.writeAhead++;
         }

@@ -61,6 +61,8 @@ export class LrcPages {
   readonly dirty = new Set<number>();
   /** Pages of the open interval twinned ahead of a write sweep, not yet known to be written. */
   private readonly speculative = new Set<number>();
+  /** Pages ever opened for writing here: a write sweep over pages not among them is a first write (initialisation). */
+  private readonly opened = new Set<number>();
   /** Pages opened for writing in this node's last two intervals with writes: what a write sweep will likely write again. */
   private recent: [Set<number>, Set<number>] = [new Set(), new Set()];
   private readonly twins = new Map<number, Twin>();
@@ -102,6 +104,7 @@ export class LrcPages {
       return this.port.setProtection(page, Protection.ReadWrite);
     }
     const bytes = this.copies.copy(this.port.page(page));
+    this.opened.add(page);
     const closed = this.twins.get(page);
     if (closed) {
       // The new twin is also the closed interval's "after": two holders.
@@ -138,6 +141,11 @@ export class LrcPages {
     this.speculative.clear();
     if (written.length > 0) this.recent = [this.recent[1], swept];
     return written;
+  }
+
+  /** Whether this node never opened `page` for writing (owned pages count as opened). */
+  neverOpened(page: number): boolean {
+    return !this.opened.has(page) && !this.owned.has(page);
   }
 
   /** Whether this node wrote `page` in one of its last two intervals that wrote anything. */
