@@ -43,7 +43,8 @@
  */
 import binaryen from "binaryen";
 import { Access, POLL_FLAG_ADDRESS } from "../abi.js";
-import { addressForm, type BottomTested, type CountedLoop, type FormBuilder, type TopTested } from "./affine_loop.js";
+import { addressForm, type FormBuilder } from "./affine_form.js";
+import type { BottomTested, CountedLoop, TopTested } from "./affine_loop.js";
 import type { LoopHelperNames } from "./loop_helpers.js";
 import { nodes } from "./binaryen_nodes.js";
 import { renameLabels, retarget } from "./loop_restart.js";
