@@ -32,10 +32,10 @@ Drop("a stencil collecting every few steps applies a handful of diffs, and node 
   assert.is(run.result, await referenceResult(file, args));
   for (const node of run.perNode) assert.ok(node.stats.gcRuns >= 10, `node ${node.node}: ${node.stats.gcRuns} collections`);
   // Validating every page with pending notices at each of the 14 collections applied 1296 diffs
-  // here; dropping them applies 68 (the boundary cells' pages, fetched each step). The bound is
-  // a tenth of the former.
+  // here; dropping them applies 68 to 142 (the boundary cells' pages, fetched each step, and what
+  // the read-ahead brings with them, which varies with timing). The bound is a fifth of the former.
   const applied = sum(run.perNode, "diffsApplied");
-  assert.ok(applied < 130, `${applied} diffs applied`);
+  assert.ok(applied < 260, `${applied} diffs applied`);
   // Node 0 reads node 1's half whole at the end: those pages come whole from node 1.
   const node0 = run.perNode.find((n) => n.node === 0)!;
   assert.ok(node0.stats.pagesFetched >= 16, `node 0 fetched ${node0.stats.pagesFetched} whole pages`);

@@ -344,4 +344,19 @@ Single("pages written by two nodes between barriers keep their twins and diffs, 
   assert.equal([await read(0, 17, 1), await read(1, 17, 0)], [2, 1]);
 });
 
+Single("a first write sweep that leaves its pages as they were (zeros written over zeros) still makes them single-writer", async () => {
+  const { ports, write, all, stat } = await setup(2, { singleWriter: true });
+  await write(1, 16, 0, 0);
+  await write(1, 17, 0, 0); // continues the sweep: page 18, never written here, is twinned ahead
+  assert.equal([ports[1].protection(18), stat(1, "writeAhead")], [RW, 1]);
+  await write(1, 18, 0, 0);
+  await all((c) => c.barrier());
+  assert.equal([16, 17, 18].map((p) => [ports[1].protection(p), ports[0].protection(p)]), [
+    [RW, None],
+    [RW, None],
+    [RW, None],
+  ]);
+  assert.is(stat(1, "ownedPages"), 3);
+});
+
 Single.run();

@@ -205,6 +205,23 @@ Diffs("page copies are recycled only when their last holder lets go", () => {
   assert.equal([copies.live, copies.spares], [2, 0]);
 });
 
+Diffs("an all-zero page's twin is one shared page of zeros, never held, recycled or handed out as a copy", () => {
+  const copies = new PageCopies(8, 4);
+  const zero = copies.copyOrZero(new Uint8Array(8));
+  assert.ok(copies.copyOrZero(new Uint8Array(8)) === zero, "every all-zero page gets the same page");
+  copies.hold(zero);
+  copies.release(zero);
+  copies.release(zero);
+  assert.equal([copies.live, copies.spares], [0, 0]);
+  const page = new Uint8Array(8);
+  page[7] = 1;
+  const copy = copies.copyOrZero(page);
+  assert.ok(copy !== zero);
+  assert.equal([Array.from(copy), Array.from(zero), copies.live], [[0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0], 1]);
+  copies.release(copy);
+  assert.ok(copies.copy(new Uint8Array(8).fill(5)) === copy, "a released copy is reused, never the page of zeros");
+});
+
 Diffs("merging a writer's diffs equals applying them in turn", () => {
   const v0 = words({});
   const v1 = words({ 1: 1, 2: 1, 9: 1 });

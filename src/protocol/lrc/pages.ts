@@ -63,6 +63,8 @@ export class LrcPages {
   private readonly speculative = new Set<number>();
   /** Pages ever opened for writing here: a write sweep over pages not among them is a first write (initialisation). */
   private readonly opened = new Set<number>();
+  /** Pages of the open interval twinned ahead of a write sweep that had never been opened here. */
+  private readonly firstSweep = new Set<number>();
   /** Pages opened for writing in this node's last two intervals with writes: what a write sweep will likely write again. */
   private recent: [Set<number>, Set<number>] = [new Set(), new Set()];
   private readonly twins = new Map<number, Twin>();
@@ -85,6 +87,8 @@ export class LrcPages {
   constructor(
     private readonly port: PagePort,
     private readonly counters: PageCounters,
+    /** Count a first sweep's unchanged pages as written (closeInterval): only single-writer pages gain by it. */
+    private readonly recordFirstSweeps = false,
   ) {
     this.copies = new PageCopies(port.pageSize);
   }
@@ -103,7 +107,8 @@ export class LrcPages {
       if (!speculative) this.speculative.delete(page);
       return this.port.setProtection(page, Protection.ReadWrite);
     }
-    const bytes = this.copies.copy(this.port.page(page));
+    const bytes = this.copies.copyOrZero(this.port.page(page));
+    if (speculative && this.recordFirstSweeps && !this.opened.has(page)) this.firstSweep.add(page);
     this.opened.add(page);
     const closed = this.twins.get(page);
     if (closed) {
@@ -123,7 +128,12 @@ export class LrcPages {
 
   /**
    * Ends the open interval (parked): its pages become read-only; returns those written. A page
-   * opened speculatively and left unchanged is dropped with its twin and gets no write notice.
+   * opened speculatively and left unchanged is dropped with its twin and gets no write notice,
+   * unless it was opened here for the first time and single-writer pages are on: a first sweep
+   * that writes values equal to the old ones (an initialisation writing zeros) would otherwise
+   * leave its pages without a record, so never single-writer (lrc.ts), and every later sweep
+   * would twin them again. Counting such a page as written at worst sends one needless notice,
+   * with an empty diff.
    */
   closeInterval(): number[] {
     const written: number[] = [];
@@ -134,11 +144,12 @@ export class LrcPages {
     for (const page of this.dirty) {
       if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
       swept.add(page);
-      if (this.speculative.has(page) && this.unchanged(page)) continue;
+      if (this.speculative.has(page) && !this.firstSweep.has(page) && this.unchanged(page)) continue;
       written.push(page);
     }
     this.dirty.clear();
     this.speculative.clear();
+    this.firstSweep.clear();
     if (written.length > 0) this.recent = [this.recent[1], swept];
     return written;
   }

@@ -26,6 +26,21 @@ export class PageCopies {
     private readonly maxSpare = Math.max(256, (32 << 20) / pageSize),
   ) {}
 
+  /**
+   * A page of zeros, handed out for every all-zero page by {@link copyOrZero}: a first sweep over
+   * fresh memory (a stencil's initialisation) twins thousands of such pages. Never written, never
+   * recycled: hold() and release() leave it alone.
+   */
+  private zeros: Uint8Array | undefined;
+
+  /** A copy of `page` with one holder, or the shared page of zeros when `page` is all zeros. */
+  copyOrZero(page: Uint8Array): Uint8Array {
+    if (page.byteOffset % 4 !== 0 || page.byteLength % 4 !== 0) return this.copy(page);
+    const words = new Int32Array(page.buffer, page.byteOffset, page.byteLength / 4);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return this.copy(page);
+    return (this.zeros ??= new Uint8Array(this.pageSize));
+  }
+
   /** A copy of `page` with one holder. */
   copy(page: Uint8Array): Uint8Array {
     const bytes = this.spare.pop() ?? this.fresh();
@@ -36,11 +51,13 @@ export class PageCopies {
 
   /** One more holder of `bytes`. */
   hold(bytes: Uint8Array): void {
+    if (bytes === this.zeros) return;
     this.holders.set(bytes, (this.holders.get(bytes) ?? 0) + 1);
   }
 
   /** One holder of `bytes` lets go; the last one returns it to the spare list. */
   release(bytes: Uint8Array): void {
+    if (bytes === this.zeros) return;
     const left = (this.holders.get(bytes) ?? 0) - 1;
     if (left > 0) {
       this.holders.set(bytes, left);
