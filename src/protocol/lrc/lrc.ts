@@ -266,8 +266,9 @@ export class LrcProtocol implements Coherence {
    * such a page writable with no twin (LrcPages.own): no write fault, no diff, no notice while it
    * is alone with it. Every other node drops the page's pending notices and holds it stale naming
    * that node, as a collection does (file comment): its next access takes the whole page, and the
-   * owner, asked for it, twins it then and notices its writes again (LrcPages.share). The owner's
-   * copy is complete: it validated the page before writing it, and no other node wrote it since.
+   * owner, asked for it, write-protects it then, so its writes are noticed again (LrcPages.share).
+   * The owner's copy is complete: it validated the page before writing it, and no other node wrote
+   * it since.
    */
   private takeSingleWriters(): void {
     const writers = new Map<number, number>();

@@ -154,9 +154,9 @@ export class LrcPages {
     return written;
   }
 
-  /** Whether this node never opened `page` for writing (owned pages count as opened). */
+  /** Whether this node never opened `page` for writing (an owned page was: it was written here). */
   neverOpened(page: number): boolean {
-    return !this.opened.has(page) && !this.owned.has(page);
+    return !this.opened.has(page);
   }
 
   /** Whether this node wrote `page` in one of its last two intervals that wrote anything. */
