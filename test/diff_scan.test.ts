@@ -2,7 +2,7 @@ import binaryen from "binaryen";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { encodeDiff } from "../src/protocol/diff.js";
-import { firstChange, firstChangeJs, NEWER_AT, SCAN_BLOCK_BYTES, SCAN_SOURCE, SCAN_WASM_BASE64, scanIsSimd, scratch, scratchWords, SCRATCH_BYTES } from "../src/protocol/diff_scan.js";
+import { CHANGED_AT, changedWords, changedWordsJs, firstChange, firstChangeJs, NEWER_AT, SCAN_BLOCK_BYTES, SCAN_SOURCE, SCAN_WASM_BASE64, scanIsSimd, scratch, scratchWords, SCRATCH_BYTES } from "../src/protocol/diff_scan.js";
 import { header, mutate, randomPage, same } from "./helpers/diff_pages.js";
 import { prng } from "./helpers/random.js";
 
@@ -79,6 +79,46 @@ Scan("encodeDiff gives the reference encoding byte for byte, at block edges and 
       }
     }
     same(encodeDiff(older, newer), Uint8Array.from(referenceDiff(older, newer)));
+  }
+});
+
+/** What changedWords must write: a mask word per 32 words, then the newer words that differ. */
+function referenceChanged(older: Uint8Array, newer: Uint8Array): number[] {
+  const a = new Uint32Array(older.slice().buffer);
+  const b = new Uint32Array(newer.slice().buffer);
+  const masks: number[] = [];
+  const words: number[] = [];
+  for (let j = 0; j < a.length / 32; j++) {
+    let mask = 0;
+    for (let k = 0; k < 32; k++) {
+      if (a[32 * j + k] === b[32 * j + k]) continue;
+      mask = (mask | (1 << k)) >>> 0;
+      words.push(b[32 * j + k]);
+    }
+    masks.push(mask);
+  }
+  return [...masks, ...words];
+}
+
+Scan("changedWords writes the mask words and the changed words of the reference, as its JavaScript twin does", () => {
+  const rng = prng(33);
+  const out = new Uint32Array(scratch.buffer, CHANGED_AT, (scratch.byteLength - CHANGED_AT) / 4);
+  const js = changedWordsJs(scratchWords);
+  for (let trial = 0; trial < 300; trial++) {
+    const size = [1024, 2048, 4096, 8192, 65536][rng.int(5)];
+    const older = randomPage(rng, size);
+    // Every word changed (a full page), none, or a mutation; also the first and last word alone.
+    const newer = trial % 10 === 0 ? older.map((b) => b ^ 0xff) : trial % 10 === 1 ? older.slice() : mutate(rng, older);
+    if (trial % 10 === 2) newer[size - 1] ^= 0x80;
+    if (trial % 10 === 3) newer[0] ^= 1;
+    const expected = referenceChanged(older, newer);
+    scratch.set(older, 0);
+    scratch.set(newer, NEWER_AT);
+    assert.is(changedWords(size), expected.length, `trial ${trial}: ${size}-byte page, words written`);
+    assert.equal([...out.subarray(0, expected.length)], expected, `trial ${trial}: ${size}-byte page`);
+    out.fill(0);
+    assert.is(js(size), expected.length, `trial ${trial}: JavaScript, words written`);
+    assert.equal([...out.subarray(0, expected.length)], expected, `trial ${trial}: JavaScript`);
   }
 });
 

@@ -44,6 +44,7 @@ import { createPlacement, type Placement } from "../placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "../protocol_options.js";
 import { LoopScheduler } from "../scheduler.js";
 import { SyncService } from "../sync.js";
+import { ByteArena } from "../release/arena.js";
 import { PageCopies } from "../release/copies.js";
 import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
@@ -84,6 +85,9 @@ export class HlrcProtocol implements Coherence {
     reopened: 0,
   };
   private readonly copies: PageCopies;
+  /** An interval's diffs, between their encoding and their flush (closeInterval). */
+  private readonly diffArena = new ByteArena();
+  private readonly takeDiff = (bytes: number) => this.diffArena.take(bytes);
   /** Pages written in the open interval. */
   private readonly dirty = new Set<number>();
   /**
@@ -343,7 +347,7 @@ export class HlrcProtocol implements Coherence {
         this.copies.release(twin);
         continue;
       }
-      const diff = encodeWritten(twin, this.port.page(page));
+      const diff = encodeWritten(twin, this.port.page(page), this.takeDiff);
       this.copies.release(twin);
       if (diff.bytes.byteLength === 0) continue; // written with the values it held: nothing to tell
       this.counters.diffsCreated++;
@@ -354,11 +358,12 @@ export class HlrcProtocol implements Coherence {
     }
     this.dirty.clear();
     this.twins.clear();
-    if (written.length === 0) return;
+    if (written.length === 0) return this.diffArena.reset();
     this.recent = opened;
     const record = this.store.create(pageRuns(written));
     this.counters.intervals++;
     for (const [home, entries] of byHome) this.flush(home, record.i, entries);
+    this.diffArena.reset(); // the flushes copied the diffs
   }
 
   /** Sends one interval's diffs to `home`, resending until acknowledged. */

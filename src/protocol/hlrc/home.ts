@@ -140,10 +140,15 @@ export class HomeRole {
     );
   }
 
+  /** servePages' payload, reused. */
+  private replyBytes = new Uint8Array(0);
+
   private servePages(m: Message, pages: readonly number[]): void {
     const { port, endpoint, counters } = this.ctx;
     const size = port.pageSize;
-    const payload = new Uint8Array(pages.length * size);
+    // Sent at once (the endpoint copies it), so one buffer serves every reply.
+    if (this.replyBytes.byteLength < pages.length * size) this.replyBytes = new Uint8Array(pages.length * size);
+    const payload = this.replyBytes.subarray(0, pages.length * size);
     pages.forEach((p, k) => {
       const index = p - port.firstPage;
       if (this.tracked[index] === 0) {

@@ -22,12 +22,13 @@ import { Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
 import { MessageKind, type DecodeContext, type Message } from "../codec.js";
 import type { Endpoint } from "../endpoint.js";
-import { all, flow, wait, type Flow, type Future } from "../future.js";
+import { all, flow, Future, wait, type Flow } from "../future.js";
+import type { ByteArena } from "../release/arena.js";
 import { LrcDiffMissingError, PageTimeoutError } from "../errors.js";
 import { applyWordDiff, mergeWordDiffs, type WordDiff } from "../release/word_diff.js";
 import { hbOrder, mergeableRuns, type WriteNotice } from "../release/intervals.js";
 import type { LrcPages } from "./pages.js";
-import { decodeIntervalDiffs, encodeIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "../release/wire.js";
+import { encodeIntervalDiffs, walkIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "../release/wire.js";
 
 /** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
 const REPLY_BYTES = 512 << 10;
@@ -41,34 +42,47 @@ export interface Run {
 
 export const runKey = (page: number, lastInterval: number) => `${page}.${lastInterval}`;
 
-/** Asks `writer` for the wanted runs (keyed by runKey), again while its replies are partial; sets each run's diff. */
-export function* fetchDiffs(endpoint: Endpoint, writer: number, wanted: Map<string, Run>, ctx: DecodeContext, timeoutMs: number, counters: { diffRequests: number }): Flow<void> {
+/**
+ * Asks `writer` for the wanted runs (keyed by runKey), again while its replies are partial; sets
+ * each run's diff. The reply is read where it arrives (a ring's bytes, lent for the moment): each
+ * wanted diff is copied into `arena`, and the caller frees it once applied, so a 128 KiB reply
+ * costs no buffer of its own.
+ */
+export function* fetchDiffs(endpoint: Endpoint, writer: number, wanted: Map<string, Run>, ctx: DecodeContext, arena: ByteArena, timeoutMs: number, counters: { diffRequests: number }): Flow<void> {
   const deadline = endpoint.scheduler.now() + timeoutMs;
   while (wanted.size > 0) {
     const body: LrcDiffRequestBody = { pages: [...wanted.values()].map((run) => [run.page, run.notices.map((n) => n.index)]) };
     const page = body.pages[0][0];
     counters.diffRequests++;
-    const reply = yield* wait(
-      endpoint.call(
-        writer,
-        { kind: MessageKind.LrcDiffRequest, page, body },
-        {
-          replies: [MessageKind.LrcDiffReply],
-          accept: (m) => m.page === page,
-          timeoutMs: Math.max(1, deadline - endpoint.scheduler.now()),
-          timeout: () => new PageTimeoutError(page, writer, "read", timeoutMs),
-        },
-      ),
+    const replied = new Future<void>();
+    endpoint.exchange(
+      writer,
+      { kind: MessageKind.LrcDiffRequest, page, body },
+      {
+        replies: [MessageKind.LrcDiffReply],
+        accept: (m) => m.page === page,
+        timeoutMs: Math.max(1, deadline - endpoint.scheduler.now()),
+        timeout: () => new PageTimeoutError(page, writer, "read", timeoutMs),
+        borrows: true,
+      },
+      (reply) => {
+        let got = 0;
+        walkIntervalDiffs(reply.payload, ctx, false, ({ page: p, interval, diff }) => {
+          got++;
+          const key = runKey(p, interval);
+          const run = wanted.get(key);
+          if (!run) return;
+          wanted.delete(key);
+          const bytes = arena.take(diff.bytes.byteLength);
+          bytes.set(diff.bytes);
+          run.diff = { form: diff.form, bytes };
+        });
+        if (got === 0) replied.reject(new LrcDiffMissingError(page, writer, body.pages[0][1][0]));
+        else replied.resolve();
+      },
+      (error) => replied.reject(error),
     );
-    const entries = decodeIntervalDiffs(reply.payload, ctx, false);
-    if (entries.length === 0) throw new LrcDiffMissingError(page, writer, body.pages[0][1][0]);
-    for (const { page: p, interval, diff } of entries) {
-      const key = runKey(p, interval);
-      const run = wanted.get(key);
-      if (!run) continue;
-      wanted.delete(key);
-      run.diff = diff;
-    }
+    yield* wait(replied);
   }
 }
 
@@ -103,7 +117,7 @@ export function serveDiffs(
     counters.diffsSent += intervals.length;
   }
   counters.diffBytes += size;
-  endpoint.send(msg.source, { kind: MessageKind.LrcDiffReply, page: msg.page, request: msg.request, payload: encodeIntervalDiffs(entries) });
+  endpoint.send(msg.source, { kind: MessageKind.LrcDiffReply, page: msg.page, request: msg.request, payload: encodeIntervalDiffs(entries, true) });
 }
 
 /** Asks `source` for its bytes of `page`; rejects with PageTimeoutError after `timeoutMs`. */
@@ -133,6 +147,8 @@ export interface FetchContext {
   port: PagePort;
   pages: LrcPages;
   decodeContext: DecodeContext;
+  /** Where fetched diffs wait until applied (fetchDiffs). */
+  replies: ByteArena;
   timeoutMs: number;
   counters: { diffRequests: number; diffsApplied: number; pagesFetched: number };
 }
@@ -164,7 +180,7 @@ export function* fetchAndApply(ctx: FetchContext, pages: readonly number[], acce
       wanted.set(runKey(page, run.notices.at(-1)!.index), run);
     }
   }
-  const diffFetches = [...byWriter].map(([writer, wanted]) => flow(fetchDiffs(endpoint, writer, wanted, ctx.decodeContext, timeoutMs, counters)));
+  const diffFetches = [...byWriter].map(([writer, wanted]) => flow(fetchDiffs(endpoint, writer, wanted, ctx.decodeContext, ctx.replies, timeoutMs, counters)));
   yield* wait(all([...whole.values(), ...diffFetches]));
   for (const page of pages) {
     const bytes = port.page(page);
@@ -176,6 +192,7 @@ export function* fetchAndApply(ctx: FetchContext, pages: readonly number[], acce
     }
     for (const run of plans.get(page) ?? []) {
       applyWordDiff(bytes, run.diff!, true);
+      ctx.replies.free(run.diff!.bytes);
       counters.diffsApplied += run.notices.length;
     }
     ctx.pages.applied(page);

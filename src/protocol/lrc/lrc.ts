@@ -79,6 +79,7 @@ import { InvalidProtocolOptionError } from "../errors.js";
 import { flow, Future, wait, type Flow } from "../future.js";
 import { LoopScheduler } from "../scheduler.js";
 import { IntervalStore, maxVt, noticeOf, releaseParts } from "../release/intervals.js";
+import { ByteArena } from "../release/arena.js";
 import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./fetch.js";
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
 import { LrcPages } from "./pages.js";
@@ -157,7 +158,7 @@ export class LrcProtocol implements Coherence {
     this.epochStart = this.store.vt.slice();
     this.pages = new LrcPages(port, this.counters, this.singleWriter);
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
-    this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, timeoutMs, counters: this.counters };
+    this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, replies: new ByteArena(), timeoutMs, counters: this.counters };
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
       checkpoints: options.checkpoints,

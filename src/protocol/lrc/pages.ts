@@ -25,6 +25,7 @@
  */
 import { Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
+import { ByteArena } from "../release/arena.js";
 import { PageCopies } from "../release/copies.js";
 import { encodeWritten, samePage, type WordDiff } from "../release/word_diff.js";
 import { LrcStateError } from "../errors.js";
@@ -83,6 +84,9 @@ export class LrcPages {
   private pendingCount = 0;
   /** Twins and snapshot copies, recycled. */
   private readonly copies: PageCopies;
+  /** The bytes of {@link diffs}: freed when a page is owned, all reset at a collection. */
+  private readonly arena = new ByteArena();
+  private readonly take = (bytes: number) => this.arena.take(bytes);
 
   constructor(
     private readonly port: PagePort,
@@ -184,7 +188,7 @@ export class LrcPages {
     if (snapshot) {
       this.snapshots.get(page)!.delete(interval);
       this.snapshotCount--;
-      const diff = encodeWritten(snapshot.before, snapshot.after);
+      const diff = encodeWritten(snapshot.before, snapshot.after, this.take);
       this.copies.release(snapshot.before);
       this.copies.release(snapshot.after);
       return this.store(page, interval, diff);
@@ -192,7 +196,7 @@ export class LrcPages {
     const twin = this.twins.get(page);
     if (twin && twin.interval === interval && !this.dirty.has(page)) {
       this.twins.delete(page);
-      const diff = encodeWritten(twin.bytes, this.port.page(page));
+      const diff = encodeWritten(twin.bytes, this.port.page(page), this.take);
       this.copies.release(twin.bytes);
       return this.store(page, interval, diff);
     }
@@ -221,7 +225,10 @@ export class LrcPages {
       this.snapshotCount -= own.size;
       this.snapshots.delete(page);
     }
-    for (const diff of this.diffs.get(page)?.values() ?? []) this.diffBytes -= diff.bytes.byteLength;
+    for (const diff of this.diffs.get(page)?.values() ?? []) {
+      this.diffBytes -= diff.bytes.byteLength;
+      this.arena.free(diff.bytes);
+    }
     this.diffs.delete(page);
     this.owned.add(page);
     this.port.setProtection(page, Protection.ReadWrite);
@@ -336,6 +343,7 @@ export class LrcPages {
     this.snapshots.clear();
     this.snapshotCount = 0;
     this.diffs.clear();
+    this.arena.reset();
     this.diffBytes = 0;
   }
 

@@ -120,10 +120,19 @@ export function entryBytes(diff: WordDiff): number {
   return ENTRY_HEADER + diff.bytes.byteLength;
 }
 
-export function encodeIntervalDiffs(entries: readonly IntervalDiff[]): Uint8Array {
+/** encodeIntervalDiffs' reusable output (see its `transient`). */
+let replyScratch = new Uint8Array(0);
+
+/**
+ * An LrcDiffReply or HlrcFlush payload of `entries`. `transient`: the bytes are sent at once and
+ * not kept (a reply, not a call that may resend them), so they are written into one buffer reused
+ * by every such call, valid until the next.
+ */
+export function encodeIntervalDiffs(entries: readonly IntervalDiff[], transient = false): Uint8Array {
   let size = 0;
   for (const e of entries) size += entryBytes(e.diff);
-  const out = new Uint8Array(size);
+  if (transient && replyScratch.byteLength < size) replyScratch = new Uint8Array(Math.max(size, 2 * replyScratch.byteLength));
+  const out = transient ? replyScratch.subarray(0, size) : new Uint8Array(size);
   let at = 0;
   for (const e of entries) {
     const length = e.diff.bytes.byteLength;
@@ -153,7 +162,8 @@ export function checkIntervalDiffs(payload: Uint8Array, ctx: DecodeContext): voi
   walkIntervalDiffs(payload, ctx, true, () => {});
 }
 
-function walkIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, check: boolean, fn: (entry: IntervalDiff) => void): void {
+/** Calls `fn` with each entry of an LrcDiffReply payload (see decodeIntervalDiffs); the entries are views of `payload`. */
+export function walkIntervalDiffs(payload: Uint8Array, ctx: DecodeContext, check: boolean, fn: (entry: IntervalDiff) => void): void {
   let at = 0;
   while (at < payload.byteLength) {
     if (at + ENTRY_HEADER > payload.byteLength) throw new DiffError(`diff entry at byte ${at} is truncated`);

@@ -18,7 +18,7 @@
  * this granularity), big-endian hosts (headers and masks are read as host-order words).
  */
 import { applyDiff, DiffError, diffStats } from "../diff.js";
-import { firstChange, NEWER_AT, SCAN_BLOCK_BYTES, scratch as scanBytes, scratchWords } from "../diff_scan.js";
+import { changedWords, CHANGED_AT, firstChange, NEWER_AT, scratch as scanBytes, scratchWords } from "../diff_scan.js";
 
 export type DiffForm = "runs" | "mask" | "repeat";
 
@@ -37,11 +37,13 @@ export function maskWords(pageBytes: number): number {
   return Math.ceil(pageBytes / 4 / 32);
 }
 
-// Output scratch for encodeWritten, which runs to completion synchronously: the mask words, then
-// the changed words (at most n/32 + n words); and the runs form (at most n + 1 words: each run
-// header is paid for by an unchanged word after the run, or is the one extra word).
-let out = new Uint32Array(0);
+// Scratch of the runs form, which encodeWritten builds before it knows its length (at most n + 1
+// words: each run header is paid for by an unchanged word after the run, or is the one extra word).
 let runsOut = new Uint32Array(0);
+
+/** Where a diff's bytes go: a fresh array unless the caller keeps them elsewhere (arena.ts). */
+export type DiffBytes = (bytes: number) => Uint8Array;
+const freshBytes: DiffBytes = (bytes) => new Uint8Array(bytes);
 
 /** Whether two copies of a page hold the same bytes (compared by the SIMD scan). */
 export function samePage(a: Uint8Array, b: Uint8Array): boolean {
@@ -51,52 +53,41 @@ export function samePage(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The words of `page` that differ from `twin`, in the smallest form. Both are copied into the
- * scan's scratch memory (diff_scan.ts), whose SIMD scan skips equal 64-byte blocks: a page with a
- * few changed words is mostly compared, 16 bytes per instruction, and only the blocks that differ
- * are read word by word.
+ * The words of `page` that differ from `twin`, in the smallest form, its bytes from `take`. Both
+ * are copied into the scan's scratch memory (diff_scan.ts), where changedWords compares them 16
+ * bytes per instruction and lists the mask words and the changed words; only the form is chosen
+ * here, from the mask words alone.
  */
-export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
+export function encodeWritten(twin: Uint8Array, page: Uint8Array, take: DiffBytes = freshBytes): WordDiff {
   const bytes = page.byteLength;
   const n = bytes >>> 2;
   const m = maskWords(bytes);
-  if (out.length < m + n + 1) {
-    out = new Uint32Array(m + n + 1);
-    runsOut = new Uint32Array(n + 1);
-  }
   scanBytes.set(twin, 0);
   scanBytes.set(page, NEWER_AT);
-  const w = scratchWords;
-  const newer = NEWER_AT >>> 2;
-  out.fill(0, 0, m);
-  let any = false;
-  for (let i = firstChange(0, bytes); i < bytes; i = firstChange(i + SCAN_BLOCK_BYTES, bytes)) {
-    any = true;
-    const end = (i >>> 2) + SCAN_BLOCK_BYTES / 4;
-    for (let k = i >>> 2; k < end; k++) if (w[k] !== w[newer + k]) out[k >>> 5] |= 1 << (k & 31);
-  }
-  if (!any) return { form: "runs", bytes: new Uint8Array(0) };
-  // The changed words after the masks, and the runs the runs form would need: the set bits whose
-  // lower neighbour (the previous word) is clear.
-  let k = m;
+  const k = changedWords(bytes);
+  if (k === m) return { form: "runs", bytes: take(0) };
+  const out = changedOut;
+  // The runs the runs form would need (the set bits whose lower neighbour is clear), and the
+  // (count, mask word) pairs of the repeat form.
   let runs = 0;
   let carry = 0;
+  let pairs = 0;
   for (let j = 0; j < m; j++) {
     const mask = out[j];
+    if (j === 0 || mask !== out[j - 1]) pairs++;
     if (mask === 0) {
       carry = 0;
       continue;
     }
     runs += popcount(mask & ~((mask << 1) | carry));
     carry = mask >>> 31;
-    const base = newer + (j << 5);
-    for (let x = mask; x !== 0; x &= x - 1) out[k++] = w[base + 31 - Math.clz32(x & -x)];
   }
-  let pairs = 0;
-  for (let j = 0; j < m; j++) if (j === 0 || out[j] !== out[j - 1]) pairs++;
   const repeat = 1 + 2 * pairs;
-  if (repeat < m && repeat < runs) return { form: "repeat", bytes: new Uint8Array(repeatForm(out, m, k, pairs).buffer) };
-  if (m < runs) return { form: "mask", bytes: new Uint8Array(out.slice(0, k).buffer) };
+  if (repeat < m && repeat < runs) return { form: "repeat", bytes: repeatForm(out, m, k, pairs, take) };
+  if (m < runs) return { form: "mask", bytes: copyWords(out, 0, k, take) };
+  if (runsOut.length < n + 1) runsOut = new Uint32Array(n + 1);
+  const w = scratchWords;
+  const newer = NEWER_AT >>> 2;
   let length = 0;
   let i = 0;
   while (i < n) {
@@ -113,12 +104,23 @@ export function encodeWritten(twin: Uint8Array, page: Uint8Array): WordDiff {
     runsOut[length++] = (start | ((i - start) << 16)) >>> 0;
     for (let j = start; j < i; j++) runsOut[length++] = w[newer + j];
   }
-  return { form: "runs", bytes: new Uint8Array(runsOut.slice(0, length).buffer) };
+  return { form: "runs", bytes: copyWords(runsOut, 0, length, take) };
+}
+
+/** changedWords' output in scratch: the mask words, then the changed words. */
+const changedOut = new Uint32Array(scanBytes.buffer, CHANGED_AT, (scanBytes.byteLength - CHANGED_AT) >>> 2);
+
+/** Words `from..to` of `words`, as bytes from `take`. */
+function copyWords(words: Uint32Array, from: number, to: number, take: DiffBytes): Uint8Array {
+  const bytes = take((to - from) * 4);
+  new Uint32Array(bytes.buffer, bytes.byteOffset, to - from).set(words.subarray(from, to));
+  return bytes;
 }
 
 /** The repeat form of a mask-form diff held in `out[0..k)` with `m` mask words forming `pairs` runs. */
-function repeatForm(out: Uint32Array, m: number, k: number, pairs: number): Uint32Array {
-  const r = new Uint32Array(1 + 2 * pairs + (k - m));
+function repeatForm(out: Uint32Array, m: number, k: number, pairs: number, take: DiffBytes): Uint8Array {
+  const bytes = take((1 + 2 * pairs + (k - m)) * 4);
+  const r = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
   r[0] = pairs;
   let at = 1;
   for (let j = 0; j < m; j++) {
@@ -130,7 +132,7 @@ function repeatForm(out: Uint32Array, m: number, k: number, pairs: number): Uint
     r[at++] = out[j];
   }
   r.set(out.subarray(m, k), at);
-  return r;
+  return bytes;
 }
 
 /**
