@@ -76,6 +76,15 @@ Local("several nodes writing one page at once merge without moving the page back
   for (const node of job.perNode) assert.equal([node.stats.writeFaults, node.stats.reopened], [1, 6], `node ${node.node}`);
 });
 
+Local("hlrc: rows dealt cyclically (LU, a row a page) leave every other page to the other node, and a write fault still opens the rows this node wrote last time past them", async () => {
+  const { instrumented } = await kernel("assembly/kernels/lu.ts");
+  const job = await within(runCluster(instrumented, [512], { nodes: 2, protocol: "hlrc", faultTimeoutMs: 10_000 }), RUN_BOUND_MS, "lu(512) on 2 nodes with hlrc");
+  assert.is(job.result, await referenceResult("assembly/kernels/lu.ts", [512]));
+  // 511 steps, each rewriting this node's rows below the pivot: one write fault per row (65,000
+  // in all) when the pages opened ahead stopped at the first page of the other node's.
+  for (const node of job.perNode) assert.ok(node.stats.writeFaults < 10 * 511, `node ${node.node}: ${node.stats.writeFaults} write faults in 511 steps`);
+});
+
 // 12,000 intervals of ~50 bytes: past the 512 KiB a local ring carries in one message. (Three
 // nodes, not four: on 2 cores four nodes pass a contended lock about ten times slower, which this
 // test is not about.)

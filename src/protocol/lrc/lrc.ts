@@ -156,7 +156,7 @@ export class LrcProtocol implements Coherence {
     const decodeContext: DecodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lastBarrier = this.store.vt.slice();
     this.epochStart = this.store.vt.slice();
-    this.pages = new LrcPages(port, this.counters, this.singleWriter);
+    this.pages = new LrcPages(port, this.counters, this.singleWriter, Math.min(gcBytes, 64 << 20));
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     this.fetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, replies: new ByteArena(), timeoutMs, counters: this.counters };
     this.sync = new SyncService(this.endpoint, {

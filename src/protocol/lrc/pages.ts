@@ -85,7 +85,7 @@ export class LrcPages {
   /** Twins and snapshot copies, recycled. */
   private readonly copies: PageCopies;
   /** The bytes of {@link diffs}: freed when a page is owned, all reset at a collection. */
-  private readonly arena = new ByteArena();
+  private readonly arena: ByteArena;
   private readonly take = (bytes: number) => this.arena.take(bytes);
 
   constructor(
@@ -93,8 +93,11 @@ export class LrcPages {
     private readonly counters: PageCounters,
     /** Count a first sweep's unchanged pages as written (closeInterval): only single-writer pages gain by it. */
     private readonly recordFirstSweeps = false,
+    /** Bytes of diff memory kept for reuse after a collection: what one collection cycle fills (lrc's gcBytes). */
+    spareDiffBytes = 32 << 20,
   ) {
     this.copies = new PageCopies(port.pageSize);
+    this.arena = new ByteArena(spareDiffBytes);
   }
 
   /** Bytes of twins, copies, diffs and pending write notices held, for the GC bound. */

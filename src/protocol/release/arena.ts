@@ -16,14 +16,21 @@
 
 /** Bytes of one slab. */
 export const SLAB_BYTES = 256 << 10;
-/** Spare slabs kept; more are left to the collector. */
-const MAX_SPARE = 64;
 
 export class ByteArena {
   private slab: ArrayBuffer | undefined;
   private used = 0;
   private readonly live = new Map<ArrayBuffer, number>();
   private readonly spare: ArrayBuffer[] = [];
+
+  constructor(
+    /**
+     * Bytes of spare slabs kept; more are left to the collector. A keeper that frees a whole
+     * history at once (an lrc collection) keeps what it will fill again, as a fresh slab costs
+     * the page faults of new memory (a tenth of lrc's time on LU).
+     */
+    private readonly spareBytes = 4 << 20,
+  ) {}
 
   /** An 8-byte aligned view of `bytes` bytes, valid until freed. */
   take(bytes: number): Uint8Array {
@@ -48,12 +55,12 @@ export class ByteArena {
     }
     this.live.delete(slab);
     if (slab === this.slab) this.used = 0;
-    else if (this.spare.length < MAX_SPARE) this.spare.push(slab);
+    else if (this.spare.length * SLAB_BYTES < this.spareBytes) this.spare.push(slab);
   }
 
   /** Every view handed out is dead. */
   reset(): void {
-    for (const slab of this.live.keys()) if (slab !== this.slab && this.spare.length < MAX_SPARE) this.spare.push(slab);
+    for (const slab of this.live.keys()) if (slab !== this.slab && this.spare.length * SLAB_BYTES < this.spareBytes) this.spare.push(slab);
     this.live.clear();
     this.used = 0;
   }
