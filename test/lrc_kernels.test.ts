@@ -69,11 +69,17 @@ Local("several nodes writing one page at once merge without moving the page back
   const { instrumented } = await kernel(CASES.halves.file);
   const job = await runCluster(instrumented, CASES.halves.args, { nodes: 4, protocol: "lrc", faultTimeoutMs: 10_000 });
   assert.is(job.result, await referenceResult(CASES.halves.file, CASES.halves.args));
-  // The page's words travel as diffs: no node ever sends a whole page. Each node faults on its
-  // first write only: every barrier after it brings the page up to date (the other writers'
-  // diffs applied) and opens it for the next round (reopenShared), six times in six rounds.
-  assert.is(job.stats.pagesSent, 0);
-  for (const node of job.perNode) assert.equal([node.stats.writeFaults, node.stats.reopened], [1, 6], `node ${node.node}`);
+  // The page is node 0's from the allocation (its block): every other node takes it whole once,
+  // at its first write, and node 0 then write-protects it. From then on its words travel as
+  // diffs. Each node faults on one write only: every barrier after it brings the page up to date
+  // (the other writers' diffs applied) and opens it for the next round (reopenShared), six times
+  // in six rounds; node 0 five or six times, as its first round may end before anyone asked.
+  assert.is(job.stats.pagesSent, 3);
+  for (const node of job.perNode) {
+    assert.is(node.stats.writeFaults, 1, `node ${node.node}: write faults`);
+    if (node.node === 0) assert.ok(node.stats.reopened >= 5 && node.stats.reopened <= 6, `node 0 reopened ${node.stats.reopened}`);
+    else assert.equal([node.stats.pagesFetched, node.stats.reopened], [1, 6], `node ${node.node}`);
+  }
 });
 
 Local("hlrc: rows dealt cyclically (LU, a row a page) leave every other page to the other node, and a write fault still opens the rows this node wrote last time past them", async () => {
@@ -90,7 +96,9 @@ Local("hlrc: rows dealt cyclically (LU, a row a page) leave every other page to 
 // test is not about.)
 Local("a node that kept away from a lock learns 12,000 intervals at one barrier: the release is larger than a message and travels in fragments", async () => {
   const { instrumented } = await kernel("test/kernels/lrc_bystander.ts");
-  const job = await runCluster(instrumented, [6000], { nodes: 3, protocol: "lrc", faultTimeoutMs: 10_000 });
+  // Single-writer pages off: node 0 would otherwise own the counter's page (its block) and
+  // increment it unnoticed until node 1 first takes it, a number of intervals that varies.
+  const job = await runCluster(instrumented, [6000], { nodes: 3, protocol: "lrc", faultTimeoutMs: 10_000, tuning: { singleWriter: false } });
   assert.equal(job.perNode.map((n) => String(n.value)), ["12000", "12000", "12000"]);
   assert.is(job.stats.intervals, 12_000);
   assert.is(job.stats.malformed, 0);

@@ -333,6 +333,43 @@ Single("a copy served after the owner's arrival, before it left the barrier, kee
   assert.is(await read(0, 16, 3), 42);
 });
 
+/** Pages 16..19 (1 KiB each) as one collective allocation: under allocation placement, 16 and 17 are node 0's block, 18 and 19 node 1's. */
+const REGION = { address: 16 * 1024, bytes: 4 * 1024 };
+
+Single("under allocation placement a block's pages are its node's from the allocation: written with no fault or message, taken whole by the other node, noticed after that", async () => {
+  const { net, nodes, ports, write, read, all, stat } = await setup(2, { singleWriter: true, placement: "allocation" });
+  for (const node of nodes) node.allocated(REGION.address, REGION.bytes);
+  assert.equal([16, 17, 18, 19].map((p) => ports.map((port) => port.protection(p))), [
+    [RW, None],
+    [RW, None],
+    [None, RW],
+    [None, RW],
+  ]);
+  await write(0, 16, 0, 5);
+  await write(1, 19, 0, 6);
+  assert.equal(net.transcript(), [], "no fault sent anything");
+  assert.equal([stat(0, "twins"), stat(1, "twins")], [0, 0]);
+  await all((c) => c.barrier());
+  net.clear();
+  assert.equal([await read(1, 16, 0), await read(0, 19, 0)], [5, 6]);
+  assert.equal(net.transcript((m) => m.kind === MessageKind.LrcPageRequest), ["LrcPageRequest 1→0 p16 v0", "LrcPageRequest 0→1 p19 v0"]);
+  await write(0, 16, 1, 7);
+  assert.is(stat(0, "twins"), 1, "node 1 holds a copy now: node 0's write twins the page");
+  await all((c) => c.barrier());
+  assert.is(await read(1, 16, 1), 7);
+});
+
+Single("a node asked for a page of its block before it allocated serves its zeros and does not take the page: its later writes are noticed", async () => {
+  const { nodes, ports, write, read, all } = await setup(2, { singleWriter: true, placement: "allocation" });
+  nodes[1].allocated(REGION.address, REGION.bytes);
+  assert.is(await read(1, 16, 0), 0, "node 0 has not allocated yet and serves its zeros");
+  nodes[0].allocated(REGION.address, REGION.bytes);
+  assert.equal([ports[0].protection(16), ports[0].protection(17)], [RO, RW], "page 16 was served: not taken");
+  await write(0, 16, 0, 9);
+  await all((c) => c.barrier());
+  assert.is(await read(1, 16, 0), 9);
+});
+
 Single("pages written by two nodes between barriers keep their twins and diffs, and both writers' words arrive", async () => {
   const { ports, write, read, all, stat } = await setup(2, { singleWriter: true });
   await write(0, 17, 0, 1);

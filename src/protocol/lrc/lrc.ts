@@ -47,6 +47,13 @@
  * to a node that already left the barrier: that page is not taken. Why the whole page is right
  * for a race-free reader is the collection's argument below.
  *   owner ── (writes p, no fault) ...   reader ── LrcPageRequest(p) ──▶ owner (p read-only now)
+ * Under allocation placement the same holds from the start: a collective allocation's block k is
+ * node k's (placement.ts), which writes it with no fault or twin, and every other node holds it
+ * stale naming node k. Nobody has written a fresh page, so node k's copy (zeros) is complete. A
+ * node behind the others may be asked for a page of its block before it allocates it: it serves
+ * its zeros, which are right, and does not take that page at its allocation (the asker holds a
+ * copy, so the page's writes must be noticed). A stencil's initialisation of its own rows then
+ * costs nothing, as under ivy, instead of a twin, a notice and a classification per page.
  *
  * Garbage collection: when a node holds more than `gcBytes` of diffs, twins and records, its
  * barrier arrival says so; the release tells every node to collect. Right after that barrier every
@@ -84,6 +91,7 @@ import { fetchAndApply, serveDiffs, servePage, type FetchContext } from "./fetch
 import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
 import { LrcPages } from "./pages.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
+import { createPlacement, type Placement } from "../placement.js";
 import { checkedTimings, checkFaultRange, type ProtocolOptions } from "../protocol_options.js";
 import { SyncService } from "../sync.js";
 
@@ -135,6 +143,10 @@ export class LrcProtocol implements Coherence {
    * pages: a node that left the barrier first may already hold a copy, so they are not taken.
    */
   private servedAtBarrier: Set<number> | undefined;
+  /** Allocation placement, when single-writer pages are on and the run places by allocation: a block's pages start as its node's. */
+  private readonly placement: Placement | undefined;
+  /** Pages this node served before its kernel allocated them: not taken at the allocation (see the file comment). */
+  private readonly servedUnplaced = new Set<number>();
   private gcDue = false;
   private collecting = false;
   private started = false;
@@ -149,6 +161,7 @@ export class LrcProtocol implements Coherence {
     this.node = transport.nodeId;
     this.gcBytes = gcBytes;
     this.singleWriter = options.singleWriter ?? true;
+    if (this.singleWriter && options.placement === "allocation") this.placement = createPlacement("allocation", { ...port, nodeCount: transport.nodeCount }, () => -1);
     this.store = new IntervalStore(this.node, transport.nodeCount);
     const lastPage = port.firstPage + port.pageCount - 1;
     this.missAhead = new Sweep(lastPage);
@@ -181,6 +194,7 @@ export class LrcProtocol implements Coherence {
       this.afterStart(() => {
         this.counters.pagesSent++;
         this.servedAtBarrier?.add(m.page);
+        if (this.placement?.pending(m.page)) this.servedUnplaced.add(m.page);
         if (this.pages.owns(m.page)) {
           this.pages.share(m.page);
           this.counters.sharedPages++;
@@ -327,6 +341,21 @@ export class LrcProtocol implements Coherence {
 
   allocated(address: number, bytes: number): void {
     this.sync.allocated(address, bytes);
+    const placed = this.placement?.allocate(address, bytes);
+    if (!placed) return;
+    for (let p = placed.first; p <= placed.last; p++) {
+      // Only a page untouched here: read-only since start(), no notices (a node could take a lock
+      // before its allocation and learn of a page another node already wrote), not served early.
+      if (this.port.protection(p) !== Protection.ReadOnly || this.pages.pendingOf(p) || this.pages.staleSource(p) !== undefined || this.servedUnplaced.delete(p)) continue;
+      const owner = this.placement!.managerOf(p);
+      if (owner === this.node) {
+        this.pages.own(p);
+        this.counters.ownedPages++;
+      } else {
+        this.pages.markStale(p, owner);
+        this.counters.stalePages++;
+      }
+    }
   }
 
   finish(): Future<void> {
