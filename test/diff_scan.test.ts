@@ -2,7 +2,7 @@ import binaryen from "binaryen";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { encodeDiff } from "../src/protocol/diff.js";
-import { CHANGED_AT, changedWords, changedWordsJs, firstChange, firstChangeJs, firstNonZero, firstNonZeroJs, NEWER_AT, SCAN_BLOCK_BYTES, SCAN_SOURCE, SCAN_WASM_BASE64, scanIsSimd, scratch, scratchWords, SCRATCH_BYTES } from "../src/protocol/diff_scan.js";
+import { CHANGED_AT, changedWords, changedWordsJs, firstChange, firstChangeJs, NEWER_AT, SCAN_BLOCK_BYTES, SCAN_SOURCE, SCAN_WASM_BASE64, scanIsSimd, scratch, scratchWords, SCRATCH_BYTES } from "../src/protocol/diff_scan.js";
 import { header, mutate, randomPage, same } from "./helpers/diff_pages.js";
 import { prng } from "./helpers/random.js";
 
@@ -40,29 +40,6 @@ Scan("firstChange finds the first differing 64-byte block, as the JavaScript sca
     const inRange = changed.filter((at) => at >= from && at < end).map((at) => at - (at % SCAN_BLOCK_BYTES));
     const expected = inRange.length > 0 ? Math.min(...inRange) : end;
     assert.is(firstChange(from, end), expected, `trial ${trial}: blocks from ${from} to ${end}, changes at ${changed}`);
-    assert.is(js(from, end), expected, `trial ${trial} (JavaScript scan)`);
-  }
-});
-
-Scan("firstNonZero finds the first 64-byte block of the newer version that is not all zeros, as the JavaScript scan does", () => {
-  const rng = prng(34);
-  const js = firstNonZeroJs(scratchWords);
-  const blocks = SCRATCH_BYTES / SCAN_BLOCK_BYTES;
-  for (let trial = 0; trial < 300; trial++) {
-    scratch.fill(0, NEWER_AT, NEWER_AT + SCRATCH_BYTES);
-    // 0-3 bytes set anywhere, including a block's first and last byte; the older version is noise.
-    scratch.set(randomPage(rng, 4096), 0);
-    const set: number[] = [];
-    for (let k = rng.int(4); k > 0; k--) {
-      const at = rng.next() < 0.3 ? rng.int(blocks) * SCAN_BLOCK_BYTES + (rng.next() < 0.5 ? 0 : SCAN_BLOCK_BYTES - 1) : rng.int(SCRATCH_BYTES);
-      scratch[NEWER_AT + at] = 1 + rng.int(255);
-      set.push(at);
-    }
-    const from = rng.int(blocks) * SCAN_BLOCK_BYTES;
-    const end = from + rng.int(blocks - from / SCAN_BLOCK_BYTES + 1) * SCAN_BLOCK_BYTES;
-    const inRange = set.filter((at) => at >= from && at < end).map((at) => at - (at % SCAN_BLOCK_BYTES));
-    const expected = inRange.length > 0 ? Math.min(...inRange) : end;
-    assert.is(firstNonZero(from, end), expected, `trial ${trial}: blocks from ${from} to ${end}, bytes set at ${set}`);
     assert.is(js(from, end), expected, `trial ${trial} (JavaScript scan)`);
   }
 });

@@ -6,8 +6,6 @@
  *            [64 KiB, 128 KiB)    the newer version, copied in
  *            [128 KiB, 256 KiB)   changedWords' output
  *   firstChange(from, end)        the first 64-byte block in [from, end) where they differ, or end
- *   firstNonZero(from, end)       the first 64-byte block of the newer version in [from, end) that
- *                                 is not all zeros, or end
  *   changedWords(bytes)           one mask word per 32 words of [0, bytes) (bit k: word k differs),
  *                                 then the newer version's changed words in order, at CHANGED_AT;
  *                                 returns the words written (release consistency's diffs)
@@ -48,18 +46,6 @@ export const SCAN_SOURCE = `(module
     (local.set $i (i32.add (local.get $i) (i32.const 64)))
     (br $next)))
   (local.get $i))
- (func (export "firstNonZero") (param $i i32) (param $end i32) (result i32)
-  (block $done
-   (loop $next
-    (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-    (br_if $done
-     (v128.any_true
-      (v128.or
-       (v128.or (v128.load offset=65536 (local.get $i)) (v128.load offset=65552 (local.get $i)))
-       (v128.or (v128.load offset=65568 (local.get $i)) (v128.load offset=65584 (local.get $i))))))
-    (local.set $i (i32.add (local.get $i) (i32.const 64)))
-    (br $next)))
-  (local.get $i))
  (func (export "changedWords") (param $bytes i32) (result i32)
   (local $i i32) (local $k i32) (local $mask i32) (local $x i32)
   (local.set $k (i32.shr_u (local.get $bytes) (i32.const 7)))
@@ -93,7 +79,7 @@ export const SCAN_SOURCE = `(module
 
 /** {@link SCAN_SOURCE}, assembled. */
 export const SCAN_WASM_BASE64 =
-  "AGFzbQEAAAABDAJgAn9/AX9gAX8BfwMEAwAAAQUEAQEEBAc2BAZtZW1vcnkCAAtmaXJzdENoYW5nZQAADGZpcnN0Tm9uWmVybwABDGNoYW5nZWRXb3JkcwACCtMDA2YAAkADQCAAIAFPDQEgAP0ABAAgAP0ABICABP1RIAD9AAQQIAD9AASQgAT9Uf1QIAD9AAQgIAD9AASggAT9USAA/QAEMCAA/QAEsIAE/VH9UP1Q/VMNASAAQcAAaiEADAALAAsgAAtGAAJAA0AgACABTw0BIAD9AASAgAQgAP0ABJCABP1QIAD9AASggAQgAP0ABLCABP1Q/VD9Uw0BIABBwABqIQAMAAsACyAAC6ICAQR/IABBB3YhAgJAA0AgASAATw0BIAH9AAQAIAH9AASAgAT9OP2kASAB/QAEECAB/QAEkIAE/Tj9pAFBBHRyIAH9AAQgIAH9AASggAT9OP2kAUEIdHIgAf0ABDAgAf0ABLCABP04/aQBQQx0ciAB/QAEQCAB/QAEwIAE/Tj9pAFBEHRyIAH9AARQIAH9AATQgAT9OP2kAUEUdHIgAf0ABGAgAf0ABOCABP04/aQBQRh0ciAB/QAEcCAB/QAE8IAE/Tj9pAFBHHRyIQMgAUEFdiADNgKAgAggAyEEAkADQCAERQ0BIAJBAnQgASAEaEECdGooAoCABDYCgIAIIAJBAWohAiAEIARBAWtxIQQMAAsACyABQYABaiEBDAALAAsgAgs=";
+  "AGFzbQEAAAABDAJgAn9/AX9gAX8BfwMDAgABBQQBAQQEBycDBm1lbW9yeQIAC2ZpcnN0Q2hhbmdlAAAMY2hhbmdlZFdvcmRzAAEKjAMCZgACQANAIAAgAU8NASAA/QAEACAA/QAEgIAE/VEgAP0ABBAgAP0ABJCABP1R/VAgAP0ABCAgAP0ABKCABP1RIAD9AAQwIAD9AASwgAT9Uf1Q/VD9Uw0BIABBwABqIQAMAAsACyAAC6ICAQR/IABBB3YhAgJAA0AgASAATw0BIAH9AAQAIAH9AASAgAT9OP2kASAB/QAEECAB/QAEkIAE/Tj9pAFBBHRyIAH9AAQgIAH9AASggAT9OP2kAUEIdHIgAf0ABDAgAf0ABLCABP04/aQBQQx0ciAB/QAEQCAB/QAEwIAE/Tj9pAFBEHRyIAH9AARQIAH9AATQgAT9OP2kAUEUdHIgAf0ABGAgAf0ABOCABP04/aQBQRh0ciAB/QAEcCAB/QAE8IAE/Tj9pAFBHHRyIQMgAUEFdiADNgKAgAggAyEEAkADQCAERQ0BIAJBAnQgASAEaEECdGooAoCABDYCgIAIIAJBAWohAiAEIARBAWtxIQQMAAsACyABQYABaiEBDAALAAsgAgs=";
 
 /** Byte offset in scratch of changedWords' output. */
 export const CHANGED_AT = 2 * SCRATCH_BYTES;
@@ -102,25 +88,23 @@ const SCAN_MEMORY_BYTES = 4 * SCRATCH_BYTES;
 
 type FirstChange = (from: number, end: number) => number;
 type ChangedWords = (bytes: number) => number;
-type FirstNonZero = (from: number, end: number) => number;
 
 interface Scan {
   memory: ArrayBuffer;
   firstChange: FirstChange;
   changedWords: ChangedWords;
-  firstNonZero: FirstNonZero;
   simd: boolean;
 }
 
 function instantiate(): Scan {
   const bytes = Uint8Array.from(atob(SCAN_WASM_BASE64), (c) => c.charCodeAt(0));
   if (WebAssembly.validate(bytes)) {
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { memory: WebAssembly.Memory; firstChange: FirstChange; changedWords: ChangedWords; firstNonZero: FirstNonZero };
-    return { memory: exports.memory.buffer, firstChange: exports.firstChange, changedWords: exports.changedWords, firstNonZero: exports.firstNonZero, simd: true };
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { memory: WebAssembly.Memory; firstChange: FirstChange; changedWords: ChangedWords };
+    return { memory: exports.memory.buffer, firstChange: exports.firstChange, changedWords: exports.changedWords, simd: true };
   }
   const memory = new ArrayBuffer(SCAN_MEMORY_BYTES);
   const words = new Uint32Array(memory);
-  return { memory, firstChange: firstChangeJs(words), changedWords: changedWordsJs(words), firstNonZero: firstNonZeroJs(words), simd: false };
+  return { memory, firstChange: firstChangeJs(words), changedWords: changedWordsJs(words), simd: false };
 }
 
 /** firstChange in JavaScript, over the same scratch layout. */
@@ -130,18 +114,6 @@ export function firstChangeJs(words: Uint32Array): FirstChange {
     for (let i = from; i < end; i += SCAN_BLOCK_BYTES) {
       const w = i >>> 2;
       for (let k = w; k < w + SCAN_BLOCK_BYTES / 4; k++) if (words[k] !== words[newer + k]) return i;
-    }
-    return Math.max(from, end);
-  };
-}
-
-/** firstNonZero in JavaScript, over the same scratch layout. */
-export function firstNonZeroJs(words: Uint32Array): FirstNonZero {
-  const newer = NEWER_AT >>> 2;
-  return (from, end) => {
-    for (let i = from; i < end; i += SCAN_BLOCK_BYTES) {
-      const w = newer + (i >>> 2);
-      for (let k = w; k < w + SCAN_BLOCK_BYTES / 4; k++) if (words[k] !== 0) return i;
     }
     return Math.max(from, end);
   };
@@ -183,5 +155,4 @@ export const firstChange: FirstChange = scan.firstChange;
  * then the newer version's differing words in order; returns the words written.
  */
 export const changedWords: ChangedWords = scan.changedWords;
-/** The byte offset of the first 64-byte block in [from, end) of the newer version that is not all zeros, or `end`. */
-export const firstNonZero: FirstNonZero = scan.firstNonZero;
+

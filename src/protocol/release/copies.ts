@@ -7,7 +7,7 @@
  * a fraction of a fresh 4 KiB buffer's allocation (lrc's Jacobi 1024×100 on 2 nodes makes 200,000
  * twins, most held until a collection, so the spare list is empty for most of them).
  */
-import { firstNonZero, NEWER_AT, SCAN_BLOCK_BYTES, SCRATCH_BYTES, scratch } from "../diff_scan.js";
+import { firstChange, NEWER_AT, SCAN_BLOCK_BYTES, SCRATCH_BYTES, scratch } from "../diff_scan.js";
 
 const SLAB_PAGES = 64;
 
@@ -37,14 +37,15 @@ export class PageCopies {
 
   /**
    * A copy of `page` with one holder, or the shared page of zeros when `page` is all zeros. The
-   * test runs in the diff scan's WebAssembly (diff_scan.ts), 64 bytes at a time from the first
-   * call: a first sweep twins thousands of pages, most of them before the JavaScript compiler has
-   * optimised a word loop here.
+   * page is compared with zeros by the diff scan's WebAssembly (diff_scan.ts), 64 bytes at a
+   * time from the first call: a first sweep twins thousands of pages, most of them before the
+   * JavaScript compiler has optimised a word loop here.
    */
   copyOrZero(page: Uint8Array): Uint8Array {
     if (page.byteLength % SCAN_BLOCK_BYTES === 0 && page.byteLength <= SCRATCH_BYTES) {
+      scratch.fill(0, 0, page.byteLength);
       scratch.set(page, NEWER_AT);
-      if (firstNonZero(0, page.byteLength) < page.byteLength) return this.copy(page);
+      if (firstChange(0, page.byteLength) < page.byteLength) return this.copy(page);
     } else if (page.some((b) => b !== 0)) return this.copy(page);
     return (this.zeros ??= new Uint8Array(this.pageSize));
   }
