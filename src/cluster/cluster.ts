@@ -7,7 +7,7 @@ import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { runLocalJob, type JobResult } from "./job.js";
 import { jobNumber, newJobName } from "./job_id.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
-import type { NodeResult, NodeThread } from "../runtime/node_thread.js";
+import { processGauge, type NodeResult, type NodeThread } from "../runtime/node_thread.js";
 import type { ChaosSpec, ProtocolSpec } from "../runtime/worker_node.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
@@ -53,11 +53,14 @@ export async function runCluster(kernel: KernelModule, args: RunArgument[], opti
   const transports = await Promise.all(
     Array.from({ length: options.nodes }, (_, nodeId) => NatsTransport.connect({ servers: options.natsUrl!, job: name, nodeId, nodeCount: options.nodes })),
   );
-  const hub = new RelayHub();
+  // The relay shares the nodes' gauge: while it moves messages, waiting workers leave it a core.
+  const gauge = processGauge();
+  const hub = new RelayHub({ gauge });
   try {
     hub.start();
     return await runLocalJob(kernel, args, {
       ...common,
+      gauge,
       transport: "nats",
       links: (nodes) => transports.map((t, i) => hub.add(t, { wake: nodes[i]!.pollWord })),
     });

@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { FORMAT } from "../protocol/codec.js";
+import type { CoreGauge } from "../runtime/core_gauge.js";
 import { NodeThread, processGauge } from "../runtime/node_thread.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { ProtocolSpec } from "../runtime/worker_node.js";
@@ -107,7 +108,9 @@ class MemberNode {
   private transport: NatsTransport | undefined;
   private node: NodeThread | undefined;
   private link: RingLinkSpec | undefined;
-  private readonly hub = new RelayHub();
+  /** Shared by the node's worker and its relay (core_gauge.ts); none when the spin is set by hand. */
+  private readonly gauge: CoreGauge | undefined;
+  private readonly hub: RelayHub;
   private heartbeat: Heartbeat | undefined;
   /** The first lost or failed peer, which aborted this node. */
   private lost: Error | undefined;
@@ -115,7 +118,10 @@ class MemberNode {
   constructor(
     private readonly config: MemberNodeConfig,
     private readonly control: NatsControlChannel,
-  ) {}
+  ) {
+    this.gauge = config.spinMicros === undefined ? processGauge() : undefined;
+    this.hub = new RelayHub({ gauge: this.gauge });
+  }
 
   async run(uid: string): Promise<MemberNodeOutcome> {
     const { config } = this;
@@ -136,7 +142,7 @@ class MemberNode {
         faultTimeoutMs: config.faultTimeoutMs,
         syncTimeoutMs: config.syncTimeoutMs + 2000,
         spinMicros: config.spinMicros,
-        gauge: config.spinMicros === undefined ? processGauge() : undefined,
+        gauge: this.gauge,
         checkpoint: config.checkpoint?.(self.rank),
       });
       report = { node: r.node, value: jsonValue(r.value), kernelMs: r.kernelMs, stats: r.stats };

@@ -76,22 +76,23 @@ export class Bell {
 
   /**
    * {@link sleep} for a thread that must not block (the main thread): resolves when the count
-   * moves or `ms` pass. A pending Atomics.waitAsync does not keep Node's event loop alive, so a
-   * timer for the bound does.
+   * moves or `ms` pass, to true when a producer woke it and counted it as running. A pending
+   * Atomics.waitAsync does not keep Node's event loop alive, so a timer for the bound does.
    */
-  async sleepAsync(seen: number, ms: number): Promise<void> {
+  async sleepAsync(seen: number, ms: number): Promise<boolean> {
     const w = this.words;
     Atomics.store(w, SLEEPING, ASLEEP);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      if (Atomics.load(w, SEQ) !== seen) return;
+    if (Atomics.load(w, SEQ) === seen) {
       const wait = Atomics.waitAsync(w, SEQ, seen, Math.max(0, ms));
-      if (!wait.async) return;
-      timer = setTimeout(() => undefined, Math.max(0, ms));
-      await wait.value;
-    } finally {
-      if (timer) clearTimeout(timer);
-      Atomics.store(w, SLEEPING, AWAKE);
+      if (wait.async) {
+        const timer = setTimeout(() => undefined, Math.max(0, ms));
+        try {
+          await wait.value;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
     }
+    return Atomics.exchange(w, SLEEPING, AWAKE) === WOKEN;
   }
 }

@@ -57,10 +57,16 @@ export interface RelayRings {
   hostBell: SharedArrayBuffer;
   /** Raised when the host writes `down`: the worker's poll word. */
   wake?: WakeWord;
+  /** The process's count of running threads (runtime/core_gauge.ts), if it keeps one: waking the worker adds to it. */
+  running?: SharedArrayBuffer;
 }
 
 /** A relayed link for node `nodeId`: its spec for the worker and the rings for the host. */
-export function relayedLink(nodeId: number, nodeCount: number, options: { hostBell: SharedArrayBuffer; ringBytes?: number; maxPayload?: number; wake?: WakeWord }): { spec: RingLinkSpec; rings: RelayRings } {
+export function relayedLink(
+  nodeId: number,
+  nodeCount: number,
+  options: { hostBell: SharedArrayBuffer; ringBytes?: number; maxPayload?: number; wake?: WakeWord; running?: SharedArrayBuffer },
+): { spec: RingLinkSpec; rings: RelayRings } {
   const ringBytes = checkedRingBytes(options.ringBytes ?? 1 << 20);
   const up = createRingBuffer(ringBytes);
   const down = createRingBuffer(ringBytes);
@@ -71,11 +77,11 @@ export function relayedLink(nodeId: number, nodeCount: number, options: { hostBe
       nodeCount,
       bell: workerBell,
       route: "relayed",
-      out: [{ ring: up, bell: options.hostBell }],
+      out: [{ ring: up, bell: options.hostBell, running: options.running }],
       inlets: [{ ring: down, bell: options.hostBell }],
       maxPayload: options.maxPayload,
     },
-    rings: { up, down, workerBell, hostBell: options.hostBell, wake: options.wake },
+    rings: { up, down, workerBell, hostBell: options.hostBell, wake: options.wake, running: options.running },
   };
 }
 
