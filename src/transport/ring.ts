@@ -40,12 +40,27 @@ export class RingError extends Error {
   override name = "RingError";
 }
 
-/** Creates the shared buffer of a ring with `capacity` bytes of data (a power of two). */
-export function createRingBuffer(capacity: number): SharedArrayBuffer {
+/** Bytes apart of the writes that make the operating system back a ring with memory. */
+const OS_PAGE_BYTES = 4096;
+
+/**
+ * Creates the shared buffer of a ring with `capacity` bytes of data (a power of two), its first
+ * `backed` data bytes (all by default) backed with memory at once.
+ *
+ * A new buffer's pages get their memory at their first write. On this project's 2-vCPU VM that
+ * costs 10-15 µs per 4 KiB page, and a ring's first lap is most of a job: the 400 page replies a
+ * node sends in a 2-node Jacobi 1024×100 fill 1.6 laps of a 1 MiB ring. Paid by the sender on
+ * every page it served, it made sending a page 15-20 µs instead of 1.3-1.7 µs. Here it is paid
+ * before the nodes start.
+ */
+export function createRingBuffer(capacity: number, backed = capacity): SharedArrayBuffer {
   if (!Number.isInteger(capacity) || capacity < MIN_RING_BYTES || capacity > 1 << 30 || (capacity & (capacity - 1)) !== 0) {
     throw new RingError(`ring capacity ${capacity}: must be a power of two from ${MIN_RING_BYTES} to ${1 << 30} bytes`);
   }
-  return new SharedArrayBuffer(HEADER_BYTES + capacity);
+  const buffer = new SharedArrayBuffer(HEADER_BYTES + capacity);
+  const bytes = new Uint8Array(buffer, 0, HEADER_BYTES + Math.min(Math.max(backed, 0), capacity));
+  for (let at = 0; at < bytes.length; at += OS_PAGE_BYTES) bytes[at] = 0;
+  return buffer;
 }
 
 /** Shared parts: the header words and views of the data. */

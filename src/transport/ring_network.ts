@@ -27,13 +27,21 @@ export interface RingNetworkOptions {
   running?: SharedArrayBuffer;
 }
 
+/**
+ * Bytes of a network's rings backed with memory when they are made (ring.ts createRingBuffer):
+ * all of them up to 8 nodes at the default size, an equal share of each ring beyond, so that many
+ * emulated nodes do not commit hundreds of MiB of rings they may never fill.
+ */
+export const BACKED_RING_BYTES = 64 << 20;
+
 /** The specs of `nodes` directly connected ring links, one per node. */
 export function ringNetwork(nodes: number, options: RingNetworkOptions = {}): RingLinkSpec[] {
   checkNodeCount(nodes);
   const ringBytes = checkedRingBytes(options.ringBytes ?? defaultRingBytes(nodes));
+  const backed = Math.floor(BACKED_RING_BYTES / Math.max(1, nodes * (nodes - 1)));
   const bells = Array.from({ length: nodes }, () => new Bell().buffer);
   // rings[from][to]
-  const rings = Array.from({ length: nodes }, (_, from) => Array.from({ length: nodes }, (_, to) => (from === to ? null : createRingBuffer(ringBytes))));
+  const rings = Array.from({ length: nodes }, (_, from) => Array.from({ length: nodes }, (_, to) => (from === to ? null : createRingBuffer(ringBytes, backed))));
   return Array.from({ length: nodes }, (_, n) => ({
     nodeId: n,
     nodeCount: nodes,
