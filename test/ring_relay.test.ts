@@ -75,7 +75,7 @@ async function asleep(hub: RelayHub): Promise<void> {
 Relay("the hub counts in the core gauge while awake: a send or an arrival counts it at once", async () => {
   const gauge = new CoreGauge(undefined, 2);
   const transport = new RecordingTransport(1, 2);
-  const hub = new RelayHub({ gauge });
+  const hub = new RelayHub({ running: gauge.buffer });
   const link = new RingLink(hub.add(transport));
   link.listen(() => undefined);
   assert.is(gauge.running[0], 0);

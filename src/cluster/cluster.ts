@@ -55,7 +55,7 @@ export async function runCluster(kernel: KernelModule, args: RunArgument[], opti
   );
   // The relay shares the nodes' gauge: while it moves messages, waiting workers leave it a core.
   const gauge = processGauge();
-  const hub = new RelayHub({ gauge });
+  const hub = new RelayHub({ running: gauge.buffer });
   try {
     hub.start();
     return await runLocalJob(kernel, args, {

@@ -120,7 +120,7 @@ class MemberNode {
     private readonly control: NatsControlChannel,
   ) {
     this.gauge = config.spinMicros === undefined ? processGauge() : undefined;
-    this.hub = new RelayHub({ gauge: this.gauge });
+    this.hub = new RelayHub({ running: this.gauge?.buffer });
   }
 
   async run(uid: string): Promise<MemberNodeOutcome> {

@@ -11,13 +11,13 @@
  * usually sends its next message soon after. A down ring with no room keeps the message in order
  * in a queue, sent when the worker frees space (it rings the host bell then).
  *
- * With the process's core gauge (runtime/core_gauge.ts), the hub counts as a running thread while
- * it is awake, as a worker does while it computes or spins. Its nodes' workers then stop spinning
+ * With the process's count of running threads (the core gauge's buffer, runtime/core_gauge.ts),
+ * the hub counts as a running thread while it is awake, as a worker does while it computes or
+ * spins. Its nodes' workers then stop spinning
  * while the hub needs a core: two nodes of one process waiting at a barrier over NATS on 2 cores
  * used to spin on both while their messages waited for the host thread (bench:sync: 2-node barrier
  * 5.1× the raw round trip, 2.4–3.2× with the hub counted).
  */
-import type { CoreGauge } from "../runtime/core_gauge.js";
 import { Bell } from "./bell.js";
 import { RingReader, RingWriter } from "./ring.js";
 import { relayedLink } from "./ring_network.js";
@@ -92,19 +92,21 @@ class Relay {
 
 export interface RelayHubOptions {
   /**
-   * The process's count of running threads, which its nodes' workers read before they spin
-   * (runtime/core_gauge.ts). The hub counts in it while it relays, so that waiting workers leave
-   * it a core. @default none
+   * The process's count of running threads (Int32 slot 0, as bells count them), which its nodes'
+   * workers read before they spin (runtime/core_gauge.ts). The hub counts in it while it relays,
+   * so that waiting workers leave it a core. @default none
    */
-  gauge?: CoreGauge;
+  running?: SharedArrayBuffer;
 }
 
 export class RelayHub {
   readonly bell: Bell;
   private readonly relays: Relay[] = [];
-  private readonly gauge: CoreGauge | undefined;
+  /** RelayHubOptions.running, and a view of its count. */
+  private readonly runningBuffer: SharedArrayBuffer | undefined;
+  private readonly running: Int32Array | undefined;
   private stopped = false;
-  private running: Promise<void> | undefined;
+  private loopDone: Promise<void> | undefined;
   /** A message came in from the transport since the loop last looked. */
   private arrived = false;
   private readonly onArrival = (): void => {
@@ -113,8 +115,9 @@ export class RelayHub {
   };
 
   constructor(options: RelayHubOptions = {}) {
-    this.gauge = options.gauge;
-    this.bell = new Bell(undefined, this.gauge?.buffer);
+    this.runningBuffer = options.running;
+    this.running = options.running && new Int32Array(options.running, 0, 1);
+    this.bell = new Bell(undefined, options.running);
   }
 
   /**
@@ -122,8 +125,7 @@ export class RelayHub {
    * link spec. `wake` is the node's poll word.
    */
   add(transport: Transport, options: { wake?: WakeWord; ringBytes?: number } = {}): RingLinkSpec {
-    const running = this.gauge?.buffer;
-    const { spec, rings } = relayedLink(transport.nodeId, transport.nodeCount, { hostBell: this.bell.buffer, ringBytes: options.ringBytes, maxPayload: transport.maxPayload, wake: options.wake, running });
+    const { spec, rings } = relayedLink(transport.nodeId, transport.nodeCount, { hostBell: this.bell.buffer, ringBytes: options.ringBytes, maxPayload: transport.maxPayload, wake: options.wake, running: this.runningBuffer });
     this.relays.push(new Relay(transport, rings, this.onArrival));
     return spec;
   }
@@ -134,7 +136,7 @@ export class RelayHub {
   }
 
   start(): void {
-    this.running ??= this.loop();
+    this.loopDone ??= this.loop();
   }
 
   /**
@@ -145,7 +147,7 @@ export class RelayHub {
   async stop(): Promise<void> {
     this.stopped = true;
     this.bell.ring();
-    await this.running;
+    await this.loopDone;
     for (const r of this.relays) r.pumpUp();
   }
 
@@ -155,8 +157,7 @@ export class RelayHub {
    * counts it at once (bell.ts), else it counts itself as it wakes.
    */
   private async loop(): Promise<void> {
-    const gauge = this.gauge;
-    gauge?.enter();
+    this.count(1);
     let pollUntil = 0;
     while (!this.stopped) {
       const seen = this.bell.seq;
@@ -172,9 +173,14 @@ export class RelayHub {
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      gauge?.leave();
-      if (!(await this.bell.sleepAsync(seen, MAX_SLEEP_MS))) gauge?.enter();
+      this.count(-1);
+      if (!(await this.bell.sleepAsync(seen, MAX_SLEEP_MS))) this.count(1);
     }
-    gauge?.leave();
+    this.count(-1);
+  }
+
+  /** The hub starts (1) or stops (-1) using a CPU. */
+  private count(delta: number): void {
+    if (this.running) Atomics.add(this.running, 0, delta);
   }
 }
