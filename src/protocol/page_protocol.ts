@@ -19,20 +19,20 @@
  * Messages that reach a node before `start` are held and handled right after it.
  *
  * A fault on one page completes inside the handling of its reply (the Future it returned settles
- * there); a fault on several pages asks for all of them at once.
+ * there); a fault on several pages asks for all of them at once. The requester role lives in
+ * page_requester.ts, forwards that wait for the kernel in forward_holds.ts.
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
 import { MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
-import { ConfirmQueue } from "./confirm_queue.js";
 import { Endpoint } from "./endpoint.js";
-import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
-import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
-import { ReadAhead } from "./read_ahead.js";
-import { LoopScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
+import { ForwardHolds } from "./forward_holds.js";
+import { flow, Future, wait, type Flow } from "./future.js";
+import { PageRequester } from "./page_requester.js";
+import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
-import { checkedTimings, checkFaultRange, type ProtocolOptions } from "./protocol_options.js";
+import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
 import { SyncService } from "./sync.js";
 
@@ -68,26 +68,16 @@ export abstract class PageProtocol implements Coherence {
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
   protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0 };
-  /** Read-ahead of read and of write faults, each on its own (read_ahead.ts); absent when off. */
-  private readonly readAheadOf: ReadAhead | undefined;
-  private readonly writeAhead: ReadAhead | undefined;
   private started = false;
   private early: (() => void)[] = [];
-  /** Confirms sent and not yet acknowledged. */
-  private readonly confirms = new Set<Future<void>>();
-  /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
-  private readonly confirmQueue: ConfirmQueue;
-  /** Forwards waiting for the kernel to park or for a hold to end, so a repeat does not queue the same work twice. */
-  private readonly forwardsWaiting = new Set<string>();
+  /** The requester role: faults, their replies and Confirms (page_requester.ts). */
+  private readonly requester: PageRequester;
+  /** Forwards waiting for the kernel to park or for a hold to end (forward_holds.ts). */
+  private readonly forwards: ForwardHolds;
   /** See PageRoles.holdMs. */
   protected readonly holdMs: number;
   /** Per region page: scheduler.now() when this node last installed it for writing. */
   protected readonly installedAt: Float64Array;
-  /** Forwards held by holdForward, and the timer that ends the hold. */
-  private held: Message[] = [];
-  private heldTimer: TimerHandle | undefined;
-  /** A held forward is being handled again: it is served now. */
-  protected releasing = false;
   private readonly placement: Placement;
   /** Requests for pages this node will manage once its kernel has allocated them (placement.ts). */
   private unplaced: Message[] = [];
@@ -106,16 +96,20 @@ export abstract class PageProtocol implements Coherence {
     this.holdMs = options.holdMs ?? roles.holdMs ?? 0;
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
-    this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
     this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, checkpoints: options.checkpoints });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
-    if (options.readAhead ?? true) {
-      // Where a read moves the page (migrate), reading ahead would take pages other nodes are
-      // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
-      if (!roles.readsMove) this.readAheadOf = new ReadAhead();
-      this.writeAhead = new ReadAhead();
-    }
+    this.requester = new PageRequester(
+      { port, endpoint: this.endpoint, scheduler: this.scheduler, placement: this.placement, timeoutMs, versions: this.versions, counters: this.counters, readAhead: options.readAhead },
+      {
+        readsMove: roles.readsMove,
+        dataKinds: roles.dataKinds,
+        installBorrows: roles.installBorrows,
+        managerOf: (page) => this.managerOf(page),
+        install: (page, reply, write) => this.install(page, reply, write),
+      },
+    );
+    this.forwards = new ForwardHolds(this.endpoint, port, this.scheduler, (fn) => this.parked(fn), () => this.counters.holds++);
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
@@ -154,114 +148,29 @@ export abstract class PageProtocol implements Coherence {
   }
 
   fault(first: number, last: number, access: Access): Future<void> {
-    try {
-      this.checkFault(first, last);
-    } catch (error) {
-      return Future.rejected(error);
-    }
-    const ahead = this.aheadPages(first, last, access);
-    if (first === last && ahead.length === 0) return this.faultOne(first, access);
-    this.counters.readAhead += ahead.length;
-    return flow(this.faultRange(first, last, access, ahead));
-  }
-
-  /**
-   * The pages after `last` that this fault brings in too (read_ahead.ts): allocated, in the
-   * region, and missing the access.
-   */
-  private aheadPages(first: number, last: number, access: Access): number[] {
-    const predictor = access === Access.Write ? this.writeAhead : this.readAheadOf;
-    if (!predictor) return [];
-    const end = Math.min(predictor.next(first, last), this.port.firstPage + this.port.pageCount - 1);
-    const pages: number[] = [];
-    for (let p = last + 1; p <= end; p++) {
-      if (this.placement.pending(p)) break;
-      if (!allows(this.port.protection(p), access)) pages.push(p);
-    }
-    return pages;
-  }
-
-  /** A fault on one page: done inside the handling of the reply. */
-  private faultOne(page: number, access: Access): Future<void> {
-    if (allows(this.port.protection(page), access)) return DONE;
-    const write = access === Access.Write || this.roles.readsMove;
-    const done = new Future<void>();
-    this.acquireNow(
-      page,
-      write,
-      this.scheduler.now() + this.timeoutMs,
-      (confirm) => {
-        this.confirmQueue.add(page, confirm);
-        done.resolve();
-      },
-      (error) => done.reject(error),
-    );
-    return done;
-  }
-
-  /** A fault on several pages, or with pages read ahead (asked for in the first pass only). */
-  private *faultRange(first: number, last: number, access: Access, ahead: readonly number[]): Flow<void> {
-    const write = access === Access.Write || this.roles.readsMove;
-    const deadline = this.scheduler.now() + this.timeoutMs;
-    // A page installed early in a multi-page fault may be taken away again (its transaction is
-    // confirmed at once) while a later page arrives; repeat until all are accessible together.
-    for (let pass = 0; ; pass++) {
-      const missing: number[] = [];
-      for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
-      if (pass === 0) for (const p of ahead) if (!allows(this.port.protection(p), access)) missing.push(p);
-      if (missing.length === 0) return;
-      if (pass > 0 && this.roles.readsMove) {
-        yield* this.acquireHeld(first, last, write, deadline);
-        continue;
-      }
-      yield* wait(all(missing.map((p) => this.acquireConfirmed(p, write, deadline))));
-    }
-  }
-
-  /** Fetches and installs a page, queueing its Confirm. */
-  private acquireConfirmed(page: number, write: boolean, deadline: number): Future<void> {
-    const done = new Future<void>();
-    this.acquireNow(
-      page,
-      write,
-      deadline,
-      (confirm) => {
-        this.confirmQueue.add(page, confirm);
-        done.resolve();
-      },
-      (error) => done.reject(error),
-    );
-    return done;
-  }
-
-  /** Throws what keeps a fault on first..last from being asked for at all. */
-  private checkFault(first: number, last: number): void {
-    this.endpoint.check();
-    checkFaultRange(this.port, first, last);
-    // This node has made every allocation its kernel made; a page beyond them has no manager.
-    for (let p = first; p <= last; p++) if (this.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
+    return this.requester.fault(first, last, access);
   }
 
   barrier(): Future<void> {
-    this.releaseHeld();
+    this.forwards.release();
     try {
       this.endpoint.check();
     } catch (error) {
       return Future.rejected(error);
     }
-    this.confirmQueue.flush();
+    this.requester.flush();
     return this.sync.barrier();
   }
 
   lock(id: number): Future<void> {
-    this.releaseHeld();
-    this.confirmQueue.flush();
+    this.forwards.release();
+    this.requester.flush();
     return this.sync.lock(id);
   }
 
   unlock(id: number): Future<void> {
-    this.releaseHeld();
-    this.confirmQueue.flush();
+    this.forwards.release();
+    this.requester.flush();
     return this.sync.unlock(id);
   }
 
@@ -292,13 +201,13 @@ export abstract class PageProtocol implements Coherence {
   }
 
   finish(): Future<void> {
-    this.releaseHeld();
-    this.confirmQueue.flush();
+    this.forwards.release();
+    this.requester.flush();
     return flow(this.finishSteps());
   }
 
   private *finishSteps(): Flow<void> {
-    yield* wait(all([...this.confirms]));
+    yield* wait(this.requester.confirmed());
     this.endpoint.check();
     yield* wait(this.sync.finish());
   }
@@ -345,56 +254,18 @@ export abstract class PageProtocol implements Coherence {
 
   /** Runs a forward's work parked, once per forward however often the forward is repeated. */
   protected parkedForward(msg: Message, serve: () => void): void {
-    const waiting = this.forwardsWaiting;
-    if (waiting.size > 0 && waiting.has(forwardKey(msg))) return this.endpoint.dropStale();
-    let served = false;
-    this.parked(() => {
-      served = true;
-      if (waiting.size > 0) waiting.delete(forwardKey(msg));
-      serve();
-    });
-    // Usually the kernel is parked and the work ran at once; otherwise remember it is waiting.
-    if (!served) waiting.add(forwardKey(msg));
+    this.forwards.serveParked(msg, serve);
   }
 
-  /**
-   * Holds `msg` (a forward that would take a page away) while the kernel is still working with
-   * the page (PagePort.working: at a poll or in a fault): until it reaches a barrier, a lock or
-   * its end, or until `until` (a scheduler time) at the latest, which also bounds two nodes that
-   * each hold a page the other faults on. False when the forward must be served now. Repeats
-   * meanwhile are dropped as stale.
-   */
+  /** Holds a forward while the kernel works with the page, until `until` at the latest (ForwardHolds.hold). */
   protected holdForward(msg: Message, until: number): boolean {
-    if (this.port.working?.() !== true || this.scheduler.now() >= until) return false;
-    const key = forwardKey(msg);
-    if (this.forwardsWaiting.has(key)) {
-      this.endpoint.dropStale();
-      return true;
-    }
-    this.forwardsWaiting.add(key);
-    this.counters.holds++;
-    this.held.push(msg);
-    if (this.held.length === 1) this.heldTimer = this.scheduler.at(until, this.releaseHeld);
-    return true;
+    return this.forwards.hold(msg, until);
   }
 
-  /** Serves the forwards held by holdForward: the kernel reached a sync call, or a hold ran out. */
-  private readonly releaseHeld = (): void => {
-    if (this.held.length === 0) return;
-    const held = this.held;
-    this.held = [];
-    if (this.heldTimer) this.scheduler.cancel(this.heldTimer);
-    this.heldTimer = undefined;
-    for (const msg of held) {
-      this.forwardsWaiting.delete(forwardKey(msg));
-      this.releasing = true;
-      try {
-        this.endpoint.redeliver(msg);
-      } finally {
-        this.releasing = false;
-      }
-    }
-  };
+  /** A held forward is being handled again: it is served now. */
+  protected get releasing(): boolean {
+    return this.forwards.releasing;
+  }
 
   /** Lowers a page to None, counting it. Only while parked. */
   protected dropCopy(page: number): void {
@@ -437,101 +308,4 @@ export abstract class PageProtocol implements Coherence {
       ack();
     });
   }
-
-  /**
-   * When every access moves the page (migrate), nodes that each need the same two pages at once
-   * could pass them round forever: each page is confirmed, and so forwarded on, while the other is
-   * still on its way. Here every page of the range is taken in ascending order and its Confirm held
-   * back until all are present, so the managers start no next transaction on them meanwhile. No
-   * deadlock: a node waits only while holding lower pages, and a parked node still serves forwards
-   * of pages it does not hold back.
-   */
-  private *acquireHeld(first: number, last: number, write: boolean, deadline: number): Flow<void> {
-    this.counters.rangeHolds++;
-    const held: [number, () => void][] = [];
-    try {
-      for (let p = first; p <= last; p++) held.push([p, yield* wait(this.acquire(p, write, deadline))]);
-    } finally {
-      for (const [p, send] of held) this.confirmQueue.add(p, send);
-    }
-  }
-
-  /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
-  private acquire(page: number, write: boolean, deadline: number): Future<() => void> {
-    const installed = new Future<() => void>();
-    this.acquireNow(
-      page,
-      write,
-      deadline,
-      (confirm) => installed.resolve(confirm),
-      (error) => installed.reject(error),
-    );
-    return installed;
-  }
-
-  /** {@link acquire} with callbacks, called inside the handling of the reply. */
-  private acquireNow(page: number, write: boolean, deadline: number, installed: (confirm: () => void) => void, failed: (error: Error) => void): void {
-    // The manager serves this page's next transaction only after the last one's Confirm.
-    if (this.confirmQueue.has(page)) this.confirmQueue.flush();
-    const manager = this.managerOf(page);
-    const access = write ? 1 : 0;
-    this.counters.pageRequests++;
-    this.endpoint.exchange(
-      manager,
-      { kind: write ? MessageKind.WriteRequest : MessageKind.ReadRequest, page, version: this.versions[this.index(page)] },
-      {
-        replies: this.roles.dataKinds,
-        accept: (m) => m.page === page && m.arg === access,
-        timeoutMs: Math.max(1, deadline - this.scheduler.now()),
-        timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", this.timeoutMs),
-        borrows: this.roles.installBorrows,
-      },
-      (reply) => {
-        try {
-          if (reply.kind === MessageKind.Grant) this.counters.upgrades++;
-          this.install(page, reply, write);
-        } catch (error) {
-          return failed(error as Error);
-        }
-        const version = this.versions[this.index(page)];
-        installed(() => this.confirm(manager, page, reply.request, access, version));
-      },
-      failed,
-    );
-  }
-
-  /** Tells the manager the transaction is done; retried in the background, failure kept. */
-  private confirm(manager: number, page: number, request: number, access: number, version: number): void {
-    const done = new Future<void>();
-    this.confirms.add(done);
-    const settled = (): void => {
-      this.confirms.delete(done);
-      done.resolve();
-    };
-    this.endpoint.exchange(
-      manager,
-      { kind: MessageKind.Confirm, page, request, arg: access, version },
-      {
-        replies: [MessageKind.ConfirmAck],
-        accept: (m) => m.page === page,
-        timeoutMs: this.timeoutMs,
-        timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", this.timeoutMs),
-      },
-      settled,
-      (error) => {
-        this.endpoint.fail(error);
-        settled();
-      },
-    );
-  }
-}
-
-/** Identifies a forward however often it is repeated. */
-function forwardKey(msg: Message): string {
-  return `${msg.page}:${msg.arg}:${msg.request}`;
-}
-
-/** Whether protection `p` allows `access`. */
-export function allows(p: Protection, access: Access): boolean {
-  return access === Access.Write ? p === Protection.ReadWrite : p !== Protection.None;
 }

@@ -1,0 +1,269 @@
+/**
+ * The requester role of migrate, ivy and diff (page_protocol.ts): a fault asks each missing page's
+ * manager, installs the reply inside its handling (the kernel is parked in the fault), and confirms
+ * the transaction to the manager afterwards.
+ *
+ *   R ── ReadRequest / WriteRequest(page, version R holds) ──▶ M   (… the holder answers R)
+ *   R: install(reply) — the fault's Future settles here
+ *   R ── Confirm ──▶ M ── ConfirmAck ──▶ R                       (off the fault's path)
+ *
+ * Confirms wait in a ConfirmQueue until the node's next poll or wait; they go at once before the
+ * node asks for a page whose Confirm is still queued (its manager would hold the request), and
+ * before a sync call (PageRequester.flush). A fault on several pages, or with pages read ahead
+ * (read_ahead.ts), asks for all of them at once.
+ *
+ * It is a part of the protocol object, separate so that the protocol's other roles (manager,
+ * copy holder, sync) do not share its state: the protocol supplies how a reply is installed.
+ */
+import { Access, Protection } from "../abi.js";
+import type { PagePort } from "./coherence.js";
+import { MessageKind, type Message } from "./codec.js";
+import { ConfirmQueue } from "./confirm_queue.js";
+import type { Endpoint } from "./endpoint.js";
+import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
+import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
+import type { Placement } from "./placement.js";
+import { checkFaultRange } from "./protocol_options.js";
+import { ReadAhead } from "./read_ahead.js";
+import type { Scheduler } from "./scheduler.js";
+
+/** What the protocol tells its requester. */
+export interface RequesterRoles {
+  /** A read fault asks for write access (the page moves instead of being copied). */
+  readsMove: boolean;
+  /** Reply kinds this protocol's holders send. */
+  dataKinds: readonly MessageKind[];
+  /** `install` only copies a reply's payload, never keeps it (Endpoint CallOptions.borrows). */
+  installBorrows?: boolean;
+  /** The node that manages `page` now. */
+  managerOf(page: number): number;
+  /** Installs a fault's reply (PageData, DiffData or Grant); runs while the kernel is parked. */
+  install(page: number, reply: Message, write: boolean): void;
+}
+
+export interface RequesterOptions {
+  port: PagePort;
+  endpoint: Endpoint;
+  scheduler: Scheduler;
+  placement: Placement;
+  /** Bound on a fault, in ms. */
+  timeoutMs: number;
+  /** Per region page: the version of the copy this node holds or last held (the protocol's). */
+  versions: Uint32Array;
+  /** The protocol's counters this role adds to. */
+  counters: { pageRequests: number; upgrades: number; rangeHolds: number; readAhead: number };
+  /** Read ahead of read and of write faults. @default true */
+  readAhead?: boolean;
+}
+
+export class PageRequester {
+  /** Read-ahead of read and of write faults, each on its own (read_ahead.ts); absent when off. */
+  private readonly readAheadOf: ReadAhead | undefined;
+  private readonly writeAhead: ReadAhead | undefined;
+  /** Confirms sent and not yet acknowledged. */
+  private readonly confirms = new Set<Future<void>>();
+  /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
+  private readonly confirmQueue: ConfirmQueue;
+  private readonly port: PagePort;
+  private readonly endpoint: Endpoint;
+  private readonly scheduler: Scheduler;
+  private readonly node: number;
+
+  constructor(
+    private readonly options: RequesterOptions,
+    private readonly roles: RequesterRoles,
+  ) {
+    ({ port: this.port, endpoint: this.endpoint, scheduler: this.scheduler } = options);
+    this.node = this.endpoint.node;
+    this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
+    if (options.readAhead ?? true) {
+      // Where a read moves the page (migrate), reading ahead would take pages other nodes are
+      // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
+      if (!roles.readsMove) this.readAheadOf = new ReadAhead();
+      this.writeAhead = new ReadAhead();
+    }
+  }
+
+  fault(first: number, last: number, access: Access): Future<void> {
+    try {
+      this.checkFault(first, last);
+    } catch (error) {
+      return Future.rejected(error);
+    }
+    const ahead = this.aheadPages(first, last, access);
+    if (first === last && ahead.length === 0) return this.faultOne(first, access);
+    this.options.counters.readAhead += ahead.length;
+    return flow(this.faultRange(first, last, access, ahead));
+  }
+
+  /** Sends the queued Confirms now (before a sync call or the end). */
+  flush(): void {
+    this.confirmQueue.flush();
+  }
+
+  /** Settles once every Confirm sent so far is acknowledged (or has failed). */
+  confirmed(): Future<void> {
+    return all([...this.confirms]);
+  }
+
+  /**
+   * The pages after `last` that this fault brings in too (read_ahead.ts): allocated, in the
+   * region, and missing the access.
+   */
+  private aheadPages(first: number, last: number, access: Access): number[] {
+    const predictor = access === Access.Write ? this.writeAhead : this.readAheadOf;
+    if (!predictor) return [];
+    const end = Math.min(predictor.next(first, last), this.port.firstPage + this.port.pageCount - 1);
+    const pages: number[] = [];
+    for (let p = last + 1; p <= end; p++) {
+      if (this.options.placement.pending(p)) break;
+      if (!allows(this.port.protection(p), access)) pages.push(p);
+    }
+    return pages;
+  }
+
+  /** A fault on one page: done inside the handling of the reply. */
+  private faultOne(page: number, access: Access): Future<void> {
+    if (allows(this.port.protection(page), access)) return DONE;
+    const write = access === Access.Write || this.roles.readsMove;
+    return this.acquireConfirmed(page, write, this.scheduler.now() + this.options.timeoutMs);
+  }
+
+  /** A fault on several pages, or with pages read ahead (asked for in the first pass only). */
+  private *faultRange(first: number, last: number, access: Access, ahead: readonly number[]): Flow<void> {
+    const write = access === Access.Write || this.roles.readsMove;
+    const deadline = this.scheduler.now() + this.options.timeoutMs;
+    // A page installed early in a multi-page fault may be taken away again (its transaction is
+    // confirmed at once) while a later page arrives; repeat until all are accessible together.
+    for (let pass = 0; ; pass++) {
+      const missing: number[] = [];
+      for (let p = first; p <= last; p++) if (!allows(this.port.protection(p), access)) missing.push(p);
+      if (pass === 0) for (const p of ahead) if (!allows(this.port.protection(p), access)) missing.push(p);
+      if (missing.length === 0) return;
+      if (pass > 0 && this.roles.readsMove) {
+        yield* this.acquireHeld(first, last, write, deadline);
+        continue;
+      }
+      yield* wait(all(missing.map((p) => this.acquireConfirmed(p, write, deadline))));
+    }
+  }
+
+  /** Fetches and installs a page, queueing its Confirm. */
+  private acquireConfirmed(page: number, write: boolean, deadline: number): Future<void> {
+    const done = new Future<void>();
+    this.acquireNow(
+      page,
+      write,
+      deadline,
+      (confirm) => {
+        this.confirmQueue.add(page, confirm);
+        done.resolve();
+      },
+      (error) => done.reject(error),
+    );
+    return done;
+  }
+
+  /** Throws what keeps a fault on first..last from being asked for at all. */
+  private checkFault(first: number, last: number): void {
+    this.endpoint.check();
+    checkFaultRange(this.port, first, last);
+    // This node has made every allocation its kernel made; a page beyond them has no manager.
+    for (let p = first; p <= last; p++) if (this.options.placement.pending(p)) throw new UnallocatedPageError(p, p * this.port.pageSize, this.node);
+  }
+
+  /**
+   * When every access moves the page (migrate), nodes that each need the same two pages at once
+   * could pass them round forever: each page is confirmed, and so forwarded on, while the other is
+   * still on its way. Here every page of the range is taken in ascending order and its Confirm held
+   * back until all are present, so the managers start no next transaction on them meanwhile. No
+   * deadlock: a node waits only while holding lower pages, and a parked node still serves forwards
+   * of pages it does not hold back.
+   */
+  private *acquireHeld(first: number, last: number, write: boolean, deadline: number): Flow<void> {
+    this.options.counters.rangeHolds++;
+    const held: [number, () => void][] = [];
+    try {
+      for (let p = first; p <= last; p++) held.push([p, yield* wait(this.acquire(p, write, deadline))]);
+    } finally {
+      for (const [p, send] of held) this.confirmQueue.add(p, send);
+    }
+  }
+
+  /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
+  private acquire(page: number, write: boolean, deadline: number): Future<() => void> {
+    const installed = new Future<() => void>();
+    this.acquireNow(
+      page,
+      write,
+      deadline,
+      (confirm) => installed.resolve(confirm),
+      (error) => installed.reject(error),
+    );
+    return installed;
+  }
+
+  /** {@link acquire} with callbacks, called inside the handling of the reply. */
+  private acquireNow(page: number, write: boolean, deadline: number, installed: (confirm: () => void) => void, failed: (error: Error) => void): void {
+    // The manager serves this page's next transaction only after the last one's Confirm.
+    if (this.confirmQueue.has(page)) this.confirmQueue.flush();
+    const { counters, versions, timeoutMs } = this.options;
+    const manager = this.roles.managerOf(page);
+    const access = write ? 1 : 0;
+    const index = page - this.port.firstPage;
+    counters.pageRequests++;
+    this.endpoint.exchange(
+      manager,
+      { kind: write ? MessageKind.WriteRequest : MessageKind.ReadRequest, page, version: versions[index] },
+      {
+        replies: this.roles.dataKinds,
+        accept: (m) => m.page === page && m.arg === access,
+        timeoutMs: Math.max(1, deadline - this.scheduler.now()),
+        timeout: () => new PageTimeoutError(page, manager, write ? "write" : "read", timeoutMs),
+        borrows: this.roles.installBorrows,
+      },
+      (reply) => {
+        try {
+          if (reply.kind === MessageKind.Grant) counters.upgrades++;
+          this.roles.install(page, reply, write);
+        } catch (error) {
+          return failed(error as Error);
+        }
+        const version = versions[index];
+        installed(() => this.confirm(manager, page, reply.request, access, version));
+      },
+      failed,
+    );
+  }
+
+  /** Tells the manager the transaction is done; retried in the background, failure kept. */
+  private confirm(manager: number, page: number, request: number, access: number, version: number): void {
+    const done = new Future<void>();
+    this.confirms.add(done);
+    const settled = (): void => {
+      this.confirms.delete(done);
+      done.resolve();
+    };
+    const { timeoutMs } = this.options;
+    this.endpoint.exchange(
+      manager,
+      { kind: MessageKind.Confirm, page, request, arg: access, version },
+      {
+        replies: [MessageKind.ConfirmAck],
+        accept: (m) => m.page === page,
+        timeoutMs,
+        timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", timeoutMs),
+      },
+      settled,
+      (error) => {
+        this.endpoint.fail(error);
+        settled();
+      },
+    );
+  }
+}
+
+/** Whether protection `p` allows `access`. */
+export function allows(p: Protection, access: Access): boolean {
+  return access === Access.Write ? p === Protection.ReadWrite : p !== Protection.None;
+}
