@@ -10,18 +10,18 @@
  *                   and is dropped (counted as stale)
  *
  * Retries back off (retryMs, 2×, 4×, 8× at most) and stop at the call's deadline, where the call
- * rejects with the error its caller built. Receivers must therefore treat a repeated request as
- * the same request: every exchange carries the request id of the node that started it. One timer
- * serves every call of the endpoint (armed for the earliest retransmission), since almost every
- * call is answered long before its first retry and a timer per call would cost more than the call.
+ * rejects with the error its caller built (call_table.ts keeps the calls and their one timer).
+ * Receivers must therefore treat a repeated request as the same request: every exchange carries
+ * the request id of the node that started it.
  *
  * Dropped and counted, never thrown: bytes the codec rejects, messages of another job or for
  * another node, replies nobody waits for, kinds nobody handles. A handler that throws is a bug;
  * its error is kept and thrown by the next {@link Endpoint.check}.
  */
+import { CallTable } from "./call_table.js";
 import type { PagePort } from "./coherence.js";
 import { Future } from "./future.js";
-import type { Scheduler, TimerHandle } from "./scheduler.js";
+import type { Scheduler } from "./scheduler.js";
 import { CodecError, Field, HEADER_BYTES, KEEP_VIEW_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
@@ -48,23 +48,6 @@ export interface CallOptions {
    * instead of being copied. @default false
    */
   borrows?: boolean;
-}
-
-interface PendingCall {
-  readonly to: number;
-  readonly request: number;
-  /** What each transmission sends: bytes, or for a call to this node itself the message. */
-  readonly bytes: Uint8Array | Message;
-  readonly options: CallOptions;
-  /** scheduler.now() at which the call gives up. */
-  readonly deadline: number;
-  /** scheduler.now() of the next retransmission. */
-  due: number;
-  /** Wait before the retransmission after the next one. */
-  interval: number;
-  last: Message | undefined;
-  resolve(reply: Message): void;
-  reject(error: Error): void;
 }
 
 export interface EndpointCounters {
@@ -106,17 +89,8 @@ export class Endpoint {
   private readonly lends: boolean;
   /** The buffer of the bytes being handled now, when lent. */
   private lentBuffer: ArrayBufferLike | undefined;
-  /** Calls by request id, for routing replies. */
-  private readonly pending = new Map<number, PendingCall>();
-  /** Every call not yet settled (a later call may reuse an earlier one's request id). */
-  private readonly calls = new Set<PendingCall>();
-  /**
-   * The one retransmission timer, armed for `retryAt`. It stays armed when the calls it was
-   * armed for settle (it then finds nothing to do), so a call that settles before its first
-   * retry, as almost every call does, costs no timer work.
-   */
-  private retryTimer: TimerHandle | undefined;
-  private retryAt = Infinity;
+  /** Exchanges waiting for their reply, and their retransmissions. */
+  private readonly calls: CallTable;
   readonly scheduler: Scheduler;
   /**
    * Where fire-and-forget messages are encoded: transports copy the bytes at the call. It grows to
@@ -147,6 +121,7 @@ export class Endpoint {
     this.nodeCount = transport.nodeCount;
     this.job = options.job;
     this.retryMs = options.retryMs;
+    this.calls = new CallTable(this.scheduler, this.retryMs, (to, bytes) => this.deliver(to, bytes), () => this.counters.retries++);
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lends = transport.lendsBytes === true && transport.handsOverBytes !== true;
     this.receiveContext = { ...this.decodeContext, keepsBytes: transport.handsOverBytes === true || this.lends };
@@ -155,7 +130,6 @@ export class Endpoint {
     transport.listen((bytes) => this.receive(bytes));
   }
 
-  /** Sets the handler of `kind` (one per kind). */
   /**
    * Sets the handler of `kind` (one per kind). `borrows`: the handler uses the payload only
    * while it runs (see CallOptions.borrows).
@@ -229,65 +203,8 @@ export class Endpoint {
     } catch (error) {
       return onError(error as Error);
     }
-    const now = this.scheduler.now();
-    const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve: onReply, reject: onError };
-    this.pending.set(request, call);
-    this.calls.add(call);
-    if (this.transmit(call, now, false)) this.armRetry(call.due);
+    this.calls.start(to, request, bytes, options, onReply, onError);
   }
-
-  /** Sends (or resends) a call, or ends it at its deadline; true while it still waits. */
-  private transmit(call: PendingCall, now: number, retry: boolean): boolean {
-    const left = call.deadline - now;
-    if (left <= 0) {
-      this.settle(call);
-      call.reject(call.options.timeout(call.last));
-      return false;
-    }
-    if (retry) this.counters.retries++;
-    try {
-      this.deliver(call.to, call.bytes);
-    } catch (error) {
-      this.settle(call);
-      call.reject(error as Error);
-      return false;
-    }
-    call.due = now + Math.min(call.interval, left);
-    call.interval = Math.min(call.interval * 2, this.retryMs * 8);
-    return true;
-  }
-
-  private settle(call: PendingCall): void {
-    this.calls.delete(call);
-    if (this.pending.get(call.request) === call) this.pending.delete(call.request);
-  }
-
-  private armRetry(due: number): void {
-    if (this.retryTimer !== undefined && this.retryAt <= due) return;
-    this.disarmRetry();
-    this.retryAt = due;
-    this.retryTimer = this.scheduler.at(due, this.onRetryTimer);
-  }
-
-  private disarmRetry(): void {
-    if (this.retryTimer === undefined) return;
-    this.scheduler.cancel(this.retryTimer);
-    this.retryTimer = undefined;
-    this.retryAt = Infinity;
-  }
-
-  private readonly onRetryTimer = (): void => {
-    this.retryTimer = undefined;
-    this.retryAt = Infinity;
-    if (this.closed) return;
-    const now = this.scheduler.now();
-    let next = Infinity;
-    for (const call of [...this.calls]) {
-      if (call.due <= now && !this.transmit(call, now, true)) continue;
-      if (this.calls.has(call)) next = Math.min(next, call.due);
-    }
-    if (next !== Infinity) this.armRetry(next);
-  };
 
   /** Whether received messages (or messages to this node itself) wait to be handled (Transport.backlog). */
   backlog(): boolean {
@@ -317,9 +234,7 @@ export class Endpoint {
     if (this.failure) return;
     this.failure = error instanceof Error ? error : new Error(String(error));
     // Every exchange under way fails now with it, instead of waiting out its timeout.
-    const calls = [...this.calls];
-    for (const call of calls) this.settle(call);
-    for (const call of calls) call.reject(this.failure);
+    this.calls.rejectAll(this.failure);
   }
 
   /** Throws a kept failure, or ProtocolClosedError after close. */
@@ -336,12 +251,8 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.disarmRetry();
     this.looped.clear();
-    const calls = [...this.calls];
-    this.calls.clear();
-    this.pending.clear();
-    for (const call of calls) call.reject(new ProtocolClosedError(this.node));
+    this.calls.stop(new ProtocolClosedError(this.node));
   }
 
   private init(to: number, out: Outgoing, request: number | undefined): MessageInit {
@@ -443,11 +354,11 @@ export class Endpoint {
   }
 
   private route(msg: Message): void {
-    const call = this.pending.get(msg.request);
+    const call = this.calls.waiting(msg.request);
     if (call) {
       const { replies, accept, progress } = call.options;
       if (replies.includes(msg.kind) && (!accept || accept(msg))) {
-        this.settle(call);
+        this.calls.settle(call);
         this.own(msg, call.options.borrows);
         return call.resolve(msg);
       }
