@@ -15,7 +15,7 @@ export { assertChecked, verifyChecks, UncheckedAccessError, type UncheckedAccess
 
 // Running them
 export { NodeThread, type NodeResult, type NodeRunOptions } from "./runtime/node_thread.js";
-export type { NodeSpec, ProtocolSpec, RuntimeStats } from "./runtime/worker_node.js";
+export type { NodeSpec, ProtocolSpec, RuntimeStats } from "./runtime/node_spec.js";
 export { loadKernelModule, parseRunArguments, type KernelModule } from "./runtime/kernel_module.js";
 export { FaultTimeoutError, KernelArgumentError, KernelModuleError, KernelTrapError, SyncWaitError, WorkerExitError } from "./runtime/errors.js";
 export { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "./cluster/run_job.js";

@@ -8,7 +8,7 @@ import { runLocalJob, type JobResult } from "./job.js";
 import { jobNumber, newJobName } from "./job_id.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import { processGauge, type NodeResult, type NodeThread } from "../runtime/node_thread.js";
-import type { ChaosSpec, ProtocolSpec } from "../runtime/worker_node.js";
+import type { ChaosSpec, ProtocolSpec } from "../runtime/node_spec.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
 

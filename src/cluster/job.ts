@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import type { ProtocolStats } from "../protocol/coherence.js";
 import { NodeThread, processGauge, type NodeResult, type NodeRunOptions } from "../runtime/node_thread.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
-import type { ChaosSpec, ProtocolSpec, RuntimeStats } from "../runtime/worker_node.js";
+import type { ChaosSpec, ProtocolSpec, RuntimeStats } from "../runtime/node_spec.js";
 import type { CheckpointSpec } from "../checkpoint/node_checkpoint.js";
 import { ringNetwork } from "../transport/ring_network.js";
 import type { RingLinkSpec } from "../transport/ring_link.js";

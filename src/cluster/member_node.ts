@@ -16,7 +16,7 @@ import { FORMAT } from "../protocol/codec.js";
 import type { CoreGauge } from "../runtime/core_gauge.js";
 import { NodeThread, processGauge } from "../runtime/node_thread.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
-import type { ProtocolSpec } from "../runtime/worker_node.js";
+import type { ProtocolSpec } from "../runtime/node_spec.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
 import type { RingLinkSpec } from "../transport/ring_link.js";

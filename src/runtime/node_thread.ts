@@ -24,7 +24,7 @@ import { WorkerExitError } from "./errors.js";
 import type { KernelModule, RunArgument } from "./kernel_module.js";
 import { HOST_WORD_BYTES, HostWord, WAKE_AT_OFFSET } from "./reactor.js";
 import { returnWorker, takeWorker } from "./worker_pool.js";
-import type { ChaosSpec, NodeSpec, NodeStats, ProtocolSpec, WorkerReport } from "./worker_node.js";
+import type { ChaosSpec, NodeSpec, NodeStats, ProtocolSpec, WorkerReport } from "./node_spec.js";
 
 export interface NodeRunOptions {
   protocol: ProtocolSpec;

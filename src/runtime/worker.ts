@@ -10,7 +10,8 @@ import { relayError } from "./error_relay.js";
 import { currentThreadId } from "./helper_threads.js";
 import type { PoolWorkerData } from "./worker_pool.js";
 import { HostAbort } from "./errors.js";
-import { WorkerNode, type NodeSpec, type NodeStats, type WorkerReport } from "./worker_node.js";
+import { WorkerNode } from "./worker_node.js";
+import type { NodeSpec, NodeStats, WorkerReport } from "./node_spec.js";
 
 async function runNode(spec: NodeSpec): Promise<WorkerReport> {
   const node = new WorkerNode(spec);

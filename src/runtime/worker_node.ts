@@ -15,18 +15,18 @@
  *   run returned ──▶ protocol.finish() (the final barrier), reactor.wait()
  *
  * While the kernel is inside one of these calls (and before it starts, after it returns) it is
- * parked: MemoryPort.parked is true, and only then does protocol code run.
+ * parked: MemoryPort.parked is true, and only then does protocol code run. What the host posts to
+ * start a node, and what comes back, is plain data in node_spec.ts.
  */
 import { writeSync } from "node:fs";
-import { NodeCheckpoints, type CheckpointSpec, type NodeAccess } from "../checkpoint/node_checkpoint.js";
-import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot, type Layout } from "../abi.js";
-import type { Coherence, ProtocolStats } from "../protocol/coherence.js";
+import { NodeCheckpoints, type NodeAccess } from "../checkpoint/node_checkpoint.js";
+import { Access, FAULT_IMPORT, IMPORT_MODULE, NO_READ, NO_WRITE, POLL_IMPORT, Request, Slot } from "../abi.js";
+import type { Coherence } from "../protocol/coherence.js";
 import type { Future } from "../protocol/future.js";
 import { createProtocol } from "../protocol/index.js";
 import { kindName } from "../protocol/message_kinds.js";
-import type { ProtocolTuning } from "../protocol/protocol_options.js";
 import { createSolo } from "../protocol/solo.js";
-import { RingLink, type RingLinkSpec } from "../transport/ring_link.js";
+import { RingLink } from "../transport/ring_link.js";
 import { ChaosMemory, chaosCoherence, seededRandom } from "./chaos.js";
 import { CoreGauge } from "./core_gauge.js";
 import { FaultTimeoutError, KernelExitError, KernelTrapError, SharedRegionExhaustedError, SyncWaitError } from "./errors.js";
@@ -35,88 +35,7 @@ import { parmacsError } from "./parmacs_errors.js";
 import { HostWord, Reactor } from "./reactor.js";
 import { KernelOutput, WASI_MODULE, wasiImports } from "./wasi.js";
 import type { RunArgument } from "./kernel_module.js";
-
-/** Which protocol a node runs, as plain data. */
-export interface ProtocolSpec extends Omit<ProtocolTuning, never> {
-  /** A name createProtocol knows, or "solo" (one node, all pages local). */
-  name: string;
-  job: number;
-  /** Bound on every wait for another node. */
-  timeoutMs: number;
-  /**
-   * URL of a module exporting `createCoherence(options: ProtocolOptions): Coherence`, used in
-   * place of `name` (tests run their own protocols this way). @default undefined
-   */
-  module?: string;
-}
-
-/** Chaos mode (chaos.ts) for tests, as plain data. */
-export interface ChaosSpec {
-  seed: number;
-  /** @default true */
-  privatePages?: boolean;
-}
-
-/** Everything a worker needs to run one node: plain data and shared memory, so it can be posted. */
-export interface NodeSpec {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
-  nodeId: number;
-  nodeCount: number;
-  layout: Layout;
-  args: RunArgument[];
-  /** `run` (numbers to run(...)) or `main` (a program: args are argv[1..]); Metadata.entry. */
-  entry: "run" | "main";
-  /** argv[0] of a program. */
-  programName: string;
-  protocol: ProtocolSpec;
-  link: RingLinkSpec;
-  /** The node's host words (reactor.ts HostWord). */
-  host: SharedArrayBuffer;
-  /** Running threads of the process and its cores (core_gauge.ts); absent: spin whenever allowed. */
-  gauge?: { buffer: SharedArrayBuffer; cores: number };
-  /** Longest spin on the bell before sleeping, in microseconds. */
-  spinMicros: number;
-  /** Bound on one fault. */
-  faultTimeoutMs: number;
-  /** Bound on one barrier or lock call. */
-  syncTimeoutMs: number;
-  chaos?: ChaosSpec;
-  /** Checkpoints at barriers, and resuming from one (src/checkpoint/). @default none */
-  checkpoint?: CheckpointSpec;
-}
-
-export interface RuntimeStats {
-  readFaults: number;
-  writeFaults: number;
-  /** Faults the protocol resolved but a page of the range was gone again before the kernel resumed. */
-  refaults: number;
-  polls: number;
-  barriers: number;
-  locks: number;
-  /** Milliseconds the kernel was blocked in faults and in sync calls (barrier, lock, unlock). */
-  faultMs: number;
-  syncMs: number;
-  /** Messages of this node that a host thread relayed (NATS); zero on the embedded transport. */
-  hostHops: number;
-  /** Waits that spun and were answered while spinning, and waits that slept. */
-  spinHits: number;
-  sleeps: number;
-  /** Messages from other nodes handled at the kernel's poll points, and while it waited in a call. */
-  servedAtPolls: number;
-  servedWaiting: number;
-  /** Checkpoints this node took part in (src/checkpoint/), the time the kernel waited for them, and the bytes of its parts. */
-  checkpoints: number;
-  checkpointMs: number;
-  checkpointBytes: number;
-}
-
-export type NodeStats = RuntimeStats & ProtocolStats & { messages: number; bytes: number };
-
-export type WorkerReport =
-  | { type: "result"; value: number | bigint | undefined; kernelMs: number; stats: NodeStats; transcript?: string[] }
-  | { type: "failed"; error: unknown; stats: NodeStats }
-  | { type: "aborted" };
+import type { NodeSpec, NodeStats, RuntimeStats } from "./node_spec.js";
 
 /** Microseconds on CLOCK_MONOTONIC: common to every thread and process of one machine. */
 export function monotonicMicros(): number {
