@@ -5,14 +5,12 @@
  * the home's own writes to it must fault and leave notices).
  */
 import { Protection } from "../../abi.js";
-import type { PagePort } from "../coherence.js";
 import { MessageKind, type DecodeContext, type Message } from "../codec.js";
-import type { Endpoint } from "../endpoint.js";
 import { PageTimeoutError } from "../errors.js";
 import { Future } from "../future.js";
-import type { Placement } from "../placement.js";
 import { decodeIntervalDiffs } from "../release/wire.js";
 import { applyWordDiff } from "../release/word_diff.js";
+import type { RoleContext } from "./role_context.js";
 import type { HlrcPageRequestBody } from "./wire.js";
 
 /** Most requests a home holds while it waits for flushes or for its kernel's allocation. */
@@ -27,13 +25,8 @@ interface Waiter {
   ready: () => void;
 }
 
-export interface HomeContext {
-  port: PagePort;
-  endpoint: Endpoint;
-  placement: Placement;
-  node: number;
+export interface HomeContext extends RoleContext {
   nodeCount: number;
-  timeoutMs: number;
   decodeContext: DecodeContext;
   counters: { diffsApplied: number; trackedPages: number; pagesSent: number; homeWaits: number };
   /** Whether the kernel wrote `page` in its open interval. */

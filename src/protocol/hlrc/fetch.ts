@@ -1,0 +1,127 @@
+/**
+ * hlrc's fetch role (hlrc.ts): what this node's invalid copies lack, and bringing them up to date.
+ * Write notices record, per page, the newest interval of each writer the copy must hold; an access
+ * miss takes the whole page from its home, or at the home waits for the flushes those notices
+ * name. Kept apart from the writer and home roles because it is the only part that holds the
+ * notices, and the only part that asks another node for pages.
+ *
+ *   node ── HlrcPageRequest([p, pages read ahead], need) ──▶ home(p)
+ *   node ◀── HlrcPageReply(the pages) ── home(p)
+ */
+import { Access, Protection } from "../../abi.js";
+import { MessageKind } from "../codec.js";
+import { MAX_PAGES_PAYLOAD } from "../codec_checks.js";
+import { PageTimeoutError } from "../errors.js";
+import { all, flow, Future, wait, type Flow } from "../future.js";
+import type { HomeRole } from "./home.js";
+import type { RoleContext } from "./role_context.js";
+import type { HlrcPageRequestBody } from "./wire.js";
+
+export interface FetchContext extends RoleContext {
+  home: HomeRole;
+  counters: { writeNotices: number; invalidations: number; prefetched: number; pagesFetched: number };
+  /** The last interval this node flushed to `home` (0: none). */
+  lastFlushedTo: (home: number) => number;
+}
+
+export class FetchRole {
+  /** Per page: writer → the newest interval of its writes this node's copy lacks. */
+  private readonly need = new Map<number, Map<number, number>>();
+
+  constructor(private readonly ctx: FetchContext) {}
+
+  /** A write notice of `writer`'s interval `interval` for `page`: the copy here lacks that write. */
+  notice(page: number, writer: number, interval: number): void {
+    const { port, placement, home, node, counters } = this.ctx;
+    counters.writeNotices++;
+    // At the home, a flush applied already holds the write.
+    if (placement.managerOf(page) === node && home.hasApplied(writer, interval)) return;
+    let need = this.need.get(page);
+    if (!need) this.need.set(page, (need = new Map()));
+    if ((need.get(writer) ?? 0) < interval) need.set(writer, interval);
+    if (port.protection(page) !== Protection.None) {
+      port.setProtection(page, Protection.None);
+      counters.invalidations++;
+    }
+  }
+
+  /**
+   * Brings `faulted` (no access here) up to date (parked): pages homed here once the flushes their
+   * notices name are applied; the others fetched from their homes, one request per home, with the
+   * pages up to `end` that this node has no copy of and that the same home holds.
+   */
+  *validate(faulted: readonly number[], end: number, access: Access): Flow<void> {
+    const { port, placement, node, counters } = this.ctx;
+    const mode = access === Access.Write ? "write" : "read";
+    const byHome = new Map<number, number[]>();
+    for (const p of faulted) {
+      const home = placement.managerOf(p);
+      let list = byHome.get(home);
+      if (!list) byHome.set(home, (list = []));
+      list.push(p);
+    }
+    const waits: Future<void>[] = [];
+    for (const [home, pages] of byHome) {
+      if (home === node) {
+        for (const p of pages) waits.push(flow(this.untilApplied(p, mode)));
+        continue;
+      }
+      const batch = [...pages];
+      const lastAsked = pages[pages.length - 1];
+      for (let p = lastAsked + 1; p <= end && batch.length < MAX_PAGES_PAYLOAD; p++) {
+        if (port.protection(p) !== Protection.None || placement.pending(p) || placement.managerOf(p) !== home) break;
+        batch.push(p);
+      }
+      counters.prefetched += batch.length - pages.length;
+      for (let k = 0; k < batch.length; k += MAX_PAGES_PAYLOAD) waits.push(this.fetch(home, batch.slice(k, k + MAX_PAGES_PAYLOAD), mode));
+    }
+    yield* wait(all(waits));
+  }
+
+  /** Fetches `pages` from `home` and installs them read-only. */
+  private fetch(home: number, pages: number[], mode: "read" | "write"): Future<void> {
+    const { port, endpoint, node, timeoutMs, counters } = this.ctx;
+    const need = new Map<number, number>();
+    // This node's own earlier writes to these pages must be in the copy it gets back.
+    const flushed = this.ctx.lastFlushedTo(home);
+    if (flushed > 0) need.set(node, flushed);
+    for (const p of pages) for (const [w, i] of this.need.get(p) ?? []) if ((need.get(w) ?? 0) < i) need.set(w, i);
+    const body: HlrcPageRequestBody = { pages, need: [...need] };
+    const page = pages[0];
+    const done = new Future<void>();
+    endpoint.exchange(
+      home,
+      { kind: MessageKind.HlrcPageRequest, page, body },
+      {
+        replies: [MessageKind.HlrcPageReply],
+        accept: (m) => m.page === page && m.payload.byteLength === pages.length * port.pageSize,
+        timeoutMs,
+        timeout: () => new PageTimeoutError(page, home, mode, timeoutMs),
+        borrows: true,
+      },
+      (reply) => {
+        const size = port.pageSize;
+        pages.forEach((p, k) => {
+          // A page validated meanwhile (an earlier reply of an overlapping batch) keeps its copy.
+          if (port.protection(p) !== Protection.None) return;
+          port.page(p).set(reply.payload.subarray(k * size, (k + 1) * size));
+          this.need.delete(p);
+          port.setProtection(p, Protection.ReadOnly);
+          counters.pagesFetched++;
+        });
+        done.resolve();
+      },
+      (error) => done.reject(error),
+    );
+    return done;
+  }
+
+  /** The home's own kernel: `page` is valid once the flushes its notices name are applied here. */
+  private *untilApplied(page: number, mode: "read" | "write"): Flow<void> {
+    const { port, home } = this.ctx;
+    const need = this.need.get(page);
+    if (need) yield* wait(home.untilApplied(page, need, mode));
+    this.need.delete(page);
+    if (port.protection(page) === Protection.None) port.setProtection(page, Protection.ReadOnly);
+  }
+}
