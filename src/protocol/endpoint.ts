@@ -25,6 +25,7 @@ import type { Scheduler } from "./scheduler.js";
 import { CodecError, Field, HEADER_BYTES, KEEP_VIEW_BYTES, MessageKind, carriesJson, decodeMessage, encodeMessage, messageFrom, type DecodeContext, type Message, type MessageInit } from "./codec.js";
 import { ProtocolClosedError } from "./errors.js";
 import { FragmentError, Reassembly, splitMessage } from "./fragments.js";
+import { Scratch } from "./scratch.js";
 import { SelfQueue } from "./self_queue.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/checks.js";
 import type { Link } from "../transport/transport.js";
@@ -92,12 +93,8 @@ export class Endpoint {
   /** Exchanges waiting for their reply, and their retransmissions. */
   private readonly calls: CallTable;
   readonly scheduler: Scheduler;
-  /**
-   * Where fire-and-forget messages are encoded: transports copy the bytes at the call. It grows to
-   * the largest payload sent, up to MAX_SCRATCH_BYTES: a fresh buffer for every 128 KiB reply
-   * (a batch of diffs or pages) cost ~140 µs, twenty times the copy.
-   */
-  private scratch: Uint8Array;
+  /** Where fire-and-forget messages are encoded (transports copy the bytes at the call). */
+  private readonly scratch: Scratch;
   private nextId = 1;
   /** Largest message the transport carries; larger ones travel in fragments (fragments.ts). */
   private readonly maxPayload: number;
@@ -125,7 +122,7 @@ export class Endpoint {
     this.decodeContext = { nodeCount: this.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.lends = transport.lendsBytes === true && transport.handsOverBytes !== true;
     this.receiveContext = { ...this.decodeContext, keepsBytes: transport.handsOverBytes === true || this.lends };
-    this.scratch = new Uint8Array(HEADER_BYTES + port.pageSize);
+    this.scratch = new Scratch(HEADER_BYTES + port.pageSize, MAX_SCRATCH_BYTES);
     this.maxPayload = transport.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     transport.listen((bytes) => this.receive(bytes));
   }
@@ -151,7 +148,7 @@ export class Endpoint {
   send(to: number, out: Outgoing): void {
     if (this.closed) return;
     try {
-      this.deliver(to, this.selfMessage(to, out, out.request) ?? this.encode(to, out, out.request, this.scratchFor(out)));
+      this.deliver(to, this.selfMessage(to, out, out.request) ?? this.encode(to, out, out.request, this.scratch.room(HEADER_BYTES + (out.payload?.byteLength ?? 0))));
     } catch (error) {
       this.fail(error);
     }
@@ -267,17 +264,6 @@ export class Endpoint {
    */
   private selfMessage(to: number, out: Outgoing, request: number | undefined): Message | undefined {
     return to === this.node && !carriesJson(out.kind) ? messageFrom(this.init(to, out, request), this.decodeContext) : undefined;
-  }
-
-  /** The send scratch, grown to hold `out` when its payload is larger and not too large. */
-  private scratchFor(out: Outgoing): Uint8Array {
-    const bytes = HEADER_BYTES + (out.payload?.byteLength ?? 0);
-    if (bytes > this.scratch.byteLength && bytes <= MAX_SCRATCH_BYTES) {
-      let size = this.scratch.byteLength;
-      while (size < bytes) size *= 2;
-      this.scratch = new Uint8Array(Math.min(size, MAX_SCRATCH_BYTES));
-    }
-    return this.scratch;
   }
 
   private encode(to: number, out: Outgoing, request: number | undefined, scratch?: Uint8Array): Uint8Array {

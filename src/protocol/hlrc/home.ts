@@ -9,6 +9,7 @@ import { MessageKind, type DecodeContext, type Message } from "../codec.js";
 import { PageTimeoutError } from "../errors.js";
 import { Future } from "../future.js";
 import { decodeIntervalDiffs } from "../release/wire.js";
+import { Scratch } from "../scratch.js";
 import { applyWordDiff } from "../release/word_diff.js";
 import type { RoleContext } from "./role_context.js";
 import type { HlrcPageRequestBody } from "./wire.js";
@@ -133,15 +134,13 @@ export class HomeRole {
     );
   }
 
-  /** servePages' payload, reused. */
-  private replyBytes = new Uint8Array(0);
+  /** servePages' payload: sent at once (the endpoint copies it), so one buffer serves every reply. */
+  private readonly replyBytes = new Scratch();
 
   private servePages(m: Message, pages: readonly number[]): void {
     const { port, endpoint, counters } = this.ctx;
     const size = port.pageSize;
-    // Sent at once (the endpoint copies it), so one buffer serves every reply.
-    if (this.replyBytes.byteLength < pages.length * size) this.replyBytes = new Uint8Array(pages.length * size);
-    const payload = this.replyBytes.subarray(0, pages.length * size);
+    const payload = this.replyBytes.bytes(pages.length * size);
     pages.forEach((p, k) => {
       const index = p - port.firstPage;
       if (this.tracked[index] === 0) {

@@ -15,6 +15,7 @@ import type { DecodeContext } from "../codec.js";
 import { DiffError } from "../diff.js";
 import { checkWordDiff, type WordDiff } from "./word_diff.js";
 import { getU32, putU32 } from "../little_endian.js";
+import { Scratch } from "../scratch.js";
 import { isObject, isU32 } from "../wire_checks.js";
 
 /** One interval of one node: the pages it wrote (its write notices) and what it knew. */
@@ -120,8 +121,8 @@ export function entryBytes(diff: WordDiff): number {
   return ENTRY_HEADER + diff.bytes.byteLength;
 }
 
-/** encodeIntervalDiffs' reusable output (see its `transient`). */
-let replyScratch = new Uint8Array(0);
+/** encodeIntervalDiffs' reusable output (see its `transient`); one per thread, used only within a call. */
+const replyScratch = new Scratch();
 
 /**
  * An LrcDiffReply or HlrcFlush payload of `entries`. `transient`: the bytes are sent at once and
@@ -131,8 +132,7 @@ let replyScratch = new Uint8Array(0);
 export function encodeIntervalDiffs(entries: readonly IntervalDiff[], transient = false): Uint8Array {
   let size = 0;
   for (const e of entries) size += entryBytes(e.diff);
-  if (transient && replyScratch.byteLength < size) replyScratch = new Uint8Array(Math.max(size, 2 * replyScratch.byteLength));
-  const out = transient ? replyScratch.subarray(0, size) : new Uint8Array(size);
+  const out = transient ? replyScratch.bytes(size) : new Uint8Array(size);
   let at = 0;
   for (const e of entries) {
     const length = e.diff.bytes.byteLength;
