@@ -1,9 +1,9 @@
-// Read-ahead for lrc and hlrc (lrc/lrc.ts, hlrc/hlrc.ts): how many pages a fault brings in with it.
+// Read-ahead for lrc and hlrc (lrc/page_faults.ts, hlrc/faults.ts): how many pages a fault brings in with it.
 
 /** Most pages one fault brings up to date, or twins, ahead of the kernel. */
 export const PREFETCH_PAGES = 64;
 
-/** Most falsely shared pages a barrier brings up to date and opens ahead of the next phase (lrc.ts). */
+/** Most falsely shared pages a barrier brings up to date and opens ahead of the next phase (lrc/page_faults.ts, hlrc/faults.ts). */
 export const REOPEN_PAGES = 1024;
 
 /** Sweeps followed at once: a stencil's initialisation writes two arrays side by side. */
