@@ -1,5 +1,5 @@
 /**
- * Confirms of installed pages waiting to be sent (page_protocol.ts). The fault's answer to the
+ * Confirms of installed pages waiting to be sent (page_requester.ts). The fault's answer to the
  * kernel is due at once; the manager needs the Confirm only to start the page's next transaction.
  * So Confirms go as the scheduler's later() work: after the kernel has its answer, at the node's
  * next poll or wait, off the path of the fault.

@@ -1,5 +1,5 @@
 /**
- * Which pages a fault of migrate, ivy or diff brings in with the pages it needs (page_protocol.ts):
+ * Which pages a fault of migrate, ivy or diff brings in with the pages it needs (page_requester.ts):
  * the requests for all of them leave at once, so they cost one exchange instead of one per page.
  * ArgoDSM fetches 8 pages per miss; TreadMarks lost to message passing mainly by sending one
  * request per page.
