@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { benchCommand } from "../src/cli/bench_command.js";
 import { defaultNodes, planBench, QUICK_PRESET } from "../src/cli/bench/plan.js";
 import { progressOn, SILENT_PROGRESS } from "../src/cli/bench/progress.js";
+import { planNotes } from "../src/cli/bench/runner.js";
 import { makeRow, median, type Sample } from "../src/cli/bench/rows.js";
 import { BENCH_SUITE, REPOSITORY_ROOT } from "../src/cli/bench/suite.js";
 import { barChart, lineChart, niceMax } from "../src/cli/bench/svg.js";
@@ -117,6 +118,15 @@ Options("with no options the plan is every kernel and protocol on local nodes up
   ]);
   assert.equal([1, 2, 3, 4, 6, 8].map(defaultNodes), ["1,2", "1,2", "1,2", "1,2,4", "1,2,4", "1,2,4,8"]);
   assert.is(plan.faultTimeoutMs, 10_000);
+});
+
+Options("the notes say the warm-up does not reach nats rows, whose nodes are new processes, only when the plan has them", () => {
+  const NATS_NOTE = "nats rows run one new process per node for every repetition";
+  const count = (plan: Parameters<typeof planNotes>[0]) => planNotes(plan, 2).filter((n) => n.startsWith(NATS_NOTE)).length;
+  assert.is(count(planBench({ nodes: "1,2", transports: "local,nats" }, {})), 1);
+  assert.is(count(planBench({ nodes: "1,2", transports: "local" }, {})), 0);
+  // Nothing was warmed on one node, so there is nothing to say about it.
+  assert.is(count(planBench({ nodes: "1", transports: "nats" }, {})), 0);
 });
 
 Options("--quick presets the matrix and its sizes; explicit options override it; lists are deduplicated and nodes sorted", () => {

@@ -55,20 +55,8 @@ export async function runBench(plan: BenchPlan, options: BenchRunOptions = {}): 
   const started = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
-  const notes = [
-    "speedup = median time of the uninstrumented build on one node (protocol none) / median time of the row; both measured in this run",
-    `cap = N uninstrumented copies run at once against one alone (N × time alone / time at once; N = the row's nodes, at most the ${machine.cores} cores here), the speedup this machine's hardware leaves N nodes, and efficiency = speedup / cap, the share of it the row reached`,
-    "one node on the local transport runs without a protocol, so its rows are one measurement reported under every protocol",
-    "every single-node job ran once unmeasured before the repetitions (warm-up)",
-    `emulated: more nodes than the ${machine.cores} cores of this machine, all on one host (single-host emulation)`,
-  ];
-  // No protocol runs on one node.
-  const warmsProtocols = plan.protocols.length > 0 && Math.max(...plan.nodes) > 1;
-  if (warmsProtocols) {
-    notes.push(
-      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, during its first second or so of protocol work and runs it slower until then; a single dsm run pays that once (jacobi 1024×100, 2 nodes, ivy: ~160 ms in a fresh process against ~120-145 ms warm, on 2 vCPUs)`,
-    );
-  }
+  const notes = planNotes(plan, machine.cores);
+  const warmsProtocols = protocolsWarmed(plan);
   const built = await buildAll(plan, Math.max(1, Math.min(MAX_BUILDS_AT_ONCE, machine.cores)), progress, warmsProtocols);
   let server: NatsServer | undefined;
   try {
@@ -199,4 +187,30 @@ async function measure(jobs: BenchJob[], reps: number, progress: Progress, warmU
   }
   progress.end();
   return measured;
+}
+
+/** Whether the plan runs protocol code, warmed up first (no protocol runs on one node). */
+function protocolsWarmed(plan: BenchPlan): boolean {
+  return plan.protocols.length > 0 && Math.max(...plan.nodes) > 1;
+}
+
+/** The report's notes that follow from the plan alone, on a machine of `cores` cores. */
+export function planNotes(plan: BenchPlan, cores: number): string[] {
+  const notes = [
+    "speedup = median time of the uninstrumented build on one node (protocol none) / median time of the row; both measured in this run",
+    `cap = N uninstrumented copies run at once against one alone (N × time alone / time at once; N = the row's nodes, at most the ${cores} cores here), the speedup this machine's hardware leaves N nodes, and efficiency = speedup / cap, the share of it the row reached`,
+    "one node on the local transport runs without a protocol, so its rows are one measurement reported under every protocol",
+    "every single-node job ran once unmeasured before the repetitions (warm-up)",
+    `emulated: more nodes than the ${cores} cores of this machine, all on one host (single-host emulation)`,
+  ];
+  if (protocolsWarmed(plan)) {
+    notes.push(
+      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, during its first second or so of protocol work and runs it slower until then; a single dsm run pays that once (jacobi 1024×100, 2 nodes, ivy: ~160 ms in a fresh process against ~120-145 ms warm, on 2 vCPUs)`,
+    );
+    // The warm-up runs in this process; a nats row's nodes are processes of their own.
+    if (plan.transports.includes("nats")) {
+      notes.push("nats rows run one new process per node for every repetition, as dsm run --transport nats does, so they pay that compilation (and the NATS client's) in every repetition; the warm-up above does not reach them");
+    }
+  }
+  return notes;
 }
