@@ -16,8 +16,11 @@
  * lrc and hlrc also carry write notices through barriers and lock grants.
  *
  * Every case is repeated (REPS, interleaved with the raw round trip) and the median reported with
- * each repetition listed; each job first runs WARM_UP untimed operations. 4 nodes on a machine
- * with fewer cores is single-host emulation, and the line says so.
+ * each repetition listed; each job first runs WARM_UP untimed operations, and one untimed pass of
+ * every case comes before the first repetition: the host thread's code for a new job (its relays
+ * and NATS subscriptions) is warm only after a few jobs, and the first repetition over NATS used to
+ * take about twice the others (2-node barrier 1.0-1.3 ms against 0.4-0.6 ms). 4 nodes on a
+ * machine with fewer cores is single-host emulation, and the line says so.
  */
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -86,8 +89,9 @@ async function main() {
       const samples = new Map<string, { us: number; outOfTurn: number }[]>();
       const key = (protocol: string, c: SyncCase) => `${protocol}|${c.mode}|${c.nodes}`;
       // A slow spell of the machine lands on one repetition of every case, not on all of one.
-      for (let rep = 0; rep < REPS; rep++) {
-        raws.push(await rawRoundTrip(natsUrl, RAW_PAYLOAD, RAW_COUNT, RAW_WARM_UP));
+      // Repetition -1 is the untimed pass (see the header).
+      for (let rep = -1; rep < REPS; rep++) {
+        if (rep >= 0) raws.push(await rawRoundTrip(natsUrl, RAW_PAYLOAD, RAW_COUNT, RAW_WARM_UP));
         for (const protocol of PROTOCOLS) {
           for (const c of CASES) {
             let record: Float64Array | undefined;
@@ -100,6 +104,7 @@ async function main() {
               },
             });
             if (!record) throw new Error(`syncbench ${c.name}: no record from node 0`);
+            if (rep < 0) continue;
             samples.set(key(protocol, c), [...(samples.get(key(protocol, c)) ?? []), { us: record[0], outOfTurn: record[1] }]);
           }
         }
@@ -128,7 +133,7 @@ async function main() {
         }
       }
     }
-    console.log(`bench:sync took ${r1((performance.now() - t0) / 1000)} s (${REPS} repetitions of ${OPS} operations per case)`);
+    console.log(`bench:sync took ${r1((performance.now() - t0) / 1000)} s (${REPS} repetitions of ${OPS} operations per case, after one untimed pass)`);
   } finally {
     await server.stop();
   }
