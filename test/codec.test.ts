@@ -20,7 +20,8 @@ import {
 } from "../src/protocol/codec.js";
 import { encodeDiff } from "../src/protocol/diff.js";
 import { FRAGMENT_HEADER, splitMessage } from "../src/protocol/fragments.js";
-import { encodeIntervalDiffs } from "../src/protocol/release/wire.js";
+import { encodeIntervalDiffs, grantDiff } from "../src/protocol/release/wire.js";
+import { encodeWritten } from "../src/protocol/release/word_diff.js";
 import { prng } from "./helpers/random.js";
 
 const PAGE = 1024;
@@ -269,8 +270,12 @@ Validation("JSON payloads are parsed and their shape checked", () => {
   assert.is(codecError(() => decodeMessage(raw(MessageKind.LockGrant, "[]"), CONTEXT)), "LockGrant: grant body must be an object");
 });
 
-Validation("lock bodies carry lrc's vector time and intervals only when present, and they are checked then", () => {
+Validation("lock bodies carry lrc's vector time, intervals and grant diffs only when present, and they are checked then", () => {
   const lock = { job: 1, source: 0, target: 1, arg: 3, request: 8 };
+  // A diff of one word written on a zero page, as a grant carries it.
+  const changed = new Uint8Array(PAGE);
+  changed[20] = 9;
+  const written = encodeWritten(new Uint8Array(PAGE), changed);
   const vt = [0, 1, 0, 0];
   const intervals = [{ n: 1, i: 1, vt, p: [16, 1] }];
   const bodies: [MessageInit["kind"], unknown][] = [
@@ -279,6 +284,7 @@ Validation("lock bodies carry lrc's vector time and intervals only when present,
     [MessageKind.LockForward, { acquirer: 2, request: 8 }],
     [MessageKind.LockGrant, {}],
     [MessageKind.LockGrant, { vt, intervals }],
+    [MessageKind.LockGrant, { vt, intervals, diffs: [grantDiff(16, 1, written)] }],
   ];
   for (const [kind, body] of bodies) assert.equal(decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT).body, body, kindName(kind));
   const bad = (kind: MessageInit["kind"], body: unknown) => codecError(() => decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT));
@@ -286,6 +292,12 @@ Validation("lock bodies carry lrc's vector time and intervals only when present,
   assert.is(bad(MessageKind.LockForward, { acquirer: 4, request: 8 }), "LockForward: forward body needs acquirer node and request");
   assert.is(bad(MessageKind.LockForward, { acquirer: 2, request: 8, vt: [0] }), "LockForward: vector time must be 4 interval numbers");
   assert.is(bad(MessageKind.LockGrant, { intervals: {} }), "LockGrant: intervals must be a list");
+  const [page, interval, form, bytes] = grantDiff(16, 1, written);
+  const GRANT_DIFF_SHAPE = "LockGrant: grant diffs must be [page in the shared region, interval >= 1, form, base64 bytes]";
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[24, interval, form, bytes]] }), GRANT_DIFF_SHAPE);
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, 0, form, bytes]] }), GRANT_DIFF_SHAPE);
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, interval, "xor", bytes]] }), GRANT_DIFF_SHAPE);
+  assert.match(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, interval, form, "AAAA"]] }), /^LockGrant: grant diff of page 16: /);
 });
 
 const Fuzz = suite("codec fuzz");

@@ -4,7 +4,7 @@
  * message. The lrc parts (vector times, interval records) are checked as release/wire.ts defines them.
  */
 import type { DecodeContext } from "./codec.js";
-import { badIntervals, badVt, validateLrcBarrierPart, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
+import { badGrantDiffs, badIntervals, badVt, validateLrcBarrierPart, type GrantDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
 import { isNode, isObject, isPair, isU32 } from "./wire_checks.js";
 
 export interface ArriveBody {
@@ -58,6 +58,8 @@ export interface LockGrantBody {
   vt?: number[];
   /** lrc only: every interval the acquirer lacks. */
   intervals?: IntervalRecord[];
+  /** lrc only: the granter's diffs of its own intervals among them, when few (lrc/grant_diffs.ts). */
+  diffs?: GrantDiff[];
 }
 
 export function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
@@ -103,5 +105,5 @@ export function validateLockForward(body: unknown, ctx: DecodeContext): string |
 
 export function validateLockGrant(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body)) return "grant body must be an object";
-  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx));
+  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx)) ?? (body.diffs === undefined ? undefined : badGrantDiffs(body.diffs, ctx));
 }

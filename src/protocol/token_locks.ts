@@ -44,8 +44,8 @@ export interface LockNotices {
   vt(): number[];
   /** The grant for an acquirer at vector time `vt` (undefined: it sent none, knows nothing). */
   grantFor(vt: readonly number[] | undefined): LockGrantBody;
-  /** Applies a received grant's write notices (kernel parked). */
-  apply(grant: LockGrantBody): void;
+  /** Applies a received grant's write notices (kernel parked); `from` is the granter. */
+  apply(grant: LockGrantBody, from: number): void;
 }
 
 export interface LockCounters {
@@ -144,7 +144,7 @@ export class TokenLocks {
     h.token = true;
     h.held = true;
     this.counters.remoteLocks++;
-    this.notices?.apply(grant.body as LockGrantBody);
+    this.notices?.apply(grant.body as LockGrantBody, grant.source);
   }
 
   /** Local: passes the token to a waiting successor, if any; otherwise it stays here. */

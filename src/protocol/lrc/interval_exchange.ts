@@ -11,6 +11,7 @@ import type { LockGrantBody } from "../codec.js";
 import { IntervalStore, maxVt, noticeOf } from "../release/intervals.js";
 import { forEachPage, pageRuns, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
 import type { LockNotices } from "../token_locks.js";
+import type { GrantDiffs } from "./grant_diffs.js";
 import type { LrcPages } from "./pages.js";
 
 export class IntervalExchange implements LockNotices {
@@ -23,6 +24,8 @@ export class IntervalExchange implements LockNotices {
     private readonly store: IntervalStore,
     private readonly pages: LrcPages,
     private readonly counters: { intervals: number },
+    /** Diffs carried with grants (grant_diffs.ts); absent: grants carry notices only. */
+    private readonly grantDiffs?: GrantDiffs,
   ) {
     this.lastBarrier = store.vt.slice();
     this.epochStart = store.vt.slice();
@@ -42,11 +45,14 @@ export class IntervalExchange implements LockNotices {
 
   grantFor(vt: readonly number[] | undefined): LockGrantBody {
     // Every lrc acquire carries its vector time; one without knows nothing and gets everything.
-    return { vt: this.store.vt.slice(), intervals: this.store.missing(vt ?? new Array<number>(this.store.nodeCount).fill(0)) };
+    const intervals = this.store.missing(vt ?? new Array<number>(this.store.nodeCount).fill(0));
+    const diffs = this.grantDiffs?.attach(intervals);
+    return diffs ? { vt: this.store.vt.slice(), intervals, diffs } : { vt: this.store.vt.slice(), intervals };
   }
 
-  apply(grant: LockGrantBody): void {
+  apply(grant: LockGrantBody, from: number): void {
     this.learn(grant.intervals ?? []);
+    if (grant.diffs && this.grantDiffs) this.grantDiffs.apply(from, grant.diffs);
   }
 
   /** This node's records for a barrier arrival: the open interval ends first, so its writes are among them. */

@@ -10,9 +10,11 @@
  * (lrc/pages.ts).
  *
  * Lock acquire (the SyncService's token locks, token_locks.ts, with this protocol's LockNotices):
- * the grant carries the write notices the acquirer lacks.
+ * the grant carries the write notices the acquirer lacks, and B's own diffs of them when few
+ * (lrc/grant_diffs.ts: Keleher's lazy hybrid).
  *   A ── LockAcquire(id, {vt_A}) ──▶ manager(id) ── LockForward(A, vt_A) ──▶ B (last requester)
- *   B ── LockGrant(id, {vt_B, intervals A lacks}) ──▶ A: every page named is invalidated
+ *   B ── LockGrant(id, {vt_B, intervals A lacks, B's diffs}) ──▶ A: every page named is
+ *        invalidated, then brought up to date at once where B's diffs cover all its notices
  *   A lock this node held last is taken again with no message: no other node has released it
  *   since, so there is nothing new to learn through it.
  *
@@ -98,6 +100,7 @@ import { serveDiffs, servePage, type FetchContext } from "./fetch.js";
 import { GarbageCollector } from "./garbage_collector.js";
 import { IntervalExchange } from "./interval_exchange.js";
 import { PageFaults } from "./page_faults.js";
+import { GrantDiffs } from "./grant_diffs.js";
 import { LrcPages } from "./pages.js";
 import { SingleWriterPages } from "./single_writer.js";
 
@@ -151,7 +154,9 @@ export class LrcProtocol implements Coherence {
     this.store = new IntervalStore(node, transport.nodeCount);
     this.pages = new LrcPages(port, this.counters, singleWriter, Math.min(gcBytes, 64 << 20));
     if (singleWriter) this.singleWriters = new SingleWriterPages(port, this.pages, node, transport.nodeCount, options.placement, this.counters);
-    this.intervals = new IntervalExchange(this.store, this.pages, this.counters);
+    // This node's diff of a closed interval of its own (the open one has none yet).
+    const diffOf = (page: number, interval: number) => (interval <= this.store.vt[node] ? this.pages.diffOf(page, interval) : undefined);
+    this.intervals = new IntervalExchange(this.store, this.pages, this.counters, new GrantDiffs(port, this.pages, node, diffOf, this.counters));
     const decodeContext: DecodeContext = { nodeCount: transport.nodeCount, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     const fetchContext: FetchContext = { endpoint: this.endpoint, port, pages: this.pages, decodeContext, replies: new ByteArena(), timeoutMs, counters: this.counters };
@@ -167,7 +172,6 @@ export class LrcProtocol implements Coherence {
     });
     this.collector = new GarbageCollector(this.store, this.pages, fetchContext, this.sync, gcBytes, this.counters);
     this.faults = new PageFaults(port, this.pages, this.store, fetchContext, this.counters);
-    const diffOf = (page: number, interval: number) => (interval <= this.store.vt[node] ? this.pages.diffOf(page, interval) : undefined);
     this.endpoint.on(MessageKind.LrcDiffRequest, (m) => this.afterStart(() => serveDiffs(this.endpoint, m, diffOf, port.pageSize, this.counters)));
     this.endpoint.on(MessageKind.LrcPageRequest, (m) =>
       this.afterStart(() => {

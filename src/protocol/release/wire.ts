@@ -13,7 +13,7 @@
  */
 import type { DecodeContext } from "../codec.js";
 import { DiffError } from "../diff.js";
-import { checkWordDiff, type WordDiff } from "./word_diff.js";
+import { checkWordDiff, type DiffForm, type WordDiff } from "./word_diff.js";
 import { getU32, putU32 } from "../little_endian.js";
 import { Scratch } from "../scratch.js";
 import { isObject, isU32 } from "../wire_checks.js";
@@ -98,6 +98,40 @@ export function validateLrcDiffRequest(body: unknown, ctx: DecodeContext): strin
     if (!Array.isArray(entry) || entry.length !== 2 || !isPage(entry[0], ctx)) return "diff request entries must be [page in the shared region, intervals]";
     const intervals = entry[1];
     if (!Array.isArray(intervals) || intervals.length === 0 || !intervals.every((i) => isU32(i) && i >= 1)) return `diff request for page ${entry[0]} needs interval indices >= 1`;
+  }
+  return undefined;
+}
+
+/**
+ * A diff a lock grant carries (lrc): [page, interval, form, bytes in base64]. The grant's body is
+ * JSON; the diffs it carries are a few small ones (lrc/grant_diffs.ts bounds them), so base64
+ * costs less than a binary payload beside the JSON would cost the codec.
+ */
+export type GrantDiff = [page: number, interval: number, form: DiffForm, bytes: string];
+
+const DIFF_FORMS: readonly string[] = ["runs", "mask", "repeat"];
+
+export function grantDiff(page: number, interval: number, diff: WordDiff): GrantDiff {
+  return [page, interval, diff.form, Buffer.from(diff.bytes.buffer, diff.bytes.byteOffset, diff.bytes.byteLength).toString("base64")];
+}
+
+/** The word diff of a grant's entry (checked on decode, validateGrantDiffs). */
+export function grantWordDiff(entry: GrantDiff): WordDiff {
+  return { form: entry[2], bytes: new Uint8Array(Buffer.from(entry[3], "base64")) };
+}
+
+/** What is wrong with a grant's diffs, or undefined. */
+export function badGrantDiffs(list: unknown, ctx: DecodeContext): string | undefined {
+  if (!Array.isArray(list)) return "grant diffs must be a list";
+  for (const entry of list) {
+    if (!Array.isArray(entry) || entry.length !== 4 || !isPage(entry[0], ctx) || !isU32(entry[1]) || entry[1] < 1 || !DIFF_FORMS.includes(entry[2]) || typeof entry[3] !== "string") {
+      return "grant diffs must be [page in the shared region, interval >= 1, form, base64 bytes]";
+    }
+    try {
+      checkWordDiff(grantWordDiff(entry as GrantDiff), ctx.pageSize);
+    } catch (error) {
+      return `grant diff of page ${entry[0]}: ${(error as Error).message}`;
+    }
   }
   return undefined;
 }
