@@ -10,8 +10,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runCluster } from "../src/cluster/cluster.js";
 import { runJob } from "../src/cluster/run_job.js";
@@ -24,6 +23,7 @@ import { GLOBAL_EXPORT_PREFIX } from "../src/abi.js";
 import type { KernelModule } from "../src/runtime/kernel_module.js";
 import { runChaosJob } from "./helpers/chaos_job.js";
 import { kernel, ROOT } from "./helpers/kernels.js";
+import { tempDir } from "./helpers/temp_dir.js";
 
 const C_JACOBI = "assembly/kernels/c/jacobi.c";
 const AS_JACOBI = "assembly/kernels/jacobi.ts";
@@ -31,7 +31,7 @@ const ARGS = [40, 6];
 const PROTOCOLS = ["migrate", "ivy", "diff", "lrc", "hlrc"];
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32";
 
-const dir = mkdtempSync(join(tmpdir(), "dsm-c-"));
+const dir = tempDir("dsm-c-");
 
 /** The built C Jacobi, or null (and SKIPPED) where the toolchain is missing outside CI. */
 let built: Promise<{ instrumented: KernelModule; reference: KernelModule } | null> | undefined;

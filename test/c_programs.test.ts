@@ -9,19 +9,19 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ABI_VERSION, computeLayout, decodeMetadata, MetadataError } from "../src/abi.js";
 import { runCluster } from "../src/cluster/cluster.js";
 import { runJob } from "../src/cluster/run_job.js";
 import { parseRunArguments } from "../src/runtime/kernel_module.js";
 import { kernel, ROOT } from "./helpers/kernels.js";
+import { tempDir } from "./helpers/temp_dir.js";
 
 const PROGRAM = "test/kernels/c/args_program.c";
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32";
 const SUM_64 = "337.130655"; // sum of sqrt(i) for i < 64, as printf %.6f prints it
-const dir = mkdtempSync(join(tmpdir(), "dsm-cprog-"));
+const dir = tempDir("dsm-cprog-");
 
 function toolchain(test: string): boolean {
   if (spawnSync("clang", ["--version"]).status === 0) return true;

@@ -8,8 +8,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "../src/checkpoint/errors.js";
 import { jobSetting, prepareCheckpoints } from "../src/checkpoint/job_checkpoints.js";
@@ -22,8 +21,9 @@ import type { NodeThread } from "../src/runtime/node_thread.js";
 import { rejection } from "./helpers/expect.js";
 import { kernel, referenceResult } from "./helpers/kernels.js";
 import { runAndKill, runToEnd } from "./helpers/kill_resume.js";
+import { tempDir } from "./helpers/temp_dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "dsm-checkpoint-test-"));
+const dir = tempDir("dsm-checkpoint-test-");
 /** A checkpoint at every barrier: the next one is due as soon as one is committed. */
 const EVERY_BARRIER_MS = 1e-6;
 const JACOBI = "assembly/kernels/jacobi.ts";

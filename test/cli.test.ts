@@ -1,8 +1,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ABI_VERSION, computeLayout, encodeMetadata } from "../src/abi.js";
 import { withCustomSection } from "../src/instrument/custom_section.js";
@@ -11,6 +10,7 @@ import { BUILD_HELP } from "../src/cli/build_command.js";
 import { buildKernel } from "../src/instrument/build.js";
 import { CHECK_OPTIMIZATIONS } from "../src/instrument/instrument.js";
 import { ROOT } from "./helpers/kernels.js";
+import { tempDir } from "./helpers/temp_dir.js";
 
 const DSM = join(ROOT, "bin/dsm.js");
 
@@ -19,7 +19,7 @@ function dsm(...args: string[]) {
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "dsm-cli-"));
+const dir = tempDir("dsm-cli-");
 // A kernel far from this repository: "wasm-dsm" must still resolve.
 const KERNEL = join(dir, "sum.ts");
 writeFileSync(

@@ -10,8 +10,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
@@ -21,12 +20,13 @@ import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { PROTOCOLS } from "../src/protocol/index.js";
 import { ROOT } from "./helpers/kernels.js";
 import { runAndKill, runToEnd } from "./helpers/kill_resume.js";
+import { tempDir } from "./helpers/temp_dir.js";
 
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 m4";
 const PROGRAMS = "test/kernels/c/parmacs";
 const DSM = join(ROOT, "bin/dsm.js");
 const MATRIX = join(ROOT, "dist/test/helpers/program_matrix.js");
-const dir = mkdtempSync(join(tmpdir(), "dsm-parmacs-"));
+const dir = tempDir("dsm-parmacs-");
 
 function toolchain(test: string): boolean {
   if (spawnSync("clang", ["--version"]).status === 0 && spawnSync("m4", ["--version"]).status === 0) return true;
@@ -191,7 +191,7 @@ Errors("an uninitialised lock, a collective allocation, G_MALLOC past the region
 });
 
 Errors("m4 missing from PATH is a CompilerNotFoundError naming the package", () => {
-  const empty = mkdtempSync(join(tmpdir(), "dsm-nom4-"));
+  const empty = tempDir("dsm-nom4-");
   const path = process.env.PATH;
   process.env.PATH = empty;
   try {
@@ -207,7 +207,7 @@ Errors("m4 missing from PATH is a CompilerNotFoundError naming the package", () 
 
 Errors("macros expand where they are called; their bare names in comments stay", () => {
   if (!toolchain("m4 expansion")) return;
-  const into = mkdtempSync(join(tmpdir(), "dsm-m4-"));
+  const into = tempDir("dsm-m4-");
   const [expanded] = expandParmacs([join(ROOT, PROGRAMS, "psum.c.in")], into, (what) => new Error(what));
   assert.ok(expanded.path.endsWith("/psum.c"));
   assert.equal(expanded.includeDirs, [join(ROOT, PROGRAMS)]);
