@@ -85,6 +85,20 @@ Transcripts("a page with a notice the grant's diffs do not cover (a third writer
   ]);
 });
 
+Transcripts("a grant looks at the diffs of 16 pages at most: a node that wrote 40 makes no diff for the rest until it is asked", async () => {
+  const { net, nodes, write, read, stat } = await setup(2, { pageCount: 40 });
+  await within(nodes[1].lock(0));
+  for (let p = 16; p < 56; p++) await write(1, p, 1, p);
+  await within(nodes[1].unlock(0));
+  await within(nodes[0].lock(0));
+  assert.equal([stat(1, "diffsCreated"), stat(1, "diffsSent"), stat(0, "diffsApplied")], [16, 16, 16]);
+  net.clear();
+  assert.equal([await read(0, 16, 1), await read(0, 55, 1)], [16, 55]);
+  assert.ok(net.transcript().includes("LrcDiffRequest 0→1 p55 v0"), "a page beyond the grant's is fetched at its access");
+  assert.ok(!net.transcript().some((line) => line.includes(" p16 ")), "a page the grant brought costs no message");
+  await within(nodes[0].unlock(0));
+});
+
 Transcripts("a node that still has the token locks again without a message", async () => {
   const { net, nodes } = await setup(2);
   for (let i = 0; i < 3; i++) {

@@ -14,7 +14,8 @@
  * acquirer is parked in lock(), and the diffs are exactly those its access would fetch from B.
  * A page with a notice of a third node, a stale page (after a collection), or a diff B no longer
  * holds is left to the fault path. Per page, all of B's diffs or none; at most GRANT_DIFF_BYTES in
- * all, so a grant stays small.
+ * all, so a grant stays small, and at most GRANT_DIFF_PAGES pages looked at, so a node that wrote
+ * many pages in the interval does not make diffs at every grant that nobody may ask for.
  */
 import { Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
@@ -25,6 +26,8 @@ import type { LrcPages } from "./pages.js";
 
 /** Most diff bytes one grant carries. */
 export const GRANT_DIFF_BYTES = 8 << 10;
+/** Most pages whose diffs one grant makes and looks at. */
+export const GRANT_DIFF_PAGES = 16;
 
 export class GrantDiffs {
   constructor(
@@ -49,7 +52,9 @@ export class GrantDiffs {
     }
     const out: GrantDiff[] = [];
     let bytes = 0;
+    let looked = 0;
     for (const [page, intervals] of intervalsOf) {
+      if (looked++ === GRANT_DIFF_PAGES || bytes >= GRANT_DIFF_BYTES) break;
       const diffs: WordDiff[] = [];
       for (const i of intervals) {
         const diff = this.diffOf(page, i);
