@@ -102,8 +102,7 @@ export interface RelayHubOptions {
 export class RelayHub {
   readonly bell: Bell;
   private readonly relays: Relay[] = [];
-  /** RelayHubOptions.running, and a view of its count. */
-  private readonly runningBuffer: SharedArrayBuffer | undefined;
+  /** A view of RelayHubOptions.running's count. */
   private readonly running: Int32Array | undefined;
   private stopped = false;
   private loopDone: Promise<void> | undefined;
@@ -115,7 +114,6 @@ export class RelayHub {
   };
 
   constructor(options: RelayHubOptions = {}) {
-    this.runningBuffer = options.running;
     this.running = options.running && new Int32Array(options.running, 0, 1);
     this.bell = new Bell(undefined, options.running);
   }
@@ -125,7 +123,7 @@ export class RelayHub {
    * link spec. `wake` is the node's poll word.
    */
   add(transport: Transport, options: { wake?: WakeWord; ringBytes?: number } = {}): RingLinkSpec {
-    const { spec, rings } = relayedLink(transport.nodeId, transport.nodeCount, { hostBell: this.bell.buffer, ringBytes: options.ringBytes, maxPayload: transport.maxPayload, wake: options.wake, running: this.runningBuffer });
+    const { spec, rings } = relayedLink(transport.nodeId, transport.nodeCount, { hostBell: this.bell.buffer, ringBytes: options.ringBytes, maxPayload: transport.maxPayload, wake: options.wake, running: this.running?.buffer as SharedArrayBuffer | undefined });
     this.relays.push(new Relay(transport, rings, this.onArrival));
     return spec;
   }

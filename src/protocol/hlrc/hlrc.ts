@@ -66,8 +66,6 @@ export class HlrcProtocol implements Coherence {
   private readonly store: IntervalStore;
   private readonly placement: Placement;
   private readonly node: number;
-  private readonly nodeCount: number;
-  private readonly decodeContext: DecodeContext;
   private readonly counters = {
     intervals: 0,
     writeNotices: 0,
@@ -102,14 +100,13 @@ export class HlrcProtocol implements Coherence {
     const { retryMs, syncTimeoutMs } = checkedTimings(options);
     this.port = port;
     this.node = transport.nodeId;
-    this.nodeCount = transport.nodeCount;
-    this.store = new IntervalStore(this.node, this.nodeCount);
+    const nodes = transport.nodeCount;
+    this.store = new IntervalStore(this.node, nodes);
     this.lastBarrier = this.store.vt.slice();
     this.olderBarrier = this.store.vt.slice();
     const first = port.firstPage;
-    const nodes = this.nodeCount;
     this.placement = createPlacement(options.placement, { ...port, nodeCount: nodes }, (page) => (page - first) % nodes);
-    this.decodeContext = { nodeCount: nodes, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
+    const decodeContext: DecodeContext = { nodeCount: nodes, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: options.scheduler ?? new LoopScheduler() });
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
@@ -135,7 +132,7 @@ export class HlrcProtocol implements Coherence {
       node,
       nodeCount: nodes,
       timeoutMs,
-      decodeContext: this.decodeContext,
+      decodeContext,
       counters,
       dirty: (page) => writer.isDirty(page),
     });

@@ -109,13 +109,11 @@ export function validateLrcDiffRequest(body: unknown, ctx: DecodeContext): strin
  */
 export type GrantDiff = [page: number, interval: number, form: DiffForm, bytes: string];
 
-const DIFF_FORMS: readonly string[] = ["runs", "mask", "repeat"];
-
 export function grantDiff(page: number, interval: number, diff: WordDiff): GrantDiff {
   return [page, interval, diff.form, Buffer.from(diff.bytes.buffer, diff.bytes.byteOffset, diff.bytes.byteLength).toString("base64")];
 }
 
-/** The word diff of a grant's entry (checked on decode, validateGrantDiffs). */
+/** The word diff of a grant's entry (checked on decode, badGrantDiffs). */
 export function grantWordDiff(entry: GrantDiff): WordDiff {
   return { form: entry[2], bytes: new Uint8Array(Buffer.from(entry[3], "base64")) };
 }
@@ -124,7 +122,7 @@ export function grantWordDiff(entry: GrantDiff): WordDiff {
 export function badGrantDiffs(list: unknown, ctx: DecodeContext): string | undefined {
   if (!Array.isArray(list)) return "grant diffs must be a list";
   for (const entry of list) {
-    if (!Array.isArray(entry) || entry.length !== 4 || !isPage(entry[0], ctx) || !isU32(entry[1]) || entry[1] < 1 || !DIFF_FORMS.includes(entry[2]) || typeof entry[3] !== "string") {
+    if (!Array.isArray(entry) || entry.length !== 4 || !isPage(entry[0], ctx) || !isU32(entry[1]) || entry[1] < 1 || typeof entry[2] !== "string" || !Object.hasOwn(FORM_FLAGS, entry[2]) || typeof entry[3] !== "string") {
       return "grant diffs must be [page in the shared region, interval >= 1, form, base64 bytes]";
     }
     try {
