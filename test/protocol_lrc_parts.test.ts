@@ -12,7 +12,6 @@ import { LrcPages } from "../src/protocol/lrc/pages.js";
 import { applyWordDiff, encodeWritten, mergeWordDiffs } from "../src/protocol/release/word_diff.js";
 import { hbOrder, IntervalOrderError, IntervalStore, mergeableRuns, noticeOf } from "../src/protocol/release/intervals.js";
 import { decodeIntervalDiffs, encodeIntervalDiffs, pageRuns, type IntervalRecord } from "../src/protocol/release/wire.js";
-import { PREFETCH_PAGES, Sweep } from "../src/protocol/release/sweep.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
 import { FakePort } from "./helpers/fake_port.js";
 
@@ -325,24 +324,6 @@ Intervals("page runs", () => {
 });
 
 Intervals.run();
-
-const Sweeps = suite("lrc and hlrc read-ahead");
-
-Sweeps("a sweep continued doubles its reach; one started again where one started before reaches at once what that one reached", () => {
-  const sweep = new Sweep(10_000);
-  assert.is(sweep.next(100, 100), 100, "a first fault brings only its page");
-  assert.is(sweep.next(101, 101), 102, "continued: two pages");
-  assert.is(sweep.next(103, 103), 106, "again: four");
-  assert.is(sweep.next(5000, 5000), 5000, "elsewhere: a sweep of its own");
-  assert.is(sweep.next(100, 100), 103, "started again at 100: up to 103, the last page that sweep faulted on");
-  assert.is(sweep.next(7000, 7001), 7001, "a page never swept from brings only what faulted");
-  const long = new Sweep(10_000);
-  for (let p = 0; p < 400; p++) long.next(p, p);
-  long.next(9000, 9000);
-  assert.is(long.next(0, 0), PREFETCH_PAGES - 1, "at most PREFETCH_PAGES at once");
-});
-
-Sweeps.run();
 
 const Barrier = suite("lrc barrier merge");
 

@@ -24,7 +24,7 @@ import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
 import type { Placement } from "./placement.js";
 import { checkFaultRange } from "./protocol_options.js";
-import { ReadAhead } from "./read_ahead.js";
+import { READ_AHEAD_PAGES, ReadAhead } from "./read_ahead.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** What the protocol tells its requester. */
@@ -79,8 +79,9 @@ export class PageRequester {
     if (options.readAhead ?? true) {
       // Where a read moves the page (migrate), reading ahead would take pages other nodes are
       // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
-      if (!roles.readsMove) this.readAheadOf = new ReadAhead();
-      this.writeAhead = new ReadAhead();
+      const lastPage = this.port.firstPage + this.port.pageCount - 1;
+      if (!roles.readsMove) this.readAheadOf = new ReadAhead(lastPage, READ_AHEAD_PAGES + 1);
+      this.writeAhead = new ReadAhead(lastPage, READ_AHEAD_PAGES + 1);
     }
   }
 
@@ -113,7 +114,7 @@ export class PageRequester {
   private aheadPages(first: number, last: number, access: Access): number[] {
     const predictor = access === Access.Write ? this.writeAhead : this.readAheadOf;
     if (!predictor) return [];
-    const end = Math.min(predictor.next(first, last), this.port.firstPage + this.port.pageCount - 1);
+    const end = predictor.next(first, last);
     const pages: number[] = [];
     for (let p = last + 1; p <= end; p++) {
       if (this.options.placement.pending(p)) break;

@@ -1,55 +1,72 @@
 /**
- * Which pages a fault of migrate, ivy or diff brings in with the pages it needs (page_requester.ts):
- * the requests for all of them leave at once, so they cost one exchange instead of one per page.
- * ArgoDSM fetches 8 pages per miss; TreadMarks lost to message passing mainly by sending one
- * request per page.
+ * Which pages a fault brings in with the pages it needs, for every protocol: ivy, diff and
+ * migrate (page_requester.ts, at most READ_AHEAD_PAGES beyond the faulted ones), lrc and hlrc
+ * (lrc/page_faults.ts, hlrc/faults.ts, at most PREFETCH_PAGES in all). The requests for all of
+ * them leave at once, so they cost one exchange instead of one per page. ArgoDSM fetches 8 pages
+ * per miss; TreadMarks lost to message passing mainly by sending one request per page.
  *
- * Two patterns are predicted, and nothing else (a scattered fault brings only its own pages, so a
- * page another node is writing is not copied for nothing):
- * - a run seen before: faults on p, p+1, …, q in a row are remembered as a run from p; the next
- *   fault on p brings p..q at once (a stencil reading a neighbour's boundary row every phase);
- * - a sweep: a fault just past the previous run continues it and brings twice as many pages as
- *   the last continuation, up to READ_AHEAD_PAGES (a first pass over a large array).
+ * A fault past the previous one of a sweep but no further than just past its range continues
+ * that sweep and doubles its range, up to the reach; any other fault starts a sweep of its own,
+ * with the faulted pages only, in place of the sweep continued longest ago. So a first pass over
+ * a large array costs a few faults instead of one per page, arrays swept side by side (a
+ * stencil's initialisation writing two grids, matmul's node 0 writing A and B) are sweeps each,
+ * and scattered faults bring nothing extra (a page another node is writing is not copied for
+ * nothing). A sweep's extent is remembered by its first page: a fault that starts a sweep again
+ * where one started before brings in at once the pages that sweep reached (a stencil's neighbour
+ * row of two pages, every phase: one fault instead of two).
  */
 
-/** Most pages one fault brings in beyond the pages it needs. */
+/** Most pages an ivy, diff or migrate fault brings in beyond the pages it needs. */
 export const READ_AHEAD_PAGES = 8;
 
-/** Runs remembered; the oldest are forgotten first. */
-const MAX_RUNS = 4096;
+/** Sweeps followed at once. */
+const STREAMS = 4;
+
+/** Sweep extents remembered; the oldest are forgotten first. */
+const MAX_REMEMBERED = 4096;
 
 export class ReadAhead {
-  /** The run the faults are extending now: its first page and the last page faulted in it. */
-  private start = -2;
-  private faulted = -2;
-  /** The last page brought in for the run, faulted or read ahead. */
-  private end = -2;
-  /** Pages the next continuation brings beyond its own. */
-  private window = 1;
-  private readonly runs = new Map<number, number>();
+  /** The sweeps, the one continued last first. */
+  private readonly streams: { start: number; last: number; end: number; window: number }[] = [];
+  /** First page of a sweep → the last page it faulted on, for the sweeps that went past one fault. */
+  private readonly reached = new Map<number, number>();
 
-  /** Records a fault on first..last; returns the last page to bring in with it (≥ last). */
-  next(first: number, last: number): number {
-    if (first > this.faulted && first <= this.end + 1) {
-      this.faulted = last;
-      this.end = Math.max(this.end, last + this.window);
-      this.window = Math.min(this.window * 2, READ_AHEAD_PAGES);
-      return this.end;
-    }
-    this.remember();
-    this.start = first;
-    this.faulted = last;
-    this.window = 1;
-    const known = this.runs.get(first);
-    this.end = known === undefined ? last : Math.max(last, Math.min(known, first + READ_AHEAD_PAGES));
-    return this.end;
+  /**
+   * @param lastPage the last page a fault may bring in
+   * @param reach most pages one fault brings in, the faulted ones included when they are one page
+   */
+  constructor(
+    private readonly lastPage: number,
+    private readonly reach: number,
+  ) {
+    if (!Number.isInteger(reach) || reach < 1) throw new RangeError(`read-ahead reach ${reach}: expected a whole number of pages, at least 1`);
   }
 
-  /** Keeps the run just ended (the pages faulted in it), if it spans more than one page. */
-  private remember(): void {
-    if (this.faulted <= this.start) return;
-    this.runs.delete(this.start);
-    this.runs.set(this.start, this.faulted);
-    if (this.runs.size > MAX_RUNS) this.runs.delete(this.runs.keys().next().value!);
+  /** Records a fault on first..last; returns the last page of the range to bring in with it (≥ last). */
+  next(first: number, last: number): number {
+    const at = this.streams.findIndex((s) => first > s.last && first <= s.end + 1);
+    let stream = at >= 0 ? this.streams.splice(at, 1)[0] : undefined;
+    let end: number;
+    if (stream) {
+      stream.window = Math.min(stream.window * 2, this.reach);
+      end = last + stream.window - 1;
+      this.remember(stream.start, last);
+    } else {
+      stream = { start: first, last: first, end: first, window: 1 };
+      if (this.streams.length === STREAMS) this.streams.pop();
+      end = Math.max(last, Math.min(this.reached.get(first) ?? last, first + this.reach - 1));
+    }
+    this.streams.unshift(stream);
+    stream.last = first;
+    stream.end = Math.max(last, Math.min(end, this.lastPage));
+    return stream.end;
+  }
+
+  private remember(start: number, last: number): void {
+    const known = this.reached.get(start);
+    if (known !== undefined && known >= last) return;
+    this.reached.delete(start);
+    this.reached.set(start, last);
+    if (this.reached.size > MAX_REMEMBERED) this.reached.delete(this.reached.keys().next().value!);
   }
 }

@@ -1,14 +1,15 @@
 /**
  * What an hlrc fault or barrier opens (hlrc.ts): the faulted pages, and the pages a sweep will
  * reach next, so that a kernel sweeping over pages pays a few faults instead of one per page
- * (release/sweep.ts). Kept apart from the fetch and writer roles because it is policy only: it
+ * (read_ahead.ts). Kept apart from the fetch and writer roles because it is policy only: it
  * decides which pages to validate and open, and leaves the messages and the twins to them.
  */
 import { Access, Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
 import { flow, type Flow, type Future } from "../future.js";
 import type { Placement } from "../placement.js";
-import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
+import { ReadAhead } from "../read_ahead.js";
+import { PREFETCH_PAGES, REOPEN_PAGES } from "../release/sweep.js";
 import type { FetchRole } from "./fetch.js";
 import type { WriterRole } from "./writer.js";
 
@@ -22,13 +23,13 @@ export interface FaultContext {
 
 export class FaultPath {
   /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
-  private readonly missAhead: Sweep;
-  private readonly writeAhead: Sweep;
+  private readonly missAhead: ReadAhead;
+  private readonly writeAhead: ReadAhead;
 
   constructor(private readonly ctx: FaultContext) {
     const { port } = ctx;
-    this.missAhead = new Sweep(port.firstPage + port.pageCount - 1);
-    this.writeAhead = new Sweep(port.firstPage + port.pageCount - 1);
+    this.missAhead = new ReadAhead(port.firstPage + port.pageCount - 1, PREFETCH_PAGES);
+    this.writeAhead = new ReadAhead(port.firstPage + port.pageCount - 1, PREFETCH_PAGES);
   }
 
   /** A fault on pages that are all allocated: a future when some page must be fetched first. */

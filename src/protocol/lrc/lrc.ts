@@ -30,7 +30,7 @@
  *   can be applied as one (release/intervals.ts mergeableRuns); each run comes as one diff merged by
  *   its writer; the runs are applied in order (several writers of one page merge: race-free
  *   writers change disjoint words); then p is read-only, or twinned and read-write for a write.
- *   Read-ahead (release/sweep.ts, lrc/page_faults.ts): a miss that continues a forward sweep
+ *   Read-ahead (read_ahead.ts, lrc/page_faults.ts): a miss that continues a forward sweep
  *   also brings in the following pages whose writers are asked anyway, and a write fault that
  *   continues one twins the following up-to-date pages this node wrote in its last intervals, so
  *   a sweep costs a few faults.

@@ -1,7 +1,7 @@
 /**
  * What a fault does under lrc (lrc.ts): an access miss brings its pages up to date (lrc/fetch.ts),
  * and the faulted pages get the access asked for, a write twinning them (LrcPages.openWrite).
- * Read-ahead (release/sweep.ts) stretches both: a miss that continues a forward sweep brings in
+ * Read-ahead (read_ahead.ts) stretches both: a miss that continues a forward sweep brings in
  * the following pages whose writers are asked anyway, a write that continues one twins the
  * following up-to-date pages, and right after a barrier the falsely shared pages this node wrote
  * lately are brought up to date and opened before the next phase faults on them.
@@ -13,14 +13,15 @@ import { Access, Protection } from "../../abi.js";
 import type { PagePort } from "../coherence.js";
 import { flow, type Flow, type Future } from "../future.js";
 import type { IntervalStore } from "../release/intervals.js";
-import { PREFETCH_PAGES, REOPEN_PAGES, Sweep } from "../release/sweep.js";
+import { ReadAhead } from "../read_ahead.js";
+import { PREFETCH_PAGES, REOPEN_PAGES } from "../release/sweep.js";
 import { fetchAndApply, type FetchContext } from "./fetch.js";
 import type { LrcPages } from "./pages.js";
 
 export class PageFaults {
   /** Read-ahead of misses (pages fetched) and of write faults (pages twinned), each on its own. */
-  private readonly missAhead: Sweep;
-  private readonly writeAhead: Sweep;
+  private readonly missAhead: ReadAhead;
+  private readonly writeAhead: ReadAhead;
 
   constructor(
     private readonly port: PagePort,
@@ -31,8 +32,8 @@ export class PageFaults {
     private readonly counters: { prefetched: number; writeAhead: number; reopened: number },
   ) {
     const lastPage = port.firstPage + port.pageCount - 1;
-    this.missAhead = new Sweep(lastPage);
-    this.writeAhead = new Sweep(lastPage);
+    this.missAhead = new ReadAhead(lastPage, PREFETCH_PAGES);
+    this.writeAhead = new ReadAhead(lastPage, PREFETCH_PAGES);
   }
 
   /** A fault on first..last (a checked range): a future when a page misses, else done at once. */
