@@ -285,6 +285,7 @@ Validation("lock bodies carry lrc's vector time, intervals and grant diffs only 
     [MessageKind.LockGrant, {}],
     [MessageKind.LockGrant, { vt, intervals }],
     [MessageKind.LockGrant, { vt, intervals, diffs: [grantDiff(16, 1, written)] }],
+    [MessageKind.LockGrant, { vt, intervals, homePages: { applied: [0, 1, 0, 0], pages: [[16, Buffer.from(changed).toString("base64")]] } }],
   ];
   for (const [kind, body] of bodies) assert.equal(decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT).body, body, kindName(kind));
   const bad = (kind: MessageInit["kind"], body: unknown) => codecError(() => decodeMessage(encodeMessage({ ...lock, kind, body }), CONTEXT));
@@ -298,6 +299,10 @@ Validation("lock bodies carry lrc's vector time, intervals and grant diffs only 
   assert.is(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, 0, form, bytes]] }), GRANT_DIFF_SHAPE);
   assert.is(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, interval, "xor", bytes]] }), GRANT_DIFF_SHAPE);
   assert.match(bad(MessageKind.LockGrant, { vt, intervals, diffs: [[page, interval, form, "AAAA"]] }), /^LockGrant: grant diff of page 16: /);
+  const whole = Buffer.from(changed).toString("base64");
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, homePages: { applied: [0, 1], pages: [] } }), "LockGrant: grant pages need applied (4 interval numbers) and a list of pages");
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, homePages: { applied: vt, pages: [[40, whole]] } }), "LockGrant: grant pages must be [page in the shared region, base64 bytes]");
+  assert.is(bad(MessageKind.LockGrant, { vt, intervals, homePages: { applied: vt, pages: [[16, "AAAA"]] } }), `LockGrant: grant page 16 must hold ${PAGE} bytes`);
 });
 
 const Fuzz = suite("codec fuzz");

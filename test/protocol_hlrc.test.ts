@@ -7,7 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Protection } from "../src/abi.js";
 import type { Coherence } from "../src/protocol/coherence.js";
-import { MessageKind } from "../src/protocol/codec.js";
+import { MessageKind, type LockGrantBody } from "../src/protocol/codec.js";
 import { createHlrc, type HlrcOptions } from "../src/protocol/hlrc/hlrc.js";
 import { startedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
@@ -16,6 +16,11 @@ const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 
 async function setup(n: number, tuning: Partial<HlrcOptions> & { pageCount?: number } = {}) {
   return startedCluster(n, (o) => createHlrc(o), tuning);
+}
+
+/** As {@link setup}, with links that leave the process, as NATS links do (Link.leavesProcess). */
+async function setupOverSockets(n: number) {
+  return startedCluster(n, (o) => createHlrc({ ...o, transport: { ...o.transport, leavesProcess: true } }));
 }
 
 const Transcripts = suite("hlrc transcripts");
@@ -60,6 +65,78 @@ Transcripts("a write away from the home: the page comes whole from the home, the
     "HlrcPageReply 0→2 p16 v0",
   ]);
   assert.equal([stat(1, "flushes"), stat(1, "diffsCreated"), stat(0, "diffsApplied"), stat(1, "twins")], [1, 1, 1, 1]);
+});
+
+/**
+ * Node 0 (home of page 16) and node 1 take turns writing page 16 under lock 0; then node 1
+ * acquires once more and reads what both wrote. Returns the messages of that last acquire and
+ * read, and the pages node 0 sent for it.
+ */
+async function handoff(cluster: Awaited<ReturnType<typeof setup>>) {
+  const { net, nodes, ports, write, read, stat } = cluster;
+  await within(nodes[0].lock(0));
+  await write(0, 16, 3, 9);
+  await within(nodes[0].unlock(0));
+  await within(nodes[1].lock(0));
+  assert.is(await read(1, 16, 3), 9);
+  await write(1, 16, 4, 5);
+  await within(nodes[1].unlock(0));
+  await within(nodes[0].lock(0));
+  await write(0, 16, 3, 10);
+  await within(nodes[0].unlock(0));
+  await net.quiet();
+  net.clear();
+  const sent = stat(0, "pagesSent");
+  await within(nodes[1].lock(0));
+  const atAcquire = ports[1].protection(16);
+  assert.equal([await read(1, 16, 3), await read(1, 16, 4)], [10, 5]);
+  await within(nodes[1].unlock(0));
+  await net.quiet();
+  const grant = net.log.find((s) => s.message.kind === MessageKind.LockGrant && s.message.target === 1)!.message;
+  return { transcript: net.transcript(), atAcquire, pagesSent: stat(0, "pagesSent") - sent, grant: grant.body as LockGrantBody };
+}
+
+Transcripts("over links that leave the process, a lock granted by the home of the page it guards carries the page: the acquirer's access sends no message", async () => {
+  const { transcript, atAcquire, pagesSent, grant } = await handoff(await setupOverSockets(2));
+  assert.is(atAcquire, RO, "the grant's copy of page 16 was installed");
+  assert.equal(transcript, ["LockAcquire 1→0 p0 v0", "LockGrant 0→1 p0 v0"]);
+  assert.is(pagesSent, 1);
+  assert.equal(grant.homePages?.pages.map(([page]) => page), [16]);
+});
+
+Transcripts("between nodes of one process the grant carries no page: the acquirer fetches it at its access", async () => {
+  const { transcript, atAcquire, pagesSent, grant } = await handoff(await setup(2));
+  assert.is(atAcquire, None, "invalidated by node 0's write notice");
+  assert.equal(transcript, ["LockAcquire 1→0 p0 v0", "LockGrant 0→1 p0 v0", "HlrcPageRequest 1→0 p16 v0", "HlrcPageReply 0→1 p16 v0"]);
+  assert.is(pagesSent, 1);
+  assert.is(grant.homePages, undefined);
+});
+
+Transcripts("the home leaves a page out of its grant while a flush the grant's notices name is on its way; the acquirer's access fetches it once applied", async () => {
+  const { net, nodes, write, read } = await setupOverSockets(3);
+  await within(nodes[2].lock(0));
+  await write(2, 16, 0, 7);
+  net.hold = (m) => m.kind === MessageKind.HlrcFlush;
+  await within(nodes[2].unlock(0));
+  await within(nodes[0].lock(0));
+  await within(nodes[0].unlock(0));
+  await net.quiet();
+  net.clear();
+  await within(nodes[1].lock(0));
+  const value = read(1, 16, 0);
+  await net.waitFor((m) => m.kind === MessageKind.HlrcPageRequest && m.source === 1);
+  net.releaseHeld();
+  assert.is(await value, 7);
+  await within(nodes[1].unlock(0));
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.target === 1 || m.source === 1), [
+    "LockAcquire 1→0 p0 v0",
+    "LockGrant 0→1 p0 v0",
+    "HlrcPageRequest 1→0 p16 v0",
+    "HlrcPageReply 0→1 p16 v0",
+  ]);
+  const grant = net.log.find((s) => s.message.kind === MessageKind.LockGrant && s.message.target === 1)!.message;
+  assert.is((grant.body as LockGrantBody).homePages, undefined, "the home held no copy with node 2's write");
 });
 
 Transcripts("the home holds a page request until the flush its write notice names is applied", async () => {

@@ -9,6 +9,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CoreGauge } from "../src/runtime/core_gauge.js";
 import { RingLink } from "../src/transport/ring_link.js";
+import { ringNetwork } from "../src/transport/ring_network.js";
 import { RelayHub } from "../src/transport/ring_relay.js";
 import type { MessageHandler, Transport } from "../src/transport/transport.js";
 
@@ -51,6 +52,12 @@ Relay("messages go out tagged with their destination, and come in to the worker'
   assert.is(link.pump(), 1);
   assert.equal(got, [[4, 5]]);
   await hub.stop();
+});
+
+Relay("a relayed link says its messages leave the process; links between the workers of one process say they do not", () => {
+  const hub = new RelayHub();
+  assert.is(new RingLink(hub.add(new RecordingTransport(1, 3))).leavesProcess, true);
+  assert.equal(ringNetwork(2, { ringBytes: 4096 }).map((spec) => new RingLink(spec).leavesProcess), [false, false]);
 });
 
 Relay("what the worker published just before the relay stops is still sent", async () => {

@@ -4,7 +4,7 @@
  * message. The lrc parts (vector times, interval records) are checked as release/wire.ts defines them.
  */
 import type { DecodeContext } from "./codec.js";
-import { badGrantDiffs, badIntervals, badVt, validateLrcBarrierPart, type GrantDiff, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
+import { badGrantDiffs, badGrantPages, badIntervals, badVt, validateLrcBarrierPart, type GrantDiff, type GrantPages, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
 import { isNode, isObject, isPair, isU32 } from "./wire_checks.js";
 
 export interface ArriveBody {
@@ -60,6 +60,8 @@ export interface LockGrantBody {
   intervals?: IntervalRecord[];
   /** lrc only: the granter's diffs of its own intervals among them, when few (lrc/grant_diffs.ts). */
   diffs?: GrantDiff[];
+  /** hlrc only: pages homed at the granter that those intervals wrote, when few (hlrc/hlrc.ts). */
+  homePages?: GrantPages;
 }
 
 export function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
@@ -105,5 +107,5 @@ export function validateLockForward(body: unknown, ctx: DecodeContext): string |
 
 export function validateLockGrant(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body)) return "grant body must be an object";
-  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx)) ?? (body.diffs === undefined ? undefined : badGrantDiffs(body.diffs, ctx));
+  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx)) ?? (body.diffs === undefined ? undefined : badGrantDiffs(body.diffs, ctx)) ?? (body.homePages === undefined ? undefined : badGrantPages(body.homePages, ctx));
 }

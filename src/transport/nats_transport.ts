@@ -107,6 +107,7 @@ export function nodeSubject(job: string, nodeId: number): string {
 
 export class NatsTransport implements Transport {
   readonly counters = { messages: 0, bytes: 0 };
+  readonly leavesProcess = true;
   readonly job: string;
   readonly nodeId: number;
   readonly nodeCount: number;

@@ -127,6 +127,8 @@ export class RingLink implements Link {
   private readonly outlets: (Outlet | null)[];
   private readonly inlets: Inlet[];
   private readonly relayed: boolean;
+  /** Relayed links hand every message to the host thread's NATS connection. */
+  readonly leavesProcess: boolean;
   /** With RingLinkSpec.transcript: [the byte at offset 3 (a wasm-dsm message's kind), destination] of every send, in order. */
   readonly sent: [number, number][] | undefined;
   private handler: MessageHandler | undefined;
@@ -139,6 +141,7 @@ export class RingLink implements Link {
     this.nodeCount = spec.nodeCount;
     this.bell = new Bell(spec.bell);
     this.relayed = spec.route === "relayed";
+    this.leavesProcess = this.relayed;
     this.sent = spec.transcript ? [] : undefined;
     this.outlets = spec.out.map((o) => (o ? new Outlet(o) : null));
     this.inlets = spec.inlets.map((i) => new Inlet(i));

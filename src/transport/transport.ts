@@ -39,6 +39,13 @@ export interface Link {
    */
   readonly lendsBytes?: boolean;
   /**
+   * True when a message to another node leaves this process through a socket (NATS, relayed or
+   * not): each one then costs wake-ups of several threads and a server hop, far more than encoding
+   * a few KiB more, so a protocol may send data ahead that the receiver would otherwise ask for
+   * (hlrc/grant_pages.ts). @default false: nodes of one process, where a message costs microseconds
+   */
+  readonly leavesProcess?: boolean;
+  /**
    * Whether messages that have arrived are still waiting to be handed to handlers in this
    * process, behind the one being handled now (LocalTransport: the rest of the delivery under
    * way). A handler that can choose may then leave work that should follow them for later.

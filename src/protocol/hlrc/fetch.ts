@@ -78,6 +78,20 @@ export class FetchRole {
     yield* wait(all(waits));
   }
 
+  /** Per writer, the newest interval of its writes this node's copy of `page` lacks; undefined when current. */
+  needOf(page: number): ReadonlyMap<number, number> | undefined {
+    return this.need.get(page);
+  }
+
+  /** Installs `bytes` as the copy of `page`, which holds every write its notices name (parked). */
+  install(page: number, bytes: Uint8Array): void {
+    const { port, counters } = this.ctx;
+    port.page(page).set(bytes);
+    this.need.delete(page);
+    port.setProtection(page, Protection.ReadOnly);
+    counters.pagesFetched++;
+  }
+
   /** Fetches `pages` from `home` and installs them read-only. */
   private fetch(home: number, pages: number[], mode: "read" | "write"): Future<void> {
     const { port, endpoint, node, timeoutMs, counters } = this.ctx;

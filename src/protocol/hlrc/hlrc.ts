@@ -20,6 +20,8 @@
  *     `need` names, per writer, the newest interval whose writes the copy must hold (the notices
  *     of the pages, and this node's own last flush to that home); the home answers once it has
  *     applied those flushes.
+ *   over links that leave the process (NATS), a lock grant from a page's home carries the master
+ *     copies of pages its notices name (grant_pages.ts): the acquirer's access then sends nothing
  *
  * No diff history, so no garbage collection of diffs; interval records are dropped one barrier
  * after they were made (every node has them by then, and none asks for older ones).
@@ -48,6 +50,7 @@ import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
 import { forEachPage, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
 import { FaultPath } from "./faults.js";
 import { FetchRole } from "./fetch.js";
+import { GrantPagesRole } from "./grant_pages.js";
 import { HomeRole, MAX_HELD } from "./home.js";
 import { WriterRole } from "./writer.js";
 
@@ -88,6 +91,9 @@ export class HlrcProtocol implements Coherence {
   /** The master copies of the pages homed here. */
   private readonly home: HomeRole;
   private readonly fetcher: FetchRole;
+  private readonly grantPages: GrantPagesRole;
+  /** Whether this node's lock grants carry pages: only over links that leave the process (grant_pages.ts). */
+  private readonly pagesInGrants: boolean;
   private readonly faults: FaultPath;
   /** Vector time after the previous barrier, and after the one before it. */
   private lastBarrier: number[];
@@ -119,8 +125,15 @@ export class HlrcProtocol implements Coherence {
       notices: {
         closeInterval: () => this.writer.closeInterval(),
         vt: () => this.store.vt.slice(),
-        grantFor: (vt) => ({ vt: this.store.vt.slice(), intervals: this.store.missing(vt ?? new Array<number>(nodes).fill(0)) }),
-        apply: (grant) => this.learn(grant.intervals ?? []),
+        grantFor: (vt) => {
+          const intervals = this.store.missing(vt ?? new Array<number>(nodes).fill(0));
+          const homePages = this.pagesInGrants ? this.grantPages.attach(intervals) : undefined;
+          return homePages ? { vt: this.store.vt.slice(), intervals, homePages } : { vt: this.store.vt.slice(), intervals };
+        },
+        apply: (grant, from) => {
+          this.learn(grant.intervals ?? []);
+          if (grant.homePages) this.grantPages.apply(from, grant.homePages);
+        },
       },
     });
     const { endpoint, placement, node, store, counters } = this;
@@ -140,6 +153,8 @@ export class HlrcProtocol implements Coherence {
     this.writer = writer;
     this.home = home;
     this.fetcher = fetcher;
+    this.grantPages = new GrantPagesRole({ placement, node, home, fetcher, ownInterval: () => store.vt[node]!, lastFlushedTo: (to) => writer.lastFlushedTo(to), counters });
+    this.pagesInGrants = transport.leavesProcess === true;
     this.faults = new FaultPath({ port, placement, writer, fetcher, counters });
     this.endpoint.on(MessageKind.HlrcPageRequest, (m) => this.afterStart(() => this.home.onPageRequest(m)));
     this.endpoint.on(MessageKind.HlrcFlush, (m) => this.afterStart(() => this.home.onFlush(m)));

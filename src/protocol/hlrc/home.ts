@@ -141,19 +141,30 @@ export class HomeRole {
     const { port, endpoint, counters } = this.ctx;
     const size = port.pageSize;
     const payload = this.replyBytes.bytes(pages.length * size);
-    pages.forEach((p, k) => {
-      const index = p - port.firstPage;
-      if (this.tracked[index] === 0) {
-        // Another node has a copy from now on: this node's next write to it must fault and
-        // leave a write notice. Writes made so far are in the copy sent.
-        this.tracked[index] = 1;
-        counters.trackedPages++;
-        if (port.protection(p) === Protection.ReadWrite && !this.ctx.dirty(p)) port.setProtection(p, Protection.ReadOnly);
-      }
-      payload.set(port.page(p), k * size);
-    });
+    pages.forEach((p, k) => payload.set(this.share(p), k * size));
     counters.pagesSent += pages.length;
     endpoint.send(m.source, { kind: MessageKind.HlrcPageReply, page: m.page, request: m.request, payload });
+  }
+
+  /**
+   * `page` (homed here) as another node gets it, parked: the master copy's bytes, valid until the
+   * kernel runs again. Another node has a copy from now on: this node's next write to it must
+   * fault and leave a write notice. Writes made so far are in the copy sent.
+   */
+  share(page: number): Uint8Array {
+    const { port, counters } = this.ctx;
+    const index = page - port.firstPage;
+    if (this.tracked[index] === 0) {
+      this.tracked[index] = 1;
+      counters.trackedPages++;
+      if (port.protection(page) === Protection.ReadWrite && !this.ctx.dirty(page)) port.setProtection(page, Protection.ReadOnly);
+    }
+    return port.page(page);
+  }
+
+  /** Per writer, the last interval whose flush is applied here (this node's own entry is 0). */
+  appliedIntervals(): number[] {
+    return this.applied.slice();
   }
 
   /** Runs the waiters whose flushes are all applied now. */

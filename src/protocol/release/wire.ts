@@ -134,6 +134,28 @@ export function badGrantDiffs(list: unknown, ctx: DecodeContext): string | undef
   return undefined;
 }
 
+/**
+ * Pages a home-based (hlrc) lock grant carries when the granter is their home: each page's master
+ * bytes (base64), and `applied`, per writer, the last interval whose writes those bytes hold (the
+ * granter's own entry is its latest interval). hlrc/hlrc.ts says when they are sent and used.
+ */
+export interface GrantPages {
+  applied: number[];
+  pages: [page: number, bytes: string][];
+}
+
+/** What is wrong with a grant's home pages, or undefined. */
+export function badGrantPages(part: unknown, ctx: DecodeContext): string | undefined {
+  if (!isObject(part) || !Array.isArray(part.applied) || part.applied.length !== ctx.nodeCount || !part.applied.every(isU32) || !Array.isArray(part.pages)) {
+    return `grant pages need applied (${ctx.nodeCount} interval numbers) and a list of pages`;
+  }
+  for (const entry of part.pages) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isPage(entry[0], ctx) || typeof entry[1] !== "string") return "grant pages must be [page in the shared region, base64 bytes]";
+    if (ctx.pageSize !== undefined && Buffer.byteLength(entry[1], "base64") !== ctx.pageSize) return `grant page ${entry[0]} must hold ${ctx.pageSize} bytes`;
+  }
+  return undefined;
+}
+
 /** One entry of an LrcDiffReply. */
 export interface IntervalDiff {
   page: number;
