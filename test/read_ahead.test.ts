@@ -10,7 +10,7 @@ import type { Coherence } from "../src/protocol/coherence.js";
 import { createDiff } from "../src/protocol/diff_protocol.js";
 import { createIvy } from "../src/protocol/ivy.js";
 import type { ProtocolOptions } from "../src/protocol/page_protocol.js";
-import { READ_AHEAD_PAGES, ReadAhead } from "../src/protocol/read_ahead.js";
+import { MAX_STRIDE, READ_AHEAD_PAGES, ReadAhead, StrideAhead } from "../src/protocol/read_ahead.js";
 import { PREFETCH_PAGES } from "../src/protocol/release/sweep.js";
 import { startedCluster } from "./helpers/recording_transport.js";
 
@@ -62,6 +62,28 @@ Predictor("a reach that is not a whole number of pages is refused", () => {
   assert.throws(() => new ReadAhead(100, 2.5), (e: Error) => e instanceof RangeError && e.message.includes("reach 2.5"));
 });
 
+Predictor("three single-page faults an equal number of pages apart start a strided sweep, which doubles while faults land where it predicted", () => {
+  const column = new StrideAhead(10_000, READ_AHEAD_PAGES + 1);
+  assert.equal([column.next(2, 2), column.next(6, 6)], [[], []]);
+  assert.equal(column.next(10, 10), [14], "stride 4: one page");
+  assert.equal(column.next(18, 18), [22, 26, 30], "14 came with it; 18 continues: three more");
+  assert.equal(column.next(34, 34), [38, 42, 46, 50, 54, 58, 62]);
+  assert.equal(column.next(66, 66), [70, 74, 78, 82, 86, 90, 94, 98], "at most READ_AHEAD_PAGES beyond");
+  assert.equal(column.next(67, 67), [], "off the stride: the sweep ends");
+  assert.equal(column.next(71, 71), [], "a stride needs three faults again");
+});
+
+Predictor("no strided sweep from runs of pages, unequal or too long distances, consecutive pages; the region's end bounds it", () => {
+  const column = new StrideAhead(100, READ_AHEAD_PAGES + 1);
+  assert.equal([column.next(0, 1), column.next(4, 5), column.next(8, 9)], [[], [], []], "multi-page faults");
+  assert.equal([column.next(10, 10), column.next(13, 13), column.next(17, 17)], [[], [], []], "3 then 4 apart");
+  assert.equal([column.next(20, 20), column.next(21, 21), column.next(22, 22)], [[], [], []], "consecutive: ReadAhead's sweeps");
+  const far = 1 + MAX_STRIDE;
+  const wide = new StrideAhead(10_000, READ_AHEAD_PAGES + 1);
+  assert.equal([wide.next(0, 0), wide.next(far, far), wide.next(2 * far, 2 * far)], [[], [], []], "more than MAX_STRIDE apart");
+  assert.equal([column.next(90, 90), column.next(94, 94), column.next(98, 98)], [[], [], []], "102 is past the region");
+});
+
 Predictor.run();
 
 const Protocols = suite("read-ahead in ivy and diff");
@@ -111,5 +133,26 @@ for (const [name, create] of [
     assert.equal(seen, [100, 200, 101, 201, 102, 202, 103, 203]);
   });
 }
+
+Protocols("ivy: node 1 reading every other page of node 0's half (a column) faults 4 times for 8 pages", async () => {
+  // One array of 32 pages, 16..47: node 0 manages 16..31.
+  const cluster = await startedCluster(2, createIvy, { placement: "allocation", pageCount: 32 });
+  await cluster.all((c) => c.allocated(16 * 1024, 32 * 1024));
+  for (let p = 16; p < 32; p += 2) await cluster.write(0, p, 0, p * 10);
+  await cluster.net.quiet();
+  cluster.net.clear();
+  let faults = 0;
+  const seen: number[] = [];
+  for (let p = 16; p < 32; p += 2) {
+    if (cluster.ports[1].protection(p) === Protection.None) faults++;
+    seen.push(await cluster.read(1, p, 0));
+  }
+  assert.equal(seen, [160, 180, 200, 220, 240, 260, 280, 300]);
+  // 16 and 18 alone; 20 starts the stride and brings 22; 24 continues it and brings 26, 28, 30.
+  assert.is(faults, 4);
+  assert.is(cluster.nodes[1].stats().readAhead, 4);
+  const asked = cluster.net.transcript().filter((line) => line.startsWith("ReadRequest 1→0"));
+  assert.equal(asked.map((line) => Number(/ p(\d+) /.exec(line)![1])), [16, 18, 20, 22, 24, 26, 28, 30]);
+});
 
 Protocols.run();

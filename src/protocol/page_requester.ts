@@ -24,7 +24,7 @@ import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
 import type { Placement } from "./placement.js";
 import { checkFaultRange } from "./protocol_options.js";
-import { READ_AHEAD_PAGES, ReadAhead } from "./read_ahead.js";
+import { READ_AHEAD_PAGES, ReadAhead, StrideAhead } from "./read_ahead.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** What the protocol tells its requester. */
@@ -60,6 +60,9 @@ export class PageRequester {
   /** Read-ahead of read and of write faults, each on its own (read_ahead.ts); absent when off. */
   private readonly readAheadOf: ReadAhead | undefined;
   private readonly writeAhead: ReadAhead | undefined;
+  /** Strided read-ahead of read and of write faults (read_ahead.ts), beside the two above. */
+  private readonly readStride: StrideAhead | undefined;
+  private readonly writeStride: StrideAhead | undefined;
   /** Confirms sent and not yet acknowledged. */
   private readonly confirms = new Set<Future<void>>();
   /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
@@ -80,8 +83,12 @@ export class PageRequester {
       // Where a read moves the page (migrate), reading ahead would take pages other nodes are
       // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
       const lastPage = this.port.firstPage + this.port.pageCount - 1;
-      if (!roles.readsMove) this.readAheadOf = new ReadAhead(lastPage, READ_AHEAD_PAGES + 1);
+      if (!roles.readsMove) {
+        this.readAheadOf = new ReadAhead(lastPage, READ_AHEAD_PAGES + 1);
+        this.readStride = new StrideAhead(lastPage, READ_AHEAD_PAGES + 1);
+      }
       this.writeAhead = new ReadAhead(lastPage, READ_AHEAD_PAGES + 1);
+      this.writeStride = new StrideAhead(lastPage, READ_AHEAD_PAGES + 1);
     }
   }
 
@@ -108,16 +115,25 @@ export class PageRequester {
   }
 
   /**
-   * The pages after `last` that this fault brings in too (read_ahead.ts): allocated, in the
-   * region, and missing the access.
+   * The pages this fault brings in too (read_ahead.ts): allocated, in the region, and missing the
+   * access. A fault that continues a sweep of consecutive pages brings the pages after `last`;
+   * any other may continue a strided sweep, which brings its pages (a consecutive sweep whose
+   * reach stopped growing faults a reach apart, which is no stride).
    */
   private aheadPages(first: number, last: number, access: Access): number[] {
-    const predictor = access === Access.Write ? this.writeAhead : this.readAheadOf;
+    const write = access === Access.Write;
+    const predictor = write ? this.writeAhead : this.readAheadOf;
     if (!predictor) return [];
     const end = predictor.next(first, last);
     const pages: number[] = [];
+    const placement = this.options.placement;
     for (let p = last + 1; p <= end; p++) {
-      if (this.options.placement.pending(p)) break;
+      if (placement.pending(p)) break;
+      if (!allows(this.port.protection(p), access)) pages.push(p);
+    }
+    if (end > last) return pages;
+    for (const p of (write ? this.writeStride : this.readStride)!.next(first, last)) {
+      if (placement.pending(p)) break;
       if (!allows(this.port.protection(p), access)) pages.push(p);
     }
     return pages;

@@ -70,3 +70,62 @@ export class ReadAhead {
     if (this.reached.size > MAX_REMEMBERED) this.reached.delete(this.reached.keys().next().value!);
   }
 }
+
+/** Largest distance, in pages, between the faults of a strided sweep that {@link StrideAhead} follows. */
+export const MAX_STRIDE = 64;
+
+/**
+ * Strided read-ahead for ivy, diff and migrate (page_requester.ts): single-page faults an equal
+ * number of pages apart, more than one, are a sweep down a column of a row-major array (fft2d's
+ * transpose reads every fourth page of the other nodes' rows, one page per row of 16 KiB). Three
+ * faults in a row at the same distance start it; each fault that lands where it predicted, at
+ * most one stride past the pages it brought, continues it and doubles how many pages the next
+ * brings, up to the reach. Anything else ends it. {@link ReadAhead} sees every such fault as a
+ * sweep of its own, one page each.
+ */
+export class StrideAhead {
+  /** The pages of the last two single-page faults, the newer last; -1: none. */
+  private older = -1;
+  private newer = -1;
+  /** The sweep followed: its stride (0: none), last faulted page, last page brought, and reach. */
+  private stride = 0;
+  private last = -1;
+  private end = -1;
+  private window = 1;
+
+  constructor(
+    private readonly lastPage: number,
+    private readonly reach: number,
+  ) {
+    if (!Number.isInteger(reach) || reach < 1) throw new RangeError(`read-ahead reach ${reach}: expected a whole number of pages, at least 1`);
+  }
+
+  /** Records a fault on first..last; returns the pages a strided sweep brings in with it (none: no such sweep). */
+  next(first: number, last: number): number[] {
+    if (first !== last) {
+      this.older = this.newer = -1;
+      this.stride = 0;
+      return [];
+    }
+    const s = this.stride;
+    const continues = s > 0 && first > this.last && first <= this.end + s && (first - this.last) % s === 0;
+    const stride = first - this.newer;
+    const starts = !continues && this.older >= 0 && stride > 1 && stride <= MAX_STRIDE && this.newer - this.older === stride;
+    this.older = this.newer;
+    this.newer = first;
+    if (continues) {
+      this.window = Math.min(this.window * 2, this.reach);
+    } else if (starts) {
+      this.stride = stride;
+      this.window = 2;
+    } else {
+      this.stride = 0;
+      return [];
+    }
+    this.last = first;
+    const pages: number[] = [];
+    for (let k = 1; k < this.window && first + k * this.stride <= this.lastPage; k++) pages.push(first + k * this.stride);
+    this.end = pages.length > 0 ? pages[pages.length - 1]! : first;
+    return pages;
+  }
+}
