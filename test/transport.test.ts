@@ -168,7 +168,7 @@ function transportSuite(name: string, makeNodes: MakeNodes) {
     withNodes(3, async ({ transports: [a, b, c] }) => {
       const atB = collector<void>(1);
       a!.listen(() => undefined);
-      b!.listen((bytes, reply) => (reply ? reply(new Uint8Array(7)) : atB.push()));
+      b!.listen((_bytes, reply) => (reply ? reply(new Uint8Array(7)) : atB.push()));
       await flush(a!, b!, c!);
       a!.send(1, new Uint8Array(10));
       a!.send(0, new Uint8Array(0));

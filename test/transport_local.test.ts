@@ -68,7 +68,7 @@ hooks("the intercept sees sender, target, bytes and kind of every message", asyn
     },
   });
   const received = collector<void>(1);
-  network.transport(1).listen((bytes, reply) => (reply ? reply(new Uint8Array([3])) : received.push()));
+  network.transport(1).listen((_bytes, reply) => (reply ? reply(new Uint8Array([3])) : received.push()));
   network.transport(0).send(1, new Uint8Array([1]));
   await network.transport(0).request(1, new Uint8Array([2]), WAIT_MS);
   await received.done;

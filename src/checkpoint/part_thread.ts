@@ -18,7 +18,7 @@
 import { writeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CheckpointCorruptError, CheckpointError } from "./errors.js";
-import { openStore, type CheckpointStore, type JobSetting, type PartRecord, type StoreSpec } from "./store.js";
+import { openStore, type CheckpointStore, type JobSetting, type StoreSpec } from "./store.js";
 import { bounded, within } from "../time_bound.js";
 
 interface ThreadData {

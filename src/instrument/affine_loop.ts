@@ -329,7 +329,7 @@ function exitTest(cond: Ref, steps: Map<number, Step>, written: Map<string, numb
 
 /** The body's accesses, each with its address affine, and its reads of induction variables; or undefined. */
 function walkBody(statements: Ref[], steps: Map<number, Step>, written: Map<string, number>): { accesses: AffineAccess[]; reads: Map<Ref, boolean> } | undefined {
-  const walker = new BodyWalker(steps, written);
+  const walker = new BodyWalker(steps);
   for (const s of statements) if (!walker.walk(s, false)) return undefined;
   const { accesses, reads } = walker;
   const ctx = { steps, written, reads };
@@ -348,7 +348,6 @@ class BodyWalker {
 
   constructor(
     private readonly steps: Map<number, Step>,
-    private readonly written: Map<string, number>,
   ) {}
 
   /** False when the loop has a shape the analysis refuses. */

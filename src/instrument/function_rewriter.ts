@@ -271,7 +271,7 @@ export class FunctionRewriter {
   }
 
   /** Visits the operands in order; returns the serial current right after each one ran. */
-  private visitOperands(expr: Ref, access: MemoryAccess): number[] {
+  private visitOperands(access: MemoryAccess): number[] {
     return access.operands.map((operand, i) => {
       const rewritten = this.visit(operand);
       if (rewritten !== operand) replaceOperand(access, i, rewritten);
@@ -280,7 +280,7 @@ export class FunctionRewriter {
   }
 
   private visitSingle(expr: Ref, access: SingleAccess): Ref {
-    const after = this.visitOperands(expr, access);
+    const after = this.visitOperands(access);
     if (access.operands.some((o) => binaryen.getExpressionType(o) === binaryen.unreachable)) return expr; // never runs
     const later = laterWrites(access.operands);
     const spills: Ref[] = [];
@@ -354,7 +354,7 @@ export class FunctionRewriter {
   }
 
   private visitRange(expr: Ref, access: RangeAccess): Ref {
-    const after = this.visitOperands(expr, access);
+    const after = this.visitOperands(access);
     if (access.operands.some((o) => binaryen.getExpressionType(o) === binaryen.unreachable)) return expr;
     this.close();
     this.known = undefined; // the range check may fault

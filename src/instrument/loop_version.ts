@@ -72,7 +72,7 @@ interface IterationSpace {
 }
 
 /** Top-tested: i from I0 to IHI = B - 1 (B for `le`), with I0 <= IHI and IHI + c not wrapping. */
-function topSpace(m: binaryen.Module, loop: CountedLoop, space: TopTested, exact: (x: Ref) => Ref): IterationSpace {
+function topSpace(m: binaryen.Module, space: TopTested, exact: (x: Ref) => Ref): IterationSpace {
   const convert = (e: Ref) => (space.signed ? m.f64.convert_s.i32(e) : m.f64.convert_u.i32(e));
   const first = () => convert(m.local.get(space.index, binaryen.i32));
   const last = () => (space.inclusive ? convert(m.copyExpression(space.bound)) : exact(m.f64.sub(convert(m.copyExpression(space.bound)), m.f64.const(1))));
@@ -133,7 +133,7 @@ function bottomSpace(m: binaryen.Module, loop: CountedLoop, space: BottomTested,
 }
 
 function iterationSpace(m: binaryen.Module, loop: CountedLoop, exact: (x: Ref) => Ref): IterationSpace {
-  return loop.space.shape === "top" ? topSpace(m, loop, loop.space, exact) : bottomSpace(m, loop, loop.space, exact);
+  return loop.space.shape === "top" ? topSpace(m, loop.space, exact) : bottomSpace(m, loop, loop.space, exact);
 }
 
 export function guardTerms(m: binaryen.Module, loop: CountedLoop, names: LoopHelperNames): GuardTerms | undefined {
