@@ -4,7 +4,10 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { BENCH_HELP, BUILD_HELP, NODE_HELP, RUN_HELP } from "../src/cli/main.js";
+import { BENCH_HELP } from "../src/cli/bench_command.js";
+import { BUILD_HELP } from "../src/cli/build_command.js";
+import { NODE_HELP } from "../src/cli/node_command.js";
+import { RUN_HELP } from "../src/cli/run_command.js";
 
 const Help = suite("help texts");
 

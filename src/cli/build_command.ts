@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { buildKernel, type BuildOptions } from "../instrument/build.js";
-import { isCSource } from "../instrument/compile_c.js";
-import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "../instrument/instrument.js";
+import type { BuildOptions } from "../instrument/build.js";
+import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "../instrument/check_optimizations.js";
+import { isCSource } from "../instrument/source_kinds.js";
 import { parseChoice, parseSize, parseCommandLine, UsageError } from "./options.js";
 
 export const BUILD_HELP = `usage: dsm build <kernel.ts> [-o out.wasm] [options]
@@ -112,6 +112,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   if (resolve(out) === resolve(positionals[0]) || resolve(referencePath(out)) === resolve(positionals[0])) {
     throw new UsageError(`--out "${out}": would overwrite the module it is built from; choose another path`);
   }
+  // Binaryen and the compilers load only when something is built (source_kinds.ts).
+  const { buildKernel } = await import("../instrument/build.js");
   const built = await buildKernel(positionals, buildOptionsFrom(values));
   const ref = referencePath(out);
   writeFileSync(out, built.instrumented);

@@ -1,12 +1,10 @@
 /**
  * The `dsm` command: the composition root. It alone picks concrete transports and protocols.
+ * Each command's module loads when that command runs: building loads Binaryen and the compilers
+ * (over a second), which `dsm run` or `dsm node` on a built module, or a mistyped command, should
+ * not wait for.
  */
 import { UsageError } from "./options.js";
-import { buildCommand, BUILD_HELP } from "./build_command.js";
-import { runCommand, RUN_HELP } from "./run_command.js";
-import { nodeCommand, NODE_HELP } from "./node_command.js";
-import { demoCommand } from "./demo_command.js";
-import { benchCommand, BENCH_HELP } from "./bench_command.js";
 
 const HELP = `usage: dsm <command> [options]
 
@@ -30,15 +28,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case "build":
-        return await buildCommand(rest);
+        return await (await import("./build_command.js")).buildCommand(rest);
       case "run":
-        return await runCommand(rest);
+        return await (await import("./run_command.js")).runCommand(rest);
       case "node":
-        return await nodeCommand(rest);
+        return await (await import("./node_command.js")).nodeCommand(rest);
       case "bench":
-        return await benchCommand(rest);
+        return await (await import("./bench_command.js")).benchCommand(rest);
       case "demo":
-        return await demoCommand(rest);
+        return await (await import("./demo_command.js")).demoCommand(rest);
       case undefined:
       case "help":
       case "--help":
@@ -57,4 +55,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { BUILD_HELP, RUN_HELP, NODE_HELP, BENCH_HELP };

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { buildKernelIsolated } from "../instrument/build_worker.js";
 import { loadKernelModule, parseRunArguments, type KernelModule } from "../runtime/kernel_module.js";
-import { isCSource } from "../instrument/compile_c.js";
+import { isCSource } from "../instrument/source_kinds.js";
 import { buildOptionsFrom, checkSources, LAYOUT_OPTIONS, referencePath } from "./build_command.js";
 import { runJob, PROTOCOL_NAMES, TRANSPORT_NAMES, type JobRequest } from "../cluster/run_job.js";
 import { runNatsJob } from "../cluster/nats_job.js";
@@ -95,6 +94,8 @@ export async function loadKernel(path: string, baseline: boolean, values: Record
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
   if (path.endsWith(".ts") || isCSource(path)) {
     checkSources([path], values.cflags !== undefined);
+    // Binaryen and the compilers load only when something is built (source_kinds.ts).
+    const { buildKernelIsolated } = await import("../instrument/build_worker.js");
     const built = await buildKernelIsolated(path, buildOptionsFrom(values));
     return loadKernelModule(baseline ? built.reference : built.instrumented, path);
   }

@@ -36,7 +36,8 @@ import { WASM_PAGE, type Layout } from "../abi.js";
 import { CompileError } from "./compile.js";
 import { definedFunctionSymbols, importedFunctionNames } from "./object_symbols.js";
 import { PACKAGE_ROOT } from "./package_root.js";
-import { expandParmacs, isParmacsSource, PARMACS_EXTENSION } from "./parmacs_m4.js";
+import { expandParmacs, PARMACS_EXTENSION } from "./parmacs_m4.js";
+import { CXX_EXTENSIONS } from "./source_kinds.js";
 
 /** The Debian packages that make up the toolchain, for messages and .ci/run. */
 export const C_TOOLCHAIN_PACKAGES = ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"] as const;
@@ -45,15 +46,7 @@ const INSTALL = `apt-get install ${C_TOOLCHAIN_PACKAGES.join(" ")}`;
 /** Where c/wasm_dsm.h and c/wasm_dsm.c live in this package. */
 export const C_API_DIR = join(PACKAGE_ROOT, "c");
 
-export const C_EXTENSIONS = [".c"] as const;
-export const CXX_EXTENSIONS = [".cc", ".cpp", ".cxx"] as const;
-
-/** A C or C++ source file, by its extension; `.c.in` is C with the PARMACS macros (parmacs_m4.ts). */
-export function isCSource(path: string): boolean {
-  if (isParmacsSource(path)) return true;
-  const ext = extname(path).toLowerCase();
-  return (C_EXTENSIONS as readonly string[]).includes(ext) || (CXX_EXTENSIONS as readonly string[]).includes(ext);
-}
+export { C_EXTENSIONS, CXX_EXTENSIONS, isCSource } from "./source_kinds.js";
 
 /** The compiler or a part of the toolchain (linker, libc, runtime library) is not installed. */
 export class CompilerNotFoundError extends Error {

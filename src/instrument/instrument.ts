@@ -123,14 +123,13 @@
 import binaryen from "binaryen";
 import { FAULT_IMPORT, IMPORT_MODULE, type Layout, POLL_IMPORT } from "../abi.js";
 import { CheckEmitter } from "./check_emitter.js";
+import { CHECK_OPTIMIZATIONS, type CheckOptimization } from "./check_optimizations.js";
 import { InstrumentError } from "./errors.js";
 import { FunctionRewriter } from "./function_rewriter.js";
 
 export { InstrumentError } from "./errors.js";
 
-/** The optimisations of the checks, each of which can be turned off alone (see the file comment). */
-export const CHECK_OPTIMIZATIONS = ["groups", "dominance", "pageCaches", "loopRestart", "versioning", "leanFallback", "pairLoads", "privateAccesses", "leafCaches"] as const;
-export type CheckOptimization = (typeof CHECK_OPTIMIZATIONS)[number];
+export { CHECK_OPTIMIZATIONS, type CheckOptimization } from "./check_optimizations.js";
 
 export interface InstrumentOptions {
   /** Insert a poll at the top of every loop body. @default true */

@@ -16,15 +16,12 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CompileError } from "./compile.js";
 import { PACKAGE_ROOT } from "./package_root.js";
+import { isParmacsSource, PARMACS_EXTENSION } from "./source_kinds.js";
 
 /** The macro file the package ships. */
 export const PARMACS_M4 = join(PACKAGE_ROOT, "parmacs", "wasm-dsm.m4");
-export const PARMACS_EXTENSION = ".c.in";
 const HEADER_EXTENSION = ".h.in";
-
-export function isParmacsSource(path: string): boolean {
-  return path.toLowerCase().endsWith(PARMACS_EXTENSION);
-}
+export { isParmacsSource, PARMACS_EXTENSION };
 
 /** A source as clang compiles it: the expansion of a .c.in, with its own directory to search. */
 export interface ExpandedSource {
