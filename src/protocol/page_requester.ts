@@ -125,15 +125,10 @@ export class PageRequester {
     const predictor = write ? this.writeAhead : this.readAheadOf;
     if (!predictor) return [];
     const end = predictor.next(first, last);
+    const candidates = end > last ? Array.from({ length: end - last }, (_, k) => last + 1 + k) : (write ? this.writeStride : this.readStride)!.next(first, last);
     const pages: number[] = [];
-    const placement = this.options.placement;
-    for (let p = last + 1; p <= end; p++) {
-      if (placement.pending(p)) break;
-      if (!allows(this.port.protection(p), access)) pages.push(p);
-    }
-    if (end > last) return pages;
-    for (const p of (write ? this.writeStride : this.readStride)!.next(first, last)) {
-      if (placement.pending(p)) break;
+    for (const p of candidates) {
+      if (this.options.placement.pending(p)) break;
       if (!allows(this.port.protection(p), access)) pages.push(p);
     }
     return pages;

@@ -19,6 +19,11 @@
 /** Most pages an ivy, diff or migrate fault brings in beyond the pages it needs. */
 export const READ_AHEAD_PAGES = 8;
 
+/** Throws a RangeError naming a reach that is not a whole number of pages, at least 1. */
+function checkReach(reach: number): void {
+  if (!Number.isInteger(reach) || reach < 1) throw new RangeError(`read-ahead reach ${reach}: expected a whole number of pages, at least 1`);
+}
+
 /** Sweeps followed at once. */
 const STREAMS = 4;
 
@@ -39,7 +44,7 @@ export class ReadAhead {
     private readonly lastPage: number,
     private readonly reach: number,
   ) {
-    if (!Number.isInteger(reach) || reach < 1) throw new RangeError(`read-ahead reach ${reach}: expected a whole number of pages, at least 1`);
+    checkReach(reach);
   }
 
   /** Records a fault on first..last; returns the last page of the range to bring in with it (≥ last). */
@@ -87,7 +92,7 @@ export class StrideAhead {
   /** The pages of the last two single-page faults, the newer last; -1: none. */
   private older = -1;
   private newer = -1;
-  /** The sweep followed: its stride (0: none), last faulted page, last page brought, and reach. */
+  /** The sweep followed: its stride (0: none), last faulted page, last page brought, and how many pages a fault brings (itself included). */
   private stride = 0;
   private last = -1;
   private end = -1;
@@ -97,7 +102,7 @@ export class StrideAhead {
     private readonly lastPage: number,
     private readonly reach: number,
   ) {
-    if (!Number.isInteger(reach) || reach < 1) throw new RangeError(`read-ahead reach ${reach}: expected a whole number of pages, at least 1`);
+    checkReach(reach);
   }
 
   /** Records a fault on first..last; returns the pages a strided sweep brings in with it (none: no such sweep). */

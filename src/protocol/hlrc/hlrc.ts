@@ -50,6 +50,7 @@ import { IntervalStore, maxVt, releaseParts } from "../release/intervals.js";
 import { forEachPage, type IntervalRecord, type LrcArrival, type LrcRelease } from "../release/wire.js";
 import { FaultPath } from "./faults.js";
 import { FetchRole } from "./fetch.js";
+import type { LockGrantBody } from "../sync_wire.js";
 import { GrantPagesRole } from "./grant_pages.js";
 import { HomeRole, MAX_HELD } from "./home.js";
 import { WriterRole } from "./writer.js";
@@ -127,8 +128,10 @@ export class HlrcProtocol implements Coherence {
         vt: () => this.store.vt.slice(),
         grantFor: (vt) => {
           const intervals = this.store.missing(vt ?? new Array<number>(nodes).fill(0));
+          const grant: LockGrantBody = { vt: this.store.vt.slice(), intervals };
           const homePages = this.pagesInGrants ? this.grantPages.attach(intervals) : undefined;
-          return homePages ? { vt: this.store.vt.slice(), intervals, homePages } : { vt: this.store.vt.slice(), intervals };
+          if (homePages) grant.homePages = homePages;
+          return grant;
         },
         apply: (grant, from) => {
           this.learn(grant.intervals ?? []);
