@@ -59,6 +59,8 @@ export interface NodeSpec {
   chaos?: ChaosSpec;
   /** Checkpoints at barriers, and resuming from one (src/checkpoint/). @default none */
   checkpoint?: CheckpointSpec;
+  /** Shared by the nodes of a job in one process: their kernels start together (start_gate.ts). @default none */
+  startGate?: SharedArrayBuffer;
 }
 
 export interface RuntimeStats {

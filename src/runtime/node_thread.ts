@@ -40,6 +40,8 @@ export interface NodeRunOptions {
   chaos?: ChaosSpec;
   /** Checkpoints at barriers, and resuming from one. @default none */
   checkpoint?: CheckpointSpec;
+  /** The job's start gate, shared by all its nodes (start_gate.ts). @default none: the kernel starts at once */
+  startGate?: SharedArrayBuffer;
 }
 
 export interface NodeResult {
@@ -115,6 +117,7 @@ export class NodeThread {
       syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
       chaos: options.chaos,
       checkpoint: options.checkpoint,
+      startGate: options.startGate,
     };
     this.bell = new Bell(options.link.bell);
     const worker = takeWorker();

@@ -33,6 +33,7 @@ import { FaultTimeoutError, KernelExitError, KernelTrapError, SharedRegionExhaus
 import { MemoryPort } from "./memory_port.js";
 import { parmacsError } from "./parmacs_errors.js";
 import { HostWord, Reactor } from "./reactor.js";
+import { StartGate } from "./start_gate.js";
 import { KernelOutput, WASI_MODULE, wasiImports } from "./wasi.js";
 import type { RunArgument } from "./kernel_module.js";
 import type { NodeSpec, NodeStats, RuntimeStats } from "./node_spec.js";
@@ -102,6 +103,7 @@ export class WorkerNode {
     const run = exports.run as (...args: RunArgument[]) => number | bigint | undefined;
     const checkpoints = this.checkpoints;
     checkpoints?.attach(exports, spec.programName);
+    if (spec.startGate) new StartGate(spec.startGate, spec.nodeCount).pass(spec.nodeId, spec.syncTimeoutMs, () => this.reactor.checkAbort());
     let value: number | bigint | undefined;
     const t0 = performance.now();
     if (checkpoints?.resuming) checkpoints.restore();
