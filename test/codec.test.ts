@@ -14,6 +14,9 @@ import {
   MAGIC,
   MessageKind,
   messageFrom,
+  confirmEntries,
+  confirmsPayload,
+  MAX_BATCHED_CONFIRMS,
   u32Payload,
   type DecodeContext,
   type MessageInit,
@@ -183,7 +186,7 @@ Validation("a truncated header is named with its length", () => {
 
 Validation("bad magic, format and kind are refused", () => {
   assert.is(codecError(() => decodeMessage(withField(grant, "magic", 0x1234, 16), CONTEXT)), "magic 0x1234: not a wasm-dsm message (expected 0xd5a1)");
-  assert.is(codecError(() => decodeMessage(withField(grant, "format", 1, 8), CONTEXT)), "format 1: this node speaks format 2; run the same wasm-dsm version on every node");
+  assert.is(codecError(() => decodeMessage(withField(grant, "format", 1, 8), CONTEXT)), "format 1: this node speaks format 3; run the same wasm-dsm version on every node");
   assert.is(codecError(() => decodeMessage(withField(grant, "kind", 99, 8), CONTEXT)), "kind 99: unknown message kind");
 });
 
@@ -219,6 +222,27 @@ Validation("payload sizes are checked per kind", () => {
   assert.is(codecError(() => decodeMessage(encodeMessage(fwd), CONTEXT)), "ReadForward: payload of 3 bytes, expected a 4-byte version");
   const extra = { ...grant, payload: new Uint8Array(4) };
   assert.is(codecError(() => decodeMessage(encodeMessage(extra), CONTEXT)), "Grant: carries no payload but has 4 bytes");
+});
+
+Validation("a Confirm carries whole further confirms, each on a region page with an access, at most 63", () => {
+  const confirm = (payload: Uint8Array) => ({ kind: MessageKind.Confirm, job: 1, source: 0, target: 1, page: 17, version: 2, request: 5, arg: 1, payload });
+  const entries = [
+    { page: 17, version: 2, request: 5, access: 1 },
+    { page: 23, version: 7, request: 6, access: 0 },
+    { page: 16, version: 0xffffffff, request: 0xfffffffe, access: 1 },
+  ];
+  const decoded = confirmEntries(decodeMessage(encodeMessage(confirm(confirmsPayload(entries))), CONTEXT));
+  assert.equal(
+    decoded.map((m) => [m.kind, m.source, m.page, m.version, m.request, m.arg, m.payload.byteLength]),
+    entries.map((e) => [MessageKind.Confirm, 0, e.page, e.version, e.request, e.access, 0]),
+  );
+  assert.is(codecError(() => decodeMessage(encodeMessage(confirm(new Uint8Array(15))), CONTEXT)), "Confirm: payload of 15 bytes, expected 0..63 confirms of 16 bytes");
+  const many = Array.from({ length: MAX_BATCHED_CONFIRMS + 2 }, () => entries[0]!);
+  assert.is(codecError(() => decodeMessage(encodeMessage(confirm(confirmsPayload(many))), CONTEXT)), "Confirm: payload of 1024 bytes, expected 0..63 confirms of 16 bytes");
+  const outside = confirmsPayload([entries[0]!, { page: 24, version: 0, request: 1, access: 0 }]);
+  assert.is(codecError(() => decodeMessage(encodeMessage(confirm(outside)), CONTEXT)), "Confirm: page 24 is outside the shared region (pages 16..23)");
+  const access = confirmsPayload([entries[0]!, { page: 18, version: 0, request: 1, access: 2 }]);
+  assert.is(codecError(() => decodeMessage(encodeMessage(confirm(access)), CONTEXT)), "Confirm: arg 2 is not a valid access");
 });
 
 Validation("lrc page requests carry no payload and lrc page replies exactly one page", () => {

@@ -151,6 +151,47 @@ Ivy("a lost confirm acknowledgement is retried and the confirm is not applied tw
   assert.is((nodes[0] as IvyProtocol)["directory"].entry(16).version, 1);
 });
 
+Ivy("a fault on several pages confirms them in one message per manager, answered by one ConfirmAck", async () => {
+  const { net, nodes } = await setup();
+  // Node 2 manages and owns 18; 16 and 19 are node 0's, 17 node 1's.
+  await within(nodes[2].fault(16, 19, Access.Read));
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck), [
+    "Confirm 2→0 p16 v0 +p19",
+    "Confirm 2→1 p17 v0",
+    "ConfirmAck 0→2 p16 v0",
+    "ConfirmAck 1→2 p17 v0",
+  ]);
+  const directory = (node: number) => (nodes[node] as IvyProtocol)["directory"];
+  assert.equal([16, 19].map((p) => [...directory(0).entry(p).holders].sort()), [
+    [0, 2],
+    [0, 2],
+  ]);
+  assert.equal([...directory(1).entry(17).holders].sort(), [1, 2]);
+});
+
+Ivy("a lost acknowledgement of several confirms repeats them all; the manager applies each once", async () => {
+  const { net, nodes } = await setup();
+  let lost = false;
+  net.drop = (m) => m.kind === MessageKind.ConfirmAck && m.source === 0 && !lost && (lost = true);
+  await within(nodes[2].fault(16, 19, Access.Write));
+  await net.waitFor((m) => m.kind === MessageKind.ConfirmAck && m.source === 0, 2);
+  await net.quiet();
+  assert.equal(net.transcript((m) => (m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck) && m.source !== 1 && m.target !== 1), [
+    "Confirm 2→0 p16 v1 +p19",
+    "ConfirmAck 0→2 p16 v0 (dropped)",
+    "Confirm 2→0 p16 v1 +p19",
+    "ConfirmAck 0→2 p16 v0",
+  ]);
+  const directory = (nodes[0] as IvyProtocol)["directory"];
+  // Applied once each: node 2 owns both at version 1 (a second application would make it 2).
+  assert.equal([16, 19].map((p) => [directory.entry(p).owner, directory.entry(p).version]), [
+    [2, 1],
+    [2, 1],
+  ]);
+  assert.is(nodes[0].stats().stale, 2, "the repeated confirms of 16 and 19 were counted as stale");
+});
+
 Ivy("forwards wait for the kernel to park when the owner is writing, once however often repeated", async () => {
   const { net, ports, nodes } = await setup(3, 20);
   ports[0].resume(); // node 0's kernel is running

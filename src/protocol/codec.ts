@@ -14,7 +14,7 @@
  *   20      u32   request        request id, chosen by the node that started the exchange
  *   24      u32   arg            per kind: access, requester node, lock id or flags
  *   28      u32   payloadLength  bytes after the header
- *   32      ...   payload        none, page bytes, a diff, a u32, or JSON (control kinds)
+ *   32      ...   payload        none, page bytes, a diff, a u32, further Confirms, or JSON (control kinds)
  *
  * `decodeMessage` checks every field against the table {@link KIND_SPECS} and the decode context
  * (node count, page size, region) and throws {@link CodecError} and nothing else on bad input.
@@ -22,7 +22,7 @@
  * release/wire.ts; the field checks in codec_checks.ts; this file holds the header, the kind table,
  * and encoding and decoding.
  */
-import { CodecError, checkMessage, type ArgShape, type DecodeContext, type KindSpec, type PayloadShape } from "./codec_checks.js";
+import { CodecError, CONFIRM_ENTRY_BYTES, checkMessage, type ArgShape, type DecodeContext, type KindSpec, type PayloadShape } from "./codec_checks.js";
 import { kindName, MessageKind } from "./message_kinds.js";
 import { getU16, getU32, putU16, putU32 } from "./little_endian.js";
 import { validateLrcDiffRequest } from "./release/wire.js";
@@ -33,8 +33,8 @@ import { validateArrive, validateLockAcquire, validateLockForward, validateLockG
 export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockAcquireBody, LockForwardBody, LockGrantBody, ReleaseBody } from "./sync_wire.js";
 
 export const MAGIC = 0xd5a1;
-/** 2: one lock protocol for every coherence protocol (token_locks.ts). */
-export const FORMAT = 2;
+/** 2: one lock protocol for every coherence protocol (token_locks.ts); 3: a Confirm carries further Confirms. */
+export const FORMAT = 3;
 export const HEADER_BYTES = 32;
 
 /** Byte offset of each header field. */
@@ -53,7 +53,7 @@ export const Field = {
 } as const;
 
 export { BarrierFlag, kindName, MessageKind } from "./message_kinds.js";
-export { CodecError, MAX_JSON_BYTES, MAX_LOCK_ID, MAX_PAGE_PAYLOAD, type DecodeContext } from "./codec_checks.js";
+export { CodecError, MAX_BATCHED_CONFIRMS, MAX_JSON_BYTES, MAX_LOCK_ID, MAX_PAGE_PAYLOAD, type DecodeContext } from "./codec_checks.js";
 
 
 const sync = (arg: ArgShape, payload: PayloadShape = "none", validate?: KindSpec["validate"]): KindSpec => ({ page: false, arg, payload, validate });
@@ -77,7 +77,7 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.Grant, onPage("access")],
   [MessageKind.Invalidate, onPage("node")],
   [MessageKind.InvalidateAck, onPage("node")],
-  [MessageKind.Confirm, onPage("access")],
+  [MessageKind.Confirm, onPage("access", "confirms")],
   [MessageKind.ConfirmAck, onPage("access")],
   [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
@@ -134,6 +134,41 @@ export function u32Payload(value: number): Uint8Array {
 
 export function readU32Payload(msg: Message): number {
   return getU32(msg.payload, 0);
+}
+
+/** One transaction a Confirm confirms to its manager (directory.ts). */
+export interface ConfirmEntry {
+  page: number;
+  version: number;
+  request: number;
+  /** 1 for a write, 0 for a read. */
+  access: number;
+}
+
+/**
+ * A Confirm's payload: the entries after the first, which travels in the header. One message
+ * confirms a fault's pages (read ahead included) to their manager, and one ConfirmAck answers it.
+ */
+export function confirmsPayload(entries: readonly ConfirmEntry[]): Uint8Array {
+  const out = new Uint8Array((entries.length - 1) * CONFIRM_ENTRY_BYTES);
+  for (let i = 1, at = 0; i < entries.length; i++, at += CONFIRM_ENTRY_BYTES) {
+    const e = entries[i]!;
+    putU32(out, at, e.page);
+    putU32(out, at + 4, e.version);
+    putU32(out, at + 8, e.request);
+    putU32(out, at + 12, e.access);
+  }
+  return out;
+}
+
+/** Every entry of a decoded Confirm, the header's first, each as a Confirm message of its own. */
+export function confirmEntries(msg: Message): Message[] {
+  const p = msg.payload;
+  const entries: Message[] = [{ ...msg, payload: NO_PAYLOAD }];
+  for (let at = 0; at < p.byteLength; at += CONFIRM_ENTRY_BYTES) {
+    entries.push({ ...msg, page: getU32(p, at), version: getU32(p, at + 4), request: getU32(p, at + 8), arg: getU32(p, at + 12), payload: NO_PAYLOAD });
+  }
+  return entries;
 }
 
 /** A header field's value, checked to fit `bits`; an unset field is 0. */

@@ -19,6 +19,11 @@ export const MAX_PAGE_PAYLOAD = 65536;
 /** Most whole pages one message carries (hlrc's page replies). */
 export const MAX_PAGES_PAYLOAD = 64;
 
+/** Most Confirms one Confirm message carries after its own (page_requester.ts batches them per manager). */
+export const MAX_BATCHED_CONFIRMS = 63;
+/** Bytes of one batched Confirm: page, version, request, arg (access), each a u32. */
+export const CONFIRM_ENTRY_BYTES = 16;
+
 /** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
 export const MAX_LOCK_ID = 0x7fffffff;
 
@@ -42,7 +47,7 @@ export interface DecodeContext {
   keepsBytes?: boolean;
 }
 
-export type PayloadShape = "none" | "page" | "pages" | "diff" | "diffs" | "u32" | "json" | "fragment";
+export type PayloadShape = "none" | "page" | "pages" | "diff" | "diffs" | "u32" | "json" | "fragment" | "confirms";
 export type ArgShape = "zero" | "access" | "node" | "lock" | "flags" | "u32";
 export interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
@@ -119,6 +124,9 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
       return undefined;
     case "json":
       return parseJson(name, spec, payload, ctx);
+    case "confirms":
+      checkConfirms(name, payload, ctx);
+      return undefined;
     case "fragment": {
       const problem = badFragment(payload);
       if (problem) throw new CodecError(`${name}: ${problem}`);
@@ -126,6 +134,20 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
     }
   }
 }
+
+/** A Confirm's further entries: whole entries, not too many, each on a region page with an access. */
+function checkConfirms(name: string, payload: Uint8Array, ctx: DecodeContext): void {
+  const n = payload.byteLength;
+  if (n % CONFIRM_ENTRY_BYTES !== 0 || n / CONFIRM_ENTRY_BYTES > MAX_BATCHED_CONFIRMS) {
+    throw new CodecError(`${name}: payload of ${n} bytes, expected 0..${MAX_BATCHED_CONFIRMS} confirms of ${CONFIRM_ENTRY_BYTES} bytes`);
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, n);
+  for (let at = 0; at < n; at += CONFIRM_ENTRY_BYTES) {
+    checkPage(name, CONFIRMED_PAGE, view.getUint32(at, true), ctx);
+    checkArg(name, "access", view.getUint32(at + 12, true), ctx);
+  }
+}
+const CONFIRMED_PAGE: KindSpec = { page: true, arg: "access", payload: "none" };
 
 function checkDiff(name: string, payload: Uint8Array, pageSize: number | undefined): void {
   try {

@@ -12,7 +12,8 @@
  *               otherwise ──▶ WriteForward(v, requester W) to the owner, who gives the page up
  *                              and sends it (or a diff) to W at v; W writes version v+1
  *   then:       requester ── Confirm ──▶ manager, which updates the entry, answers ConfirmAck,
- *               and starts the next queued transaction
+ *               and starts the next queued transaction (one Confirm message may confirm several
+ *               transactions of the requester, and one ConfirmAck answers it)
  *
  * Repeats are safe. The requester repeats its request until it gets the page; the manager answers
  * a repeat of the current transaction by resending its pending step (invalidations not yet acked,
@@ -110,6 +111,7 @@ export class Directory {
     if (txn.waiting.size === 0) this.drive(msg.page, state, txn);
   }
 
+  /** One transaction of a Confirm message; the protocol answers the message (page_protocol.ts). */
   onConfirm(msg: Message): void {
     const state = this.pages.get(msg.page);
     const txn = state?.current;
@@ -131,7 +133,6 @@ export class Directory {
     } else {
       this.endpoint.dropStale();
     }
-    this.endpoint.send(msg.source, { kind: MessageKind.ConfirmAck, page: msg.page, request: msg.request, arg: msg.arg });
   }
 
   private begin(page: number, state: PageState, txn: Transaction): void {

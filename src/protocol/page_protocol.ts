@@ -24,7 +24,7 @@
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { MessageKind, readU32Payload, type Message } from "./codec.js";
+import { confirmEntries, MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
@@ -114,7 +114,7 @@ export abstract class PageProtocol implements Coherence {
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.InvalidateAck, managed((m) => this.directory.onInvalidateAck(m)));
-    this.endpoint.on(MessageKind.Confirm, managed((m) => this.directory.onConfirm(m)));
+    this.endpoint.on(MessageKind.Confirm, (m) => this.onConfirms(m, managed((c) => this.directory.onConfirm(c))));
     this.endpoint.on(MessageKind.Invalidate, (m) => this.afterStart(() => this.onInvalidate(m)));
     this.endpoint.on(MessageKind.ReadForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
     this.endpoint.on(MessageKind.WriteForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
@@ -287,7 +287,13 @@ export abstract class PageProtocol implements Coherence {
     this.endpoint.dropMisdelivered();
   }
 
-  private afterStart(handle: () => void): void {
+  /** A Confirm message: each transaction it confirms (confirm_queue.ts), then one ConfirmAck. */
+  private onConfirms(m: Message, confirm: (c: Message) => void): void {
+    for (const c of confirmEntries(m)) confirm(c);
+    this.endpoint.send(m.source, { kind: MessageKind.ConfirmAck, page: m.page, request: m.request, arg: m.arg });
+  }
+
+    private afterStart(handle: () => void): void {
     if (this.started) return handle();
     if (this.early.length < MAX_EARLY) this.early.push(handle);
     else this.endpoint.dropStale();

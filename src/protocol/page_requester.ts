@@ -7,9 +7,10 @@
  *   R: install(reply) — the fault's Future settles here
  *   R ── Confirm ──▶ M ── ConfirmAck ──▶ R                       (off the fault's path)
  *
- * Confirms wait in a ConfirmQueue until the node's next poll or wait; they go at once before the
- * node asks for a page whose Confirm is still queued (its manager would hold the request), and
- * before a sync call (PageRequester.flush). A fault on several pages, or with pages read ahead
+ * Confirms wait in a ConfirmQueue until the node's next poll or wait, and go as one message per
+ * manager, however many pages the fault brought; they go at once before the node asks for a page
+ * whose Confirm is still queued (its manager would hold the request), and before a sync call
+ * (PageRequester.flush). A fault on several pages, or with pages read ahead
  * (read_ahead.ts), asks for all of them at once.
  *
  * It is a part of the protocol object, separate so that the protocol's other roles (manager,
@@ -17,8 +18,8 @@
  */
 import { Access, Protection } from "../abi.js";
 import type { PagePort } from "./coherence.js";
-import { MessageKind, type Message } from "./codec.js";
-import { ConfirmQueue } from "./confirm_queue.js";
+import { confirmsPayload, MessageKind, type ConfirmEntry, type Message } from "./codec.js";
+import { ConfirmQueue, type QueuedConfirm } from "./confirm_queue.js";
 import type { Endpoint } from "./endpoint.js";
 import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
@@ -78,7 +79,11 @@ export class PageRequester {
   ) {
     ({ port: this.port, endpoint: this.endpoint, scheduler: this.scheduler } = options);
     this.node = this.endpoint.node;
-    this.confirmQueue = new ConfirmQueue(this.scheduler, () => this.endpoint.isClosed);
+    this.confirmQueue = new ConfirmQueue(
+      this.scheduler,
+      () => this.endpoint.isClosed,
+      (manager, entries) => this.confirm(manager, entries),
+    );
     if (options.readAhead ?? true) {
       // Where a read moves the page (migrate), reading ahead would take pages other nodes are
       // reading too, all at once: matmul's shared matrix on 8 nodes went from seconds to 40 s.
@@ -168,7 +173,7 @@ export class PageRequester {
       write,
       deadline,
       (confirm) => {
-        this.confirmQueue.add(page, confirm);
+        this.confirmQueue.add(confirm);
         done.resolve();
       },
       (error) => done.reject(error),
@@ -194,17 +199,17 @@ export class PageRequester {
    */
   private *acquireHeld(first: number, last: number, write: boolean, deadline: number): Flow<void> {
     this.options.counters.rangeHolds++;
-    const held: [number, () => void][] = [];
+    const held: QueuedConfirm[] = [];
     try {
-      for (let p = first; p <= last; p++) held.push([p, yield* wait(this.acquire(p, write, deadline))]);
+      for (let p = first; p <= last; p++) held.push(yield* wait(this.acquire(p, write, deadline)));
     } finally {
-      for (const [p, send] of held) this.confirmQueue.add(p, send);
+      for (const confirm of held) this.confirmQueue.add(confirm);
     }
   }
 
   /** Fetches a page (or permission) from its manager and installs it; returns its Confirm. */
-  private acquire(page: number, write: boolean, deadline: number): Future<() => void> {
-    const installed = new Future<() => void>();
+  private acquire(page: number, write: boolean, deadline: number): Future<QueuedConfirm> {
+    const installed = new Future<QueuedConfirm>();
     this.acquireNow(
       page,
       write,
@@ -216,7 +221,7 @@ export class PageRequester {
   }
 
   /** {@link acquire} with callbacks, called inside the handling of the reply. */
-  private acquireNow(page: number, write: boolean, deadline: number, installed: (confirm: () => void) => void, failed: (error: Error) => void): void {
+  private acquireNow(page: number, write: boolean, deadline: number, installed: (confirm: QueuedConfirm) => void, failed: (error: Error) => void): void {
     // The manager serves this page's next transaction only after the last one's Confirm.
     if (this.confirmQueue.has(page)) this.confirmQueue.flush();
     const { counters, versions, timeoutMs } = this.options;
@@ -241,15 +246,18 @@ export class PageRequester {
         } catch (error) {
           return failed(error as Error);
         }
-        const version = versions[index];
-        installed(() => this.confirm(manager, page, reply.request, access, version));
+        installed({ manager, page, request: reply.request, access, version: versions[index]! });
       },
       failed,
     );
   }
 
-  /** Tells the manager the transaction is done; retried in the background, failure kept. */
-  private confirm(manager: number, page: number, request: number, access: number, version: number): void {
+  /**
+   * Tells the manager these transactions are done, in one message (the first entry in its header);
+   * retried in the background, failure kept.
+   */
+  private confirm(manager: number, entries: ConfirmEntry[]): void {
+    const { page, request, access, version } = entries[0]!;
     const done = new Future<void>();
     this.confirms.add(done);
     const settled = (): void => {
@@ -259,10 +267,10 @@ export class PageRequester {
     const { timeoutMs } = this.options;
     this.endpoint.exchange(
       manager,
-      { kind: MessageKind.Confirm, page, request, arg: access, version },
+      { kind: MessageKind.Confirm, page, request, arg: access, version, payload: entries.length > 1 ? confirmsPayload(entries) : undefined },
       {
         replies: [MessageKind.ConfirmAck],
-        accept: (m) => m.page === page,
+        accept: (m) => m.page === page && m.arg === access,
         timeoutMs,
         timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", timeoutMs),
       },

@@ -133,6 +133,9 @@ export class Reactor {
           worked = true;
           t.runSoon();
           if (done.settled) break;
+          // More may have come while these were handled (a fault's next pages): take them
+          // before later() work, so the Confirms of a burst of replies go in one message.
+          if (link.backlog()) continue;
         }
         let now = t.now();
         if (t.nextDue() <= now) {

@@ -12,7 +12,7 @@
  */
 import { Access, Protection } from "../../src/abi.js";
 import type { Coherence } from "../../src/protocol/coherence.js";
-import { decodeMessage, kindName, type DecodeContext, type Message } from "../../src/protocol/codec.js";
+import { confirmEntries, decodeMessage, kindName, MessageKind, type DecodeContext, type Message } from "../../src/protocol/codec.js";
 import type { ProtocolOptions, ProtocolTuning } from "../../src/protocol/page_protocol.js";
 import type { MessageHandler, Transport } from "../../src/transport/transport.js";
 import { within } from "./expect.js";
@@ -148,7 +148,10 @@ export class RecordingNetwork {
 }
 
 export function describe(m: Message): string {
-  return `${kindName(m.kind)} ${m.source}→${m.target} p${m.page} v${m.version}`;
+  const line = `${kindName(m.kind)} ${m.source}→${m.target} p${m.page} v${m.version}`;
+  // A Confirm that confirms further pages names them: "Confirm 2→0 p16 v0 +p19".
+  if (m.kind !== MessageKind.Confirm || m.payload.byteLength === 0) return line;
+  return [line, ...confirmEntries(m).slice(1).map((c) => `+p${c.page}`)].join(" ");
 }
 
 export interface RecordedCluster {

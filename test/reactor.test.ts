@@ -1,0 +1,54 @@
+/**
+ * The reactor (runtime/reactor.ts) on two ring links in this thread: what a wait does with
+ * messages that arrive while it handles others, before it runs later() work (Confirms).
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Future } from "../src/protocol/future.js";
+import { HOST_WORD_BYTES, Reactor } from "../src/runtime/reactor.js";
+import { RingLink } from "../src/transport/ring_link.js";
+import { ringNetwork } from "../src/transport/ring_network.js";
+
+const Wait = suite("reactor wait");
+
+function pair() {
+  const [a, b] = ringNetwork(2, { ringBytes: 4096 }).map((spec) => new RingLink(spec));
+  const poll = new Int32Array(new SharedArrayBuffer(4));
+  const reactor = new Reactor(b!, { poll: { words: poll, index: 0 }, host: new SharedArrayBuffer(HOST_WORD_BYTES), spinMicros: 0 });
+  return { a: a!, b: b!, reactor };
+}
+
+Wait("a message that arrives while another is handled is handled before later() work runs", () => {
+  const { a, b, reactor } = pair();
+  const handled: number[] = [];
+  b.listen((bytes) => {
+    handled.push(bytes[0]!);
+    // The first message's handling sees the second arrive (as a peer's reply would).
+    if (bytes[0] === 1) a.send(1, new Uint8Array([2]));
+  });
+  const done = new Future<void>();
+  let seenByLater: number[] = [];
+  reactor.timers.later(() => {
+    seenByLater = [...handled];
+    done.resolve();
+  });
+  a.send(1, new Uint8Array([1]));
+  reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
+  assert.equal(seenByLater, [1, 2], "later() work ran after both messages were handled");
+  assert.is(reactor.counters.servedWaiting, 2);
+});
+
+Wait("later() work runs when no message waits, and the wait ends with it", () => {
+  const { reactor } = pair();
+  const done = new Future<void>();
+  let ran = 0;
+  reactor.timers.later(() => {
+    ran++;
+    done.resolve();
+  });
+  reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
+  assert.is(ran, 1);
+  assert.is(reactor.counters.servedWaiting, 0);
+});
+
+Wait.run();
