@@ -18,6 +18,7 @@ import type { RoleContext } from "./role_context.js";
 import type { HlrcPageRequestBody } from "./wire.js";
 
 export interface FetchContext extends RoleContext {
+  nodeCount: number;
   home: HomeRole;
   counters: { writeNotices: number; invalidations: number; prefetched: number; pagesFetched: number };
   /** The last interval this node flushed to `home` (0: none). */
@@ -25,10 +26,21 @@ export interface FetchContext extends RoleContext {
 }
 
 export class FetchRole {
-  /** Per page: writer → the newest interval of its writes this node's copy lacks. */
-  private readonly need = new Map<number, Map<number, number>>();
+  /**
+   * Per writer, per region page (page - firstPage): the newest interval of that writer's writes
+   * this node's copy lacks (0: none); and per page, whether any writer's entry is set. Typed
+   * arrays, not a map per page: a barrier after a phase that wrote a grid brings a notice for
+   * every page of it (a Jacobi half of 1024×1024 doubles: 1,024 notices per barrier), and a map
+   * per page cost ~20-45 µs per barrier even warm; this is a store per notice.
+   */
+  private readonly lacks: Uint32Array[];
+  private readonly stale: Uint8Array;
 
-  constructor(private readonly ctx: FetchContext) {}
+  constructor(private readonly ctx: FetchContext) {
+    const pages = ctx.port.pageCount;
+    this.lacks = Array.from({ length: ctx.nodeCount }, () => new Uint32Array(pages));
+    this.stale = new Uint8Array(pages);
+  }
 
   /** A write notice of `writer`'s interval `interval` for `page`: the copy here lacks that write. */
   notice(page: number, writer: number, interval: number): void {
@@ -36,9 +48,10 @@ export class FetchRole {
     counters.writeNotices++;
     // At the home, a flush applied already holds the write.
     if (placement.managerOf(page) === node && home.hasApplied(writer, interval)) return;
-    let need = this.need.get(page);
-    if (!need) this.need.set(page, (need = new Map()));
-    if ((need.get(writer) ?? 0) < interval) need.set(writer, interval);
+    const i = page - port.firstPage;
+    const lacks = this.lacks[writer]!;
+    if (lacks[i]! < interval) lacks[i] = interval;
+    this.stale[i] = 1;
     if (port.protection(page) !== Protection.None) {
       port.setProtection(page, Protection.None);
       counters.invalidations++;
@@ -80,14 +93,28 @@ export class FetchRole {
 
   /** Per writer, the newest interval of its writes this node's copy of `page` lacks; undefined when current. */
   needOf(page: number): ReadonlyMap<number, number> | undefined {
-    return this.need.get(page);
+    const i = page - this.ctx.port.firstPage;
+    if (this.stale[i] === 0) return undefined;
+    const need = new Map<number, number>();
+    this.lacks.forEach((lacks, writer) => {
+      if (lacks[i]! > 0) need.set(writer, lacks[i]!);
+    });
+    return need;
+  }
+
+  /** The copy of `page` here holds every write its notices named. */
+  private current(page: number): void {
+    const i = page - this.ctx.port.firstPage;
+    if (this.stale[i] === 0) return;
+    this.stale[i] = 0;
+    for (const lacks of this.lacks) lacks[i] = 0;
   }
 
   /** Installs `bytes` as the copy of `page`, which holds every write its notices name (parked). */
   install(page: number, bytes: Uint8Array): void {
     const { port, counters } = this.ctx;
     port.page(page).set(bytes);
-    this.need.delete(page);
+    this.current(page);
     port.setProtection(page, Protection.ReadOnly);
     counters.pagesFetched++;
   }
@@ -99,7 +126,7 @@ export class FetchRole {
     // This node's own earlier writes to these pages must be in the copy it gets back.
     const flushed = this.ctx.lastFlushedTo(home);
     if (flushed > 0) need.set(node, flushed);
-    for (const p of pages) for (const [w, i] of this.need.get(p) ?? []) if ((need.get(w) ?? 0) < i) need.set(w, i);
+    for (const p of pages) for (const [w, i] of this.needOf(p) ?? []) if ((need.get(w) ?? 0) < i) need.set(w, i);
     const body: HlrcPageRequestBody = { pages, need: [...need] };
     const page = pages[0];
     const done = new Future<void>();
@@ -119,7 +146,7 @@ export class FetchRole {
           // A page validated meanwhile (an earlier reply of an overlapping batch) keeps its copy.
           if (port.protection(p) !== Protection.None) return;
           port.page(p).set(reply.payload.subarray(k * size, (k + 1) * size));
-          this.need.delete(p);
+          this.current(p);
           port.setProtection(p, Protection.ReadOnly);
           counters.pagesFetched++;
         });
@@ -133,9 +160,9 @@ export class FetchRole {
   /** The home's own kernel: `page` is valid once the flushes its notices name are applied here. */
   private *untilApplied(page: number, mode: "read" | "write"): Flow<void> {
     const { port, home } = this.ctx;
-    const need = this.need.get(page);
+    const need = this.needOf(page);
     if (need) yield* wait(home.untilApplied(page, need, mode));
-    this.need.delete(page);
+    this.current(page);
     if (port.protection(page) === Protection.None) port.setProtection(page, Protection.ReadOnly);
   }
 }

@@ -152,7 +152,7 @@ export class HlrcProtocol implements Coherence {
       counters,
       dirty: (page) => writer.isDirty(page),
     });
-    const fetcher = new FetchRole({ port, endpoint, placement, home, node, timeoutMs, counters, lastFlushedTo: (to) => writer.lastFlushedTo(to) });
+    const fetcher = new FetchRole({ port, endpoint, placement, home, node, nodeCount: nodes, timeoutMs, counters, lastFlushedTo: (to) => writer.lastFlushedTo(to) });
     this.writer = writer;
     this.home = home;
     this.fetcher = fetcher;
