@@ -36,7 +36,9 @@ ${NATS_AUTH_HELP}
 ${NODE_CHECKPOINT_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
                         layout, check and compiler options when building from a .ts, .c,
-                        .cc, .cpp or .c.in file (see dsm build --help)`;
+                        .cc, .cpp or .c.in file (see dsm build --help); a build is kept in wasm-dsm's
+                        node_modules/.cache/wasm-dsm-builds and used again while every file
+                        it read is unchanged (env DSM_BUILD_CACHE: another directory, or off)`;
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bound on closing down after the job, so a stuck connection cannot keep the process alive. */

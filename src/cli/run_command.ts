@@ -42,7 +42,9 @@ with --transport nats --nats URL, credentials and TLS:
 ${NATS_AUTH_HELP}
   --page-size, --shared-size, --max-memory, --no-polls, --no-opt, --cflags
                         layout, check and compiler options when building from a .ts, .c,
-                        .cc, .cpp or .c.in file (see dsm build --help)`;
+                        .cc, .cpp or .c.in file (see dsm build --help); a build is kept in wasm-dsm's
+                        node_modules/.cache/wasm-dsm-builds and used again while every file
+                        it read is unchanged (env DSM_BUILD_CACHE: another directory, or off)`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf("--");
@@ -94,9 +96,12 @@ export async function loadKernel(path: string, baseline: boolean, values: Record
   if (!existsSync(path)) throw new UsageError(`kernel "${path}": no such file`);
   if (path.endsWith(".ts") || isCSource(path)) {
     checkSources([path], values.cflags !== undefined);
-    // Binaryen and the compilers load only when something is built (source_kinds.ts).
-    const { buildKernelIsolated } = await import("../instrument/build_worker.js");
-    const built = await buildKernelIsolated(path, buildOptionsFrom(values));
+    // Binaryen and the compilers load only when something is built (source_kinds.ts), and not
+    // at all when the build cache holds this kernel as its files are now (build_cache.ts).
+    const { buildCacheDir, cachedBuild } = await import("../instrument/build_cache.js");
+    const options = buildOptionsFrom(values);
+    const build = async () => (await import("../instrument/build_worker.js")).buildKernelIsolated(path, options);
+    const built = await cachedBuild(path, options, build, buildCacheDir());
     return loadKernelModule(baseline ? built.reference : built.instrumented, path);
   }
   for (const name of Object.keys(LAYOUT_OPTIONS)) {

@@ -5,8 +5,9 @@
  */
 import binaryen from "binaryen";
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { ABI_VERSION, computeLayout, encodeMetadata, METADATA_SECTION, type LayoutOptions, type Metadata, type RunSignature, type WasmNumType } from "../abi.js";
+import { inputsSince, sha, type BuildInput } from "./build_cache.js";
 import { compileKernel, CompileError } from "./compile.js";
 import { compileC, isCSource, type CCompileOptions } from "./compile_c.js";
 import { withCustomSection } from "./custom_section.js";
@@ -29,6 +30,8 @@ export interface BuildOutput {
   /** Same kernel and layout without checks, for --baseline. */
   reference: Uint8Array;
   meta: Metadata;
+  /** The files the build read and the hashes of their bytes (build_cache.ts); absent when unknown. */
+  inputs?: BuildInput[];
 }
 
 /**
@@ -42,15 +45,22 @@ export async function buildKernel(sources: string | readonly string[], options: 
   let layout = computeLayout(options);
   let plain: Uint8Array;
   let entry: "run" | "main" = "run";
+  let inputs: BuildInput[] | undefined;
   if (list.length > 0 && list.every(isCSource)) {
+    // Before clang reads anything: a file changed after this is a build not to keep.
+    const since = Date.now() - 1;
     const c = compileC(list, layout, options);
     plain = c.wasm;
     entry = c.entry;
     layout = { ...layout, initialPages: c.initialPages };
+    inputs = inputsSince(c.inputs, since);
   } else if (list.length === 1 && list[0].endsWith(".ts")) {
-    plain = await compileKernel(list[0], layout);
+    const read = new Map<string, string | null>();
+    plain = await compileKernel(list[0], layout, { read: (path, text) => read.set(path, text === null ? null : sha(text)) });
+    inputs = [...read].map(([path, hash]) => ({ path, sha: hash }));
   } else if (list.length === 1 && list[0].endsWith(".wasm")) {
     plain = readModule(list[0]);
+    inputs = [{ path: resolve(list[0]), sha: sha(plain) }];
     const contract = checkModuleContract(plain, layout, list[0]);
     entry = contract.entry;
     layout = { ...layout, initialPages: contract.initialPages };
@@ -65,6 +75,7 @@ export async function buildKernel(sources: string | readonly string[], options: 
     instrumented: withCustomSection(exportGlobals(checked), METADATA_SECTION, encodeMetadata(meta)),
     reference: withCustomSection(plain, METADATA_SECTION, encodeMetadata({ ...meta, instrumented: false })),
     meta,
+    inputs,
   };
 }
 

@@ -23,6 +23,11 @@ const API_DIR = join(PACKAGE_ROOT, "assembly");
 export interface CompileOptions {
   /** asc optimisation level. @default 3 */
   optimizeLevel?: number;
+  /**
+   * Told of every file the compiler asked for, with its text, or null when it is missing (asc
+   * probes several names for an import): what the module depends on, for build_cache.ts.
+   */
+  read?: (path: string, text: string | null) => void;
 }
 
 /** Compiles `sourcePath` and returns the uninstrumented module bytes. */
@@ -31,6 +36,7 @@ export async function compileKernel(sourcePath: string, layout: Layout, options:
   let text: string;
   try {
     text = readFileSync(absolute, "utf8");
+    options.read?.(absolute, text);
   } catch (cause) {
     throw new CompileError(`kernel ${sourcePath}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? cause}); check the path`, { cause });
   }
@@ -58,9 +64,11 @@ export async function compileKernel(sourcePath: string, layout: Layout, options:
     readFile(name: string, baseDir: string) {
       const normal = name.replace(/\\/g, "/");
       const api = normal.match(/(?:^|\/)node_modules\/wasm-dsm\/(.+\.ts)$/);
-      if (api) return readOrNull(join(API_DIR, api[1]));
       if (normal === entry && baseDir === ".") return text;
-      return readOrNull(resolve(dir, baseDir, name));
+      const path = api ? join(API_DIR, api[1]) : resolve(dir, baseDir, name);
+      const found = readOrNull(path);
+      options.read?.(path, found);
+      return found;
     },
     writeFile(name: string, contents: Uint8Array | string) {
       if (name.endsWith(".wasm") && typeof contents !== "string") output = contents;

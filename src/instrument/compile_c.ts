@@ -29,14 +29,14 @@
  */
 import binaryen from "binaryen";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { WASM_PAGE, type Layout } from "../abi.js";
 import { CompileError } from "./compile.js";
 import { definedFunctionSymbols, importedFunctionNames } from "./object_symbols.js";
 import { PACKAGE_ROOT } from "./package_root.js";
-import { expandParmacs, PARMACS_EXTENSION } from "./parmacs_m4.js";
+import { expandParmacs, isParmacsSource, PARMACS_EXTENSION, PARMACS_HEADER_EXTENSION, PARMACS_M4 } from "./parmacs_m4.js";
 import { CXX_EXTENSIONS } from "./source_kinds.js";
 
 /** The Debian packages that make up the toolchain, for messages and .ci/run. */
@@ -72,6 +72,11 @@ export interface CBuild {
   entry: "run" | "main";
   /** At least the layout's, more when static data and stack need it. */
   initialPages: number;
+  /**
+   * Every file the module was made from (absolute paths): the sources, the headers clang read
+   * (its -MD lists), a PARMACS program's macro inputs. For build_cache.ts.
+   */
+  inputs: string[];
 }
 
 /** Compiles and links `sources` (C or C++) into the uninstrumented module. */
@@ -81,10 +86,14 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
   }
   const clang = findClang(options.clang);
   const dir = mkdtempSync(join(tmpdir(), "dsm-cc-"));
+  const inputs = new Set<string>(parmacsInputs(sources));
   try {
     const compile = (source: string, i: number, extra: string[] = []) => {
       const object = join(dir, `${i}-${basename(source)}.o`);
-      run(clang, [...compileFlags(source), ...extra, ...(options.cflags ?? []), "-c", source, "-o", object], sources);
+      const deps = `${object}.d`;
+      run(clang, [...compileFlags(source), ...extra, ...(options.cflags ?? []), "-MD", "-MF", deps, "-c", source, "-o", object], sources);
+      // What m4 wrote into the temporary directory is made from the inputs above.
+      for (const path of dependencies(readFileSync(deps, "utf8"))) if (!resolve(path).startsWith(dir)) inputs.add(resolve(path));
       return object;
     };
     const expanded = expandParmacs(sources, dir, missingM4);
@@ -97,10 +106,34 @@ export function compileC(sources: readonly string[], layout: Layout, options: CC
     // module (npm puts binaryen's there), and the plain module must be clang's own.
     const linkCflags = (options.cflags ?? []).filter((flag) => !/^-O/.test(flag));
     run(clang, [...TARGET, ...linkCflags, ...objects, api, "-o", out, ...linkFlags(layout, entry)], sources);
-    return finish(readFileSync(out), entry, layout);
+    return { ...finish(readFileSync(out), entry, layout), inputs: [...inputs].sort() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The files a make rule from clang's -MD names after its target (paths with spaces are escaped). */
+export function dependencies(rule: string): string[] {
+  const body = rule.replace(/\\\r?\n/g, " ");
+  const colon = body.search(/:(\s|$)/);
+  if (colon < 0) return [];
+  return body
+    .slice(colon + 1)
+    .split(/(?<!\\)\s+/)
+    .filter(Boolean)
+    .map((path) => path.replace(/\\ /g, " "));
+}
+
+/** A PARMACS program's inputs to m4: the program, every header template beside it, the macros. */
+function parmacsInputs(sources: readonly string[]): string[] {
+  const inputs: string[] = [];
+  for (const source of sources) {
+    if (!isParmacsSource(source)) continue;
+    const from = dirname(resolve(source));
+    inputs.push(resolve(source), PARMACS_M4);
+    for (const name of readdirSync(from)) if (name.endsWith(PARMACS_HEADER_EXTENSION)) inputs.push(join(from, name));
+  }
+  return inputs;
 }
 
 const TARGET = ["--target=wasm32-wasi", "-fno-color-diagnostics"];
@@ -171,7 +204,7 @@ function findEntry(objects: string[], sources: readonly string[]): Entry {
 }
 
 /** Renames a mangled `run` export and reads the memory the module declares. */
-function finish(wasm: Uint8Array, entry: Entry, layout: Layout): CBuild {
+function finish(wasm: Uint8Array, entry: Entry, layout: Layout): Omit<CBuild, "inputs"> {
   const module = binaryen.readBinary(wasm);
   try {
     const initialPages = Math.max(layout.initialPages, module.getMemoryInfo().initial);

@@ -20,7 +20,9 @@ import { isParmacsSource, PARMACS_EXTENSION } from "./source_kinds.js";
 
 /** The macro file the package ships. */
 export const PARMACS_M4 = join(PACKAGE_ROOT, "parmacs", "wasm-dsm.m4");
-const HEADER_EXTENSION = ".h.in";
+/** Header templates beside a PARMACS program, expanded with it. */
+export const PARMACS_HEADER_EXTENSION = ".h.in";
+
 export { isParmacsSource, PARMACS_EXTENSION };
 
 /** A source as clang compiles it: the expansion of a .c.in, with its own directory to search. */
@@ -43,7 +45,7 @@ export function expandParmacs(sources: readonly string[], dir: string, missing: 
       into = join(dir, `m4-${expanded.size}`);
       mkdirSync(into);
       expanded.set(from, into);
-      for (const header of readdirSync(from).filter((name) => name.endsWith(HEADER_EXTENSION))) {
+      for (const header of readdirSync(from).filter((name) => name.endsWith(PARMACS_HEADER_EXTENSION))) {
         writeFileSync(join(into, header.slice(0, -3)), m4(join(from, header), missing));
       }
     }
