@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
-import { encodeMessage, MessageKind } from "../src/protocol/codec.js";
+import { confirmsPayload, encodeMessage, MessageKind } from "../src/protocol/codec.js";
 import { createIvy, IvyProtocol } from "../src/protocol/ivy.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
@@ -218,6 +218,21 @@ Ivy("malformed messages, other jobs and pages outside the region are dropped and
   deliver(encodeMessage({ kind: MessageKind.Grant, job: 9, source: 0, target: 1, page: 16, arg: 1, request: 12345 }));
   const stats = nodes[1].stats();
   assert.equal([stats.dropped, stats.malformed, stats.misdelivered, stats.stale], [4, 2, 1, 1]);
+});
+
+Ivy("a Confirm naming a page another node manages is not answered, so its sender sends it again", async () => {
+  const { net, nodes } = await setup();
+  const deliver = (bytes: Uint8Array) => (net as unknown as { handlers: ((b: Uint8Array) => void)[] }).handlers[1](bytes);
+  // Node 1 manages page 17, not 16: one entry misdelivered, one with no transaction (stale).
+  const entries = [
+    { page: 16, version: 0, request: 5, access: 0 },
+    { page: 17, version: 0, request: 6, access: 0 },
+  ];
+  deliver(encodeMessage({ kind: MessageKind.Confirm, job: 9, source: 2, target: 1, page: 16, request: 5, arg: 0, payload: confirmsPayload(entries) }));
+  await net.quiet();
+  assert.equal(net.transcript(), []);
+  const stats = nodes[1].stats();
+  assert.equal([stats.misdelivered, stats.stale], [1, 1]);
 });
 
 Ivy("a fault outside the region is refused", async () => {

@@ -287,10 +287,19 @@ export abstract class PageProtocol implements Coherence {
     this.endpoint.dropMisdelivered();
   }
 
-  /** A Confirm message: each transaction it confirms (confirm_queue.ts), then one ConfirmAck. */
+  /**
+   * A Confirm message: each transaction it confirms (confirm_queue.ts), then one ConfirmAck. As
+   * for a lone Confirm, none is answered while one of its pages waits for its allocation (held
+   * until then) or is not managed here: the requester sends it again, and the entries applied
+   * already are stale then.
+   */
   private onConfirms(m: Message, confirm: (c: Message) => void): void {
-    for (const c of confirmEntries(m)) confirm(c);
-    this.endpoint.send(m.source, { kind: MessageKind.ConfirmAck, page: m.page, request: m.request, arg: m.arg });
+    let applied = true;
+    for (const c of confirmEntries(m)) {
+      if (this.placement.pending(c.page) || this.managerOf(c.page) !== this.node) applied = false;
+      confirm(c);
+    }
+    if (applied) this.endpoint.send(m.source, { kind: MessageKind.ConfirmAck, page: m.page, request: m.request, arg: m.arg });
   }
 
     private afterStart(handle: () => void): void {
