@@ -5,7 +5,7 @@
  * a slower run. And `dsm run` on a source picks up an edit of a file the kernel imports.
  */
 import { spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -20,6 +20,13 @@ import { tempDir } from "./helpers/temp_dir.js";
 const dir = tempDir("dsm-build-cache-");
 const DSM = join(ROOT, "bin/dsm.js");
 const INSTALL = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32";
+
+/** Writes `text` to `path` dated a minute ago: a C build keeps nothing whose input changed just before it started. */
+function writeOld(path: string, text: string): void {
+  writeFileSync(path, text);
+  const then = new Date(Date.now() - 60_000);
+  utimesSync(path, then, then);
+}
 
 /** A build through the cache in `cache` that counts the builds it had to make. */
 function counted(cache: string | undefined) {
@@ -128,15 +135,21 @@ Cache("a C kernel builds again when a header it includes is edited", async () =>
   }
   const at = join(dir, "c");
   mkdirSync(at, { recursive: true });
-  writeFileSync(join(at, "scale.h"), "#define SCALE 4\n");
-  writeFileSync(join(at, "kernel.c"), `#include "scale.h"\nint run(int n) { return n * SCALE; }\n`);
+  writeOld(join(at, "scale.h"), "#define SCALE 4\n");
+  writeOld(join(at, "kernel.c"), `#include "scale.h"\nint run(int n) { return n * SCALE; }\n`);
   const { build, builds } = counted(join(dir, "cache-c"));
   const first = await build(join(at, "kernel.c"));
   assert.equal([(await build(join(at, "kernel.c"))).cached, builds()], [true, 1]);
   assert.ok(first.inputs!.some((i) => i.path === join(at, "scale.h")), "the header is an input");
-  writeFileSync(join(at, "scale.h"), "#define SCALE 9\n");
+  writeOld(join(at, "scale.h"), "#define SCALE 9\n");
   const edited = await build(join(at, "kernel.c"));
   assert.equal([edited.cached, builds()], [false, 2]);
+  assert.equal([(await build(join(at, "kernel.c"))).cached, builds()], [true, 2]);
+  // A header dated after the build started (edited while clang read it) makes a build not kept.
+  writeFileSync(join(at, "scale.h"), "#define SCALE 5\n");
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(join(at, "scale.h"), later, later);
+  assert.equal([(await build(join(at, "kernel.c"))).cached, (await build(join(at, "kernel.c"))).cached, builds()], [false, false, 4]);
 });
 
 Cache("a PARMACS program's inputs are its source, the header templates beside it and the macros; an edited template builds again", async () => {
@@ -147,14 +160,14 @@ Cache("a PARMACS program's inputs are its source, the header templates beside it
   }
   const at = join(dir, "parmacs");
   mkdirSync(at, { recursive: true });
-  for (const name of ["psum.c.in", "psum.h.in"]) copyFileSync(join(ROOT, "test/kernels/c/parmacs", name), join(at, name));
+  for (const name of ["psum.c.in", "psum.h.in"]) writeOld(join(at, name), readFileSync(join(ROOT, "test/kernels/c/parmacs", name), "utf8"));
   const { build, builds } = counted(join(dir, "cache-parmacs"));
   const first = await build(join(at, "psum.c.in"));
   const paths = first.inputs!.map((i) => i.path);
   for (const input of [join(at, "psum.c.in"), join(at, "psum.h.in"), PARMACS_M4]) assert.ok(paths.includes(input), `${input} among ${paths.join(", ")}`);
   assert.ok(!paths.some((p) => p.startsWith(tmpdir()) && p.includes("dsm-cc-")), "no file m4 wrote is an input");
   assert.equal([(await build(join(at, "psum.c.in"))).cached, builds()], [true, 1]);
-  appendFileSync(join(at, "psum.h.in"), "/* edited */\n");
+  writeOld(join(at, "psum.h.in"), `${readFileSync(join(at, "psum.h.in"), "utf8")}/* edited */\n`);
   assert.equal([(await build(join(at, "psum.c.in"))).cached, builds()], [false, 2]);
 });
 

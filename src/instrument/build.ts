@@ -16,6 +16,9 @@ import { instrument, type InstrumentOptions } from "./instrument.js";
 import { assertChecked } from "./verify_checks.js";
 import { addUnwinding, exportGlobals } from "./unwind.js";
 
+/** How far before a C build's start a changed input still makes the build one not to keep. */
+const MTIME_MARGIN_MS = 50;
+
 export interface BuildOptions extends LayoutOptions, InstrumentOptions, CCompileOptions {
   /**
    * Prove every access of the instrumented module checked (verify_checks.ts) and fail the build
@@ -47,8 +50,9 @@ export async function buildKernel(sources: string | readonly string[], options: 
   let entry: "run" | "main" = "run";
   let inputs: BuildInput[] | undefined;
   if (list.length > 0 && list.every(isCSource)) {
-    // Before clang reads anything: a file changed after this is a build not to keep.
-    const since = Date.now() - 1;
+    // Before clang reads anything: a file changed after this is a build not to keep. File times
+    // can lag the clock by a scheduler tick (coarse timestamps), hence the margin.
+    const since = Date.now() - MTIME_MARGIN_MS;
     const c = compileC(list, layout, options);
     plain = c.wasm;
     entry = c.entry;
