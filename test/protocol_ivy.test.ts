@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Access, Protection } from "../src/abi.js";
-import { confirmsPayload, encodeMessage, MessageKind } from "../src/protocol/codec.js";
+import { confirmsPayload, encodeMessage, MessageKind, type Message } from "../src/protocol/codec.js";
 import { createIvy, IvyProtocol } from "../src/protocol/ivy.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 import { within } from "./helpers/expect.js";
@@ -22,6 +22,9 @@ async function setup(n = 3, retryMs?: number) {
   };
   return { ...cluster, protections, fault };
 }
+
+/** Transcript filter: Confirms and their acknowledgements. */
+const confirmsOnly = (m: Message) => m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck;
 
 const Ivy = suite("ivy transcripts");
 
@@ -142,7 +145,7 @@ Ivy("a lost confirm acknowledgement is retried and the confirm is not applied tw
   await fault(1, 16, Access.Write);
   await net.waitFor((m) => m.kind === MessageKind.ConfirmAck, 2);
   await net.quiet();
-  assert.equal(net.transcript((m) => m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck), [
+  assert.equal(net.transcript(confirmsOnly), [
     "Confirm 1→0 p16 v1",
     "ConfirmAck 0→1 p16 v0 (dropped)",
     "Confirm 1→0 p16 v1",
@@ -156,7 +159,7 @@ Ivy("a fault on several pages confirms them in one message per manager, answered
   // Node 2 manages and owns 18; 16 and 19 are node 0's, 17 node 1's.
   await within(nodes[2].fault(16, 19, Access.Read));
   await net.quiet();
-  assert.equal(net.transcript((m) => m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck), [
+  assert.equal(net.transcript(confirmsOnly), [
     "Confirm 2→0 p16 v0 +p19",
     "Confirm 2→1 p17 v0",
     "ConfirmAck 0→2 p16 v0",
@@ -177,7 +180,7 @@ Ivy("a lost acknowledgement of several confirms repeats them all; the manager ap
   await within(nodes[2].fault(16, 19, Access.Write));
   await net.waitFor((m) => m.kind === MessageKind.ConfirmAck && m.source === 0, 2);
   await net.quiet();
-  assert.equal(net.transcript((m) => (m.kind === MessageKind.Confirm || m.kind === MessageKind.ConfirmAck) && m.source !== 1 && m.target !== 1), [
+  assert.equal(net.transcript((m) => confirmsOnly(m) && m.source !== 1 && m.target !== 1), [
     "Confirm 2→0 p16 v1 +p19",
     "ConfirmAck 0→2 p16 v0 (dropped)",
     "Confirm 2→0 p16 v1 +p19",
