@@ -16,7 +16,7 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, r
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointCorruptError, ResumeError } from "./errors.js";
-import { NatsObjectStore, type NatsStoreSpec } from "./nats_store.js";
+import type { NatsStoreSpec } from "./nats_store.js";
 
 /** What a checkpoint must have been taken with for a job to resume from it. */
 export interface JobSetting {
@@ -78,7 +78,8 @@ export function sha256(bytes: Uint8Array): string {
 export type StoreSpec = { kind: "dir"; path: string } | NatsStoreSpec;
 
 export async function openStore(spec: StoreSpec, job: string): Promise<CheckpointStore> {
-  if (spec.kind === "nats") return NatsObjectStore.connect(spec, job);
+  // Loaded only when used: the nats client is most of what a node's worker would load otherwise.
+  if (spec.kind === "nats") return (await import("./nats_store.js")).NatsObjectStore.connect(spec, job);
   return new DirectoryStore(spec.path, job);
 }
 
