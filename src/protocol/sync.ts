@@ -30,6 +30,9 @@ import { flow, Future, wait, type Flow } from "./future.js";
 import type { LrcArrival, LrcRelease } from "./release/wire.js";
 import { TokenLocks, type LockCounters, type LockNotices } from "./token_locks.js";
 
+/** The reply kinds of this file's exchanges: one array, not one per exchange. */
+const BARRIER_RELEASE_REPLIES: readonly MessageKind[] = [MessageKind.BarrierRelease];
+
 /**
  * State a protocol sends through every barrier: each node's arrival carries `arrive()`, the
  * manager turns all arrivals into one part per node with `release()`, and each node hands its part
@@ -134,7 +137,7 @@ export class SyncService {
         BARRIER_MANAGER,
         { kind: MessageKind.BarrierArrive, version: epoch, arg: flags, body },
         {
-          replies: [MessageKind.BarrierRelease],
+          replies: BARRIER_RELEASE_REPLIES,
           progress: [MessageKind.BarrierWait],
           accept: (m) => m.version === epoch,
           timeoutMs: this.options.timeoutMs,

@@ -37,6 +37,9 @@ import type { Endpoint } from "./endpoint.js";
 import { flow, Future, wait, type Flow } from "./future.js";
 import { LockStateError, LockUsageError, SyncTimeoutError } from "./errors.js";
 
+/** The reply kinds of this file's exchanges: one array, not one per exchange. */
+const LOCK_GRANT_REPLIES: readonly MessageKind[] = [MessageKind.LockGrant];
+
 /** What the locks need from a protocol that moves memory state with the lock (lrc). */
 export interface LockNotices {
   /** Ends the current interval (lock and unlock are interval boundaries). */
@@ -134,7 +137,7 @@ export class TokenLocks {
         manager,
         { kind: MessageKind.LockAcquire, arg: id, body },
         {
-          replies: [MessageKind.LockGrant],
+          replies: LOCK_GRANT_REPLIES,
           accept: (m) => m.arg === id,
           timeoutMs: this.timeoutMs,
           timeout: () => SyncTimeoutError.lock(id, manager, undefined, this.timeoutMs),

@@ -166,14 +166,17 @@ export class RingLink implements Link {
 
   /** Whether a message waits in an inlet. */
   backlog(): boolean {
-    for (const inlet of this.inlets) if (inlet.reader.ready) return true;
+    // Indexed loops here and below: they run at every poll and wait, and an iterator is garbage.
+    const inlets = this.inlets;
+    for (let i = 0; i < inlets.length; i++) if (inlets[i]!.reader.ready) return true;
     return false;
   }
 
   /** Messages waiting in outboxes for room in a ring. */
   get outbox(): number {
     let n = 0;
-    for (const o of this.outlets) n += o?.waiting.length ?? 0;
+    const outlets = this.outlets;
+    for (let i = 0; i < outlets.length; i++) n += outlets[i]?.waiting.length ?? 0;
     return n;
   }
 
@@ -212,7 +215,9 @@ export class RingLink implements Link {
   /** Sends what waits in the outboxes, as far as the rings have room. */
   flush(): void {
     let left = 0;
-    for (const o of this.outlets) {
+    const outlets = this.outlets;
+    for (let i = 0; i < outlets.length; i++) {
+      const o = outlets[i];
       if (!o || o.waiting.length === 0) continue;
       o.flush();
       left += o.waiting.length;

@@ -17,6 +17,9 @@ import type { HomeRole } from "./home.js";
 import type { RoleContext } from "./role_context.js";
 import type { HlrcPageRequestBody } from "./wire.js";
 
+/** The reply kinds of this file's exchanges: one array, not one per exchange. */
+const HLRC_PAGE_REPLY_REPLIES: readonly MessageKind[] = [MessageKind.HlrcPageReply];
+
 export interface FetchContext extends RoleContext {
   nodeCount: number;
   home: HomeRole;
@@ -134,7 +137,7 @@ export class FetchRole {
       home,
       { kind: MessageKind.HlrcPageRequest, page, body },
       {
-        replies: [MessageKind.HlrcPageReply],
+        replies: HLRC_PAGE_REPLY_REPLIES,
         accept: (m) => m.page === page && m.payload.byteLength === pages.length * port.pageSize,
         timeoutMs,
         timeout: () => new PageTimeoutError(page, home, mode, timeoutMs),

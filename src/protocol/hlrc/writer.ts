@@ -18,6 +18,9 @@ import { encodeIntervalDiffs, pageRuns, type IntervalDiff } from "../release/wir
 import { encodeWritten, samePage } from "../release/word_diff.js";
 import type { RoleContext } from "./role_context.js";
 
+/** The reply kinds of this file's exchanges: one array, not one per exchange. */
+const HLRC_FLUSH_ACK_REPLIES: readonly MessageKind[] = [MessageKind.HlrcFlushAck];
+
 export interface WriterContext extends RoleContext {
   store: IntervalStore;
   nodeCount: number;
@@ -154,7 +157,7 @@ export class WriterRole {
       home,
       { kind: MessageKind.HlrcFlush, version: interval, arg: previous, payload },
       {
-        replies: [MessageKind.HlrcFlushAck],
+        replies: HLRC_FLUSH_ACK_REPLIES,
         accept: (m) => m.version === interval,
         timeoutMs,
         timeout: () => new PageTimeoutError(entries[0].page, home, "write", timeoutMs),

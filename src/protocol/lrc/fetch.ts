@@ -30,6 +30,10 @@ import { hbOrder, mergeableRuns, type WriteNotice } from "../release/intervals.j
 import type { LrcPages } from "./pages.js";
 import { encodeIntervalDiffs, walkIntervalDiffs, entryBytes, type IntervalDiff, type LrcDiffRequestBody } from "../release/wire.js";
 
+/** The reply kinds of this file's exchanges: one array, not one per exchange. */
+const LRC_DIFF_REPLY_REPLIES: readonly MessageKind[] = [MessageKind.LrcDiffReply];
+const LRC_PAGE_REPLY_REPLIES: readonly MessageKind[] = [MessageKind.LrcPageReply];
+
 /** A diff reply stops adding diffs past this size; the requester asks again for the rest. */
 const REPLY_BYTES = 512 << 10;
 
@@ -59,7 +63,7 @@ export function* fetchDiffs(endpoint: Endpoint, writer: number, wanted: Map<stri
       writer,
       { kind: MessageKind.LrcDiffRequest, page, body },
       {
-        replies: [MessageKind.LrcDiffReply],
+        replies: LRC_DIFF_REPLY_REPLIES,
         accept: (m) => m.page === page,
         timeoutMs: Math.max(1, deadline - endpoint.scheduler.now()),
         timeout: () => new PageTimeoutError(page, writer, "read", timeoutMs),
@@ -126,7 +130,7 @@ export function fetchPage(endpoint: Endpoint, source: number, page: number, acce
     source,
     { kind: MessageKind.LrcPageRequest, page },
     {
-      replies: [MessageKind.LrcPageReply],
+      replies: LRC_PAGE_REPLY_REPLIES,
       accept: (m) => m.page === page,
       timeoutMs,
       timeout: () => new PageTimeoutError(page, source, access, timeoutMs),
