@@ -12,6 +12,7 @@
  */
 import type { CallOptions } from "./endpoint.js";
 import type { Message } from "./codec.js";
+import { KeptList } from "./kept_list.js";
 import type { Scheduler, TimerHandle } from "./scheduler.js";
 
 export interface PendingCall {
@@ -27,6 +28,8 @@ export interface PendingCall {
   /** Wait before the retransmission after the next one. */
   interval: number;
   last: Message | undefined;
+  /** Index in the table's list of unsettled calls; -1 once settled. */
+  slot: number;
   resolve(reply: Message): void;
   reject(error: Error): void;
 }
@@ -34,8 +37,12 @@ export interface PendingCall {
 export class CallTable {
   /** Calls by request id, for routing replies. */
   private readonly pending = new Map<number, PendingCall>();
-  /** Every call not yet settled (a later call may reuse an earlier one's request id). */
-  private readonly calls = new Set<PendingCall>();
+  /**
+   * Every call not yet settled (a later call may reuse an earlier one's request id), each at its
+   * `slot`. A kept list (kept_list.ts), not a Set: a Set shrinks its table as calls settle, an
+   * allocation per call.
+   */
+  private readonly calls = new KeptList<PendingCall>();
   private retryTimer: TimerHandle | undefined;
   private retryAt = Infinity;
   private stopped = false;
@@ -53,9 +60,9 @@ export class CallTable {
   /** Starts a call: sends it now and keeps it until its reply, its deadline or a failure. */
   start(to: number, request: number, bytes: Uint8Array | Message, options: CallOptions, onReply: (reply: Message) => void, onError: (error: Error) => void): void {
     const now = this.scheduler.now();
-    const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, resolve: onReply, reject: onError };
+    const call: PendingCall = { to, request, bytes, options, deadline: now + options.timeoutMs, due: now, interval: this.retryMs, last: undefined, slot: this.calls.length, resolve: onReply, reject: onError };
     this.pending.set(request, call);
-    this.calls.add(call);
+    this.calls.push(call);
     if (this.transmit(call, now, false)) this.armRetry(call.due);
   }
 
@@ -66,13 +73,22 @@ export class CallTable {
 
   /** Ends `call`: it no longer receives replies or retransmits. */
   settle(call: PendingCall): void {
-    this.calls.delete(call);
+    const slot = call.slot;
+    if (slot >= 0) {
+      // The last call takes the settled one's place.
+      const last = this.calls.pop()!;
+      if (last !== call) {
+        this.calls.items[slot] = last;
+        last.slot = slot;
+      }
+      call.slot = -1;
+    }
     if (this.pending.get(call.request) === call) this.pending.delete(call.request);
   }
 
   /** Ends every call with `error`. */
   rejectAll(error: Error): void {
-    const calls = [...this.calls];
+    const calls = this.calls.toArray();
     for (const call of calls) this.settle(call);
     for (const call of calls) call.reject(error);
   }
@@ -125,9 +141,9 @@ export class CallTable {
     if (this.stopped) return;
     const now = this.scheduler.now();
     let next = Infinity;
-    for (const call of [...this.calls]) {
+    for (const call of this.calls.toArray()) {
       if (call.due <= now && !this.transmit(call, now, true)) continue;
-      if (this.calls.has(call)) next = Math.min(next, call.due);
+      if (call.slot >= 0) next = Math.min(next, call.due);
     }
     if (next !== Infinity) this.armRetry(next);
   };

@@ -149,9 +149,9 @@ export interface ConfirmEntry {
  * A Confirm's payload: the entries after the first, which travels in the header. One message
  * confirms a fault's pages (read ahead included) to their manager, and one ConfirmAck answers it.
  */
-export function confirmsPayload(entries: readonly ConfirmEntry[]): Uint8Array {
-  const out = new Uint8Array((entries.length - 1) * CONFIRM_ENTRY_BYTES);
-  for (let i = 1, at = 0; i < entries.length; i++, at += CONFIRM_ENTRY_BYTES) {
+export function confirmsPayload(entries: readonly (ConfirmEntry | undefined)[], count = entries.length): Uint8Array {
+  const out = new Uint8Array((count - 1) * CONFIRM_ENTRY_BYTES);
+  for (let i = 1, at = 0; i < count; i++, at += CONFIRM_ENTRY_BYTES) {
     const e = entries[i]!;
     putU32(out, at, e.page);
     putU32(out, at + 4, e.version);

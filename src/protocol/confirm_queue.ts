@@ -12,6 +12,7 @@
  * Confirm came.
  */
 import { MAX_BATCHED_CONFIRMS, type ConfirmEntry } from "./codec.js";
+import { KeptList } from "./kept_list.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** A queued Confirm and the node it goes to. */
@@ -20,52 +21,69 @@ export interface QueuedConfirm extends ConfirmEntry {
 }
 
 export class ConfirmQueue {
-  private queued: QueuedConfirm[] = [];
-  private spare: QueuedConfirm[] = [];
-  /** Pages with a Confirm in `queued`. */
-  private readonly pages = new Set<number>();
+  // Kept lists throughout (kept_list.ts): Confirms are queued and flushed for every fault, and a
+  // flush allocates nothing once the lists have grown.
+  private queued = new KeptList<QueuedConfirm>();
+  /** Two lists in turn: a Confirm queued while a flush sends goes to the other one. */
+  private spare = new KeptList<QueuedConfirm>();
+  /** flush's grouping: byManager[manager], and the managers in the order first queued. */
+  private readonly byManager: KeptList<ConfirmEntry>[] = [];
+  private readonly managers = new KeptList<number>();
 
   constructor(
     private readonly scheduler: Scheduler,
     /** Once closed, queued Confirms are dropped instead of sent. */
     private readonly closed: () => boolean,
-    /** Sends one Confirm message to `manager` for `entries` (1..MAX_BATCHED_CONFIRMS + 1, in queue order). */
-    private readonly send: (manager: number, entries: ConfirmEntry[]) => void,
+    /**
+     * Sends one Confirm message to `manager` for `entries[0..count)` (1..MAX_BATCHED_CONFIRMS + 1,
+     * in queue order). `entries` is the queue's own storage, used again once this returns: read
+     * it, do not keep it.
+     */
+    private readonly send: (manager: number, entries: readonly (ConfirmEntry | undefined)[], count: number) => void,
   ) {}
 
   /** Queues the Confirm of `confirm.page`. */
   add(confirm: QueuedConfirm): void {
     if (this.queued.length === 0) this.scheduler.later(this.flush);
     this.queued.push(confirm);
-    this.pages.add(confirm.page);
   }
 
-  /** Whether a Confirm of `page` waits. */
+  /** Whether a Confirm of `page` waits (a fault brings a few pages: a scan beats keeping a set). */
   has(page: number): boolean {
-    return this.pages.has(page);
+    const q = this.queued;
+    for (let i = 0; i < q.length; i++) if (q.at(i).page === page) return true;
+    return false;
   }
 
   /** Sends every queued Confirm now, one message per manager (and per MAX_BATCHED_CONFIRMS + 1). */
   readonly flush = (): void => {
     const batch = this.queued;
     if (batch.length === 0) return;
-    // Two arrays in turn: a Confirm queued while these are sent goes to the other one.
     this.queued = this.spare;
-    this.pages.clear();
     if (!this.closed()) {
-      const byManager = new Map<number, ConfirmEntry[]>();
-      for (const c of batch) {
-        let entries = byManager.get(c.manager);
-        if (!entries) byManager.set(c.manager, (entries = []));
-        entries.push(c);
-        if (entries.length === MAX_BATCHED_CONFIRMS + 1) {
-          this.send(c.manager, entries);
-          byManager.delete(c.manager);
+      const { byManager, managers } = this;
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch.at(i);
+          const entries = (byManager[c.manager] ??= new KeptList());
+          if (entries.length === 0) managers.push(c.manager);
+          entries.push(c);
+          if (entries.length === MAX_BATCHED_CONFIRMS + 1) this.sendAll(c.manager);
         }
+        for (let i = 0; i < managers.length; i++) if (byManager[managers.at(i)]!.length > 0) this.sendAll(managers.at(i));
+      } finally {
+        for (let i = 0; i < managers.length; i++) byManager[managers.at(i)]!.clear();
+        managers.clear();
       }
-      for (const [manager, entries] of byManager) this.send(manager, entries);
     }
-    batch.length = 0;
+    batch.clear();
     this.spare = batch;
   };
+
+  /** Sends the entries grouped for `manager` and empties them. */
+  private sendAll(manager: number): void {
+    const entries = this.byManager[manager]!;
+    this.send(manager, entries.items, entries.length);
+    entries.clear();
+  }
 }

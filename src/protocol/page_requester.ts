@@ -64,8 +64,10 @@ export class PageRequester {
   /** Strided read-ahead of read and of write faults (read_ahead.ts), beside the two above. */
   private readonly readStride: StrideAhead | undefined;
   private readonly writeStride: StrideAhead | undefined;
-  /** Confirms sent and not yet acknowledged. */
-  private readonly confirms = new Set<Future<void>>();
+  /** Confirm messages sent and not yet acknowledged (or failed). */
+  private unconfirmed = 0;
+  /** What {@link confirmed} handed out, resolved when `unconfirmed` reaches 0. */
+  private allConfirmed: Future<void> | undefined;
   /** Confirms of installed pages, sent off the fault's path (confirm_queue.ts). */
   private readonly confirmQueue: ConfirmQueue;
   private readonly port: PagePort;
@@ -82,7 +84,7 @@ export class PageRequester {
     this.confirmQueue = new ConfirmQueue(
       this.scheduler,
       () => this.endpoint.isClosed,
-      (manager, entries) => this.confirm(manager, entries),
+      (manager, entries, count) => this.confirm(manager, entries, count),
     );
     if (options.readAhead ?? true) {
       // Where a read moves the page (migrate), reading ahead would take pages other nodes are
@@ -114,9 +116,10 @@ export class PageRequester {
     this.confirmQueue.flush();
   }
 
-  /** Settles once every Confirm sent so far is acknowledged (or has failed). */
+  /** Settles once every Confirm sent is acknowledged (or has failed). */
   confirmed(): Future<void> {
-    return all([...this.confirms]);
+    if (this.unconfirmed === 0) return DONE;
+    return (this.allConfirmed ??= new Future<void>());
   }
 
   /**
@@ -256,20 +259,24 @@ export class PageRequester {
    * Tells the manager these transactions are done, in one message (the first entry in its header);
    * retried in the background, failure kept.
    */
-  private confirm(manager: number, entries: ConfirmEntry[]): void {
+  private confirm(manager: number, entries: readonly (ConfirmEntry | undefined)[], count: number): void {
     const { page, request, access, version } = entries[0]!;
-    const done = new Future<void>();
-    this.confirms.add(done);
+    this.unconfirmed++;
+    let counted = true;
     const settled = (): void => {
-      this.confirms.delete(done);
-      done.resolve();
+      if (!counted) return;
+      counted = false;
+      if (--this.unconfirmed > 0 || !this.allConfirmed) return;
+      const waiting = this.allConfirmed;
+      this.allConfirmed = undefined;
+      waiting.resolve();
     };
     const { timeoutMs } = this.options;
     this.endpoint.exchange(
       manager,
-      { kind: MessageKind.Confirm, page, request, arg: access, version, payload: entries.length > 1 ? confirmsPayload(entries) : undefined },
+      { kind: MessageKind.Confirm, page, request, arg: access, version, payload: count > 1 ? confirmsPayload(entries, count) : undefined },
       {
-        replies: [MessageKind.ConfirmAck],
+        replies: CONFIRM_REPLIES,
         accept: (m) => m.page === page && m.arg === access,
         timeoutMs,
         timeout: () => new PageTimeoutError(page, manager, access ? "write" : "read", timeoutMs),
@@ -282,6 +289,8 @@ export class PageRequester {
     );
   }
 }
+
+const CONFIRM_REPLIES: readonly MessageKind[] = [MessageKind.ConfirmAck];
 
 /** Whether protection `p` allows `access`. */
 export function allows(p: Protection, access: Access): boolean {

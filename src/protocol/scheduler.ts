@@ -14,6 +14,7 @@
  * Nothing a protocol needs to make progress may wait for a timer: timers are for retransmission
  * and for giving up (deadlines), never for "a little later".
  */
+import { KeptList } from "./kept_list.js";
 
 export interface Scheduler {
   /** Milliseconds on a monotonic clock (performance.now() unless a test sets the clock). */
@@ -54,8 +55,10 @@ export class TimerQueue implements Scheduler {
   private heap: Timer[] = [];
   private nextSeq = 1;
   private live = 0;
-  private soonList: (() => void)[] = [];
-  private laterList: (() => void)[] = [];
+  private readonly soonList = new KeptList<() => void>();
+  private laterList = new KeptList<() => void>();
+  /** An empty list for the next laterList (runLater swaps the two, so queueing allocates nothing). */
+  private laterSpare: KeptList<() => void> | undefined = new KeptList();
 
   constructor(
     readonly now: () => number = () => performance.now(),
@@ -102,8 +105,9 @@ export class TimerQueue implements Scheduler {
   runSoon(): boolean {
     if (this.soonList.length === 0) return false;
     // Re-read the list each time: the work queues more.
-    for (let i = 0; i < this.soonList.length; i++) this.soonList[i]!();
-    this.soonList = [];
+    const list = this.soonList;
+    for (let i = 0; i < list.length; i++) list.at(i)();
+    list.clear();
     return true;
   }
 
@@ -111,11 +115,15 @@ export class TimerQueue implements Scheduler {
   runLater(): boolean {
     if (this.laterList.length === 0) return false;
     const batch = this.laterList;
-    this.laterList = [];
-    for (const fn of batch) {
-      fn();
+    // A runLater inside this one (none today) finds no spare and makes an array.
+    this.laterList = this.laterSpare ?? new KeptList();
+    this.laterSpare = undefined;
+    for (let i = 0; i < batch.length; i++) {
+      batch.at(i)();
       this.runSoon();
     }
+    batch.clear();
+    this.laterSpare = batch;
     return true;
   }
 

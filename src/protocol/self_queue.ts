@@ -7,10 +7,11 @@
  *   push(m3) outside any handler                 →  m3 as soon() work
  */
 import type { Message } from "./codec.js";
+import { KeptList } from "./kept_list.js";
 import type { Scheduler } from "./scheduler.js";
 
 export class SelfQueue {
-  private queue: Message[] = [];
+  private readonly queue = new KeptList<Message>();
   /** Index in `queue` of the next message to handle. */
   private next = 0;
   private scheduled = false;
@@ -49,7 +50,7 @@ export class SelfQueue {
 
   /** Forgets the messages not handled yet. */
   clear(): void {
-    this.queue = [];
+    this.queue.clear();
     this.next = 0;
   }
 
@@ -58,10 +59,11 @@ export class SelfQueue {
     if (this.depth > 0) return; // the handler under way drains them when it returns
     this.depth++;
     try {
-      // Re-read this.queue each time: handlers append to it, and clear() replaces it.
-      while (this.next < this.queue.length) this.handle(this.queue[this.next++]!);
+      // Re-read the length each time: handlers append to the queue, and clear() empties it.
+      const queue = this.queue;
+      while (this.next < queue.length) this.handle(queue.at(this.next++));
     } finally {
-      this.queue = [];
+      this.queue.clear();
       this.next = 0;
       this.depth--;
     }
