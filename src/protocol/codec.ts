@@ -4,7 +4,7 @@
  *
  *   offset  size  field          meaning
  *   0       u16   magic          0xD5A1, "a wasm-dsm message"
- *   2       u8    format         FORMAT (2); a node refuses any other
+ *   2       u8    format         FORMAT (3); a node refuses any other
  *   3       u8    kind           MessageKind
  *   4       u32   job            the job the message belongs to
  *   8       u16   source         sending node
