@@ -128,18 +128,27 @@ export class PageRequester {
    * any other may continue a strided sweep, which brings its pages (a consecutive sweep whose
    * reach stopped growing faults a reach apart, which is no stride).
    */
-  private aheadPages(first: number, last: number, access: Access): number[] {
+  private aheadPages(first: number, last: number, access: Access): readonly number[] {
     const write = access === Access.Write;
     const predictor = write ? this.writeAhead : this.readAheadOf;
-    if (!predictor) return [];
+    if (!predictor) return NO_PAGES;
     const end = predictor.next(first, last);
-    const candidates = end > last ? Array.from({ length: end - last }, (_, k) => last + 1 + k) : (write ? this.writeStride : this.readStride)!.next(first, last);
-    const pages: number[] = [];
-    for (const p of candidates) {
-      if (this.options.placement.pending(p)) break;
-      if (!allows(this.port.protection(p), access)) pages.push(p);
+    let pages: number[] | undefined;
+    if (end > last) {
+      // A consecutive sweep: the pages after `last`, no list of candidates made.
+      for (let p = last + 1; p <= end; p++) {
+        if (this.options.placement.pending(p)) break;
+        if (!allows(this.port.protection(p), access)) (pages ??= []).push(p);
+      }
+    } else {
+      const candidates = (write ? this.writeStride : this.readStride)!.next(first, last);
+      for (let i = 0; i < candidates.length; i++) {
+        const p = candidates[i]!;
+        if (this.options.placement.pending(p)) break;
+        if (!allows(this.port.protection(p), access)) (pages ??= []).push(p);
+      }
     }
-    return pages;
+    return pages ?? NO_PAGES;
   }
 
   /** A fault on one page: done inside the handling of the reply. */
@@ -291,6 +300,8 @@ export class PageRequester {
 }
 
 const CONFIRM_REPLIES: readonly MessageKind[] = [MessageKind.ConfirmAck];
+/** No pages: shared, never changed. */
+const NO_PAGES: readonly number[] = [];
 
 /** Whether protection `p` allows `access`. */
 export function allows(p: Protection, access: Access): boolean {

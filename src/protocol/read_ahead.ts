@@ -49,19 +49,36 @@ export class ReadAhead {
 
   /** Records a fault on first..last; returns the last page of the range to bring in with it (≥ last). */
   next(first: number, last: number): number {
-    const at = this.streams.findIndex((s) => first > s.last && first <= s.end + 1);
-    let stream = at >= 0 ? this.streams.splice(at, 1)[0] : undefined;
+    // Runs on every fault before its requests leave: plain loops, and a sweep moved to the front
+    // in place (at most STREAMS of them), instead of findIndex, splice and unshift.
+    const streams = this.streams;
+    let at = -1;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      if (first > s.last && first <= s.end + 1) {
+        at = i;
+        break;
+      }
+    }
+    let stream: { start: number; last: number; end: number; window: number };
     let end: number;
-    if (stream) {
+    if (at >= 0) {
+      stream = streams[at]!;
+      for (let i = at; i > 0; i--) streams[i] = streams[i - 1]!;
+      streams[0] = stream;
       stream.window = Math.min(stream.window * 2, this.reach);
       end = last + stream.window - 1;
       this.remember(stream.start, last);
     } else {
-      stream = { start: first, last: first, end: first, window: 1 };
-      if (this.streams.length === STREAMS) this.streams.pop();
+      // The sweep continued longest ago makes room, its record used again for the new one.
+      const reuse = streams.length === STREAMS ? streams[STREAMS - 1] : undefined;
+      stream = reuse ?? { start: first, last: first, end: first, window: 1 };
+      stream.start = first;
+      stream.window = 1;
+      for (let i = reuse ? STREAMS - 1 : streams.length; i > 0; i--) streams[i] = streams[i - 1]!;
+      streams[0] = stream;
       end = Math.max(last, Math.min(this.reached.get(first) ?? last, first + this.reach - 1));
     }
-    this.streams.unshift(stream);
     stream.last = first;
     stream.end = Math.max(last, Math.min(end, this.lastPage));
     return stream.end;
@@ -75,6 +92,9 @@ export class ReadAhead {
     if (this.reached.size > MAX_REMEMBERED) this.reached.delete(this.reached.keys().next().value!);
   }
 }
+
+/** No pages: shared, never changed. */
+const NO_PAGES: readonly number[] = [];
 
 /** Largest distance, in pages, between the faults of a strided sweep that {@link StrideAhead} follows. */
 export const MAX_STRIDE = 64;
@@ -106,11 +126,11 @@ export class StrideAhead {
   }
 
   /** Records a fault on first..last; returns the pages a strided sweep brings in with it (none: no such sweep). */
-  next(first: number, last: number): number[] {
+  next(first: number, last: number): readonly number[] {
     if (first !== last) {
       this.older = this.newer = -1;
       this.stride = 0;
-      return [];
+      return NO_PAGES;
     }
     const s = this.stride;
     const continues = s > 0 && first > this.last && first <= this.end + s && (first - this.last) % s === 0;
@@ -125,7 +145,7 @@ export class StrideAhead {
       this.window = 2;
     } else {
       this.stride = 0;
-      return [];
+      return NO_PAGES;
     }
     this.last = first;
     const pages: number[] = [];
