@@ -4,12 +4,14 @@
  * behave like messages: handled after the handler that sent them returns, in order, with a
  * payload of their own.
  */
-import { LoopScheduler } from "../src/protocol/scheduler.js";
+import { LoopScheduler, TimerQueue } from "../src/protocol/scheduler.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MessageKind, type Message } from "../src/protocol/codec.js";
+import { kindName } from "../src/protocol/message_kinds.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
+import type { Link, MessageHandler } from "../src/transport/transport.js";
 import { within } from "./helpers/expect.js";
 import { FakePort } from "./helpers/fake_port.js";
 
@@ -111,3 +113,44 @@ Loopback("close forgets those not yet handled", async () => {
 });
 
 Loopback.run();
+
+const Deferrable = suite("deferrable sends");
+
+/** A link that records what it is asked to send: [kind name, to, deferrable]. */
+class RecordingLink implements Link {
+  readonly nodeId = 0;
+  readonly nodeCount = 2;
+  readonly counters = { messages: 0, bytes: 0 };
+  readonly sent: [string, number, boolean][] = [];
+  send(to: number, bytes: Uint8Array, deferrable = false): void {
+    this.sent.push([kindName(bytes[3]!), to, deferrable]);
+  }
+  listen(_handler: MessageHandler): void {}
+}
+
+Deferrable("Confirm, ConfirmAck and BarrierArrive go deferrable the first time, every other kind and every retransmission not", () => {
+  let now = 0;
+  const scheduler = new TimerQueue(() => now);
+  const link = new RecordingLink();
+  const e = new Endpoint(link, new FakePort({ pageSize: PAGE }), { job: 3, retryMs: 20, scheduler });
+  const never = () => undefined;
+  e.exchange(1, { kind: MessageKind.Confirm, page: 16, arg: 1 }, { replies: [MessageKind.ConfirmAck], timeoutMs: 1000, timeout: () => new Error("no ack") }, never, never);
+  e.exchange(1, { kind: MessageKind.ReadRequest, page: 17 }, { replies: [MessageKind.PageData], timeoutMs: 1000, timeout: () => new Error("no page") }, never, never);
+  e.send(1, { kind: MessageKind.ConfirmAck, page: 18, arg: 0 });
+  e.send(1, { kind: MessageKind.BarrierArrive, body: { epoch: 1 } });
+  e.send(1, { kind: MessageKind.Invalidate, page: 19, arg: 1 });
+  now = 20;
+  scheduler.runDue(now);
+  assert.equal(link.sent, [
+    ["Confirm", 1, true],
+    ["ReadRequest", 1, false],
+    ["ConfirmAck", 1, true],
+    ["BarrierArrive", 1, true],
+    ["Invalidate", 1, false],
+    ["Confirm", 1, false],
+    ["ReadRequest", 1, false],
+  ]);
+  e.close();
+});
+
+Deferrable.run();

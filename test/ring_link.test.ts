@@ -45,6 +45,22 @@ Links("a send raises the receiver's wake word and rings its bell", () => {
   assert.is(b!.bell.seq, seq + 1);
 });
 
+Links("a deferrable send rings the receiver's bell (a sleeper wakes) but leaves its wake word down; the next plain send raises it", () => {
+  const words = [new Int32Array(new SharedArrayBuffer(4)), new Int32Array(new SharedArrayBuffer(4))];
+  const [a, b] = ringNetwork(2, { ringBytes: 4096, wake: (n) => ({ buffer: words[n]!.buffer as SharedArrayBuffer, index: 0 }) }).map((s) => new RingLink(s));
+  const got: number[] = [];
+  b!.listen((bytes) => void got.push(bytes[0]!));
+  const seq = b!.bell.seq;
+  a!.send(1, Uint8Array.from([7]), true);
+  assert.is(words[1]![0], 0);
+  assert.is(b!.bell.seq, seq + 1);
+  assert.ok(b!.backlog());
+  a!.send(1, Uint8Array.from([8]));
+  assert.is(words[1]![0], 1);
+  assert.is(b!.pump(), 2);
+  assert.equal(got, [7, 8]);
+});
+
 Links("a full ring keeps later messages in order in the sender's outbox until the receiver drains", () => {
   const [a, b] = links(2, 1024);
   const got: number[] = [];

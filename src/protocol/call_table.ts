@@ -51,8 +51,8 @@ export class CallTable {
     private readonly scheduler: Scheduler,
     /** First retransmission after this many ms. */
     private readonly retryMs: number,
-    /** Sends a call's bytes; a throw ends the call with that error. */
-    private readonly deliver: (to: number, bytes: Uint8Array | Message) => void,
+    /** Sends a call's bytes (`retry`: a retransmission); a throw ends the call with that error. */
+    private readonly deliver: (to: number, bytes: Uint8Array | Message, retry: boolean) => void,
     /** Counts a retransmission. */
     private readonly retried: () => void,
   ) {}
@@ -110,7 +110,7 @@ export class CallTable {
     }
     if (retry) this.retried();
     try {
-      this.deliver(call.to, call.bytes);
+      this.deliver(call.to, call.bytes, retry);
     } catch (error) {
       this.settle(call);
       call.reject(error as Error);

@@ -80,13 +80,14 @@ class Outlet {
     this.wakeIndex = spec.wake?.index ?? 0;
   }
 
-  /** Publishes or queues; true when the consumer was told. */
-  send(tag: number, bytes: Uint8Array): void {
+  /** Publishes or queues; a deferrable message rings the bell but leaves the poll word alone. */
+  send(tag: number, bytes: Uint8Array, deferrable: boolean): void {
     if (this.waiting.length > 0 || !this.writer.write(tag, bytes)) {
       this.waiting.push([tag, bytes.slice()]);
       return;
     }
-    this.notify();
+    if (deferrable) this.bell.ring();
+    else this.notify();
   }
 
   /** Publishes what waits, as far as there is room. */
@@ -153,14 +154,15 @@ export class RingLink implements Link {
     this.handler = handler;
   }
 
-  send(to: number, bytes: Uint8Array): void {
+  send(to: number, bytes: Uint8Array, deferrable = false): void {
     checkTarget(to, this.nodeCount);
     if (this.sent) this.sent.push([bytes[3]!, to]);
     const outlet = this.relayed ? this.outlets[0] : this.outlets[to];
     if (!outlet) throw new RangeError(`node ${this.nodeId}: no ring to node ${to}`);
     this.counters.messages++;
     this.counters.bytes += bytes.byteLength;
-    outlet.send(to, bytes);
+    // The host thread of a relayed link raises the poll word for what it brings in, whatever it is.
+    outlet.send(to, bytes, deferrable && !this.relayed);
     if (outlet.waiting.length > 0) this.queued++;
   }
 

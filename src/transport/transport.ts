@@ -20,8 +20,13 @@ export interface Link {
   /**
    * Fire-and-forget delivery to node `to` (may be this node). Here and in `request` and `reply`
    * the bytes are copied at the call, so the caller may reuse its buffer (or shared memory) at once.
+   *
+   * `deferrable`: the receiver need not stop computing for this message; it is handled at the
+   * receiver's next poll, fault or sync call that happens anyway (a ring link does not raise the
+   * receiver's poll word for it, and still wakes a receiver that sleeps). A hint: a link may
+   * deliver it like any other. @default false
    */
-  send(to: number, bytes: Uint8Array): void;
+  send(to: number, bytes: Uint8Array, deferrable?: boolean): void;
   /** Sets the one handler for messages addressed to this node. */
   listen(handler: MessageHandler): void;
   /** Largest message it carries, in bytes (NATS' max_payload); larger ones must be split by the caller. */
