@@ -214,12 +214,16 @@ export class Reactor {
   }
 
   /**
-   * The kernel runs again: keep its poll word raised while messages or later() work wait, and
-   * tell the host when the next timer is due.
+   * The kernel runs again: keep its poll word raised while later() work waits, or messages that a
+   * wait left in the rings when its call was answered, and tell the host when the next timer is
+   * due. Messages that came after the last pump began raised the word themselves, unless their
+   * sender marked them deferrable (Link.send): those wait for the kernel's next poll, fault or sync
+   * call, so a node that computes is not stopped for them.
    */
   private leave(): void {
     const t = this.timers;
-    if (this.link.backlog() || t.hasLater || t.hasSoon) Atomics.store(this.poll, this.pollIndex, 1);
+    const link = this.link;
+    if ((link.stoppedEarly && link.backlog()) || t.hasLater || t.hasSoon) Atomics.store(this.poll, this.pollIndex, 1);
     const due = t.nextDue();
     // A plain store: the host reads it as a hint only (a torn or stale value raises the poll word
     // early or late once, which costs a poll, never correctness).

@@ -174,6 +174,15 @@ export class RingLink implements Link {
     return false;
   }
 
+  /**
+   * Whether the last pump ended at `stop()`, so messages that were waiting before it may still
+   * wait. Any other message arrived after the pump began, and its sender raised the poll word if
+   * it was not deferrable (see send).
+   */
+  get stoppedEarly(): boolean {
+    return this.stopped;
+  }
+
   /** Messages waiting in outboxes for room in a ring. */
   get outbox(): number {
     let n = 0;
