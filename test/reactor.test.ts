@@ -12,10 +12,11 @@ import { ringNetwork } from "../src/transport/ring_network.js";
 const Wait = suite("reactor wait");
 
 function pair() {
-  const [a, b] = ringNetwork(2, { ringBytes: 4096 }).map((spec) => new RingLink(spec));
   const poll = new Int32Array(new SharedArrayBuffer(4));
+  // Node 1's poll word is the one its producers raise, as in a worker.
+  const [a, b] = ringNetwork(2, { ringBytes: 4096, wake: (n) => (n === 1 ? { buffer: poll.buffer as SharedArrayBuffer, index: 0 } : undefined) }).map((spec) => new RingLink(spec));
   const reactor = new Reactor(b!, { poll: { words: poll, index: 0 }, host: new SharedArrayBuffer(HOST_WORD_BYTES), spinMicros: 0 });
-  return { a: a!, b: b!, reactor };
+  return { a: a!, b: b!, reactor, poll };
 }
 
 Wait("a message that arrives while another is handled is handled before later() work runs", () => {
@@ -49,6 +50,39 @@ Wait("later() work runs when no message waits, and the wait ends with it", () =>
   reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
   assert.is(ran, 1);
   assert.is(reactor.counters.servedWaiting, 0);
+});
+
+Wait("a deferrable message that comes during a poll waits, the poll word down, until a plain one raises it; one a wait leaves behind raises it", () => {
+  const { a, b, reactor, poll } = pair();
+  const handled: number[] = [];
+  b.listen((bytes) => {
+    handled.push(bytes[0]!);
+    // Handling message 1 sees a deferrable one arrive (a Confirm, say).
+    if (bytes[0] === 1) a.send(1, new Uint8Array([2]), true);
+  });
+  a.send(1, new Uint8Array([1]));
+  assert.is(poll[0], 1);
+  reactor.service();
+  assert.equal(handled, [1]);
+  assert.is(poll[0], 0, "the computing node is not stopped for message 2");
+  a.send(1, new Uint8Array([3]));
+  assert.is(poll[0], 1);
+  reactor.service();
+  assert.equal(handled, [1, 2, 3]);
+  assert.is(poll[0], 0);
+  // A wait answered by message 4 leaves message 5 (deferrable, there before it ended): raised.
+  const done = new Future<void>();
+  b.listen((bytes) => {
+    handled.push(bytes[0]!);
+    if (bytes[0] === 4) done.resolve();
+  });
+  a.send(1, new Uint8Array([4]));
+  a.send(1, new Uint8Array([5]), true);
+  reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
+  assert.equal(handled, [1, 2, 3, 4]);
+  assert.is(poll[0], 1, "message 5 is served at the next loop header");
+  reactor.service();
+  assert.equal(handled, [1, 2, 3, 4, 5]);
 });
 
 Wait.run();
