@@ -52,14 +52,17 @@ Wait("later() work runs when no message waits, and the wait ends with it", () =>
   assert.is(reactor.counters.servedWaiting, 0);
 });
 
-Wait("a deferrable message that comes during a poll waits, the poll word down, until a plain one raises it; one a wait leaves behind raises it", () => {
+Wait("after a poll or a wait the poll word is up exactly while a message that was not sent deferrable waits", () => {
   const { a, b, reactor, poll } = pair();
   const handled: number[] = [];
+  let done = new Future<void>();
   b.listen((bytes) => {
     handled.push(bytes[0]!);
     // Handling message 1 sees a deferrable one arrive (a Confirm, say).
     if (bytes[0] === 1) a.send(1, new Uint8Array([2]), true);
+    if (bytes[0] === 4 || bytes[0] === 6 || bytes[0] === 8) done.resolve();
   });
+  const wait = () => reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
   a.send(1, new Uint8Array([1]));
   assert.is(poll[0], 1);
   reactor.service();
@@ -70,19 +73,29 @@ Wait("a deferrable message that comes during a poll waits, the poll word down, u
   reactor.service();
   assert.equal(handled, [1, 2, 3]);
   assert.is(poll[0], 0);
-  // A wait answered by message 4 leaves message 5 (deferrable, there before it ended): raised.
-  const done = new Future<void>();
-  b.listen((bytes) => {
-    handled.push(bytes[0]!);
-    if (bytes[0] === 4) done.resolve();
-  });
+  // A wait answered by message 4 leaves message 5 behind: deferrable, it waits, the word down.
   a.send(1, new Uint8Array([4]));
   a.send(1, new Uint8Array([5]), true);
-  reactor.wait(done, reactor.timers.now() + 5000, () => new Error("the wait did not end"));
+  wait();
   assert.equal(handled, [1, 2, 3, 4]);
-  assert.is(poll[0], 1, "message 5 is served at the next loop header");
+  assert.is(poll[0], 0, "message 5 waits for the next poll, fault or sync call");
+  // Left behind, a plain message 7 raises it.
+  done = new Future<void>();
+  a.send(1, new Uint8Array([6]));
+  a.send(1, new Uint8Array([7]));
+  wait();
+  assert.equal(handled, [1, 2, 3, 4, 5, 6]);
+  assert.is(poll[0], 1, "message 7 is served at the next loop header");
   reactor.service();
-  assert.equal(handled, [1, 2, 3, 4, 5]);
+  assert.equal(handled, [1, 2, 3, 4, 5, 6, 7]);
+  assert.is(poll[0], 0);
+  // Message 8 raised the word as it came, and the wait handled it: nothing is left to serve.
+  done = new Future<void>();
+  a.send(1, new Uint8Array([8]));
+  assert.is(poll[0], 1);
+  wait();
+  assert.equal(handled, [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.is(poll[0], 0, "no poll for a message already handled");
 });
 
 Wait.run();

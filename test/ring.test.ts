@@ -21,6 +21,25 @@ function drainAll(reader: RingReader): [number, number[]][] {
 
 const Ring = suite("ring");
 
+Ring("hasTagWithout looks at the tags of what waits, across a wrap, and drains nothing", () => {
+  const buffer = createRingBuffer(1024);
+  const w = new RingWriter(buffer);
+  const r = new RingReader(buffer);
+  const FLAG = 0x80000000;
+  assert.not.ok(r.hasTagWithout(FLAG));
+  // Fill most of the ring and drain it, so the next records wrap.
+  assert.ok(w.write(1, new Uint8Array(400)));
+  assert.ok(w.write(1, new Uint8Array(200)));
+  drainAll(r);
+  assert.ok(w.write((FLAG | 2) >>> 0, new Uint8Array(200)));
+  assert.ok(w.write((FLAG | 3) >>> 0, new Uint8Array(400)));
+  assert.not.ok(r.hasTagWithout(FLAG), "only flagged records wait");
+  assert.ok(w.write(4, bytesOf(7)));
+  assert.ok(r.hasTagWithout(FLAG));
+  assert.equal(drainAll(r).map(([tag]) => tag), [(FLAG | 2) >>> 0, (FLAG | 3) >>> 0, 4]);
+  assert.not.ok(r.hasTagWithout(FLAG));
+});
+
 Ring("records come out in order with their tags, and an empty record is a record", () => {
   const buffer = createRingBuffer(1024);
   const w = new RingWriter(buffer);

@@ -214,16 +214,18 @@ export class Reactor {
   }
 
   /**
-   * The kernel runs again: keep its poll word raised while later() work waits, or messages that a
-   * wait left in the rings when its call was answered, and tell the host when the next timer is
-   * due. Messages that came after the last pump began raised the word themselves, unless their
-   * sender marked them deferrable (Link.send): those wait for the kernel's next poll, fault or sync
-   * call, so a node that computes is not stopped for them.
+   * The kernel runs again: its poll word is raised exactly while later() work waits or a message
+   * that was not sent deferrable does, and the host is told when the next timer is due. Messages
+   * sent deferrable (Link.send) wait for the kernel's next poll, fault or sync call, so a node that
+   * computes is not stopped for them; nor for a message a wait already handled, whose sender
+   * raised the word while the wait ran. The word is lowered first and raised again after the look
+   * at the rings: a producer publishes before it raises it, so one that publishes meanwhile is
+   * either seen here or raises it afterwards.
    */
   private leave(): void {
     const t = this.timers;
-    const link = this.link;
-    if ((link.stoppedEarly && link.backlog()) || t.hasLater || t.hasSoon) Atomics.store(this.poll, this.pollIndex, 1);
+    Atomics.store(this.poll, this.pollIndex, 0);
+    if (t.hasLater || t.hasSoon || this.link.urgentWaiting()) Atomics.store(this.poll, this.pollIndex, 1);
     const due = t.nextDue();
     // A plain store: the host reads it as a hint only (a torn or stale value raises the poll word
     // early or late once, which costs a poll, never correctness).

@@ -146,6 +146,26 @@ export class RingReader extends RingEnd {
     this.tail = Atomics.load(this.header, TAIL / 4) >>> 0;
   }
 
+  /**
+   * Whether a record waits whose tag has none of the bits of `flags`: a look at the tags of what
+   * waits, nothing drained.
+   */
+  hasTagWithout(flags: number): boolean {
+    const head = Atomics.load(this.header, HEAD / 4) >>> 0;
+    let tail = this.tail;
+    while (tail !== head) {
+      const at = tail & this.mask;
+      const length = this.words[at >>> 2]!;
+      if (length === WRAP) {
+        tail = (tail + this.capacity - at) >>> 0;
+        continue;
+      }
+      if ((this.words[(at >>> 2) + 1]! & flags) === 0) return true;
+      tail = (tail + ((RECORD_HEADER + length + 7) & ~7)) >>> 0;
+    }
+    return false;
+  }
+
   /** Whether a record waits. */
   get ready(): boolean {
     return Atomics.load(this.header, HEAD / 4) >>> 0 !== this.tail;

@@ -65,6 +65,9 @@ export interface RingLinkSpec {
   transcript?: boolean;
 }
 
+/** Bit of a direct ring record's tag: the message was sent deferrable. */
+const DEFERRABLE_TAG = 0x80000000;
+
 class Outlet {
   readonly writer: RingWriter;
   readonly bell: Bell;
@@ -162,7 +165,10 @@ export class RingLink implements Link {
     this.counters.messages++;
     this.counters.bytes += bytes.byteLength;
     // The host thread of a relayed link raises the poll word for what it brings in, whatever it is.
-    outlet.send(to, bytes, deferrable && !this.relayed);
+    // On a direct ring the tag (which the receiver does not otherwise read) marks a deferrable
+    // message, so the receiver can tell what may wait (urgentWaiting).
+    const defer = deferrable && !this.relayed;
+    outlet.send(defer ? (to | DEFERRABLE_TAG) >>> 0 : to, bytes, defer);
     if (outlet.waiting.length > 0) this.queued++;
   }
 
@@ -175,12 +181,14 @@ export class RingLink implements Link {
   }
 
   /**
-   * Whether the last pump ended at `stop()`, so messages that were waiting before it may still
-   * wait. Any other message arrived after the pump began, and its sender raised the poll word if
-   * it was not deferrable (see send).
+   * Whether a message waits that was not sent deferrable (Link.send): one the receiver must not
+   * leave waiting while it computes. Messages that come through the host thread (relayed) count
+   * as such.
    */
-  get stoppedEarly(): boolean {
-    return this.stopped;
+  urgentWaiting(): boolean {
+    const inlets = this.inlets;
+    for (let i = 0; i < inlets.length; i++) if (inlets[i]!.reader.hasTagWithout(DEFERRABLE_TAG)) return true;
+    return false;
   }
 
   /** Messages waiting in outboxes for room in a ring. */
