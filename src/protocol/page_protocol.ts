@@ -302,7 +302,7 @@ export abstract class PageProtocol implements Coherence {
     if (applied) this.endpoint.send(m.source, { kind: MessageKind.ConfirmAck, page: m.page, request: m.request, arg: m.arg });
   }
 
-    private afterStart(handle: () => void): void {
+  private afterStart(handle: () => void): void {
     if (this.started) return handle();
     if (this.early.length < MAX_EARLY) this.early.push(handle);
     else this.endpoint.dropStale();

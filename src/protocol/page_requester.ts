@@ -25,7 +25,7 @@ import { PageTimeoutError, UnallocatedPageError } from "./errors.js";
 import { all, DONE, flow, Future, wait, type Flow } from "./future.js";
 import type { Placement } from "./placement.js";
 import { checkFaultRange } from "./protocol_options.js";
-import { READ_AHEAD_PAGES, ReadAhead, StrideAhead } from "./read_ahead.js";
+import { NO_PAGES, READ_AHEAD_PAGES, ReadAhead, StrideAhead } from "./read_ahead.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** What the protocol tells its requester. */
@@ -300,8 +300,6 @@ export class PageRequester {
 }
 
 const CONFIRM_REPLIES: readonly MessageKind[] = [MessageKind.ConfirmAck];
-/** No pages: shared, never changed. */
-const NO_PAGES: readonly number[] = [];
 
 /** Whether protection `p` allows `access`. */
 export function allows(p: Protection, access: Access): boolean {

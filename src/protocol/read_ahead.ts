@@ -94,7 +94,7 @@ export class ReadAhead {
 }
 
 /** No pages: shared, never changed. */
-const NO_PAGES: readonly number[] = [];
+export const NO_PAGES: readonly number[] = [];
 
 /** Largest distance, in pages, between the faults of a strided sweep that {@link StrideAhead} follows. */
 export const MAX_STRIDE = 64;

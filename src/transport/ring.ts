@@ -28,6 +28,10 @@ const WANT = 32;
 const HEADER_BYTES = 64;
 const RECORD_HEADER = 8;
 const WRAP = 0xffffffff;
+/** Bytes a record of `length` payload bytes takes in the ring: header and payload, 8-byte aligned. */
+function recordSpan(length: number): number {
+  return (RECORD_HEADER + length + 7) & ~7;
+}
 /** Smallest capacity; records and headers are 8-byte aligned. */
 export const MIN_RING_BYTES = 1024;
 
@@ -109,7 +113,7 @@ export class RingWriter extends RingEnd {
   write(tag: number, payload: Uint8Array): boolean {
     const length = payload.byteLength;
     if (length > this.maxPayload) throw new RingError(`message of ${length} bytes: larger than the ring carries (${this.maxPayload})`);
-    const need = (RECORD_HEADER + length + 7) & ~7;
+    const need = recordSpan(length);
     let head = this.head;
     const offset = head & this.mask;
     const room = this.capacity - offset;
@@ -161,7 +165,7 @@ export class RingReader extends RingEnd {
         continue;
       }
       if ((this.words[(at >>> 2) + 1]! & flags) === 0) return true;
-      tail = (tail + ((RECORD_HEADER + length + 7) & ~7)) >>> 0;
+      tail = (tail + recordSpan(length)) >>> 0;
     }
     return false;
   }
@@ -191,7 +195,7 @@ export class RingReader extends RingEnd {
       try {
         stop = handle(tag, this.bytes.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)) === true;
       } finally {
-        tail = (tail + ((RECORD_HEADER + length + 7) & ~7)) >>> 0;
+        tail = (tail + recordSpan(length)) >>> 0;
         this.tail = tail;
         Atomics.store(this.header, TAIL / 4, tail | 0);
       }

@@ -83,13 +83,13 @@ class Outlet {
     this.wakeIndex = spec.wake?.index ?? 0;
   }
 
-  /** Publishes or queues; a deferrable message rings the bell but leaves the poll word alone. */
-  send(tag: number, bytes: Uint8Array, deferrable: boolean): void {
+  /** Publishes or queues; a deferrable message (its tag says) rings the bell but leaves the poll word alone. */
+  send(tag: number, bytes: Uint8Array): void {
     if (this.waiting.length > 0 || !this.writer.write(tag, bytes)) {
       this.waiting.push([tag, bytes.slice()]);
       return;
     }
-    if (deferrable) this.bell.ring();
+    if ((tag & DEFERRABLE_TAG) !== 0) this.bell.ring();
     else this.notify();
   }
 
@@ -167,8 +167,7 @@ export class RingLink implements Link {
     // The host thread of a relayed link raises the poll word for what it brings in, whatever it is.
     // On a direct ring the tag (which the receiver does not otherwise read) marks a deferrable
     // message, so the receiver can tell what may wait (urgentWaiting).
-    const defer = deferrable && !this.relayed;
-    outlet.send(defer ? (to | DEFERRABLE_TAG) >>> 0 : to, bytes, defer);
+    outlet.send(deferrable && !this.relayed ? (to | DEFERRABLE_TAG) >>> 0 : to, bytes);
     if (outlet.waiting.length > 0) this.queued++;
   }
 

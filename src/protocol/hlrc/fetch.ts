@@ -124,7 +124,7 @@ export class FetchRole {
 
   /** Fetches `pages` from `home` and installs them read-only. */
   private fetch(home: number, pages: number[], mode: "read" | "write"): Future<void> {
-    const { port, endpoint, node, timeoutMs, counters } = this.ctx;
+    const { port, endpoint, node, timeoutMs } = this.ctx;
     const need = new Map<number, number>();
     // This node's own earlier writes to these pages must be in the copy it gets back.
     const flushed = this.ctx.lastFlushedTo(home);
@@ -148,10 +148,7 @@ export class FetchRole {
         pages.forEach((p, k) => {
           // A page validated meanwhile (an earlier reply of an overlapping batch) keeps its copy.
           if (port.protection(p) !== Protection.None) return;
-          port.page(p).set(reply.payload.subarray(k * size, (k + 1) * size));
-          this.current(p);
-          port.setProtection(p, Protection.ReadOnly);
-          counters.pagesFetched++;
+          this.install(p, reply.payload.subarray(k * size, (k + 1) * size));
         });
         done.resolve();
       },
