@@ -1,8 +1,9 @@
 /**
  * The process's helper threads (V8's compiler and GC threads, libuv's) go below its kernels once
  * a job's node workers have started (runtime/helper_threads.ts): the main thread and every node
- * worker keep nice 0, the others get DSM_HELPER_NICE (19 by default). Linux only: elsewhere the
- * test says so and skips, and under CI=true it fails instead.
+ * worker keep nice 0, the others get DSM_HELPER_NICE (19 by default), unless a hold keeps them
+ * where they are until it is released (worker_pool.ts holdHelpers, dsm bench's warm-up). Linux
+ * only: elsewhere the test says so and skips, and under CI=true it fails instead.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -10,7 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { getPriority } from "node:os";
 import { runCluster } from "../src/cluster/cluster.js";
 import { currentThreadId, deprioritizeHelpers, HelperNiceError, helperNice } from "../src/runtime/helper_threads.js";
-import { workerThreadIds } from "../src/runtime/worker_pool.js";
+import { holdHelpers, workerThreadIds } from "../src/runtime/worker_pool.js";
 import { kernel } from "./helpers/kernels.js";
 
 const Nice = suite("helper thread priority");
@@ -39,10 +40,15 @@ if (linux) {
     assert.ok([...nices().values()].every((n) => n === 0), "every thread at nice 0 before any job");
   });
 
-  Nice("after a 2-node job: main thread and node workers at nice 0, the helper threads at 19", async () => {
+  Nice("a 2-node job under a hold leaves every thread at nice 0; on release the helper threads go to 19, main thread and node workers stay at 0", async () => {
     const { instrumented } = await kernel("assembly/kernels/jacobi.ts");
+    const release = holdHelpers();
     const job = await runCluster(instrumented, [64, 5], { nodes: 2, protocol: "ivy" });
     assert.ok(typeof job.result === "number");
+    const held = nices();
+    assert.ok([...held.values()].every((n) => n === 0), `held: ${JSON.stringify([...held])}`);
+    release();
+    release(); // a second call does nothing
     const now = nices();
     const workers = workerThreadIds();
     assert.is(workers.length, 2, `node workers ${workers}`);
@@ -51,6 +57,10 @@ if (linux) {
     for (const w of workers) assert.is(now.get(w), 0, `node worker ${w}`);
     const helpers = [...now].filter(([tid]) => tid !== process.pid && !workers.includes(tid));
     assert.ok(helpers.filter(([, n]) => n === 19).length >= 2, `helpers ${JSON.stringify(helpers)}`);
+    // Without a hold, the next job's workers (taken from the pool, already started) change nothing.
+    await runCluster(instrumented, [64, 5], { nodes: 2, protocol: "ivy" });
+    const after = nices();
+    assert.equal([...now].filter(([tid]) => after.has(tid)), [...now].filter(([tid]) => after.has(tid)).map(([tid]) => [tid, after.get(tid)]));
   });
 }
 

@@ -9,7 +9,9 @@
  * it has nothing else to do, however many workers wait here.
  *
  * Every worker writes its thread id into a shared word as it starts (worker.ts); once every worker
- * of the pool has, the process's other threads are set below them (helper_threads.ts).
+ * of the pool has, the process's other threads are set below them (helper_threads.ts), unless
+ * they are held where they are ({@link holdHelpers}: dsm bench's warm-up, when V8 should compile
+ * the protocol code at full speed before anything is measured).
  */
 import { Worker } from "node:worker_threads";
 import { deprioritizeHelpers, helperNice } from "./helper_threads.js";
@@ -23,6 +25,9 @@ const idle: Worker[] = [];
 
 /** Each live worker's thread id word: 0 until it starts, then its id (-1 where unknown). */
 const threadIds = new Map<Worker, Int32Array>();
+
+/** Holds taken by {@link holdHelpers} and not released. */
+let holds = 0;
 
 /** What a worker finds in its workerData. */
 export interface PoolWorkerData {
@@ -58,8 +63,24 @@ function newWorker(nice: number): Worker {
   return worker;
 }
 
-/** Once every worker has told its thread id: the other threads go below them. */
+/**
+ * Keeps the process's helper threads at their priority until the returned function is called
+ * (once; more calls do nothing), when they go below the pool's workers as they would have. It
+ * cannot raise helpers already set below, since that needs privileges.
+ */
+export function holdHelpers(): () => void {
+  holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--holds === 0) yieldHelpers(helperNice());
+  };
+}
+
+/** Once every worker has told its thread id, and nothing holds them: the other threads go below them. */
 function yieldHelpers(nice: number): void {
+  if (holds > 0) return;
   const ids: number[] = [];
   for (const word of threadIds.values()) {
     const id = Atomics.load(word, 0);

@@ -21,6 +21,7 @@ import type { BuiltKernel } from "./build_cache.js";
 import { argsFor, presetArgs, type BenchPlan } from "./plan.js";
 import { BASELINE_PROTOCOL, MESSAGE_PASSING, MPI, PROTOCOL_COUNTERS, SHARED_ARRAY_BUFFER, type RowConfig, type Sample } from "./rows.js";
 import { WARM_UP_KERNEL, warmUpResult, type BenchKernel } from "./suite.js";
+import { WARM_UP_BOUNDS, type WarmUpBounds } from "./warm_up.js";
 
 export interface BenchJob {
   /** Equal keys measure the same thing; the job runs once per repetition for all of them. */
@@ -29,6 +30,8 @@ export interface BenchJob {
   label: string;
   /** Run once, unmeasured, before the repetitions: warms V8's code for the module. */
   warmUp: boolean;
+  /** A warm-up that runs again and again within these bounds (warm_up.ts); absent: once. */
+  repeat?: WarmUpBounds;
   run(): Promise<Sample>;
 }
 
@@ -229,11 +232,11 @@ export function warmUpNodes(plan: BenchPlan): number {
 /**
  * One job per protocol of the plan, run before anything is measured: WARM_UP_KERNEL on
  * warmUpNodes() nodes of the local transport. The protocols run in JavaScript in the kernels'
- * threads, and V8 compiles their hot code with its optimising tier on background threads during
- * the first second or so of protocol work, running it slower until then (jacobi 1024×100 on 2
- * nodes with ivy: ~160 ms in a fresh process, ~120-145 ms once warm, on 2 vCPUs, with the helper
- * threads below the kernels as runtime/helper_threads.ts sets them). Measured rows should show
- * the protocols, not that one-time cost of a process; the report's notes say it was paid beforehand.
+ * threads, and V8 compiles their hot code with its optimising tier on background threads, running
+ * it slower until then; at quick and full sizes each warm-up runs again and again for ~2 s
+ * (warm_up.ts), with those threads at full priority meanwhile (runner.ts holds them), so that
+ * measured rows show the protocols, not that one-time cost of a process; the report's notes say it
+ * was paid beforehand. At the tiny size (tests) it runs once.
  */
 export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: number): BenchJob[] {
   const nodes = warmUpNodes(plan);
@@ -244,6 +247,7 @@ export function protocolWarmUps(plan: BenchPlan, built: BuiltKernel, pageSize: n
     key: `warmup|${protocol}|${nodes}`,
     label: `${protocol} protocol code, ${nodes} nodes`,
     warmUp: true,
+    ...(plan.size === "tiny" ? {} : { repeat: WARM_UP_BOUNDS }),
     run: async () => {
       const job = await runJob(built.instrumented, args, { nodes, protocol, transport: "local", faultTimeoutMs: plan.faultTimeoutMs, syncTimeoutMs: plan.syncTimeoutMs });
       if (job.result !== expected) throw new Error(`warm-up kernel returned ${String(job.result)}, expected ${expected}`);

@@ -18,6 +18,8 @@ import type { BenchPlan } from "./plan.js";
 import { duration, SILENT_PROGRESS, type Progress } from "./progress.js";
 import { makeRow, type BenchRow, type Measured } from "./rows.js";
 import { WARM_UP_KERNEL, type BenchKernel } from "./suite.js";
+import { WARM_UP_BOUNDS, warmFor } from "./warm_up.js";
+import { holdHelpers } from "../../runtime/worker_pool.js";
 
 export interface BenchMeta {
   startedAt: string;
@@ -148,20 +150,28 @@ async function buildAll(plan: BenchPlan, concurrency: number, progress: Progress
   return done;
 }
 
-/** `warmUps`: jobs that only warm up, run first. */
+/**
+ * `warmUps`: jobs that only warm up, run first. V8's helper threads stay at full priority until
+ * every warm-up has run, so that they compile the protocol code now rather than during the
+ * measured repetitions, and go below the kernels after (worker_pool.ts holdHelpers).
+ */
 async function measure(jobs: BenchJob[], reps: number, progress: Progress, warmUps: BenchJob[]): Promise<Map<string, Measured>> {
   const measured = new Map<string, Measured>(jobs.map((j) => [j.key, { samples: [] }]));
   const warm = [...warmUps, ...jobs.filter((j) => j.warmUp)];
   progress.begin("warm-up", warm.length);
-  for (const job of warm) {
-    progress.start(job.label);
-    try {
-      const sample = await job.run();
-      progress.finish(job.label, `${sample.ms.toFixed(1)} ms (not counted)`);
-    } catch (error) {
-      // Measured again below, where a failure is recorded.
-      progress.finish(job.label, `failed: ${(error as Error).message}`);
+  const release = holdHelpers();
+  try {
+    for (const job of warm) {
+      progress.start(job.label);
+      try {
+        progress.finish(job.label, await warmUp(job));
+      } catch (error) {
+        // Measured again below, where a failure is recorded.
+        progress.finish(job.label, `failed: ${(error as Error).message}`);
+      }
     }
+  } finally {
+    release();
   }
   progress.end();
   progress.begin("run", jobs.length * reps);
@@ -189,6 +199,13 @@ async function measure(jobs: BenchJob[], reps: number, progress: Progress, warmU
   return measured;
 }
 
+/** Runs a warm-up job (again and again for one with `repeat`); returns its progress line. */
+async function warmUp(job: BenchJob): Promise<string> {
+  if (!job.repeat) return `${(await job.run()).ms.toFixed(1)} ms (not counted)`;
+  const outcome = await warmFor(() => job.run(), () => performance.now(), job.repeat);
+  return `${outcome.last.ms.toFixed(1)} ms, the last of ${outcome.runs} runs in ${duration(outcome.ms)} (not counted)`;
+}
+
 /** Whether the plan runs protocol code, warmed up first (no protocol runs on one node). */
 function protocolsWarmed(plan: BenchPlan): boolean {
   return plan.protocols.length > 0 && Math.max(...plan.nodes) > 1;
@@ -205,7 +222,7 @@ export function planNotes(plan: BenchPlan, cores: number): string[] {
   ];
   if (protocolsWarmed(plan)) {
     notes.push(
-      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted): V8 compiles the protocol code, which runs in the kernels' threads, during its first second or so of protocol work and runs it slower until then; a single dsm run pays that once (jacobi 1024×100, 2 nodes, ivy: ~160 ms in a fresh process against ~120-145 ms warm, on 2 vCPUs)`,
+      `before anything was measured, each protocol ran a warm-up kernel on ${warmUpNodes(plan)} nodes (faults, locks, barriers; not counted)${plan.size === "tiny" ? "" : `, again and again for ${WARM_UP_BOUNDS.ms / 1000} s, with V8's compiler threads at full priority until every warm-up had run and below the kernels after`}: V8 compiles the protocol code, which runs in the kernels' threads, on those threads and runs it slower until then; a single dsm run pays that once, and a process whose compiler threads sit below its kernels from the start takes ~40 jobs (~6 s) of Jacobi 1024×100 to finish it (2 nodes, ivy, on 2 vCPUs: ~160 ms in a fresh process, 108-116 ms after one warm-up kernel, 91-102 ms once compiled)`,
     );
     // The warm-up runs in this process; a nats row's nodes are processes of their own.
     if (plan.transports.includes("nats")) {
