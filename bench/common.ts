@@ -1,9 +1,17 @@
 /**
  * Pieces the bench scripts share: the git revision every JSON row carries, medians and rounding,
- * the DSM_BENCH_ knobs they read alike, and the raw request/reply round trip of a transport (the
- * floor each script sets its costs against), measured the same way by each.
+ * the DSM_BENCH_ knobs they read alike, the raw request/reply round trip of a transport (the
+ * floor each script sets its costs against), measured the same way by each, and the protocols'
+ * warm-up before anything is measured, the one dsm bench runs.
  */
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { WARM_UP_BOUNDS, warmFor } from "../src/cli/bench/warm_up.js";
+import { WARM_UP_KERNEL, warmUpResult } from "../src/cli/bench/suite.js";
+import { runCluster } from "../src/cluster/cluster.js";
+import { buildKernelIsolated } from "../src/instrument/build_worker.js";
+import { loadKernelModule } from "../src/runtime/kernel_module.js";
+import { holdHelpers } from "../src/runtime/worker_pool.js";
 import { NatsTransport } from "../src/transport/nats_transport.js";
 import { measureRawRtt, measureRingRtt, type RttResult } from "./raw_rtt.js";
 
@@ -64,4 +72,37 @@ export async function rawRoundTrip(natsUrl: string | undefined, payload: number,
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
+}
+
+/**
+ * Runs dsm bench's warm-up kernel on 2 nodes for WARM_UP_BOUNDS.ms per protocol and per server
+ * in `natsUrls` (undefined: the local transport), with V8's compiler threads at full priority
+ * until the last (worker_pool.ts holdHelpers), so that the protocol code is compiled before a
+ * bench measures it and those threads go below the kernels only then (cli/bench/warm_up.ts says
+ * why). Call it before any node job of the process. Returns the wall time it took, in ms.
+ */
+export async function warmUpProtocols(protocols: readonly string[], natsUrls: readonly (string | undefined)[], pageSize: number): Promise<number> {
+  const t0 = performance.now();
+  const release = holdHelpers();
+  try {
+    const source = fileURLToPath(new URL(`../../${WARM_UP_KERNEL.file}`, import.meta.url));
+    const kernel = loadKernelModule((await buildKernelIsolated(source, { pageSize })).instrumented, "warmup.ts");
+    const [pages, rounds] = WARM_UP_KERNEL.quick;
+    const expected = warmUpResult(pages!, rounds!, 2);
+    for (const natsUrl of natsUrls) {
+      for (const protocol of protocols) {
+        await warmFor(
+          async () => {
+            const job = await runCluster(kernel, [pages!, rounds!, pageSize], { nodes: 2, protocol, natsUrl });
+            if (job.result !== expected) throw new Error(`warm-up kernel on ${protocol} returned ${String(job.result)}, expected ${expected}`);
+          },
+          () => performance.now(),
+          WARM_UP_BOUNDS,
+        );
+      }
+    }
+  } finally {
+    release();
+  }
+  return performance.now() - t0;
 }

@@ -12,6 +12,8 @@
  * on as in any run) and divides the time its kernels spent blocked in faults (NodeStats.faultMs,
  * all nodes) by their faults.
  *
+ * Before anything is measured, every protocol runs dsm bench's warm-up kernel for 2 s on each
+ * transport, with V8's compiler threads at full priority until then (common.ts warmUpProtocols).
  * Both nodes run in this process (each kernel on its own worker thread); over NATS each node has
  * its own connection to a private nats-server on loopback. Every measurement is repeated (REPS,
  * interleaved) and the median of the repetitions' medians reported, with each repetition listed.
@@ -21,7 +23,8 @@ import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
-import { gitRev, median, percentile, r1, r2, rawRoundTrip, transportsFromEnv } from "./common.js";
+import { WARM_UP_BOUNDS } from "../src/cli/bench/warm_up.js";
+import { gitRev, median, percentile, r1, r2, rawRoundTrip, transportsFromEnv, warmUpProtocols } from "./common.js";
 
 const PAGE = 4096;
 const PAGES = Number(process.env.DSM_BENCH_PAGES ?? 64);
@@ -95,6 +98,8 @@ async function main() {
   const jacobi = STENCIL ? loadKernelModule((await buildKernelIsolated(jacobiSource, { pageSize: PAGE })).instrumented, "jacobi.ts") : null;
   const server = await startNatsServer();
   try {
+    const warmMs = await warmUpProtocols(PROTOCOLS, TRANSPORTS.map((t) => (t === "nats" ? server.url : undefined)), PAGE);
+    console.log(`warm-up: dsm bench's warm-up kernel on 2 nodes for ${WARM_UP_BOUNDS.ms / 1000} s per protocol and transport, V8's compiler threads at full priority (${r1(warmMs / 1000)} s)`);
     for (const transport of TRANSPORTS as ("local" | "nats")[]) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       for (const protocol of READ_FAULT_PROTOCOLS) {

@@ -19,8 +19,10 @@
  * each repetition listed; each job first runs WARM_UP untimed operations, and one untimed pass of
  * every case comes before the first repetition: the host thread's code for a new job (its relays
  * and NATS subscriptions) is warm only after a few jobs, and the first repetition over NATS used to
- * take about twice the others (2-node barrier 1.0-1.3 ms against 0.4-0.6 ms). 4 nodes on a
- * machine with fewer cores is single-host emulation, and the line says so.
+ * take about twice the others (2-node barrier 1.0-1.3 ms against 0.4-0.6 ms). Before all that,
+ * every protocol runs dsm bench's warm-up kernel for 2 s on each transport, with V8's compiler
+ * threads at full priority until then (common.ts warmUpProtocols). 4 nodes on a machine with
+ * fewer cores is single-host emulation, and the line says so.
  */
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -29,8 +31,9 @@ import { PROTOCOL_NAMES } from "../src/cluster/run_job.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
+import { WARM_UP_BOUNDS } from "../src/cli/bench/warm_up.js";
 import type { RttResult } from "./raw_rtt.js";
-import { countFromEnv, gitRev, median, r1, r2, rawRoundTrip, transportsFromEnv } from "./common.js";
+import { countFromEnv, gitRev, median, r1, r2, rawRoundTrip, transportsFromEnv, warmUpProtocols } from "./common.js";
 
 const PAGE = 4096;
 /** Bytes of each raw request and reply: about a barrier or lock message. */
@@ -83,6 +86,8 @@ async function main() {
   const server = await startNatsServer();
   const t0 = performance.now();
   try {
+    const warmMs = await warmUpProtocols(PROTOCOLS, TRANSPORTS.map((t) => (t === "nats" ? server.url : undefined)), PAGE);
+    console.log(`warm-up: dsm bench's warm-up kernel on 2 nodes for ${WARM_UP_BOUNDS.ms / 1000} s per protocol and transport, V8's compiler threads at full priority (${r1(warmMs / 1000)} s)`);
     for (const transport of TRANSPORTS) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       const raws: RttResult[] = [];
