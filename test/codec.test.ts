@@ -17,6 +17,7 @@ import {
   confirmEntries,
   confirmsPayload,
   MAX_BATCHED_CONFIRMS,
+  COMPACT_ARRIVE_BYTES,
   u32Payload,
   type DecodeContext,
   type MessageInit,
@@ -139,6 +140,48 @@ RoundTrip("a JSON body encoded into a scratch buffer gives the same bytes; decod
   assert.equal(decodeMessage(out, { ...CONTEXT, nodeCount: 2 }).body, big.body);
 });
 
+RoundTrip("format 4: an empty body is no payload, a barrier arrival without news 13 bytes, anything else JSON", () => {
+  const base = { job: 77, source: 1, target: 0, version: 3, request: 9 };
+  const payloadOf = (init: MessageInit) => Array.from(encodeMessage(init).subarray(HEADER_BYTES));
+  const decoded = (init: MessageInit) => decodeMessage(encodeMessage(init), CONTEXT).body;
+  assert.is(FORMAT, 4);
+  // Empty bodies, and keys JSON would drop (undefined), of every JSON kind that accepts them.
+  for (const init of [
+    { ...base, kind: MessageKind.BarrierRelease, body: {} },
+    { ...base, kind: MessageKind.BarrierRelease, body: { lrc: undefined } },
+    { ...base, kind: MessageKind.LockGrant, arg: 12, body: {} },
+    { ...base, kind: MessageKind.LockAcquire, arg: 12 },
+  ] as MessageInit[]) {
+    assert.equal(payloadOf(init), [], kindName(init.kind));
+    assert.equal(decoded(init), {}, kindName(init.kind));
+  }
+  const quiet = { ...base, kind: MessageKind.BarrierArrive, arg: 1, body: { count: 3, hash: 0xfedcba98, first: 3, entries: [] } };
+  assert.equal(payloadOf(quiet), [0, 3, 0, 0, 0, 0x98, 0xba, 0xdc, 0xfe, 3, 0, 0, 0]);
+  assert.is(COMPACT_ARRIVE_BYTES, 13);
+  assert.equal(decoded(quiet), quiet.body);
+  // New allocations, an lrc part, or an odd key: JSON, as before.
+  const news = { ...quiet, body: { count: 4, hash: 1, first: 3, entries: [[65536, 4096]] } };
+  const lrc = { ...quiet, body: { ...quiet.body, lrc: { vt: [1, 0, 0, 0], intervals: [] } } };
+  const odd = { ...quiet, body: { ...quiet.body, extra: 1 } };
+  for (const init of [news, lrc, odd]) {
+    assert.is(encodeMessage(init)[HEADER_BYTES], "{".charCodeAt(0));
+  }
+  assert.equal(decoded(news), news.body);
+  // A compact arrival of the wrong size, or byte 0 on another JSON kind, is refused.
+  const compact = encodeMessage(quiet);
+  const short = compact.slice(0, compact.byteLength - 1);
+  new DataView(short.buffer).setUint32(Field.payloadLength, COMPACT_ARRIVE_BYTES - 1, true);
+  assert.is(codecError(() => decodeMessage(short, CONTEXT)), "BarrierArrive: compact arrival of 12 bytes, expected 13");
+  const other = compact.slice();
+  other[Field.kind] = MessageKind.BarrierWait;
+  other[Field.arg] = 0;
+  assert.is(codecError(() => decodeMessage(other, CONTEXT)), "BarrierWait: payload starts with byte 0, which is no JSON; only a barrier arrival has a compact form");
+  // An empty payload is an empty body, which a kind that needs fields refuses as it would "{}".
+  const wait = encodeMessage({ ...base, kind: MessageKind.BarrierWait, body: {} });
+  assert.is(wait.byteLength, HEADER_BYTES);
+  assert.is(codecError(() => decodeMessage(wait, CONTEXT)), "BarrierWait: wait body needs missing node ids");
+});
+
 RoundTrip("the header is 32 bytes, little-endian, in the documented order", () => {
   const bytes = encodeMessage({ kind: MessageKind.Grant, job: 0x01020304, source: 1, target: 2, page: 17, version: 6, request: 7, arg: 1 });
   assert.is(bytes.byteLength, HEADER_BYTES);
@@ -186,7 +229,7 @@ Validation("a truncated header is named with its length", () => {
 
 Validation("bad magic, format and kind are refused", () => {
   assert.is(codecError(() => decodeMessage(withField(grant, "magic", 0x1234, 16), CONTEXT)), "magic 0x1234: not a wasm-dsm message (expected 0xd5a1)");
-  assert.is(codecError(() => decodeMessage(withField(grant, "format", 1, 8), CONTEXT)), "format 1: this node speaks format 3; run the same wasm-dsm version on every node");
+  assert.is(codecError(() => decodeMessage(withField(grant, "format", 1, 8), CONTEXT)), `format 1: this node speaks format ${FORMAT}; run the same wasm-dsm version on every node`);
   assert.is(codecError(() => decodeMessage(withField(grant, "kind", 99, 8), CONTEXT)), "kind 99: unknown message kind");
 });
 

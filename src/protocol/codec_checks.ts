@@ -7,6 +7,7 @@ import { diffStats } from "./diff.js";
 import { badFragment } from "./fragments.js";
 import { checkIntervalDiffs } from "./release/wire.js";
 import { BarrierFlag, kindName } from "./message_kinds.js";
+import { getU32 } from "./little_endian.js";
 
 /**
  * Largest JSON payload accepted: lrc's write notices for tens of thousands of intervals (a barrier
@@ -23,6 +24,10 @@ export const MAX_PAGES_PAYLOAD = 64;
 export const MAX_BATCHED_CONFIRMS = 63;
 /** Bytes of one batched Confirm: page, version, request, arg (access), each a u32. */
 export const CONFIRM_ENTRY_BYTES = 16;
+
+/** A compact barrier arrival (codec.ts): this byte, then count, hash and first as u32. */
+export const COMPACT_ARRIVE_MARK = 0;
+export const COMPACT_ARRIVE_BYTES = 13;
 
 /** Largest lock id: lock ids travel in `arg` and must stay below 2^31 (kernels pass an i32). */
 export const MAX_LOCK_ID = 0x7fffffff;
@@ -55,6 +60,8 @@ export interface KindSpec {
   arg: ArgShape;
   payload: PayloadShape;
   validate?: (body: unknown, ctx: DecodeContext) => string | undefined;
+  /** A JSON body that may come compact as a barrier arrival's (codec.ts). */
+  compactArrive?: boolean;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -160,12 +167,23 @@ function checkDiff(name: string, payload: Uint8Array, pageSize: number | undefin
 function parseJson(name: string, spec: KindSpec, payload: Uint8Array, ctx: DecodeContext): unknown {
   if (payload.byteLength > MAX_JSON_BYTES) throw new CodecError(`${name}: JSON payload of ${payload.byteLength} bytes exceeds ${MAX_JSON_BYTES}`);
   let body: unknown;
-  try {
-    body = JSON.parse(decoder.decode(payload));
-  } catch (error) {
-    throw new CodecError(`${name}: payload is not valid UTF-8 JSON (${(error as Error).message})`);
+  if (payload.byteLength === 0) body = {};
+  else if (payload[0] === COMPACT_ARRIVE_MARK) body = compactArrive(name, spec, payload);
+  else {
+    try {
+      body = JSON.parse(decoder.decode(payload));
+    } catch (error) {
+      throw new CodecError(`${name}: payload is not valid UTF-8 JSON (${(error as Error).message})`);
+    }
   }
   const problem = spec.validate?.(body, ctx);
   if (problem) throw new CodecError(`${name}: ${problem}`);
   return body;
+}
+
+/** The body of a compact barrier arrival (codec.ts); throws CodecError for any other kind or size. */
+function compactArrive(name: string, spec: KindSpec, payload: Uint8Array): unknown {
+  if (!spec.compactArrive) throw new CodecError(`${name}: payload starts with byte 0, which is no JSON; only a barrier arrival has a compact form`);
+  if (payload.byteLength !== COMPACT_ARRIVE_BYTES) throw new CodecError(`${name}: compact arrival of ${payload.byteLength} bytes, expected ${COMPACT_ARRIVE_BYTES}`);
+  return { count: getU32(payload, 1), hash: getU32(payload, 5), first: getU32(payload, 9), entries: [] };
 }
