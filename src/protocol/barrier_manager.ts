@@ -33,7 +33,8 @@ interface Arrival {
 interface Released {
   body: ReleaseBody;
   flags: number;
-  requests: Map<number, number>;
+  /** Per node, the request id of its arrival. */
+  requests: number[];
   /** Per node, its part of the exchange. */
   parts?: LrcRelease[];
   /** Nodes that acknowledged a final release. */
@@ -46,14 +47,22 @@ const REMEMBERED = 4;
 
 export class BarrierManager {
   private epoch = 1;
-  private arrivals = new Map<number, Arrival>();
+  /**
+   * Per node, its arrival at the current barrier. An array used again for every barrier, not a Map
+   * made anew: a 2-node barrier loop allocated 6.7 KB per barrier on node 0, Maps and their
+   * iterators among the largest parts, and collecting it cost ~3 µs a barrier.
+   */
+  private readonly arrivals: (Arrival | undefined)[];
+  private arrived = 0;
   private readonly released = new Map<number, Released>();
 
   constructor(
     private readonly endpoint: Endpoint,
     private readonly exchange?: BarrierExchange,
     private readonly checkpoints?: CheckpointSignal,
-  ) {}
+  ) {
+    this.arrivals = new Array<Arrival | undefined>(endpoint.nodeCount).fill(undefined);
+  }
 
   onArrive(msg: Message): void {
     const epoch = msg.version;
@@ -64,12 +73,13 @@ export class BarrierManager {
       return;
     }
     if (epoch !== this.epoch) return this.endpoint.dropStale();
-    const repeated = this.arrivals.has(msg.source);
-    this.arrivals.set(msg.source, { request: msg.request, flags: msg.arg, body: msg.body as ArriveBody });
-    if (this.arrivals.size === this.endpoint.nodeCount) return this.release();
+    const repeated = this.arrivals[msg.source] !== undefined;
+    if (!repeated) this.arrived++;
+    this.arrivals[msg.source] = { request: msg.request, flags: msg.arg, body: msg.body as ArriveBody };
+    if (this.arrived === this.endpoint.nodeCount) return this.release();
     if (repeated) {
       const missing: number[] = [];
-      for (let n = 0; n < this.endpoint.nodeCount; n++) if (!this.arrivals.has(n)) missing.push(n);
+      for (let n = 0; n < this.endpoint.nodeCount; n++) if (this.arrivals[n] === undefined) missing.push(n);
       this.endpoint.send(msg.source, { kind: MessageKind.BarrierWait, version: epoch, request: msg.request, body: { missing } });
     }
   }
@@ -102,7 +112,8 @@ export class BarrierManager {
     };
     const resend = () => {
       if (scheduler.now() >= deadline || this.endpoint.isClosed) return stop();
-      for (const [node, request] of released.requests) if (!released.done.has(node)) this.sendRelease(node, epoch, request, released);
+      const requests = released.requests;
+      for (let node = 0; node < requests.length; node++) if (!released.done.has(node)) this.sendRelease(node, epoch, requests[node]!, released);
       timer = scheduler.at(scheduler.now() + this.endpoint.retryMs, resend);
     };
     released.onDone = stop;
@@ -111,13 +122,18 @@ export class BarrierManager {
   }
 
   private release(): void {
-    const bodies: ArriveBody[] = [];
+    const nodes = this.endpoint.nodeCount;
+    const bodies: ArriveBody[] = new Array<ArriveBody>(nodes);
+    const requests: number[] = new Array<number>(nodes);
     const finished: number[] = [];
-    for (let n = 0; n < this.endpoint.nodeCount; n++) {
-      const arrival = this.arrivals.get(n)!;
-      bodies.push(arrival.body);
+    for (let n = 0; n < nodes; n++) {
+      const arrival = this.arrivals[n]!;
+      bodies[n] = arrival.body;
+      requests[n] = arrival.request;
       if (arrival.flags & BarrierFlag.Final) finished.push(n);
+      this.arrivals[n] = undefined;
     }
+    this.arrived = 0;
     const flags = finished.length === this.endpoint.nodeCount ? BarrierFlag.Final : 0;
     const mismatch = compareArrivals(bodies);
     const body: ReleaseBody = mismatch ? { mismatch } : {};
@@ -127,14 +143,12 @@ export class BarrierManager {
       const checkpoint = this.checkpoints?.due();
       if (checkpoint !== undefined) body.checkpoint = checkpoint;
     }
-    const requests = new Map([...this.arrivals].map(([node, a]) => [node, a.request]));
     const released: Released = { body, flags, requests, done: new Set() };
     if (this.exchange) released.parts = this.exchange.release(bodies.map((b) => b.lrc!));
     this.released.set(this.epoch, released);
     this.released.delete(this.epoch - REMEMBERED);
-    for (const [node, request] of requests) this.sendRelease(node, this.epoch, request, released);
+    for (let node = 0; node < nodes; node++) this.sendRelease(node, this.epoch, requests[node]!, released);
     this.epoch++;
-    this.arrivals = new Map();
   }
 
   private sendRelease(node: number, epoch: number, request: number, released: Released): void {

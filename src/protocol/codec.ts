@@ -305,7 +305,8 @@ export function decodeMessage(bytes: Uint8Array, ctx: DecodeContext): Message {
     version: getU32(bytes, Field.version),
     request: getU32(bytes, Field.request),
     arg: getU32(bytes, Field.arg),
-    payload: json || keepsView(bytes, ctx) ? bytes.subarray(HEADER_BYTES) : copyPayload(bytes),
+    // A JSON kind's payload is only parsed (an empty one, the commonest, needs no view at all).
+    payload: json ? (bytes.byteLength === HEADER_BYTES ? NO_PAYLOAD : bytes.subarray(HEADER_BYTES)) : keepsView(bytes, ctx) ? bytes.subarray(HEADER_BYTES) : copyPayload(bytes),
     body: undefined,
   };
   const length = getU32(bytes, Field.payloadLength);

@@ -181,9 +181,12 @@ function parseJson(name: string, spec: KindSpec, payload: Uint8Array, ctx: Decod
   return body;
 }
 
+/** The entries of every compact arrival: one frozen empty list (the barrier manager only reads them). */
+const NO_ENTRIES: [number, number][] = Object.freeze([]) as unknown as [number, number][];
+
 /** The body of a compact barrier arrival (codec.ts); throws CodecError for any other kind or size. */
 function compactArrive(name: string, spec: KindSpec, payload: Uint8Array): unknown {
   if (!spec.compactArrive) throw new CodecError(`${name}: payload starts with byte 0, which is no JSON; only a barrier arrival has a compact form`);
   if (payload.byteLength !== COMPACT_ARRIVE_BYTES) throw new CodecError(`${name}: compact arrival of ${payload.byteLength} bytes, expected ${COMPACT_ARRIVE_BYTES}`);
-  return { count: getU32(payload, 1), hash: getU32(payload, 5), first: getU32(payload, 9), entries: [] };
+  return { count: getU32(payload, 1), hash: getU32(payload, 5), first: getU32(payload, 9), entries: NO_ENTRIES };
 }
