@@ -75,13 +75,13 @@ export async function rawRoundTrip(natsUrl: string | undefined, payload: number,
 }
 
 /**
- * Runs dsm bench's warm-up kernel on 2 nodes for WARM_UP_BOUNDS.ms per protocol and per server
- * in `natsUrls` (undefined: the local transport), with V8's compiler threads at full priority
- * until the last (worker_pool.ts holdHelpers), so that the protocol code is compiled before a
- * bench measures it and those threads go below the kernels only then (cli/bench/warm_up.ts says
- * why). Call it before any node job of the process. Returns the wall time it took, in ms.
+ * Runs dsm bench's warm-up kernel on 2 nodes for WARM_UP_BOUNDS.ms per protocol and transport
+ * (nats over `natsUrl`), with V8's compiler threads at full priority until the last
+ * (worker_pool.ts holdHelpers), so that the protocol code is compiled before a bench measures it
+ * and those threads go below the kernels only then (cli/bench/warm_up.ts says why), and prints a
+ * line saying so. Call it before any node job of the process.
  */
-export async function warmUpProtocols(protocols: readonly string[], natsUrls: readonly (string | undefined)[], pageSize: number): Promise<number> {
+export async function warmUpProtocols(protocols: readonly string[], transports: readonly TransportName[], natsUrl: string, pageSize: number): Promise<void> {
   const t0 = performance.now();
   const release = holdHelpers();
   try {
@@ -89,11 +89,11 @@ export async function warmUpProtocols(protocols: readonly string[], natsUrls: re
     const kernel = loadKernelModule((await buildKernelIsolated(source, { pageSize })).instrumented, "warmup.ts");
     const [pages, rounds] = WARM_UP_KERNEL.quick;
     const expected = warmUpResult(pages!, rounds!, 2);
-    for (const natsUrl of natsUrls) {
+    for (const transport of transports) {
       for (const protocol of protocols) {
         await warmFor(
           async () => {
-            const job = await runCluster(kernel, [pages!, rounds!, pageSize], { nodes: 2, protocol, natsUrl });
+            const job = await runCluster(kernel, [pages!, rounds!, pageSize], { nodes: 2, protocol, natsUrl: transport === "nats" ? natsUrl : undefined });
             if (job.result !== expected) throw new Error(`warm-up kernel on ${protocol} returned ${String(job.result)}, expected ${expected}`);
           },
           () => performance.now(),
@@ -104,5 +104,6 @@ export async function warmUpProtocols(protocols: readonly string[], natsUrls: re
   } finally {
     release();
   }
-  return performance.now() - t0;
+  const seconds = r1((performance.now() - t0) / 1000);
+  console.log(`warm-up: dsm bench's warm-up kernel on 2 nodes for ${WARM_UP_BOUNDS.ms / 1000} s per protocol and transport, V8's compiler threads at full priority (${seconds} s)`);
 }

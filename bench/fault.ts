@@ -23,7 +23,6 @@ import { runCluster } from "../src/cluster/cluster.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
-import { WARM_UP_BOUNDS } from "../src/cli/bench/warm_up.js";
 import { gitRev, median, percentile, r1, r2, rawRoundTrip, transportsFromEnv, warmUpProtocols } from "./common.js";
 
 const PAGE = 4096;
@@ -98,8 +97,7 @@ async function main() {
   const jacobi = STENCIL ? loadKernelModule((await buildKernelIsolated(jacobiSource, { pageSize: PAGE })).instrumented, "jacobi.ts") : null;
   const server = await startNatsServer();
   try {
-    const warmMs = await warmUpProtocols(PROTOCOLS, TRANSPORTS.map((t) => (t === "nats" ? server.url : undefined)), PAGE);
-    console.log(`warm-up: dsm bench's warm-up kernel on 2 nodes for ${WARM_UP_BOUNDS.ms / 1000} s per protocol and transport, V8's compiler threads at full priority (${r1(warmMs / 1000)} s)`);
+    await warmUpProtocols(PROTOCOLS, TRANSPORTS, server.url, PAGE);
     for (const transport of TRANSPORTS as ("local" | "nats")[]) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       for (const protocol of READ_FAULT_PROTOCOLS) {

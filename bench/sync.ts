@@ -31,7 +31,6 @@ import { PROTOCOL_NAMES } from "../src/cluster/run_job.js";
 import { buildKernelIsolated } from "../src/instrument/build_worker.js";
 import { loadKernelModule } from "../src/runtime/kernel_module.js";
 import { startNatsServer } from "../src/transport/nats_server.js";
-import { WARM_UP_BOUNDS } from "../src/cli/bench/warm_up.js";
 import type { RttResult } from "./raw_rtt.js";
 import { countFromEnv, gitRev, median, r1, r2, rawRoundTrip, transportsFromEnv, warmUpProtocols } from "./common.js";
 
@@ -86,8 +85,7 @@ async function main() {
   const server = await startNatsServer();
   const t0 = performance.now();
   try {
-    const warmMs = await warmUpProtocols(PROTOCOLS, TRANSPORTS.map((t) => (t === "nats" ? server.url : undefined)), PAGE);
-    console.log(`warm-up: dsm bench's warm-up kernel on 2 nodes for ${WARM_UP_BOUNDS.ms / 1000} s per protocol and transport, V8's compiler threads at full priority (${r1(warmMs / 1000)} s)`);
+    await warmUpProtocols(PROTOCOLS, TRANSPORTS, server.url, PAGE);
     for (const transport of TRANSPORTS) {
       const natsUrl = transport === "nats" ? server.url : undefined;
       const raws: RttResult[] = [];

@@ -134,7 +134,7 @@ export class BarrierManager {
       this.arrivals[n] = undefined;
     }
     this.arrived = 0;
-    const flags = finished.length === this.endpoint.nodeCount ? BarrierFlag.Final : 0;
+    const flags = finished.length === nodes ? BarrierFlag.Final : 0;
     const mismatch = compareArrivals(bodies);
     const body: ReleaseBody = mismatch ? { mismatch } : {};
     // Some nodes left run while others wait at a barrier: their barrier counts differ.

@@ -42,6 +42,7 @@ export type { LrcDiffRequestBody } from "./release/wire.js";
 export type { HlrcPageRequestBody } from "./hlrc/wire.js";
 import { validateArrive, validateLockAcquire, validateLockForward, validateLockGrant, validateRelease, validateWait } from "./sync_wire.js";
 import type { ArriveBody } from "./sync_wire.js";
+import { isU32 } from "./wire_checks.js";
 export type { AllocationMismatch, ArriveBody, BarrierWaitBody, LockAcquireBody, LockForwardBody, LockGrantBody, ReleaseBody } from "./sync_wire.js";
 
 export const MAGIC = 0xd5a1;
@@ -201,8 +202,6 @@ const encoder = new TextEncoder();
 const NO_PAYLOAD = new Uint8Array(0);
 /** Where JSON bodies are encoded before their message's buffer is made (copied at once). */
 const jsonScratch = new Uint8Array(16 * 1024);
-/** Marks a body that compactBody leaves to JSON (never a payload itself). */
-const JSON_BODY = new Uint8Array(0);
 /** The 13 bytes of a compact arrival (see the file comment), filled anew for each. */
 const arriveScratch = new Uint8Array(COMPACT_ARRIVE_BYTES);
 
@@ -231,10 +230,6 @@ function compactBody(spec: KindSpec, body: unknown): Uint8Array | undefined {
   return arriveScratch;
 }
 
-function isU32(x: unknown): x is number {
-  return typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
-}
-
 /**
  * Encodes a message into a new buffer, or into `scratch` when given and large enough: the result
  * is then a view of `scratch`, valid until its next use (transports copy at the call, so a sender
@@ -249,15 +244,16 @@ export function encodeMessage(init: MessageInit, scratch?: Uint8Array): Uint8Arr
   let jsonInScratch = -1;
   if (spec.payload === "json") {
     if (init.payload) throw new CodecError(`cannot encode ${kindName(kind)}: give a body, not raw payload bytes`);
-    payload = compactBody(spec, init.body) ?? JSON_BODY;
-  }
-  if (payload === JSON_BODY) {
-    const json = JSON.stringify(init.body ?? {});
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit. A buffer per message is what made
-    // barriers and lock grants spend a fifth of their time collecting garbage.
-    if (scratch && scratch.byteLength >= HEADER_BYTES + json.length * 3) jsonInScratch = encoder.encodeInto(json, scratch.subarray(HEADER_BYTES)).written;
-    else if (json.length * 3 <= jsonScratch.byteLength) payload = jsonScratch.subarray(0, encoder.encodeInto(json, jsonScratch).written);
-    else payload = encoder.encode(json);
+    const compact = compactBody(spec, init.body);
+    if (compact) payload = compact;
+    else {
+      const json = JSON.stringify(init.body ?? {});
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit. A buffer per message is what made
+      // barriers and lock grants spend a fifth of their time collecting garbage.
+      if (scratch && scratch.byteLength >= HEADER_BYTES + json.length * 3) jsonInScratch = encoder.encodeInto(json, scratch.subarray(HEADER_BYTES)).written;
+      else if (json.length * 3 <= jsonScratch.byteLength) payload = jsonScratch.subarray(0, encoder.encodeInto(json, jsonScratch).written);
+      else payload = encoder.encode(json);
+    }
   }
   const job = field(kind, "job", init.job, 32);
   const source = field(kind, "source", init.source, 16);
