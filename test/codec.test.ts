@@ -74,6 +74,8 @@ function samples(): MessageInit[] {
     { ...base, kind: MessageKind.HlrcFlushAck, version: 4, request: 8 },
     { ...onPage, version: 0, kind: MessageKind.HlrcPageRequest, body: { pages: [19, 20], need: [[0, 3], [3, 1]] } },
     { ...onPage, version: 0, kind: MessageKind.HlrcPageReply, payload: new Uint8Array([...pageBytes(9), ...pageBytes(10)]) },
+    { ...onPage, version: 0, kind: MessageKind.HlrcPush, payload: new Uint8Array([...new Uint8Array(new Uint32Array([3, 0, 1, 2]).buffer), ...pageBytes(9), ...pageBytes(10)]) },
+    { ...onPage, version: 0, kind: MessageKind.HlrcPushDecline },
     { ...base, kind: MessageKind.Fragment, request: 77, payload: splitMessage(pageBytes(3), 600 + HEADER_BYTES + FRAGMENT_HEADER, HEADER_BYTES)[1] },
   ];
   return all;
@@ -144,7 +146,7 @@ RoundTrip("format 4: an empty body is no payload, a barrier arrival without news
   const base = { job: 77, source: 1, target: 0, version: 3, request: 9 };
   const payloadOf = (init: MessageInit) => Array.from(encodeMessage(init).subarray(HEADER_BYTES));
   const decoded = (init: MessageInit) => decodeMessage(encodeMessage(init), CONTEXT).body;
-  assert.is(FORMAT, 4);
+  assert.is(FORMAT, 5);
   // Empty bodies, and keys JSON would drop (undefined), of every JSON kind that accepts them.
   for (const init of [
     { ...base, kind: MessageKind.BarrierRelease, body: {} },
@@ -304,6 +306,16 @@ Validation("hlrc page requests name region pages and [writer, interval] needs; r
   assert.is(codecError(() => decodeMessage(encodeMessage(request({ pages: [17], need: [[2, 0]] })), CONTEXT)), "HlrcPageRequest: page request need entries must be [node below 4, interval >= 1]");
   const reply = { kind: MessageKind.HlrcPageReply, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(1500) };
   assert.is(codecError(() => decodeMessage(encodeMessage(reply), CONTEXT)), "HlrcPageReply: pages payload of 1500 bytes, expected 1..64 whole pages of 1024 bytes");
+});
+
+Validation("an hlrc push carries a u32 interval per node, then whole pages", () => {
+  const push = (bytes: number) => ({ kind: MessageKind.HlrcPush, job: 1, source: 0, target: 1, page: 17, payload: new Uint8Array(bytes) });
+  assert.is(decodeMessage(encodeMessage(push(16 + 2048)), CONTEXT).payload.byteLength, 16 + 2048);
+  assert.is(codecError(() => decodeMessage(encodeMessage(push(16)), CONTEXT)), "HlrcPush: pushed payload of 16 bytes, expected 4 u32 intervals and 1..64 whole pages of 1024 bytes");
+  assert.is(codecError(() => decodeMessage(encodeMessage(push(12 + 1024)), CONTEXT)), "HlrcPush: pushed payload of 1036 bytes, expected 4 u32 intervals and 1..64 whole pages of 1024 bytes");
+  assert.is(codecError(() => decodeMessage(encodeMessage(push(16 + 65 * 1024)), CONTEXT)), "HlrcPush: pushed payload of 66576 bytes, expected 4 u32 intervals and 1..64 whole pages of 1024 bytes");
+  const decline = { kind: MessageKind.HlrcPushDecline, job: 1, source: 1, target: 0, page: 17, payload: new Uint8Array(4) };
+  assert.is(codecError(() => decodeMessage(encodeMessage(decline), CONTEXT)), "HlrcPushDecline: carries no payload but has 4 bytes");
 });
 
 Validation("a diff that does not fit the page is refused", () => {

@@ -259,4 +259,106 @@ Transcripts("after a barrier the pages a node wrote that others wrote too are br
   await all2(nodes);
 });
 
+Transcripts("over links that leave the process, a home arriving at a barrier pushes the pages it wrote to the node that fetched them; that node's miss after the barrier sends nothing", async () => {
+  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
+  assert.is(await read(1, 16, 1), 0);
+  await all((c) => c.barrier());
+  await write(0, 16, 1, 11);
+  await net.quiet();
+  net.clear();
+  await all((c) => c.barrier());
+  assert.is(await read(1, 16, 1), 11);
+  await net.quiet();
+  assert.equal(net.transcript(), ["HlrcPush 0→1 p16 v0", "BarrierArrive 1→0 p0 v2", "BarrierRelease 0→1 p0 v2"]);
+  assert.equal([stat(0, "pagesPushed"), stat(1, "pushesUsed"), stat(1, "pagesFetched")], [1, 1, 1]);
+  await all2(nodes);
+});
+
+Transcripts("a pushed copy without the reader's own flush is not installed: the miss fetches the page once the flush is applied", async () => {
+  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
+  // Node 1 writes word 0 of page 16 (home 0), node 0 word 1. Node 0 pushes its copy while node
+  // 1's flush is held, so the push lacks node 1's write; node 1 fetches the merged page instead.
+  await write(1, 16, 0, 70);
+  await all((c) => c.barrier());
+  await write(1, 16, 0, 72);
+  await write(0, 16, 1, 71);
+  net.hold = (m) => m.kind === MessageKind.HlrcFlush;
+  net.clear();
+  const barrier = all((c) => c.barrier());
+  await net.waitFor((m) => m.kind === MessageKind.HlrcPush);
+  net.releaseHeld();
+  await barrier;
+  assert.equal([await read(1, 16, 0), await read(1, 16, 1)], [72, 71]);
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.kind === MessageKind.HlrcPush || m.kind === MessageKind.HlrcPageRequest || m.kind === MessageKind.HlrcPageReply), [
+    "HlrcPush 0→1 p16 v0",
+    "HlrcPageRequest 1→0 p16 v0",
+    "HlrcPageReply 0→1 p16 v0",
+  ]);
+  assert.is(stat(1, "pushesUsed"), 0);
+  await all2(nodes);
+});
+
+Transcripts("a pushed copy without a third node's write that the reader's notices name is not installed: the miss fetches the merged page", async () => {
+  const { net, nodes, read, write, all, stat } = await setupOverSockets(3);
+  assert.is(await read(1, 16, 1), 0);
+  await all((c) => c.barrier());
+  await write(2, 16, 2, 72);
+  await write(0, 16, 1, 71);
+  net.hold = (m) => m.kind === MessageKind.HlrcFlush;
+  net.clear();
+  const barrier = all((c) => c.barrier());
+  await net.waitFor((m) => m.kind === MessageKind.HlrcPush && m.target === 1);
+  await net.waitFor((m) => m.kind === MessageKind.BarrierRelease && m.target === 1);
+  net.releaseHeld();
+  await barrier;
+  assert.equal([await read(1, 16, 1), await read(1, 16, 2)], [71, 72]);
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.target === 1 && (m.kind === MessageKind.HlrcPush || m.kind === MessageKind.HlrcPageReply)), ["HlrcPush 0→1 p16 v0", "HlrcPageReply 0→1 p16 v0"]);
+  assert.is(stat(1, "pushesUsed"), 0);
+  await all2(nodes);
+});
+
+Transcripts("a node left two pushes of a page unread declines it, and the home pushes it there no more", async () => {
+  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
+  assert.is(await read(1, 16, 1), 0);
+  await all((c) => c.barrier());
+  net.clear();
+  for (let round = 0; round < 3; round++) {
+    await write(0, 16, 1, 20 + round);
+    await all((c) => c.barrier());
+  }
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.kind === MessageKind.HlrcPush || m.kind === MessageKind.HlrcPushDecline), ["HlrcPush 0→1 p16 v0", "HlrcPush 0→1 p16 v0", "HlrcPushDecline 1→0 p16 v0"]);
+  assert.equal([stat(0, "pagesPushed"), stat(1, "pushesDeclined")], [2, 1]);
+  assert.is(await read(1, 16, 1), 22, "fetched: no push is held");
+  assert.equal([stat(1, "pushesUsed"), stat(1, "pagesFetched")], [0, 2]);
+  await all2(nodes);
+});
+
+Transcripts("a lost push costs the fetch it would have saved", async () => {
+  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
+  assert.is(await read(1, 16, 1), 0);
+  await all((c) => c.barrier());
+  await write(0, 16, 1, 11);
+  net.drop = (m) => m.kind === MessageKind.HlrcPush;
+  await all((c) => c.barrier());
+  assert.is(await read(1, 16, 1), 11);
+  assert.equal([stat(1, "pushesUsed"), stat(1, "pagesFetched")], [0, 2]);
+  await all2(nodes);
+});
+
+Transcripts("between nodes of one process a home pushes nothing", async () => {
+  const { net, nodes, read, write, all, stat } = await setup(2);
+  assert.is(await read(1, 16, 1), 0);
+  await all((c) => c.barrier());
+  await write(0, 16, 1, 11);
+  await all((c) => c.barrier());
+  assert.is(await read(1, 16, 1), 11);
+  await net.quiet();
+  assert.equal(net.transcript((m) => m.kind === MessageKind.HlrcPush).length, 0);
+  assert.equal([stat(0, "pagesPushed"), stat(1, "pagesFetched")], [0, 2]);
+  await all2(nodes);
+});
+
 Transcripts.run();

@@ -13,7 +13,7 @@ export function formatJob(job: JobResult): string {
     lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);
   }
   if (job.protocol === "hlrc") {
-    lines.push(`hlrc      ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.flushes} flushes of ${s.diffsCreated} diffs (${s.diffBytes} bytes), ${s.pagesFetched} pages fetched, ${s.trackedPages} home pages tracked`);
+    lines.push(`hlrc      ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.flushes} flushes of ${s.diffsCreated} diffs (${s.diffBytes} bytes), ${s.pagesFetched} pages fetched, ${s.trackedPages} home pages tracked${s.pagesPushed ? `, ${s.pagesPushed} pages pushed (${s.pushesUsed} used, ${s.pushesDeclined} declined)` : ""}`);
   }
   return lines.join("\n");
 }

@@ -4,7 +4,7 @@
  *
  *   offset  size  field          meaning
  *   0       u16   magic          0xD5A1, "a wasm-dsm message"
- *   2       u8    format         FORMAT (4); a node refuses any other
+ *   2       u8    format         FORMAT (5); a node refuses any other
  *   3       u8    kind           MessageKind
  *   4       u32   job            the job the message belongs to
  *   8       u16   source         sending node
@@ -14,7 +14,8 @@
  *   20      u32   request        request id, chosen by the node that started the exchange
  *   24      u32   arg            per kind: access, requester node, lock id or flags
  *   28      u32   payloadLength  bytes after the header
- *   32      ...   payload        none, page bytes, a diff, a u32, further Confirms, or JSON (control kinds)
+ *   32      ...   payload        none, page bytes, a diff, a u32, further Confirms, pushed pages (a u32
+ *                                  per node, then pages), or JSON (control kinds)
  *
  * A control kind's body is JSON, with two exceptions, by far the commonest bodies: an empty body
  * ({}: most barrier releases, and lock messages outside lrc) is no payload at all, and a barrier
@@ -49,9 +50,10 @@ export const MAGIC = 0xd5a1;
 /**
  * 2: one lock protocol for every coherence protocol (token_locks.ts); 3: a Confirm carries further
  * Confirms; 4: a JSON kind's empty body is no payload, and a barrier arrival with no allocation
- * since the previous barrier and no lrc part is {@link COMPACT_ARRIVE_BYTES} bytes, not JSON.
+ * since the previous barrier and no lrc part is {@link COMPACT_ARRIVE_BYTES} bytes, not JSON; 5: hlrc's
+ * pushes (HlrcPush, HlrcPushDecline).
  */
-export const FORMAT = 4;
+export const FORMAT = 5;
 export const HEADER_BYTES = 32;
 
 /** Byte offset of each header field. */
@@ -104,6 +106,8 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.HlrcFlushAck, sync("u32")],
   [MessageKind.HlrcPageRequest, onPage("zero", "json", validateHlrcPageRequest)],
   [MessageKind.HlrcPageReply, onPage("zero", "pages")],
+  [MessageKind.HlrcPush, onPage("zero", "pushed")],
+  [MessageKind.HlrcPushDecline, onPage("zero")],
   [MessageKind.Fragment, sync("zero", "fragment")],
 ]);
 

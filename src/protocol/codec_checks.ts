@@ -52,7 +52,7 @@ export interface DecodeContext {
   keepsBytes?: boolean;
 }
 
-export type PayloadShape = "none" | "page" | "pages" | "diff" | "diffs" | "u32" | "json" | "fragment" | "confirms";
+export type PayloadShape = "none" | "page" | "pages" | "pushed" | "diff" | "diffs" | "u32" | "json" | "fragment" | "confirms";
 export type ArgShape = "zero" | "access" | "node" | "lock" | "flags" | "u32";
 export interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
@@ -116,6 +116,16 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
       const size = ctx.pageSize;
       if (n === 0 || (size !== undefined ? n % size !== 0 || n / size > MAX_PAGES_PAYLOAD : n > MAX_PAGES_PAYLOAD * MAX_PAGE_PAYLOAD)) {
         throw new CodecError(`${name}: pages payload of ${n} bytes, expected 1..${MAX_PAGES_PAYLOAD} whole pages${size !== undefined ? ` of ${size} bytes` : ""}`);
+      }
+      return undefined;
+    }
+    case "pushed": {
+      // Per node a u32 (the last interval of its writes the pages hold), then the pages.
+      const vector = ctx.nodeCount * 4;
+      const size = ctx.pageSize;
+      const pages = n - vector;
+      if (pages <= 0 || (size !== undefined ? pages % size !== 0 || pages / size > MAX_PAGES_PAYLOAD : pages > MAX_PAGES_PAYLOAD * MAX_PAGE_PAYLOAD)) {
+        throw new CodecError(`${name}: pushed payload of ${n} bytes, expected ${ctx.nodeCount} u32 intervals and 1..${MAX_PAGES_PAYLOAD} whole pages${size !== undefined ? ` of ${size} bytes` : ""}`);
       }
       return undefined;
     }

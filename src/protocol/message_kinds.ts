@@ -51,6 +51,14 @@ export const MessageKind = {
   HlrcPageRequest: 46,
   /** hlrc, home → requester: the pages asked for, whole, in the order asked ("pages" payload). */
   HlrcPageReply: 47,
+  /**
+   * hlrc over links that leave the process, home → a node that fetched the pages: the master
+   * copies of a run of pages written since the home's previous barrier, sent as it arrives at the
+   * barrier (hlrc/pushes.ts); page = the first, "pushed" payload.
+   */
+  HlrcPush: 48,
+  /** hlrc, node → home: stop pushing `page` here (the node left two pushes of it unread). */
+  HlrcPushDecline: 49,
   /** Any node → any node: one slice of a message larger than the transport carries; request = set id (fragments.ts). */
   Fragment: 40,
 } as const;

@@ -14,6 +14,7 @@ import { MAX_PAGES_PAYLOAD } from "../codec_checks.js";
 import { PageTimeoutError } from "../errors.js";
 import { all, flow, Future, wait, type Flow } from "../future.js";
 import type { HomeRole } from "./home.js";
+import type { PushRole } from "./pushes.js";
 import type { RoleContext } from "./role_context.js";
 import type { HlrcPageRequestBody } from "./wire.js";
 
@@ -26,6 +27,8 @@ export interface FetchContext extends RoleContext {
   counters: { writeNotices: number; invalidations: number; prefetched: number; pagesFetched: number };
   /** The last interval this node flushed to `home` (0: none). */
   lastFlushedTo: (home: number) => number;
+  /** Pushed copies to install at misses instead of fetching (over links that leave the process). @default none */
+  pushes?: PushRole;
 }
 
 export class FetchRole {
@@ -82,13 +85,15 @@ export class FetchRole {
         for (const p of pages) waits.push(flow(this.untilApplied(p, mode)));
         continue;
       }
-      const batch = [...pages];
+      const batch = pages.filter((p) => !this.fromPush(p, home));
+      const asked = batch.length;
       const lastAsked = pages[pages.length - 1];
       for (let p = lastAsked + 1; p <= end && batch.length < MAX_PAGES_PAYLOAD; p++) {
         if (port.protection(p) !== Protection.None || placement.pending(p) || placement.managerOf(p) !== home) break;
-        batch.push(p);
+        if (!this.fromPush(p, home)) batch.push(p);
       }
-      counters.prefetched += batch.length - pages.length;
+      if (batch.length === 0) continue;
+      counters.prefetched += batch.length - asked;
       for (let k = 0; k < batch.length; k += MAX_PAGES_PAYLOAD) waits.push(this.fetch(home, batch.slice(k, k + MAX_PAGES_PAYLOAD), mode));
     }
     yield* wait(all(waits));
@@ -114,12 +119,22 @@ export class FetchRole {
   }
 
   /** Installs `bytes` as the copy of `page`, which holds every write its notices name (parked). */
-  install(page: number, bytes: Uint8Array): void {
+  install(page: number, bytes: Uint8Array, fetched = true): void {
     const { port, counters } = this.ctx;
     port.page(page).set(bytes);
     this.current(page);
     port.setProtection(page, Protection.ReadOnly);
-    counters.pagesFetched++;
+    if (fetched) counters.pagesFetched++;
+  }
+
+  /** Installs the pushed copy of `page` (homed at `home`) if one is held that will do (pushes.ts). */
+  private fromPush(page: number, home: number): boolean {
+    const pushes = this.ctx.pushes;
+    if (!pushes) return false;
+    const bytes = pushes.take(page, this.needOf(page), this.ctx.lastFlushedTo(home));
+    if (!bytes) return false;
+    this.install(page, bytes, false);
+    return true;
   }
 
   /** Fetches `pages` from `home` and installs them read-only. */

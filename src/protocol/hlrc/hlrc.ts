@@ -21,7 +21,9 @@
  *     of the pages, and this node's own last flush to that home); the home answers once it has
  *     applied those flushes.
  *   over links that leave the process (NATS), a lock grant from a page's home carries the master
- *     copies of pages its notices name (grant_pages.ts): the acquirer's access then sends nothing
+ *     copies of pages its notices name (grant_pages.ts): the acquirer's access then sends nothing;
+ *     and a home arriving at a barrier pushes the pages it wrote to the nodes that fetched them
+ *     (pushes.ts): their misses after the barrier install the pushed copy and send nothing
  *
  * No diff history, so no garbage collection of diffs; interval records are dropped one barrier
  * after they were made (every node has them by then, and none asks for older ones).
@@ -53,6 +55,7 @@ import { FetchRole } from "./fetch.js";
 import type { LockGrantBody } from "../sync_wire.js";
 import { GrantPagesRole } from "./grant_pages.js";
 import { HomeRole, MAX_HELD } from "./home.js";
+import { PushRole } from "./pushes.js";
 import { WriterRole } from "./writer.js";
 
 export type HlrcOptions = ProtocolOptions;
@@ -83,6 +86,9 @@ export class HlrcProtocol implements Coherence {
     diffsSent: 0,
     diffBytes: 0,
     prefetched: 0,
+    pagesPushed: 0,
+    pushesUsed: 0,
+    pushesDeclined: 0,
     trackedPages: 0,
     homeWaits: 0,
     writeAhead: 0,
@@ -93,6 +99,8 @@ export class HlrcProtocol implements Coherence {
   private readonly home: HomeRole;
   private readonly fetcher: FetchRole;
   private readonly grantPages: GrantPagesRole;
+  /** Pushes of written pages at barriers: only over links that leave the process (pushes.ts). */
+  private readonly pushes: PushRole | undefined;
   /** Whether this node's lock grants carry pages: only over links that leave the process (grant_pages.ts). */
   private readonly pagesInGrants: boolean;
   private readonly faults: FaultPath;
@@ -151,8 +159,11 @@ export class HlrcProtocol implements Coherence {
       decodeContext,
       counters,
       dirty: (page) => writer.isDirty(page),
+      served: (to, pages) => this.pushes?.served(to, pages),
     });
-    const fetcher = new FetchRole({ port, endpoint, placement, home, node, nodeCount: nodes, timeoutMs, counters, lastFlushedTo: (to) => writer.lastFlushedTo(to) });
+    const pushes = transport.leavesProcess === true ? new PushRole({ port, endpoint, placement, node, nodeCount: nodes, timeoutMs, home, ownInterval: () => store.vt[node]!, counters }) : undefined;
+    const fetcher = new FetchRole({ port, endpoint, placement, home, node, nodeCount: nodes, timeoutMs, counters, lastFlushedTo: (to) => writer.lastFlushedTo(to), pushes });
+    this.pushes = pushes;
     this.writer = writer;
     this.home = home;
     this.fetcher = fetcher;
@@ -161,6 +172,10 @@ export class HlrcProtocol implements Coherence {
     this.faults = new FaultPath({ port, placement, writer, fetcher, counters });
     this.endpoint.on(MessageKind.HlrcPageRequest, (m) => this.afterStart(() => this.home.onPageRequest(m)));
     this.endpoint.on(MessageKind.HlrcFlush, (m) => this.afterStart(() => this.home.onFlush(m)));
+    if (pushes) {
+      this.endpoint.on(MessageKind.HlrcPush, (m) => this.afterStart(() => pushes.onPush(m)));
+      this.endpoint.on(MessageKind.HlrcPushDecline, (m) => this.afterStart(() => pushes.onDecline(m)));
+    }
   }
 
   start(): void {
@@ -253,9 +268,12 @@ export class HlrcProtocol implements Coherence {
     }
   }
 
-  private arrival(_final: boolean): LrcArrival {
+  private arrival(final: boolean): LrcArrival {
     this.writer.closeInterval();
-    return { vt: this.store.vt.slice(), intervals: this.store.ownSince(this.lastBarrier[this.node]), gc: false };
+    const intervals = this.store.ownSince(this.lastBarrier[this.node]);
+    // Sent before the arrival: from a home that manages the barrier they precede the release.
+    if (!final) this.pushes?.atArrival(intervals);
+    return { vt: this.store.vt.slice(), intervals, gc: false };
   }
 
   private onRelease(part: LrcRelease): void {

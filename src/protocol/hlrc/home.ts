@@ -32,6 +32,8 @@ export interface HomeContext extends RoleContext {
   counters: { diffsApplied: number; trackedPages: number; pagesSent: number; homeWaits: number };
   /** Whether the kernel wrote `page` in its open interval. */
   dirty: (page: number) => boolean;
+  /** Called when `node` was sent `pages` (pushes.ts keeps who has which). @default nothing */
+  served?: (node: number, pages: readonly number[]) => void;
 }
 
 export class HomeRole {
@@ -143,6 +145,7 @@ export class HomeRole {
     const payload = this.replyBytes.bytes(pages.length * size);
     pages.forEach((p, k) => payload.set(this.share(p), k * size));
     counters.pagesSent += pages.length;
+    this.ctx.served?.(m.source, pages);
     endpoint.send(m.source, { kind: MessageKind.HlrcPageReply, page: m.page, request: m.request, payload });
   }
 
