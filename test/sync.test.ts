@@ -1,10 +1,10 @@
 import { LoopScheduler } from "../src/protocol/scheduler.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { decodeMessage, kindName, MessageKind, type Message } from "../src/protocol/codec.js";
+import { BarrierFlag, decodeMessage, kindName, MessageKind, type Message } from "../src/protocol/codec.js";
 import { Endpoint } from "../src/protocol/endpoint.js";
 import { AllocationMismatchError, BarrierCountError, LockUsageError, SyncTimeoutError } from "../src/protocol/errors.js";
-import { SyncService } from "../src/protocol/sync.js";
+import { MAX_PEER_BARRIER_NODES, SyncService } from "../src/protocol/sync.js";
 import { LocalNetwork } from "../src/transport/local_transport.js";
 import { FakePort } from "./helpers/fake_port.js";
 import { within } from "./helpers/expect.js";
@@ -18,7 +18,8 @@ interface SyncNode {
 
 /** n sync services over a LocalNetwork; `lose` sees each decoded message and may drop it. */
 /** Retries every 150 ms by default: well above delivery time on a loaded machine, so transcripts show only deliberate repeats. */
-function syncNodes(n: number, options: { timeoutMs?: number; retryMs?: number; lose?: (m: Message) => boolean } = {}) {
+/** With `peers`, barriers have no manager (peer_barriers.ts), as over links that leave the process; a repeated arrival or Done shows as "(repeat)". */
+function syncNodes(n: number, options: { timeoutMs?: number; retryMs?: number; lose?: (m: Message) => boolean; peers?: boolean } = {}) {
   const port = new FakePort();
   const context = { nodeCount: n, pageSize: port.pageSize, firstPage: port.firstPage, pageCount: port.pageCount };
   const sent: string[] = [];
@@ -26,14 +27,15 @@ function syncNodes(n: number, options: { timeoutMs?: number; retryMs?: number; l
     intercept: (_from, _to, bytes) => {
       const m = decodeMessage(bytes, context);
       const lost = options.lose?.(m) ?? false;
-      sent.push(`${kindName(m.kind)} ${m.source}→${m.target}${lost ? " (dropped)" : ""}`);
+      const repeat = (m.kind === MessageKind.BarrierArrive || m.kind === MessageKind.BarrierDone) && (m.arg & BarrierFlag.Repeat) !== 0;
+      sent.push(`${kindName(m.kind)} ${m.source}→${m.target}${repeat ? " (repeat)" : ""}${lost ? " (dropped)" : ""}`);
       return lost ? "drop" : "deliver";
     },
   });
   const nodes: SyncNode[] = [];
   for (let i = 0; i < n; i++) {
     const endpoint = new Endpoint(network.transport(i), port, { job: JOB, retryMs: options.retryMs ?? 150, scheduler: new LoopScheduler() });
-    nodes.push({ endpoint, sync: new SyncService(endpoint, { timeoutMs: options.timeoutMs ?? 2000 }) });
+    nodes.push({ endpoint, sync: new SyncService(endpoint, { timeoutMs: options.timeoutMs ?? 2000, peerBarriers: options.peers }) });
   }
   return { nodes, sent, network };
 }
@@ -263,7 +265,105 @@ Finish("node 0 waits in finish until every node has its release, even when one w
   await network.close();
 });
 
+const Peers = suite("barrier without a manager (links that leave the process)");
+
+Peers("each node's arrival goes to every other node, and each leaves once it has them all: no release message", async () => {
+  const { nodes, network, sent } = syncNodes(3, { peers: true });
+  const left: number[] = [];
+  const first = [0, 1].map((i) => nodes[i].sync.barrier().then(() => left.push(i)));
+  await sleep(30);
+  assert.equal(left, []);
+  await within(Promise.all([...first, nodes[2].sync.barrier().then(() => left.push(2))]));
+  assert.equal(left.slice(0, 1), [2], "the last to arrive leaves first: it needs no message after its own");
+  assert.equal([...sent].sort(), ["BarrierArrive 0→1", "BarrierArrive 0→2", "BarrierArrive 1→0", "BarrierArrive 1→2", "BarrierArrive 2→0", "BarrierArrive 2→1"]);
+  for (let round = 0; round < 4; round++) await within(Promise.all(nodes.map((n) => n.sync.barrier())));
+  assert.equal(nodes.map((n) => n.sync.epochs), [5, 5, 5]);
+  await network.close();
+});
+
+Peers("a lost arrival is asked for again and sent again; the barrier completes once on every node", async () => {
+  let lost = false;
+  const { nodes, network, sent } = syncNodes(2, {
+    peers: true,
+    retryMs: 40,
+    lose: (m) => m.kind === MessageKind.BarrierArrive && m.source === 1 && !lost && (lost = true),
+  });
+  await within(Promise.all(nodes.map((n) => n.sync.barrier())));
+  await within(Promise.all(nodes.map((n) => n.sync.barrier())));
+  assert.equal(nodes.map((n) => n.sync.epochs), [2, 2]);
+  assert.equal(sent.slice(0, 4).sort(), ["BarrierArrive 0→1", "BarrierArrive 0→1 (repeat)", "BarrierArrive 1→0", "BarrierArrive 1→0 (dropped)"]);
+  assert.equal(sent.slice(4).sort(), ["BarrierArrive 0→1", "BarrierArrive 1→0"], "the second barrier needs no repeat");
+  await network.close();
+});
+
+Peers("a node that never arrives makes the others time out naming it", async () => {
+  const { nodes, network } = syncNodes(3, { peers: true, timeoutMs: 600, retryMs: 50 });
+  const errors = await Promise.all([0, 1].map((i) => rejection(nodes[i].sync.barrier())));
+  for (const error of errors) {
+    assert.instance(error, SyncTimeoutError);
+    assert.is(error.message, "barrier 1: waited 600 ms for node 2 to arrive; raise the timeout if node 2 is just slow");
+    assert.is((error as SyncTimeoutError).node, 2);
+  }
+  await network.close();
+});
+
+Peers("a failure on a node ends the barrier it waits in at once, with that failure", async () => {
+  const { nodes, network } = syncNodes(2, { peers: true, timeoutMs: 60_000 });
+  const waiting = rejection(nodes[0].sync.barrier());
+  await sleep(20);
+  nodes[0].endpoint.fail(new Error("a handler failed"));
+  const error = await waiting;
+  assert.is(error.message, "a handler failed");
+  await network.close();
+});
+
+Peers("a node that returned from run while others wait at a barrier fails every node", async () => {
+  const { nodes, network } = syncNodes(3, { peers: true });
+  const results = await Promise.all([rejection(nodes[0].sync.barrier()), rejection(nodes[1].sync.finish()), rejection(nodes[2].sync.barrier())]);
+  for (const error of results) {
+    assert.instance(error, BarrierCountError);
+    assert.is(error.message, "barrier 1: node 1 returned from run while nodes 0, 2 called barrier(); every node must call barrier() the same number of times");
+  }
+  await network.close();
+});
+
+Peers("a different allocation fails every node with the node and the allocation index", async () => {
+  const { nodes, network } = syncNodes(3, { peers: true });
+  for (const [i, n] of nodes.entries()) n.sync.allocated(0x10000, i === 2 ? 8192 : 4096);
+  const errors = await Promise.all(nodes.map((n) => rejection(n.sync.barrier())));
+  for (const error of errors) {
+    assert.instance(error, AllocationMismatchError);
+    assert.equal([(error as AllocationMismatchError).node, (error as AllocationMismatchError).index], [2, 1]);
+  }
+  await network.close();
+});
+
+Peers("finish waits until every other node's Done is here; a lost Done is asked for again and sent again", async () => {
+  let lost = false;
+  const { nodes, network, sent } = syncNodes(3, {
+    peers: true,
+    retryMs: 40,
+    lose: (m) => m.kind === MessageKind.BarrierDone && m.source === 2 && m.target === 0 && !lost && (lost = true),
+  });
+  await within(Promise.all(nodes.map((n) => n.sync.finish())));
+  const dones = sent.filter((s) => s.startsWith("BarrierDone"));
+  assert.ok(dones.includes("BarrierDone 2→0 (dropped)"));
+  assert.ok(dones.includes("BarrierDone 0→2 (repeat)"), "node 0 asked node 2 again");
+  assert.is(dones.filter((s) => s === "BarrierDone 2→0").length, 1, "and node 2 answered");
+  assert.is(sent.filter((s) => s.startsWith("BarrierArrive")).length, 6);
+  await network.close();
+});
+
+Peers("above MAX_PEER_BARRIER_NODES nodes the barrier has its manager again", async () => {
+  const { nodes, network, sent } = syncNodes(MAX_PEER_BARRIER_NODES + 1, { peers: true });
+  await within(Promise.all(nodes.map((n) => n.sync.barrier())));
+  assert.is(sent.filter((s) => s.startsWith("BarrierArrive")).length, MAX_PEER_BARRIER_NODES);
+  assert.is(sent.filter((s) => s.startsWith("BarrierRelease")).length, MAX_PEER_BARRIER_NODES, "one to every node but the manager");
+  await network.close();
+});
+
 Barrier.run();
+Peers.run();
 Allocation.run();
 Locks.run();
 Finish.run();

@@ -24,10 +24,33 @@ import type { TimerHandle } from "./scheduler.js";
 import type { LrcRelease } from "./release/wire.js";
 import type { BarrierExchange, CheckpointSignal } from "./sync.js";
 
-interface Arrival {
+/** One node's arrival at a barrier. */
+export interface Arrival {
   request: number;
   flags: number;
   body: ArriveBody;
+}
+
+/**
+ * The release of a barrier, from every node's arrival (index = node): a pure function of them, so
+ * that the manager and, without one, every node itself (peer_barriers.ts) reach the same. Final
+ * when every node arrived at its final barrier; `finished` names the nodes that did while others
+ * called barrier(); `parts` is each node's part of the exchange.
+ */
+export function releaseOf(arrivals: readonly Arrival[], exchange?: BarrierExchange): { flags: number; body: ReleaseBody; parts?: LrcRelease[] } {
+  const nodes = arrivals.length;
+  const bodies: ArriveBody[] = new Array<ArriveBody>(nodes);
+  const finished: number[] = [];
+  for (let n = 0; n < nodes; n++) {
+    bodies[n] = arrivals[n]!.body;
+    if (arrivals[n]!.flags & BarrierFlag.Final) finished.push(n);
+  }
+  const flags = finished.length === nodes ? BarrierFlag.Final : 0;
+  const mismatch = compareArrivals(bodies);
+  const body: ReleaseBody = mismatch ? { mismatch } : {};
+  // Some nodes left run while others wait at a barrier: their barrier counts differ.
+  if (flags === 0 && finished.length > 0) body.finished = finished;
+  return exchange ? { flags, body, parts: exchange.release(bodies.map((b) => b.lrc!)) } : { flags, body };
 }
 
 interface Released {
@@ -123,28 +146,17 @@ export class BarrierManager {
 
   private release(): void {
     const nodes = this.endpoint.nodeCount;
-    const bodies: ArriveBody[] = new Array<ArriveBody>(nodes);
     const requests: number[] = new Array<number>(nodes);
-    const finished: number[] = [];
-    for (let n = 0; n < nodes; n++) {
-      const arrival = this.arrivals[n]!;
-      bodies[n] = arrival.body;
-      requests[n] = arrival.request;
-      if (arrival.flags & BarrierFlag.Final) finished.push(n);
-      this.arrivals[n] = undefined;
-    }
+    for (let n = 0; n < nodes; n++) requests[n] = this.arrivals[n]!.request;
+    const { flags, body, parts } = releaseOf(this.arrivals as Arrival[], this.exchange);
+    this.arrivals.fill(undefined);
     this.arrived = 0;
-    const flags = finished.length === nodes ? BarrierFlag.Final : 0;
-    const mismatch = compareArrivals(bodies);
-    const body: ReleaseBody = mismatch ? { mismatch } : {};
-    // Some nodes left run while others wait at a barrier: their barrier counts differ.
-    if (flags === 0 && finished.length > 0) body.finished = finished;
-    else if (flags === 0 && !mismatch) {
+    if (flags === 0 && !body.finished && !body.mismatch) {
       const checkpoint = this.checkpoints?.due();
       if (checkpoint !== undefined) body.checkpoint = checkpoint;
     }
     const released: Released = { body, flags, requests, done: new Set() };
-    if (this.exchange) released.parts = this.exchange.release(bodies.map((b) => b.lrc!));
+    if (parts) released.parts = parts;
     this.released.set(this.epoch, released);
     this.released.delete(this.epoch - REMEMBERED);
     for (let node = 0; node < nodes; node++) this.sendRelease(node, this.epoch, requests[node]!, released);

@@ -83,7 +83,7 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.BarrierArrive, { ...sync("flags", "json", validateArrive), compactArrive: true }],
   [MessageKind.BarrierRelease, sync("flags", "json", validateRelease)],
   [MessageKind.BarrierWait, sync("zero", "json", validateWait)],
-  [MessageKind.BarrierDone, sync("zero")],
+  [MessageKind.BarrierDone, sync("flags")],
   [MessageKind.LockAcquire, sync("lock", "json", validateLockAcquire)],
   [MessageKind.LockGrant, sync("lock", "json", validateLockGrant)],
   [MessageKind.LockForward, sync("lock", "json", validateLockForward)],

@@ -92,7 +92,7 @@ function checkArg(name: string, shape: ArgShape, arg: number, ctx: DecodeContext
     (shape === "access" && arg > 1) ||
     (shape === "node" && arg >= ctx.nodeCount) ||
     (shape === "lock" && arg > MAX_LOCK_ID) ||
-    (shape === "flags" && (arg & ~BarrierFlag.Final) !== 0);
+    (shape === "flags" && (arg & ~(BarrierFlag.Final | BarrierFlag.Repeat)) !== 0);
   if (bad) throw new CodecError(`${name}: arg ${arg} is not a valid ${shape === "zero" ? "(unused, 0)" : shape}`);
 }
 

@@ -117,6 +117,8 @@ export class Endpoint {
   private nextFragmentSet = 1;
   private closed = false;
   private failure: Error | undefined;
+  /** Waits that are no call (watch()), each told of a failure or the close. */
+  private readonly watches = new Set<(error: Error) => void>();
   /** Messages this node sent itself, not yet handled (see {@link loopback}). */
   private readonly looped: SelfQueue;
   /** See {@link init}. */
@@ -250,6 +252,27 @@ export class Endpoint {
     this.failure = error instanceof Error ? error : new Error(String(error));
     // Every exchange under way fails now with it, instead of waiting out its timeout.
     this.calls.rejectAll(this.failure);
+    this.endWatches(this.failure);
+  }
+
+  /**
+   * For a wait that is no request/reply call (peer_barriers.ts): `onError` gets the endpoint's
+   * failure, or ProtocolClosedError at close, as a call under way would; at once if either
+   * happened already. Returns the function that ends the watch.
+   */
+  watch(onError: (error: Error) => void): () => void {
+    if (this.failure || this.closed) {
+      onError(this.failure ?? new ProtocolClosedError(this.node));
+      return () => undefined;
+    }
+    this.watches.add(onError);
+    return () => this.watches.delete(onError);
+  }
+
+  private endWatches(error: Error): void {
+    const watches = [...this.watches];
+    this.watches.clear();
+    for (const onError of watches) onError(error);
   }
 
   /** Throws a kept failure, or ProtocolClosedError after close. */
@@ -268,6 +291,7 @@ export class Endpoint {
     this.closed = true;
     this.looped.clear();
     this.calls.stop(new ProtocolClosedError(this.node));
+    this.endWatches(new ProtocolClosedError(this.node));
   }
 
   /**

@@ -32,6 +32,12 @@ export class SyncTimeoutError extends Error {
     return new SyncTimeoutError("barrier", epoch, manager, timeoutMs, `barrier ${epoch}: no release from node ${manager} (the barrier manager) after ${timeoutMs} ms`);
   }
 
+  /** A barrier without a manager (peer_barriers.ts) that some nodes' arrivals never reached. */
+  static peerBarrier(epoch: number, missing: number[], timeoutMs: number): SyncTimeoutError {
+    const who = missing.length === 1 ? `node ${missing[0]}` : `nodes ${missing.join(", ")}`;
+    return new SyncTimeoutError("barrier", epoch, missing[0]!, timeoutMs, `barrier ${epoch}: waited ${timeoutMs} ms for ${who} to arrive; raise the timeout if ${who} is just slow`);
+  }
+
   /**
    * A lock wait that got no grant. The token locks (token_locks.ts) do not know who holds the
    * lock (the grant comes from whichever node had it last), so they name the manager only.

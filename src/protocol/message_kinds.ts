@@ -3,13 +3,13 @@
  * its KIND_SPECS), and the barrier flags.
  */
 export const MessageKind = {
-  /** node → barrier manager (node 0): version = epoch, arg = flags, JSON {@link ArriveBody}. */
+  /** node → barrier manager (node 0), or without a manager to every other node (peer_barriers.ts): version = epoch, arg = flags, JSON {@link ArriveBody}. */
   BarrierArrive: 1,
   /** manager → node: version = epoch, request = that node's arrive, JSON {@link ReleaseBody}. */
   BarrierRelease: 2,
   /** manager → node, answering a repeated arrive: JSON {@link BarrierWaitBody}. */
   BarrierWait: 3,
-  /** node → manager after the final barrier's release, so the manager may stop. */
+  /** node → manager after the final barrier's release, so the manager may stop (without a manager: to every other node); arg = flags. */
   BarrierDone: 4,
   /** node → lock manager: arg = lock id, JSON {@link LockAcquireBody} (token_locks.ts). */
   LockAcquire: 5,
@@ -71,5 +71,8 @@ export function kindName(kind: number): string {
   return KIND_NAMES.get(kind) ?? `kind ${kind}`;
 }
 
-/** Flags of BarrierArrive / BarrierRelease. */
-export const BarrierFlag = { Final: 1 } as const;
+/**
+ * Flags of BarrierArrive, BarrierRelease and BarrierDone. Repeat (peer barriers only,
+ * peer_barriers.ts): the sender sends this again because it still lacks the receiver's own.
+ */
+export const BarrierFlag = { Final: 1, Repeat: 2 } as const;

@@ -5,6 +5,8 @@
  * over one node's {@link Endpoint}.
  *
  *   barrier():  arrive ──▶ node 0 … ◀── release                 (retried; waits at most timeoutMs)
+ *               over links that leave the process, without a manager (peer_barriers.ts):
+ *               arrive ──▶ every other node; released here once all arrivals are
  *   lock(id):   token here: no message; else acquire ──▶ id % N ── forward ──▶ last requester
  *               … ◀── grant from it                              (retried; waits at most timeoutMs)
  *   unlock(id): local; sends the grant to a node waiting for the lock, if one is
@@ -28,6 +30,7 @@ import type { Endpoint } from "./endpoint.js";
 import { AllocationMismatchError, BarrierCountError, SyncTimeoutError } from "./errors.js";
 import { flow, Future, wait, type Flow } from "./future.js";
 import type { LrcArrival, LrcRelease } from "./release/wire.js";
+import { PeerBarriers } from "./peer_barriers.js";
 import { TokenLocks, type LockCounters, type LockNotices } from "./token_locks.js";
 
 /** The reply kinds of this file's exchanges: one array, not one per exchange. */
@@ -61,14 +64,28 @@ export interface SyncOptions {
   exchange?: BarrierExchange;
   /** What travels with a lock from node to node (lrc). */
   notices?: LockNotices;
+  /**
+   * Barriers without a manager (peer_barriers.ts): for links that leave the process, where a
+   * barrier then costs one hop instead of two. Ignored with checkpoints, and above
+   * MAX_PEER_BARRIER_NODES nodes. @default false
+   */
+  peerBarriers?: boolean;
 }
 
 /** The node that manages every barrier. */
 export const BARRIER_MANAGER = 0;
 
+/**
+ * Most nodes whose barriers go without a manager (SyncOptions.peerBarriers): each node sends an
+ * arrival to every other, N(N-1) messages a barrier against the manager's 2(N-1), which wider
+ * jobs would pay for in every node's CPU.
+ */
+export const MAX_PEER_BARRIER_NODES = 8;
+
 export class SyncService {
   private readonly allocs = new AllocLog();
   private readonly barriers: BarrierManager | undefined;
+  private readonly peers: PeerBarriers | undefined;
   private readonly locks: TokenLocks;
   private epoch = 0;
 
@@ -77,6 +94,13 @@ export class SyncService {
     private readonly options: SyncOptions,
   ) {
     this.locks = new TokenLocks(endpoint, options.timeoutMs, options.notices);
+    if (options.peerBarriers && !options.checkpoints && endpoint.nodeCount <= MAX_PEER_BARRIER_NODES) {
+      const peers = new PeerBarriers(endpoint, options.timeoutMs, options.exchange);
+      this.peers = peers;
+      endpoint.on(MessageKind.BarrierArrive, (m) => peers.onArrive(m));
+      endpoint.on(MessageKind.BarrierDone, (m) => peers.onDone(m));
+      return;
+    }
     endpoint.on(MessageKind.BarrierRelease, (m) => this.onLateRelease(m));
     if (endpoint.node === BARRIER_MANAGER) {
       const barriers = new BarrierManager(endpoint, options.exchange, options.checkpoints);
@@ -115,13 +139,14 @@ export class SyncService {
 
   /** The final barrier, after `run` returned. Node 0 keeps answering until every node has it. */
   finish(): Future<void> {
-    const barriers = this.barriers;
+    const { barriers, peers } = this;
     const timeoutMs = this.options.timeoutMs;
     const steps = this.arrive(BarrierFlag.Final);
     return flow(
       (function* (): Flow<void> {
         const epoch = yield* steps;
         if (barriers) yield* wait(barriers.linger(epoch, timeoutMs));
+        if (peers) yield* wait(peers.linger(epoch));
       })(),
     );
   }
@@ -132,6 +157,20 @@ export class SyncService {
     const body: ArriveBody = this.allocs.arrival();
     const exchange = this.options.exchange;
     if (exchange) body.lrc = exchange.arrive((flags & BarrierFlag.Final) !== 0);
+    const result = this.peers ? (yield* wait(this.peers.arrive(epoch, flags, body))).body : yield* this.managed(epoch, flags, body);
+    if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
+    if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
+    this.allocs.markSent(body.count);
+    if (result.checkpoint !== undefined) this.options.checkpoints?.released(result.checkpoint);
+    if (exchange && result.lrc) {
+      const applied = exchange.released(result.lrc);
+      if (applied) yield* wait(applied);
+    }
+    return epoch;
+  }
+
+  /** A barrier through the manager: the arrival goes to it and its release comes back. */
+  private *managed(epoch: number, flags: number, body: ArriveBody): Flow<ReleaseBody> {
     const release = yield* wait(
       this.endpoint.call(
         BARRIER_MANAGER,
@@ -145,17 +184,8 @@ export class SyncService {
         },
       ),
     );
-    if (release.arg & BarrierFlag.Final) this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: epoch });
-    const result = release.body as ReleaseBody;
-    if (result.mismatch) throw new AllocationMismatchError(result.mismatch);
-    if (result.finished) throw new BarrierCountError(epoch, result.finished, this.endpoint.nodeCount);
-    this.allocs.markSent(body.count);
-    if (result.checkpoint !== undefined) this.options.checkpoints?.released(result.checkpoint);
-    if (exchange && result.lrc) {
-      const applied = exchange.released(result.lrc);
-      if (applied) yield* wait(applied);
-    }
-    return epoch;
+    if (release.arg & BarrierFlag.Final) this.endpoint.send(BARRIER_MANAGER, { kind: MessageKind.BarrierDone, version: epoch, arg: 0 });
+    return release.body as ReleaseBody;
   }
 
   /** A release nobody waits for: a repeat. Acknowledge a final one again so node 0 can stop. */
