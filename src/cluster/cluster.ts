@@ -11,6 +11,8 @@ import { processGauge, type NodeResult, type NodeThread } from "../runtime/node_
 import type { ChaosSpec, ProtocolSpec } from "../runtime/node_spec.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
+import { serverOnThisMachine } from "../transport/nats_server.js";
+import { LOCAL_SERVER_CORES } from "../runtime/core_gauge.js";
 
 export const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
 
@@ -53,8 +55,10 @@ export async function runCluster(kernel: KernelModule, args: RunArgument[], opti
   const transports = await Promise.all(
     Array.from({ length: options.nodes }, (_, nodeId) => NatsTransport.connect({ servers: options.natsUrl!, job: name, nodeId, nodeCount: options.nodes })),
   );
-  // The relay shares the nodes' gauge: while it moves messages, waiting workers leave it a core.
-  const gauge = processGauge();
+  // The relay shares the nodes' gauge: while it moves messages, waiting workers leave it a core;
+  // and a nats-server on this machine keeps one for itself (a node spinning there held up every
+  // message through it: see LOCAL_SERVER_CORES).
+  const gauge = processGauge(serverOnThisMachine(options.natsUrl) ? LOCAL_SERVER_CORES : 0);
   const hub = new RelayHub({ running: gauge.buffer });
   try {
     hub.start();

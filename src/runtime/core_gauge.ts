@@ -8,6 +8,17 @@
  * included, fit the cores. The count is advisory: a stale read costs time, never correctness.
  */
 
+/**
+ * Cores a gauge leaves to a nats-server on the same machine, whose threads move every message of
+ * the nodes over NATS and are not counted. With both nodes of a 2-node Jacobi in one process on 2
+ * cores (hlrc over a private server, warm), a node spinning at its barrier kept the server waiting
+ * for a core: a barrier arrival took 0.9-1.7 ms on average from one worker to the other, against
+ * 0.44-0.85 ms with DSM_SPIN_US=0. With this reserve, in alternating runs of 8 warm jobs, the
+ * median job went from 224-356 to 221-271 ms (hlrc, 6 rounds, 5 faster) and from 487-599 to
+ * 317-404 ms (ivy, 2 rounds).
+ */
+export const LOCAL_SERVER_CORES = 1;
+
 /** Bytes of a gauge's shared buffer. */
 export const GAUGE_BYTES = 8;
 

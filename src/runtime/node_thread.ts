@@ -177,7 +177,10 @@ export function spinFromEnvironment(): number | undefined {
   return env !== undefined && env !== "" ? Number(env) : undefined;
 }
 
-/** A gauge for the nodes of this process: they spin only while the threads that run fit its cores. */
-export function processGauge(): CoreGauge {
-  return new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), availableParallelism());
+/**
+ * A gauge for the nodes of this process: they spin only while the threads that run fit its cores,
+ * less `reserved` cores for threads it does not count (a nats-server on this machine).
+ */
+export function processGauge(reserved = 0): CoreGauge {
+  return new CoreGauge(new SharedArrayBuffer(GAUGE_BYTES), Math.max(0, availableParallelism() - reserved));
 }

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { NatsServerNotFoundError, NatsServerStartError, NatsServerStopError } from "./errors.js";
 import { within } from "../time_bound.js";
@@ -51,6 +51,27 @@ const START_ATTEMPTS = 3;
 const LOG_TAIL_CHARS = 2000;
 
 /** The directories searched for `nats-server` by default: the PATH, then where packages install it. */
+/**
+ * Whether one of `servers` (nats URLs, or host:port) runs on this machine: its host is a loopback
+ * name or address, or an address of one of this machine's interfaces. Its threads then compete
+ * with the kernels for this machine's cores (runtime/core_gauge.ts). A URL that does not parse
+ * counts as remote.
+ */
+export function serverOnThisMachine(servers: string | readonly string[]): boolean {
+  const local = new Set(["localhost", "127.0.0.1", "::1", "0.0.0.0", "::"]);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) local.add(a.address);
+  for (const server of typeof servers === "string" ? servers.split(",") : servers) {
+    let host: string;
+    try {
+      host = new URL(server.includes("://") ? server.trim() : `nats://${server.trim()}`).hostname.replace(/^\[|\]$/g, "");
+    } catch {
+      continue;
+    }
+    if (local.has(host) || host.startsWith("127.") || host.endsWith(".localhost")) return true;
+  }
+  return false;
+}
+
 export function defaultSearchDirs(): string[] {
   return [...(process.env.PATH ?? "").split(delimiter).filter((dir) => dir !== ""), ...FALLBACK_DIRS];
 }
