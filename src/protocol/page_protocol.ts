@@ -96,7 +96,7 @@ export abstract class PageProtocol implements Coherence {
     this.holdMs = options.holdMs ?? roles.holdMs ?? 0;
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
-    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, checkpoints: options.checkpoints, peerBarriers: transport.leavesProcess === true });
+    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, checkpoints: options.checkpoints, peerBarriers: options.peerBarriers ?? transport.leavesProcess === true });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
     this.requester = new PageRequester(

@@ -1,5 +1,6 @@
 /**
- * Barriers without a manager, for links that leave the process (NATS; sync.ts chooses them). Each
+ * Barriers without a manager, for links that leave the process (NATS), and for the nodes of one
+ * process when each has a core of its own (ProtocolTuning.peerBarriers; cluster.ts). Each
  * node sends its arrival to every other node and, once it holds every node's arrival of the epoch,
  * computes the release itself, with the function the manager applies (barrier_manager.ts
  * releaseOf): the release is a pure function of the arrivals, so every node reaches the same.
@@ -16,7 +17,8 @@
  * and the others one; here the last node leaves at once and the others one hop after it arrived.
  * Over NATS, where a hop took 330 µs in the median and 1 ms on average while both cores computed
  * (2-node Jacobi), that is most of a barrier. It sends N(N-1) arrivals instead of 2(N-1) messages,
- * so it is for the few nodes a job runs on over NATS, not for wide jobs.
+ * so it is for few nodes (sync.ts MAX_PEER_BARRIER_NODES), not for wide jobs; and in one process
+ * for nodes that spin on their own cores, where an arrival costs no wake-up.
  *
  * A node is at most one epoch ahead of another (it cannot pass barrier e+1 without the other's
  * arrival at e+1), so arrivals of the epoch after the one this node waits in are kept until it

@@ -39,6 +39,12 @@ export interface ProtocolTuning {
    * @default "region"
    */
   placement?: PlacementName;
+  /**
+   * Barriers without a manager (peer_barriers.ts): every node's arrival goes to every other node,
+   * and the last to arrive leaves at once. @default over links that leave the process (NATS);
+   * kernel runs in one process set it when every node has a core of its own (cluster.ts)
+   */
+  peerBarriers?: boolean;
 }
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;

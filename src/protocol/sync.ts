@@ -5,7 +5,8 @@
  * over one node's {@link Endpoint}.
  *
  *   barrier():  arrive ──▶ node 0 … ◀── release                 (retried; waits at most timeoutMs)
- *               over links that leave the process, without a manager (peer_barriers.ts):
+ *               without a manager (peer_barriers.ts; over NATS, and in one process when
+ *               every node has a core):
  *               arrive ──▶ every other node; released here once all arrivals are
  *   lock(id):   token here: no message; else acquire ──▶ id % N ── forward ──▶ last requester
  *               … ◀── grant from it                              (retried; waits at most timeoutMs)
@@ -65,8 +66,9 @@ export interface SyncOptions {
   /** What travels with a lock from node to node (lrc). */
   notices?: LockNotices;
   /**
-   * Barriers without a manager (peer_barriers.ts): for links that leave the process, where a
-   * barrier then costs one hop instead of two. Ignored with checkpoints, and above
+   * Barriers without a manager (peer_barriers.ts): a barrier then costs one hop instead of two
+   * (protocols ask for it over links that leave the process, and kernel runs of one process when
+   * every node has a core, ProtocolTuning.peerBarriers). Ignored with checkpoints, and above
    * MAX_PEER_BARRIER_NODES nodes. @default false
    */
   peerBarriers?: boolean;

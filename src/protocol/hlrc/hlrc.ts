@@ -126,7 +126,7 @@ export class HlrcProtocol implements Coherence {
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
       checkpoints: options.checkpoints,
-      peerBarriers: transport.leavesProcess === true,
+      peerBarriers: options.peerBarriers ?? transport.leavesProcess === true,
       exchange: {
         arrive: (final) => this.arrival(final),
         release: releaseParts,

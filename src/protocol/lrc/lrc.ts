@@ -163,7 +163,7 @@ export class LrcProtocol implements Coherence {
     this.sync = new SyncService(this.endpoint, {
       timeoutMs: syncTimeoutMs,
       checkpoints: options.checkpoints,
-      peerBarriers: transport.leavesProcess === true,
+      peerBarriers: options.peerBarriers ?? transport.leavesProcess === true,
       exchange: {
         arrive: (final) => this.arrival(final),
         release: releaseParts,
