@@ -272,7 +272,9 @@ export class HlrcProtocol implements Coherence {
   private arrival(final: boolean): LrcArrival {
     this.writer.closeInterval();
     const intervals = this.store.ownSince(this.lastBarrier[this.node]);
-    // Sent before the arrival: from a home that manages the barrier they precede the release.
+    // Sent before the arrival, so they reach each node before this node's arrival does (order per
+    // sender), and so before that node's release when this node manages the barrier or there is
+    // no manager (peer_barriers.ts).
     if (!final) this.pushes?.atArrival(intervals);
     return { vt: this.store.vt.slice(), intervals, gc: false };
   }
