@@ -80,6 +80,10 @@ interface StencilFaults {
   faults: number;
   faultMs: number;
   kernelMs: number;
+  /** Time blocked at barriers and locks (all nodes): where waits go that faults no longer have. */
+  syncMs: number;
+  /** hlrc over NATS: misses that installed a page its home pushed at a barrier (hlrc/pushes.ts). */
+  pushesUsed: number;
 }
 
 function parseStencil(text: string): [number, number] | null {
@@ -131,7 +135,7 @@ async function main() {
           for (const protocol of PROTOCOLS) {
             const { stats, kernelMs } = await runCluster(jacobi, STENCIL, { nodes: 2, protocol, natsUrl });
             const faults = stats.readFaults + stats.writeFaults;
-            stencil.get(protocol)!.push({ perFaultUs: faults ? (stats.faultMs * 1000) / faults : NaN, faults, faultMs: stats.faultMs, kernelMs });
+            stencil.get(protocol)!.push({ perFaultUs: faults ? (stats.faultMs * 1000) / faults : NaN, faults, faultMs: stats.faultMs, kernelMs, syncMs: stats.syncMs, pushesUsed: stats.pushesUsed ?? 0 });
           }
         }
       }
@@ -157,11 +161,14 @@ async function main() {
           const faults = median(list.map((m) => m.faults));
           const faultMs = median(list.map((m) => m.faultMs));
           const kernelMs = median(list.map((m) => m.kernelMs));
+          const syncMs = median(list.map((m) => m.syncMs));
+          const pushesUsed = median(list.map((m) => m.pushesUsed));
+          const pushed = pushesUsed > 0 ? ` (${pushesUsed} of them installed a page pushed at a barrier, sending nothing)` : "";
           console.log(
-            `${transport.padEnd(5)} ${protocol.padEnd(7)} fault while both nodes compute (jacobi ${STENCIL.join("×")}, 2 nodes): ${r1(us)} µs per fault (${r2(us / raw.median)}× raw; repetitions ${list.map((m) => r1(m.perFaultUs)).join(" / ")}); ${faults} faults, ${r1(faultMs)} ms blocked in them (all nodes), run ${r1(kernelMs)} ms`,
+            `${transport.padEnd(5)} ${protocol.padEnd(7)} fault while both nodes compute (jacobi ${STENCIL.join("×")}, 2 nodes): ${r1(us)} µs per fault (${r2(us / raw.median)}× raw; repetitions ${list.map((m) => r1(m.perFaultUs)).join(" / ")}); ${faults} faults${pushed}, ${r1(faultMs)} ms blocked in them and ${r1(syncMs)} ms at barriers (all nodes), run ${r1(kernelMs)} ms`,
           );
           console.log(
-            JSON.stringify({ bench: "fault", transport, case: "stencil-fault", protocol, kernel: "jacobi", args: STENCIL, nodes: 2, perFaultUs: r1(us), ratioToRaw: r2(us / raw.median), faults, faultMs: r1(faultMs), kernelMs: r1(kernelMs), repetitionsUs: list.map((m) => r1(m.perFaultUs)), rev }),
+            JSON.stringify({ bench: "fault", transport, case: "stencil-fault", protocol, kernel: "jacobi", args: STENCIL, nodes: 2, perFaultUs: r1(us), ratioToRaw: r2(us / raw.median), faults, pushesUsed, faultMs: r1(faultMs), syncMs: r1(syncMs), kernelMs: r1(kernelMs), repetitionsUs: list.map((m) => r1(m.perFaultUs)), rev }),
           );
         }
       }
