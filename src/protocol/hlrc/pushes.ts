@@ -5,7 +5,8 @@
  * asking the home for it.
  *
  *   home H, at barrier arrival:  H ── HlrcPush(first page, applied, pages) ──▶ Y   (Y fetched them)
- *                                H ── BarrierArrive ──▶ manager
+ *                                H ── BarrierArrive ──▶ every other node (peer_barriers.ts; over
+ *                                NATS a barrier has no manager), so Y has the push before it leaves
  *   Y, after the release:        miss on p: the pushed copy is installed when it holds every write
  *                                Y's notices name for p and Y's own last flush to H; else, or
  *                                with no push here, Y ── HlrcPageRequest ──▶ H as before
