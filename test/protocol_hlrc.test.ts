@@ -259,15 +259,28 @@ Transcripts("after a barrier the pages a node wrote that others wrote too are br
   await all2(nodes);
 });
 
-Transcripts("over links that leave the process, a home arriving at a barrier pushes the pages it wrote to the node that fetched them; that node's miss after the barrier sends nothing", async () => {
-  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
+/**
+ * Node 1 fetches page 16 (home 0); after a barrier node 0 rewrites word 1 with 11, and after
+ * another barrier node 1 reads the word again, which must be 11. `beforeBarrier` runs just
+ * before that second barrier.
+ */
+async function rewriteAndRead(cluster: Awaited<ReturnType<typeof setup>>, beforeBarrier: () => Promise<void> | void = () => undefined) {
+  const { read, write, all } = cluster;
   assert.is(await read(1, 16, 1), 0);
   await all((c) => c.barrier());
   await write(0, 16, 1, 11);
-  await net.quiet();
-  net.clear();
+  await beforeBarrier();
   await all((c) => c.barrier());
   assert.is(await read(1, 16, 1), 11);
+}
+
+Transcripts("over links that leave the process, a home arriving at a barrier pushes the pages it wrote to the node that fetched them; that node's miss after the barrier sends nothing", async () => {
+  const cluster = await setupOverSockets(2);
+  const { net, nodes, stat } = cluster;
+  await rewriteAndRead(cluster, async () => {
+    await net.quiet();
+    net.clear();
+  });
   await net.quiet();
   // Over such links a barrier has no manager: each node's arrival goes to the other (peer_barriers.ts).
   assert.equal(net.transcript(), ["HlrcPush 0→1 p16 v0", "BarrierArrive 0→1 p0 v2", "BarrierArrive 1→0 p0 v2"]);
@@ -339,24 +352,19 @@ Transcripts("a node left two pushes of a page unread declines it, and the home p
 });
 
 Transcripts("a lost push costs the fetch it would have saved", async () => {
-  const { net, nodes, read, write, all, stat } = await setupOverSockets(2);
-  assert.is(await read(1, 16, 1), 0);
-  await all((c) => c.barrier());
-  await write(0, 16, 1, 11);
-  net.drop = (m) => m.kind === MessageKind.HlrcPush;
-  await all((c) => c.barrier());
-  assert.is(await read(1, 16, 1), 11);
+  const cluster = await setupOverSockets(2);
+  const { net, nodes, stat } = cluster;
+  await rewriteAndRead(cluster, () => {
+    net.drop = (m) => m.kind === MessageKind.HlrcPush;
+  });
   assert.equal([stat(1, "pushesUsed"), stat(1, "pagesFetched")], [0, 2]);
   await all2(nodes);
 });
 
 Transcripts("between nodes of one process a home pushes nothing", async () => {
-  const { net, nodes, read, write, all, stat } = await setup(2);
-  assert.is(await read(1, 16, 1), 0);
-  await all((c) => c.barrier());
-  await write(0, 16, 1, 11);
-  await all((c) => c.barrier());
-  assert.is(await read(1, 16, 1), 11);
+  const cluster = await setup(2);
+  const { net, nodes, stat } = cluster;
+  await rewriteAndRead(cluster);
   await net.quiet();
   assert.equal(net.transcript((m) => m.kind === MessageKind.HlrcPush).length, 0);
   assert.equal([stat(0, "pagesPushed"), stat(1, "pagesFetched")], [0, 2]);

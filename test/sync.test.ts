@@ -52,6 +52,7 @@ async function rejection(promise: PromiseLike<unknown>): Promise<Error> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const Barrier = suite("barrier");
+const Peers = suite("barrier without a manager (links that leave the process)");
 
 Barrier("no node leaves a barrier before every node arrived", async () => {
   const { nodes, network } = syncNodes(3);
@@ -91,42 +92,44 @@ Barrier("a lost arrive and a lost release are retried and the barrier completes 
   await network.close();
 });
 
-Barrier("a node that never arrives makes the others time out naming it", async () => {
-  const { nodes, network } = syncNodes(3, { timeoutMs: 600, retryMs: 50 });
-  const errors = await Promise.all([0, 1].map((i) => rejection(nodes[i].sync.barrier())));
-  for (const error of errors) {
-    assert.instance(error, SyncTimeoutError);
-    assert.is(error.message, "barrier 1: waited 600 ms for node 2 to arrive (barrier manager: node 0); raise the timeout if node 2 is just slow");
-    assert.is((error as SyncTimeoutError).node, 2);
-  }
-  await network.close();
-});
+for (const [test, peers, manager] of [[Barrier, false, " (barrier manager: node 0)"], [Peers, true, ""]] as const) {
+  test("a node that never arrives makes the others time out naming it", async () => {
+    const { nodes, network } = syncNodes(3, { peers, timeoutMs: 600, retryMs: 50 });
+    const errors = await Promise.all([0, 1].map((i) => rejection(nodes[i].sync.barrier())));
+    for (const error of errors) {
+      assert.instance(error, SyncTimeoutError);
+      assert.is(error.message, `barrier 1: waited 600 ms for node 2 to arrive${manager}; raise the timeout if node 2 is just slow`);
+      assert.is((error as SyncTimeoutError).node, 2);
+    }
+    await network.close();
+  });
+
+  test("a failure on a node (a handler bug, a message it cannot send) ends the barrier it waits in at once, with that failure", async () => {
+    const { nodes, network } = syncNodes(2, { peers, timeoutMs: 60_000 });
+    const waiting = rejection(nodes[0].sync.barrier());
+    await sleep(20);
+    nodes[0].endpoint.fail(new Error("a handler failed"));
+    // rejection() waits a bounded time, far below the barrier's 60 s timeout.
+    const error = await waiting;
+    assert.is(error.message, "a handler failed");
+    await network.close();
+  });
+
+  test("a node that returned from run while others wait at a barrier fails every node", async () => {
+    const { nodes, network } = syncNodes(3, { peers });
+    const results = await Promise.all([rejection(nodes[0].sync.barrier()), rejection(nodes[1].sync.finish()), rejection(nodes[2].sync.barrier())]);
+    for (const error of results) {
+      assert.instance(error, BarrierCountError);
+      assert.is(error.message, "barrier 1: node 1 returned from run while nodes 0, 2 called barrier(); every node must call barrier() the same number of times");
+    }
+    await network.close();
+  });
+}
 
 Barrier("a node whose manager is gone times out naming the manager", async () => {
   const { nodes, network } = syncNodes(2, { timeoutMs: 200, retryMs: 50, lose: (m) => m.target === 0 });
   const error = await rejection(nodes[1].sync.barrier());
   assert.is(error.message, "barrier 1: no release from node 0 (the barrier manager) after 200 ms");
-  await network.close();
-});
-
-Barrier("a failure on a node (a handler bug, a message it cannot send) ends the barrier it waits in at once, with that failure", async () => {
-  const { nodes, network } = syncNodes(2, { timeoutMs: 60_000 });
-  const waiting = rejection(nodes[0].sync.barrier());
-  await sleep(20);
-  nodes[0].endpoint.fail(new Error("a handler failed"));
-  // rejection() waits a bounded time, far below the barrier's 60 s timeout.
-  const error = await waiting;
-  assert.is(error.message, "a handler failed");
-  await network.close();
-});
-
-Barrier("a node that returned from run while others wait at a barrier fails every node", async () => {
-  const { nodes, network } = syncNodes(3);
-  const results = await Promise.all([rejection(nodes[0].sync.barrier()), rejection(nodes[1].sync.finish()), rejection(nodes[2].sync.barrier())]);
-  for (const error of results) {
-    assert.instance(error, BarrierCountError);
-    assert.is(error.message, "barrier 1: node 1 returned from run while nodes 0, 2 called barrier(); every node must call barrier() the same number of times");
-  }
   await network.close();
 });
 
@@ -265,8 +268,6 @@ Finish("node 0 waits in finish until every node has its release, even when one w
   await network.close();
 });
 
-const Peers = suite("barrier without a manager (links that leave the process)");
-
 Peers("each node's arrival goes to every other node, and each leaves once it has them all: no release message", async () => {
   const { nodes, network, sent } = syncNodes(3, { peers: true });
   const left: number[] = [];
@@ -293,37 +294,6 @@ Peers("a lost arrival is asked for again and sent again; the barrier completes o
   assert.equal(nodes.map((n) => n.sync.epochs), [2, 2]);
   assert.equal(sent.slice(0, 4).sort(), ["BarrierArrive 0→1", "BarrierArrive 0→1 (repeat)", "BarrierArrive 1→0", "BarrierArrive 1→0 (dropped)"]);
   assert.equal(sent.slice(4).sort(), ["BarrierArrive 0→1", "BarrierArrive 1→0"], "the second barrier needs no repeat");
-  await network.close();
-});
-
-Peers("a node that never arrives makes the others time out naming it", async () => {
-  const { nodes, network } = syncNodes(3, { peers: true, timeoutMs: 600, retryMs: 50 });
-  const errors = await Promise.all([0, 1].map((i) => rejection(nodes[i].sync.barrier())));
-  for (const error of errors) {
-    assert.instance(error, SyncTimeoutError);
-    assert.is(error.message, "barrier 1: waited 600 ms for node 2 to arrive; raise the timeout if node 2 is just slow");
-    assert.is((error as SyncTimeoutError).node, 2);
-  }
-  await network.close();
-});
-
-Peers("a failure on a node ends the barrier it waits in at once, with that failure", async () => {
-  const { nodes, network } = syncNodes(2, { peers: true, timeoutMs: 60_000 });
-  const waiting = rejection(nodes[0].sync.barrier());
-  await sleep(20);
-  nodes[0].endpoint.fail(new Error("a handler failed"));
-  const error = await waiting;
-  assert.is(error.message, "a handler failed");
-  await network.close();
-});
-
-Peers("a node that returned from run while others wait at a barrier fails every node", async () => {
-  const { nodes, network } = syncNodes(3, { peers: true });
-  const results = await Promise.all([rejection(nodes[0].sync.barrier()), rejection(nodes[1].sync.finish()), rejection(nodes[2].sync.barrier())]);
-  for (const error of results) {
-    assert.instance(error, BarrierCountError);
-    assert.is(error.message, "barrier 1: node 1 returned from run while nodes 0, 2 called barrier(); every node must call barrier() the same number of times");
-  }
   await network.close();
 });
 

@@ -13,7 +13,7 @@ import type { ChaosSpec, ProtocolSpec } from "../runtime/node_spec.js";
 import { NatsTransport } from "../transport/nats_transport.js";
 import { RelayHub } from "../transport/ring_relay.js";
 import { serverOnThisMachine } from "../transport/nats_server.js";
-import { LOCAL_SERVER_CORES } from "../runtime/core_gauge.js";
+import { LOCAL_SERVER_CORES, type CoreGauge } from "../runtime/core_gauge.js";
 
 export const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
 
@@ -48,6 +48,11 @@ export function peerBarriersInProcess(nodes: number, cores: number): boolean {
   return nodes <= cores;
 }
 
+/** The core gauge of a process's nodes over NATS through `servers`: one core fewer when a server runs on this machine. */
+export function natsNodesGauge(servers: string | readonly string[]): CoreGauge {
+  return processGauge(serverOnThisMachine(servers) ? LOCAL_SERVER_CORES : 0);
+}
+
 export async function runCluster(kernel: KernelModule, args: RunArgument[], options: ClusterOptions): Promise<JobResult> {
   const name = newJobName();
   const faultTimeoutMs = options.faultTimeoutMs ?? 10_000;
@@ -74,7 +79,7 @@ export async function runCluster(kernel: KernelModule, args: RunArgument[], opti
   // The relay shares the nodes' gauge: while it moves messages, waiting workers leave it a core;
   // and a nats-server on this machine keeps one for itself (a node spinning there held up every
   // message through it: see LOCAL_SERVER_CORES).
-  const gauge = processGauge(serverOnThisMachine(options.natsUrl) ? LOCAL_SERVER_CORES : 0);
+  const gauge = natsNodesGauge(options.natsUrl);
   const hub = new RelayHub({ running: gauge.buffer });
   try {
     hub.start();

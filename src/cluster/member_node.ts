@@ -14,9 +14,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { FORMAT } from "../protocol/codec.js";
 import type { CoreGauge } from "../runtime/core_gauge.js";
-import { NodeThread, processGauge } from "../runtime/node_thread.js";
-import { LOCAL_SERVER_CORES } from "../runtime/core_gauge.js";
-import { serverOnThisMachine } from "../transport/nats_server.js";
+import { NodeThread } from "../runtime/node_thread.js";
+import { natsNodesGauge } from "./cluster.js";
 import type { KernelModule, RunArgument } from "../runtime/kernel_module.js";
 import type { ProtocolSpec } from "../runtime/node_spec.js";
 import { NatsTransport } from "../transport/nats_transport.js";
@@ -121,7 +120,7 @@ class MemberNode {
     private readonly config: MemberNodeConfig,
     private readonly control: NatsControlChannel,
   ) {
-    this.gauge = config.spinMicros === undefined ? processGauge(serverOnThisMachine(config.servers) ? LOCAL_SERVER_CORES : 0) : undefined;
+    this.gauge = config.spinMicros === undefined ? natsNodesGauge(config.servers) : undefined;
     this.hub = new RelayHub({ running: this.gauge?.buffer });
   }
 

@@ -50,7 +50,6 @@ const FALLBACK_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];
 const START_ATTEMPTS = 3;
 const LOG_TAIL_CHARS = 2000;
 
-/** The directories searched for `nats-server` by default: the PATH, then where packages install it. */
 /**
  * Whether one of `servers` (nats URLs, or host:port) runs on this machine: its host is a loopback
  * name or address, or an address of one of this machine's interfaces. Its threads then compete
@@ -72,6 +71,7 @@ export function serverOnThisMachine(servers: string | readonly string[]): boolea
   return false;
 }
 
+/** The directories searched for `nats-server` by default: the PATH, then where packages install it. */
 export function defaultSearchDirs(): string[] {
   return [...(process.env.PATH ?? "").split(delimiter).filter((dir) => dir !== ""), ...FALLBACK_DIRS];
 }
