@@ -66,6 +66,7 @@ function samples(): MessageInit[] {
     { ...onPage, kind: MessageKind.InvalidateAck, arg: 3 },
     { ...onPage, kind: MessageKind.Confirm, arg: 1 },
     { ...onPage, kind: MessageKind.ConfirmAck, arg: 1 },
+    { ...onPage, kind: MessageKind.Relinquish, arg: 0, payload: confirmsPayload([{ page: 17, version: 2, request: 5, access: 0 }, { page: 18, version: 3, request: 6, access: 0 }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffRequest, body: { pages: [[19, [2, 3]], [20, [1]]] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcPageRequest },
@@ -146,7 +147,7 @@ RoundTrip("format 4: an empty body is no payload, a barrier arrival without news
   const base = { job: 77, source: 1, target: 0, version: 3, request: 9 };
   const payloadOf = (init: MessageInit) => Array.from(encodeMessage(init).subarray(HEADER_BYTES));
   const decoded = (init: MessageInit) => decodeMessage(encodeMessage(init), CONTEXT).body;
-  assert.is(FORMAT, 5);
+  assert.is(FORMAT, 6);
   // Empty bodies, and keys JSON would drop (undefined), of every JSON kind that accepts them.
   for (const init of [
     { ...base, kind: MessageKind.BarrierRelease, body: {} },

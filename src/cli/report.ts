@@ -9,6 +9,9 @@ export function formatJob(job: JobResult): string {
     `time      ${job.kernelMs.toFixed(1)} ms in run on node 0, ${job.wallMs.toFixed(1)} ms wall`,
     `faults    ${s.readFaults} read, ${s.writeFaults} write; ${s.messages} messages, ${s.bytes} bytes`,
   ];
+  if (s.relinquished) {
+    lines.push(`barriers  ${s.relinquished} read copies dropped on arrival (a writer next), ${s.relinquishApplied} of them struck from their manager's holders`);
+  }
   if (job.protocol === "lrc") {
     lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);
   }

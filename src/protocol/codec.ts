@@ -4,7 +4,7 @@
  *
  *   offset  size  field          meaning
  *   0       u16   magic          0xD5A1, "a wasm-dsm message"
- *   2       u8    format         FORMAT (5); a node refuses any other
+ *   2       u8    format         FORMAT (6); a node refuses any other
  *   3       u8    kind           MessageKind
  *   4       u32   job            the job the message belongs to
  *   8       u16   source         sending node
@@ -53,7 +53,7 @@ export const MAGIC = 0xd5a1;
  * since the previous barrier and no lrc part is {@link COMPACT_ARRIVE_BYTES} bytes, not JSON; 5: hlrc's
  * pushes (HlrcPush, HlrcPushDecline).
  */
-export const FORMAT = 5;
+export const FORMAT = 6;
 export const HEADER_BYTES = 32;
 
 /** Byte offset of each header field. */
@@ -98,6 +98,7 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.InvalidateAck, onPage("node")],
   [MessageKind.Confirm, onPage("access", "confirms")],
   [MessageKind.ConfirmAck, onPage("access")],
+  [MessageKind.Relinquish, onPage("access", "confirms")],
   [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
   [MessageKind.LrcPageRequest, onPage("zero")],

@@ -63,6 +63,8 @@ export class Directory {
   private readonly pages = new Map<number, PageState>();
   /** Transactions queued behind another one, for stats. */
   queued = 0;
+  /** Holders removed by a Relinquish, for stats. */
+  relinquished = 0;
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -133,6 +135,32 @@ export class Directory {
     } else {
       this.endpoint.dropStale();
     }
+  }
+
+  /**
+   * One entry of a Relinquish (self_invalidation.ts): its sender dropped its read-only copy of
+   * `version`, installed by its transaction `request`. It stops being a holder, unless the entry
+   * moved on, a later transaction of its own completed, is current or queued (its copy may be
+   * newer than the drop), or an invalidation awaits its ack (the ack completes that). Ignoring
+   * one is always safe: a holder without a copy costs an invalidation that drops nothing.
+   */
+  onRelinquish(msg: Message): void {
+    const state = this.pages.get(msg.page);
+    const node = msg.source;
+    const current = state?.current;
+    if (
+      !state ||
+      state.entry.version !== msg.version ||
+      state.entry.owner === node ||
+      !state.entry.holders.has(node) ||
+      state.done.get(node) !== msg.request ||
+      (current && (current.node === node || current.waiting.has(node))) ||
+      state.queue.some((t) => t.node === node)
+    ) {
+      return this.endpoint.dropStale();
+    }
+    state.entry.holders.delete(node);
+    this.relinquished++;
   }
 
   private begin(page: number, state: PageState, txn: Transaction): void {

@@ -35,6 +35,11 @@ export const MessageKind = {
   /** requester → manager: the page is installed; arg = access. */
   Confirm: 25,
   ConfirmAck: 26,
+  /**
+   * copy holder → manager, as it arrives at a barrier: it dropped its read-only copies of these
+   * pages (self_invalidation.ts); entries as a Confirm's, request = the read that installed each.
+   */
+  Relinquish: 27,
   /** lrc, faulting node → a writer of the page: JSON {@link LrcDiffRequestBody}. */
   LrcDiffRequest: 35,
   /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */

@@ -24,7 +24,7 @@
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { confirmEntries, MessageKind, readU32Payload, type Message } from "./codec.js";
+import { confirmEntries, confirmsPayload, MessageKind, readU32Payload, type ConfirmEntry, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
@@ -34,6 +34,7 @@ import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
+import { SelfInvalidation } from "./self_invalidation.js";
 import { SyncService } from "./sync.js";
 
 /** Messages held before `start`; more are dropped (their senders retry). */
@@ -67,7 +68,7 @@ export abstract class PageProtocol implements Coherence {
   protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0, relinquished: 0 };
   private started = false;
   private early: (() => void)[] = [];
   /** The requester role: faults, their replies and Confirms (page_requester.ts). */
@@ -81,6 +82,8 @@ export abstract class PageProtocol implements Coherence {
   private readonly placement: Placement;
   /** Requests for pages this node will manage once its kernel has allocated them (placement.ts). */
   private unplaced: Message[] = [];
+  /** Read copies dropped at barriers (self_invalidation.ts). */
+  private readonly selfInvalidation: SelfInvalidation;
 
   constructor(
     options: ProtocolOptions,
@@ -106,15 +109,23 @@ export abstract class PageProtocol implements Coherence {
         dataKinds: roles.dataKinds,
         installBorrows: roles.installBorrows,
         managerOf: (page) => this.managerOf(page),
-        install: (page, reply, write) => this.install(page, reply, write),
+        install: (page, reply, write) => {
+          this.install(page, reply, write);
+          if (!write) this.selfInvalidation.installed(page, reply.version, reply.request);
+        },
       },
     );
+    this.selfInvalidation = new SelfInvalidation(port.firstPage, port.pageCount);
     this.forwards = new ForwardHolds(this.endpoint, port, this.scheduler, (fn) => this.parked(fn), () => this.counters.holds++);
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.InvalidateAck, managed((m) => this.directory.onInvalidateAck(m)));
     this.endpoint.on(MessageKind.Confirm, (m) => this.onConfirms(m, managed((c) => this.directory.onConfirm(c))));
+    const relinquished = managed((c) => this.directory.onRelinquish(c));
+    this.endpoint.on(MessageKind.Relinquish, (m) => {
+      for (const c of confirmEntries(m)) relinquished(c);
+    });
     this.endpoint.on(MessageKind.Invalidate, (m) => this.afterStart(() => this.onInvalidate(m)));
     this.endpoint.on(MessageKind.ReadForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
     this.endpoint.on(MessageKind.WriteForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
@@ -159,7 +170,34 @@ export abstract class PageProtocol implements Coherence {
       return Future.rejected(error);
     }
     this.requester.flush();
+    this.relinquish();
     return this.sync.barrier();
+  }
+
+  /**
+   * Drops the read copies self_invalidation.ts picks and tells their managers, one Relinquish per
+   * manager, after the Confirms that made this node their holder and before the barrier arrival.
+   * The kernel is parked in its barrier call.
+   */
+  private relinquish(): void {
+    const taken = this.selfInvalidation.take(
+      (e) => this.versions[this.index(e.page)] === e.version && this.port.protection(e.page) === Protection.ReadOnly && this.managerOf(e.page) !== this.node,
+    );
+    if (taken.length === 0) return;
+    const byManager = new Map<number, ConfirmEntry[]>();
+    for (const e of taken) {
+      this.beforeInvalidate(e.page);
+      this.dropCopy(e.page);
+      const manager = this.managerOf(e.page);
+      const list = byManager.get(manager);
+      if (list) list.push(e);
+      else byManager.set(manager, [e]);
+    }
+    for (const [manager, entries] of byManager) {
+      const first = entries[0]!;
+      this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: 0, payload: confirmsPayload(entries) });
+    }
+    this.counters.relinquished += taken.length;
   }
 
   lock(id: number): Future<void> {
@@ -223,6 +261,7 @@ export abstract class PageProtocol implements Coherence {
       stale: c.stale,
       retries: c.retries,
       queued: this.directory.queued,
+      relinquishApplied: this.directory.relinquished,
     };
   }
 
@@ -319,6 +358,7 @@ export abstract class PageProtocol implements Coherence {
       if (this.versions[i] <= msg.version && this.port.protection(page) !== Protection.None) {
         this.beforeInvalidate(page);
         this.dropCopy(page);
+        this.selfInvalidation.invalidated(page);
       }
       ack();
     });
