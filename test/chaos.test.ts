@@ -111,6 +111,23 @@ for (const protocol of ["migrate", "ivy", "diff"]) {
   });
 }
 
+const Pushes = suite("pages dropped and pushed at barriers under chaos");
+
+for (const protocol of ["ivy", "diff"]) {
+  for (const name of ["jacobi", "sor"]) {
+    Pushes(`${protocol}: ${name} on 2 nodes with pushes on returns its pinned result, pushes read at the kernel's faults`, async () => {
+      const k = SUITE.find((s) => s.name === name)!;
+      const kernel = await within(buildSuiteVariant(k.file), RUN_BOUND_MS, `building ${name}`);
+      const run = await within(runChaosJob(kernel, k.tiny, { nodes: 2, protocol, seed: 91, privatePages: false, tuning: { pushes: true } }), RUN_BOUND_MS, protocol);
+      assert.is(run.job.result, k.expected);
+      const s = run.job.stats;
+      assert.ok(s.relinquished > 0 && s.pagesPushed > 0 && s.pushesUsed > 0, `copies dropped ${s.relinquished}, pages pushed ${s.pagesPushed}, used ${s.pushesUsed}`);
+      assert.ok(run.chaos.taken > 0, "chaos took no page");
+    });
+  }
+}
+
 Catches.run();
 Suite.run();
 Polls.run();
+Pushes.run();

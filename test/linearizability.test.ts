@@ -272,9 +272,9 @@ Decode("the history kernel, run alone on one node, logs a linearizable history o
     throw new Error("the history kernel aborted");
   };
   const instance = new WebAssembly.Instance(module, { dsm: host, env: { memory, abort } });
-  const exports = instance.exports as { _start(): void; run(ops: number, words: number, seed: number): number };
+  const exports = instance.exports as { _start(): void; run(ops: number, words: number, seed: number, phase: number): number };
   exports._start();
-  const pointer = exports.run(500, 6, 42);
+  const pointer = exports.run(500, 6, 42, 0);
   const history = decodeHistoryLog(memory.buffer, pointer, 0, 500);
   const expected = [0, 4, 8, 4096, 4100, 4104].map((o) => layout.regionBase + o);
   assert.equal([...new Set(history.map((op) => op.address))].sort((a, b) => a - b), expected);

@@ -3,6 +3,7 @@
  * network: 2 nodes, 1 KiB pages 16..19; node 0 manages and first owns page 16. Node 1 reads
  * 16, node 0 rewrites it (an invalidation takes node 1's copy), node 1 reads it again: at the
  * next barrier node 1 drops that copy and tells node 0, whose next write needs no message.
+ * With pushes (page_pushes.ts), node 0's next barrier sends node 1 the version it wrote.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -18,8 +19,8 @@ import { recordedCluster } from "./helpers/recording_transport.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 
-async function setup(create: (options: ProtocolOptions) => Coherence) {
-  const cluster = recordedCluster(2, create);
+async function setup(create: (options: ProtocolOptions) => Coherence, pushes = false) {
+  const cluster = recordedCluster(2, create, { pushes });
   await Promise.all(cluster.nodes.map((c) => c.start()));
   const { nodes, net, ports } = cluster;
   const fault = async (node: number, access: Access) => {
@@ -128,5 +129,79 @@ for (const [name, create] of [
     await fault(1, Access.Read);
     assert.is(ports[1].page(16)[0], 14);
   });
+
+  /** Pushes on: node 1 relinquished page 16 at a barrier, node 0 wrote `value` into it since. */
+  const pushSetup = async (value: number) => {
+    const cluster = await setup(create, true);
+    await cluster.readWriteRead(11);
+    await cluster.barrier();
+    cluster.net.clear();
+    await cluster.fault(0, Access.Write);
+    cluster.ports[0].page(16)[0] = value;
+    assert.equal(cluster.net.transcript(), []);
+    return cluster;
+  };
+  const pushKind = name === "diff" ? "DiffPush" : "PagePush";
+
+  Self("pushes: the owner sends the version it wrote before its barrier message; the reader's read sends nothing, nor the writer's next write", async () => {
+    const { net, nodes, ports, fault, barrier, entry, protections } = await pushSetup(21);
+    const v = entry().version;
+    net.clear();
+    await barrier();
+    assert.equal(net.transcript().slice(0, 2), [`${pushKind} 0→1 p16 v${v}`, "BarrierArrive 1→0 p0 v2"]);
+    assert.equal(protections(), [RO, None], "the push waits for a read fault with no access");
+    assert.equal([[...entry().holders].sort(), entry().writing], [[0, 1], false]);
+    net.clear();
+    await fault(1, Access.Read);
+    assert.equal(net.transcript(), []);
+    assert.equal(protections(), [RO, RO]);
+    assert.is(ports[1].page(16)[0], 21);
+    assert.equal([nodes[0].stats().pagesPushed, nodes[1].stats().pushesUsed], [1, 1]);
+    await barrier(); // node 1 relinquishes the pushed copy
+    assert.equal([...entry().holders], [0]);
+    net.clear();
+    await fault(0, Access.Write);
+    assert.equal(net.transcript(), []);
+  });
+
+  Self("pushes: a lost push costs node 1 one fetch; the manager, seeing its older version, sends data, not a Grant", async () => {
+    const { net, ports, fault, barrier, entry } = await pushSetup(22);
+    net.drop = (m) => m.kind === MessageKind.PagePush || m.kind === MessageKind.DiffPush;
+    await barrier();
+    assert.equal([...entry().holders].sort(), [0, 1]);
+    net.drop = undefined;
+    net.clear();
+    await fault(1, Access.Read);
+    assert.equal(net.transcript(pageTraffic).map((l) => l.split(" ")[0]), ["ReadRequest", name === "diff" ? "DiffData" : "PageData"]);
+    assert.is(ports[1].page(16)[0], 22);
+  });
+
+  Self("pushes: a push not read by the next barrier is relinquished as unused, and that page is pushed there no more", async () => {
+    const { net, nodes, ports, fault, barrier, entry, protections } = await pushSetup(23);
+    await barrier(); // the push
+    await barrier(); // node 1 did not read it
+    assert.equal([...entry().holders], [0]);
+    assert.is(nodes[1].stats().pushesUnused, 1);
+    net.clear();
+    await fault(0, Access.Write);
+    ports[0].page(16)[0] = 24;
+    await barrier();
+    assert.equal(net.transcript(pageTraffic), [], "no Invalidate, no push");
+    assert.equal(protections(), [RW, None]);
+    await fault(1, Access.Read);
+    assert.is(ports[1].page(16)[0], 24);
+  });
+
+  Self("pushes: an invalidation takes a push not yet read; node 1's read then fetches the newer version", async () => {
+    const { net, ports, fault, barrier } = await pushSetup(25);
+    await barrier(); // the push, ready at node 1
+    net.clear();
+    await fault(0, Access.Write); // node 1 is a holder: invalidated
+    assert.equal(net.transcript(pageTraffic).map((l) => l.split(" ")[0]), ["Invalidate", "InvalidateAck"]);
+    ports[0].page(16)[0] = 26;
+    await fault(1, Access.Read);
+    assert.is(ports[1].page(16)[0], 26);
+  });
+
   Self.run();
 }

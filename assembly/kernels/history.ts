@@ -1,6 +1,8 @@
 // Records a history of random reads and writes on shared words, for the linearizability checker
-// (src/verify). run(ops, words, seed): every node performs `ops` operations, each on one of `words`
-// shared i32 words picked at random; half of the words sit on one shared page and half on the next,
+// (src/verify). run(ops, words, seed, phase): every node performs `ops` operations, each on one of
+// `words` shared i32 words picked at random, and meets the others at a barrier after every `phase`
+// operations (0: only before and after them; with phases only node 0 writes, the others read: a
+// producer and its consumers, the sharing that copies dropped and pages pushed at barriers serve); half of the words sit on one shared page and half on the next,
 // so both same-page and cross-page traffic occur. Values written are unique and never 0 (the
 // initial value): ((nodeId + 1) << 20) | i for the node's i-th operation, so ops must be < 2^20.
 //
@@ -22,9 +24,10 @@ const RECORD: i32 = 5;
 // Keeps the log reachable after run returns, so nothing reclaims it before the host reads it.
 let log: StaticArray<f64> | null = null;
 
-export function run(ops: i32, words: i32, seed: i32): i32 {
+export function run(ops: i32, words: i32, seed: i32, phase: i32): i32 {
   if (ops < 0 || ops >= 1 << 20) abort("history: ops must be from 0 to 2^20 - 1");
   if (words < 1) abort("history: words must be at least 1");
+  if (phase < 0) abort("history: phase must be 0 or more");
   const half = (words + 1) >> 1;
   const low = sharedAlloc(<usize>half << 2);
   const high = sharedAlloc(<usize>max(words - half, 1) << 2);
@@ -44,7 +47,7 @@ export function run(ops: i32, words: i32, seed: i32): i32 {
     s ^= s << 5;
     const w = <i32>((s >> 8) % <u32>words);
     const address: usize = w < half ? low + (<usize>w << 2) : high + (<usize>(w - half) << 2);
-    const write = (s & 1) != 0;
+    const write = (s & 1) != 0 && (phase == 0 || id == 0);
     let value: i32;
     let start: f64;
     let end: f64;
@@ -64,6 +67,7 @@ export function run(ops: i32, words: i32, seed: i32): i32 {
     out[r + 2] = <f64>value;
     out[r + 3] = start;
     out[r + 4] = end;
+    if (phase > 0 && (i + 1) % phase == 0) barrier();
   }
   barrier();
   return <i32>changetype<usize>(out);

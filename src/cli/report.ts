@@ -10,7 +10,8 @@ export function formatJob(job: JobResult): string {
     `faults    ${s.readFaults} read, ${s.writeFaults} write; ${s.messages} messages, ${s.bytes} bytes`,
   ];
   if (s.relinquished) {
-    lines.push(`barriers  ${s.relinquished} read copies dropped on arrival (a writer next), ${s.relinquishApplied} of them struck from their manager's holders`);
+    const pushes = s.pagesPushed ? `; ${s.pagesPushed} pages pushed (${s.pushesUsed} read, ${s.pushesUnused} given back unread)` : "";
+    lines.push(`barriers  ${s.relinquished} read copies dropped on arrival (a writer next), ${s.relinquishApplied} of them struck from their manager's holders${pushes}`);
   }
   if (job.protocol === "lrc") {
     lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);

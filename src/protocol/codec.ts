@@ -99,6 +99,8 @@ export const KIND_SPECS: ReadonlyMap<number, KindSpec> = new Map<number, KindSpe
   [MessageKind.Confirm, onPage("access", "confirms")],
   [MessageKind.ConfirmAck, onPage("access")],
   [MessageKind.Relinquish, onPage("access", "confirms")],
+  [MessageKind.PagePush, onPage("u32", "page")],
+  [MessageKind.DiffPush, onPage("u32", "baseDiff")],
   [MessageKind.LrcDiffRequest, onPage("zero", "json", validateLrcDiffRequest)],
   [MessageKind.LrcDiffReply, onPage("zero", "diffs")],
   [MessageKind.LrcPageRequest, onPage("zero")],

@@ -52,7 +52,7 @@ export interface DecodeContext {
   keepsBytes?: boolean;
 }
 
-export type PayloadShape = "none" | "page" | "pages" | "pushed" | "diff" | "diffs" | "u32" | "json" | "fragment" | "confirms";
+export type PayloadShape = "none" | "page" | "pages" | "pushed" | "diff" | "baseDiff" | "diffs" | "u32" | "json" | "fragment" | "confirms";
 export type ArgShape = "zero" | "access" | "node" | "lock" | "flags" | "u32";
 export interface KindSpec {
   /** Carries a region page in `page` (else `page` must be 0). */
@@ -131,6 +131,11 @@ function checkPayload(name: string, spec: KindSpec, payload: Uint8Array, ctx: De
     }
     case "diff":
       checkDiff(name, payload, ctx.pageSize);
+      return undefined;
+    case "baseDiff":
+      // The version the diff starts from (a u32), then the diff.
+      if (n < 4) throw new CodecError(`${name}: payload of ${n} bytes, expected a 4-byte base version and a diff`);
+      checkDiff(name, payload.subarray(4), ctx.pageSize);
       return undefined;
     case "diffs":
       try {

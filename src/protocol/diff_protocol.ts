@@ -147,6 +147,19 @@ export class DiffProtocol extends PageProtocol {
     this.closeEpoch(page);
   }
 
+  protected override endPushedWrite(page: number): void {
+    this.closeEpoch(page);
+  }
+
+  /** The diff from `base` to this node's version, as a read forward's reply would carry it. */
+  protected override pushedDiff(page: number, base: number): Uint8Array | null {
+    const version = this.versions[this.index(page)]!;
+    const log = this.history;
+    if (log.newest(page) !== version || base > version) return null;
+    const diff = log.since(page, base);
+    return diff !== null && diff.byteLength < this.port.pageSize ? diff : null;
+  }
+
   /**
    * Ends the write epoch of `page` (parked): read-only, and its diff recorded as its version.
    * Returns that diff, or null when no epoch was open.

@@ -144,7 +144,7 @@ export class Directory {
    * newer than the drop), or an invalidation awaits its ack (the ack completes that). Ignoring
    * one is always safe: a holder without a copy costs an invalidation that drops nothing.
    */
-  onRelinquish(msg: Message): void {
+  onRelinquish(msg: Message): boolean {
     const state = this.pages.get(msg.page);
     const node = msg.source;
     const current = state?.current;
@@ -157,16 +157,50 @@ export class Directory {
       (current && (current.node === node || current.waiting.has(node))) ||
       state.queue.some((t) => t.node === node)
     ) {
-      return this.endpoint.dropStale();
+      this.endpoint.dropStale();
+      return false;
     }
     state.entry.holders.delete(node);
     this.relinquished++;
+    return true;
+  }
+
+  /**
+   * Whether `self`, this page's manager, may push it now (page_pushes.ts): "push" when it owns the
+   * page, is writing a version newer than `since` and no transaction of the page is current or
+   * queued; "wait" when it may later (not written since, or busy); "forget" when another node owns it.
+   */
+  pushable(page: number, self: number, since: number): "push" | "wait" | "forget" {
+    const state = this.pages.get(page);
+    if (!state || state.entry.owner !== self) return "forget";
+    if (!state.entry.writing || state.entry.version <= since || state.current || state.queue.length > 0) return "wait";
+    return "push";
+  }
+
+  /**
+   * A read transaction the manager runs for each of `nodes` at once, as it pushes the page to
+   * them (page_pushes.ts; the caller checked {@link pushable}): they become holders and the owner
+   * stops writing. Returns each node added with the request id of its last completed transaction
+   * on the page (its Relinquish of the pushed copy names that one).
+   */
+  pushTo(page: number, nodes: Iterable<number>): [node: number, request: number][] {
+    const state = this.state(page);
+    const added: [number, number][] = [];
+    for (const node of nodes) {
+      if (state.entry.holders.has(node)) continue;
+      state.entry.holders.add(node);
+      added.push([node, state.done.get(node) ?? 0]);
+    }
+    if (added.length > 0) state.entry.writing = false;
+    return added;
   }
 
   private begin(page: number, state: PageState, txn: Transaction): void {
     const { entry } = state;
     state.current = txn;
-    const current = entry.holders.has(txn.node) && (!entry.writing || entry.owner === txn.node);
+    // A holder whose copy is older than the entry's never received it (a push that was lost,
+    // page_pushes.ts): it needs the data, not just permission.
+    const current = entry.holders.has(txn.node) && txn.requesterVersion === entry.version && (!entry.writing || entry.owner === txn.node);
     if (txn.write) {
       txn.upgrade = current;
       for (const n of entry.holders) if (n !== txn.node && (current || n !== entry.owner)) txn.waiting.add(n);

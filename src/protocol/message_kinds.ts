@@ -40,6 +40,14 @@ export const MessageKind = {
    * pages (self_invalidation.ts); entries as a Confirm's, request = the read that installed each.
    */
   Relinquish: 27,
+  /**
+   * owner and manager → a node that relinquished the page's previous version, as the owner
+   * arrives at a barrier (page_pushes.ts): the page at `version`, whole; request = the node's last
+   * transaction on the page, arg = the barrier (the owner's count of barriers, this one included).
+   */
+  PagePush: 28,
+  /** As PagePush, with a diff from the version in the payload's first u32 ("baseDiff" payload). */
+  DiffPush: 29,
   /** lrc, faulting node → a writer of the page: JSON {@link LrcDiffRequestBody}. */
   LrcDiffRequest: 35,
   /** lrc, writer → requester: the diffs asked for (a prefix of them when large), "diffs" payload. */

@@ -28,12 +28,14 @@ import { confirmEntries, confirmsPayload, MessageKind, readU32Payload, type Conf
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
-import { flow, Future, wait, type Flow } from "./future.js";
+import { DONE, flow, Future, wait, type Flow } from "./future.js";
 import { PageRequester } from "./page_requester.js";
 import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
+import { getU32 } from "./little_endian.js";
+import { PushTargets, ReadyPushes } from "./page_pushes.js";
 import { SelfInvalidation } from "./self_invalidation.js";
 import { SyncService } from "./sync.js";
 
@@ -68,7 +70,7 @@ export abstract class PageProtocol implements Coherence {
   protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0, relinquished: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0, relinquished: 0, pagesPushed: 0, pushesUsed: 0, pushesUnused: 0 };
   private started = false;
   private early: (() => void)[] = [];
   /** The requester role: faults, their replies and Confirms (page_requester.ts). */
@@ -84,6 +86,11 @@ export abstract class PageProtocol implements Coherence {
   private unplaced: Message[] = [];
   /** Read copies dropped at barriers (self_invalidation.ts). */
   private readonly selfInvalidation: SelfInvalidation;
+  /** Pushes at barriers (page_pushes.ts): whom this manager pushes to, and pushes received; absent when off. */
+  private readonly pushTargets: PushTargets | undefined;
+  private readonly readyPushes = new ReadyPushes();
+  /** Barrier calls of the kernel so far, this one included once it is called. */
+  private barriers = 0;
 
   constructor(
     options: ProtocolOptions,
@@ -111,22 +118,40 @@ export abstract class PageProtocol implements Coherence {
         managerOf: (page) => this.managerOf(page),
         install: (page, reply, write) => {
           this.install(page, reply, write);
+          this.readyPushes.clear(page);
           if (!write) this.selfInvalidation.installed(page, reply.version, reply.request);
         },
       },
     );
     this.selfInvalidation = new SelfInvalidation(port.firstPage, port.pageCount);
+    if (!roles.readsMove && (options.pushes ?? transport.leavesProcess === true)) this.pushTargets = new PushTargets();
     this.forwards = new ForwardHolds(this.endpoint, port, this.scheduler, (fn) => this.parked(fn), () => this.counters.holds++);
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.WriteRequest, managed((m) => this.directory.onRequest(m)));
     this.endpoint.on(MessageKind.InvalidateAck, managed((m) => this.directory.onInvalidateAck(m)));
-    this.endpoint.on(MessageKind.Confirm, (m) => this.onConfirms(m, managed((c) => this.directory.onConfirm(c))));
-    const relinquished = managed((c) => this.directory.onRelinquish(c));
+    this.endpoint.on(
+      MessageKind.Confirm,
+      (m) =>
+        this.onConfirms(
+          m,
+          managed((c) => {
+            this.directory.onConfirm(c);
+            this.pushTargets?.remove(c.page, c.source);
+          }),
+        ),
+    );
+    // A read copy relinquished (access 0) is pushed its next version; an unused push (1) is not.
+    const relinquished = managed((c) => {
+      if (this.directory.onRelinquish(c) && c.arg === 0) this.pushTargets?.add(c.page, c.source, c.version);
+    });
     this.endpoint.on(MessageKind.Relinquish, (m) => {
       for (const c of confirmEntries(m)) relinquished(c);
     });
     this.endpoint.on(MessageKind.Invalidate, (m) => this.afterStart(() => this.onInvalidate(m)));
+    const pushed = (m: Message) => this.afterStart(() => this.parked(() => this.onPush(m)));
+    this.endpoint.on(MessageKind.PagePush, pushed);
+    this.endpoint.on(MessageKind.DiffPush, pushed);
     this.endpoint.on(MessageKind.ReadForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
     this.endpoint.on(MessageKind.WriteForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
   }
@@ -159,7 +184,28 @@ export abstract class PageProtocol implements Coherence {
   }
 
   fault(first: number, last: number, access: Access): Future<void> {
+    if (access === Access.Read && this.readyPushes.size > 0 && this.usePushes(first, last)) return DONE;
     return this.requester.fault(first, last, access);
+  }
+
+  /**
+   * A read fault takes the pushes ready for its pages (page_pushes.ts): read-only, no message.
+   * Returns whether every page of the fault is readable now.
+   */
+  private usePushes(first: number, last: number): boolean {
+    let all = true;
+    for (let p = first; p <= last; p++) {
+      const push = this.readyPushes.get(p);
+      if (push && this.versions[this.index(p)] === push.version && this.port.protection(p) === Protection.None) {
+        this.readyPushes.clear(p);
+        this.port.setProtection(p, Protection.ReadOnly);
+        this.counters.pushesUsed++;
+        this.selfInvalidation.installed(p, push.version, push.request);
+      } else if (this.port.protection(p) === Protection.None) {
+        all = false;
+      }
+    }
+    return all;
   }
 
   barrier(): Future<void> {
@@ -169,9 +215,74 @@ export abstract class PageProtocol implements Coherence {
     } catch (error) {
       return Future.rejected(error);
     }
+    this.barriers++;
     this.requester.flush();
     this.relinquish();
+    if (this.pushTargets && this.pushTargets.size > 0) this.push(this.pushTargets);
     return this.sync.barrier();
+  }
+
+  /**
+   * Pushes the pages this node owns, manages and wrote to the nodes that relinquished their
+   * previous version (page_pushes.ts), before the barrier arrival. The kernel is parked in its
+   * barrier call.
+   */
+  private push(targets: PushTargets): void {
+    const taken = targets.take((page, nodes) => {
+      if (this.managerOf(page) !== this.node) return "forget";
+      let since = 0;
+      for (const v of nodes.values()) since = Math.max(since, v);
+      const verdict = this.directory.pushable(page, this.node, since);
+      return verdict === "push" && this.port.protection(page) !== Protection.ReadWrite ? "wait" : verdict;
+    });
+    for (const { page, nodes } of taken) {
+      const added = this.directory.pushTo(page, nodes.keys());
+      if (added.length === 0) continue;
+      this.endPushedWrite(page);
+      const version = this.versions[this.index(page)]!;
+      for (const [node, request] of added) {
+        const diff = this.pushedDiff(page, nodes.get(node)!);
+        if (diff) {
+          const payload = new Uint8Array(4 + diff.byteLength);
+          new DataView(payload.buffer).setUint32(0, nodes.get(node)!, true);
+          payload.set(diff, 4);
+          this.endpoint.send(node, { kind: MessageKind.DiffPush, page, version, request, arg: this.barriers, payload });
+        } else {
+          this.endpoint.send(node, { kind: MessageKind.PagePush, page, version, request, arg: this.barriers, payload: this.port.page(page) });
+        }
+        this.counters.pagesPushed++;
+      }
+    }
+  }
+
+  /** Ends this node's write access to a page it pushes (parked): read-only, like a read forward's owner. */
+  protected endPushedWrite(page: number): void {
+    if (this.port.protection(page) === Protection.ReadWrite) this.port.setProtection(page, Protection.ReadOnly);
+  }
+
+  /** What a push of `page` to a node holding version `base` carries: a diff from there, or null for the whole page. */
+  protected pushedDiff(_page: number, _base: number): Uint8Array | null {
+    return null;
+  }
+
+  /**
+   * A push (parked): its bytes go in with no access, ready for the next read fault, unless this
+   * node holds the page or a version as new, or a diff's base is not the version it holds.
+   */
+  private onPush(m: Message): void {
+    const { page } = m;
+    const i = this.index(page);
+    if (this.versions[i]! >= m.version || this.port.protection(page) !== Protection.None) return this.endpoint.dropStale();
+    let reply: Message;
+    if (m.kind === MessageKind.DiffPush) {
+      if (getU32(m.payload, 0) !== this.versions[i]) return this.endpoint.dropStale();
+      reply = { ...m, kind: MessageKind.DiffData, arg: 0, payload: m.payload.subarray(4) };
+    } else {
+      reply = { ...m, kind: MessageKind.PageData, arg: 0 };
+    }
+    this.install(page, reply, false);
+    this.port.setProtection(page, Protection.None);
+    this.readyPushes.set(page, { version: m.version, request: m.request, barrier: m.arg });
   }
 
   /**
@@ -183,19 +294,26 @@ export abstract class PageProtocol implements Coherence {
     const taken = this.selfInvalidation.take(
       (e) => this.versions[this.index(e.page)] === e.version && this.port.protection(e.page) === Protection.ReadOnly && this.managerOf(e.page) !== this.node,
     );
-    if (taken.length === 0) return;
+    const unused = this.readyPushes.size > 0 ? this.readyPushes.unused(this.barriers) : [];
+    if (taken.length === 0 && unused.length === 0) return;
     const byManager = new Map<number, ConfirmEntry[]>();
-    for (const e of taken) {
-      this.beforeInvalidate(e.page);
-      this.dropCopy(e.page);
+    const add = (e: ConfirmEntry) => {
       const manager = this.managerOf(e.page);
       const list = byManager.get(manager);
       if (list) list.push(e);
       else byManager.set(manager, [e]);
+    };
+    for (const e of taken) {
+      this.beforeInvalidate(e.page);
+      this.dropCopy(e.page);
+      add(e);
     }
+    // A push this node never read: no longer a holder, and no more pushes of it (access 1).
+    for (const { page, push } of unused) add({ page, version: push.version, request: push.request, access: 1 });
+    this.counters.pushesUnused += unused.length;
     for (const [manager, entries] of byManager) {
       const first = entries[0]!;
-      this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: 0, payload: confirmsPayload(entries) });
+      this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: first.access, payload: confirmsPayload(entries) });
     }
     this.counters.relinquished += taken.length;
   }
@@ -353,6 +471,8 @@ export abstract class PageProtocol implements Coherence {
     // A copy newer than the invalidation's version came from a later transaction: keep it.
     if (this.versions[i] > msg.version) return this.endpoint.dropStale();
     const ack = () => this.endpoint.send(msg.source, { kind: MessageKind.InvalidateAck, page, version: msg.version, request: msg.request, arg: msg.arg });
+    // A push not yet used is a copy too (page_pushes.ts): it goes with the invalidation.
+    this.readyPushes.clear(page);
     if (this.port.protection(page) === Protection.None) return ack();
     this.parked(() => {
       if (this.versions[i] <= msg.version && this.port.protection(page) !== Protection.None) {

@@ -45,6 +45,12 @@ export interface ProtocolTuning {
    * kernel runs in one process set it when every node has a core of its own (cluster.ts)
    */
   peerBarriers?: boolean;
+  /**
+   * ivy, diff: the owner and manager of a page pushes the version it wrote, at its barrier, to
+   * the nodes that relinquished the previous one (page_pushes.ts). @default over links that leave
+   * the process (NATS)
+   */
+  pushes?: boolean;
 }
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;

@@ -5,6 +5,7 @@
  */
 import { runCluster } from "../../src/cluster/cluster.js";
 import { runLocalJob, type JobResult } from "../../src/cluster/job.js";
+import type { ProtocolTuning } from "../../src/protocol/protocol_options.js";
 import type { ChaosCounters } from "../../src/runtime/chaos.js";
 import type { KernelModule } from "../../src/runtime/kernel_module.js";
 import { typedArgs } from "./suite_build.js";
@@ -17,6 +18,8 @@ export interface ChaosJobOptions {
   timeoutMs?: number;
   /** Take private pages too (ChaosOptions.privatePages). @default true */
   privatePages?: boolean;
+  /** Protocol tuning of a run on several nodes (runCluster's). */
+  tuning?: ProtocolTuning;
 }
 
 export interface ChaosJobResult {
@@ -30,7 +33,7 @@ export async function runChaosJob(kernel: KernelModule, args: number[], options:
   const chaos = (id: number) => ({ seed: options.seed * 31 + id, privatePages: options.privatePages });
   const job =
     options.nodes > 1
-      ? await runCluster(kernel, typedArgs(kernel, args), { nodes: options.nodes, protocol: options.protocol, faultTimeoutMs: timeoutMs, syncTimeoutMs: timeoutMs, chaos })
+      ? await runCluster(kernel, typedArgs(kernel, args), { nodes: options.nodes, protocol: options.protocol, faultTimeoutMs: timeoutMs, syncTimeoutMs: timeoutMs, chaos, tuning: options.tuning })
       : await runLocalJob(kernel, typedArgs(kernel, args), {
           nodes: 1,
           protocol: { name: "solo", job: 0, timeoutMs },
