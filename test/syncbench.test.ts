@@ -7,23 +7,27 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { runCluster } from "../src/cluster/cluster.js";
+import type { ProtocolTuning } from "../src/protocol/protocol_options.js";
 import { kernel } from "./helpers/kernels.js";
+import { natsOrSkip } from "./helpers/nats.js";
 
 const ITERS = 4;
 const WARM_UP = 2;
 
 /** Runs syncbench on 2 nodes; returns node 0's record [µs per operation, out-of-turn per pair] and the job's counters. */
-async function syncbench(mode: number, protocol: string) {
+async function syncbench(mode: number, protocol: string, options: { iters?: number; natsUrl?: string; tuning?: ProtocolTuning } = {}) {
   const { instrumented } = await kernel("assembly/kernels/syncbench.ts");
   let record: number[] = [];
-  const job = await runCluster(instrumented, [mode, ITERS, WARM_UP], {
+  const job = await runCluster(instrumented, [mode, options.iters ?? ITERS, WARM_UP], {
     nodes: 2,
     protocol,
+    natsUrl: options.natsUrl,
+    tuning: options.tuning,
     inspect: (node, result) => {
       if (node.nodeId === 0) record = [...new Float64Array(node.memory.buffer, Number(result.value), 2)];
     },
   });
-  return { record, barriers: job.stats.barriers, locks: job.stats.locks };
+  return { record, barriers: job.stats.barriers, locks: job.stats.locks, stats: job.stats };
 }
 
 const Modes = suite("syncbench modes on 2 nodes");
@@ -44,9 +48,39 @@ for (const protocol of ["diff", "lrc"]) {
   });
 }
 
+/** Handoffs in the runs that pass the counter's page with the lock. */
+const HANDOFFS = 40;
+
+for (const protocol of ["ivy", "diff"]) {
+  Modes(`${protocol}: the handoff with pages in grants keeps every turn (the kernel checks the counter), its page going with the lock`, async () => {
+    const { stats } = await syncbench(3, protocol, { iters: HANDOFFS, tuning: { lockPages: true } });
+    assert.ok(stats.locks >= 2 * (WARM_UP + HANDOFFS), `${stats.locks} locks`);
+    // After the first turns the page goes with every grant; each hand-over is taken once.
+    assert.ok(stats.pagesHandedOver >= HANDOFFS, `${stats.pagesHandedOver} pages handed over`);
+    assert.is(stats.pagesTaken, stats.pagesHandedOver);
+  });
+}
+
+const Nats = suite("syncbench handoff over NATS");
+let server: Awaited<ReturnType<typeof natsOrSkip>> = null;
+Nats.before(async () => {
+  server = await natsOrSkip("syncbench handoff over NATS");
+});
+Nats.after(async () => {
+  await server?.stop();
+});
+for (const protocol of ["ivy", "diff"]) {
+  Nats(`${protocol}: pages go with the lock by default over NATS, and every turn is kept`, async () => {
+    if (!server) return;
+    const { stats } = await syncbench(3, protocol, { iters: HANDOFFS, natsUrl: server.url });
+    assert.ok(stats.pagesHandedOver >= HANDOFFS && stats.pagesTaken === stats.pagesHandedOver, `${stats.pagesHandedOver} handed over, ${stats.pagesTaken} taken`);
+  });
+}
+
 Modes("a mode out of range is refused with the kernel's message", async () => {
   const error = await syncbench(4, "diff").then(() => "", (e: Error) => e.message);
   assert.match(error, "syncbench: mode must be 0 (barrier), 1 or 2 (lock) or 3 (handoff)");
 });
 
 Modes.run();
+Nats.run();

@@ -13,6 +13,9 @@ export function formatJob(job: JobResult): string {
     const pushes = s.pagesPushed ? `; ${s.pagesPushed} pages pushed (${s.pushesUsed} read, ${s.pushesUnused} given back unread)` : "";
     lines.push(`barriers  ${s.relinquished} read copies dropped on arrival (a writer next), ${s.relinquishApplied} of them struck from their manager's holders${pushes}`);
   }
+  if (s.pagesHandedOver || s.pagesTaken) {
+    lines.push(`locks     ${s.pagesHandedOver} pages handed over with lock grants, ${s.pagesTaken} taken`);
+  }
   if (job.protocol === "lrc") {
     lines.push(`lrc       ${s.intervals} intervals, ${s.writeNotices} write notices, ${s.twins} twins, ${s.diffsCreated} diffs created, ${s.diffsApplied} applied, ${s.gcRuns} GC runs`);
   }

@@ -195,6 +195,23 @@ export class Directory {
     return added;
   }
 
+  /**
+   * A write transaction without messages, for a page whose ownership moves with a lock grant
+   * (lock_pages.ts): `from`, the owner, writing version `version` and its only holder, gives the
+   * page to `to`, which writes version + 1. Only while no transaction of the page is current or
+   * queued; returns whether it was done.
+   */
+  handOver(page: number, from: number, version: number, to: number): boolean {
+    const state = this.state(page);
+    const { entry } = state;
+    if (entry.owner !== from || !entry.writing || entry.version !== version || state.current || state.queue.length > 0) return false;
+    for (const n of entry.holders) if (n !== from) return false;
+    entry.owner = to;
+    entry.holders = new Set([to]);
+    entry.version++;
+    return true;
+  }
+
   private begin(page: number, state: PageState, txn: Transaction): void {
     const { entry } = state;
     state.current = txn;

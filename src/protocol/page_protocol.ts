@@ -35,6 +35,7 @@ import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
 import { getU32 } from "./little_endian.js";
+import { LockPagesRole } from "./lock_pages.js";
 import { PushTargets, ReadyPushes } from "./page_pushes.js";
 import { SelfInvalidation } from "./self_invalidation.js";
 import { SyncService } from "./sync.js";
@@ -70,7 +71,7 @@ export abstract class PageProtocol implements Coherence {
   protected readonly scheduler: Scheduler;
   /** Per region page (index page - firstPage): the version of the copy this node holds or last held. */
   protected readonly versions: Uint32Array;
-  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0, relinquished: 0, pagesPushed: 0, pushesUsed: 0, pushesUnused: 0 };
+  protected readonly counters = { invalidations: 0, pagesSent: 0, diffsSent: 0, diffBytes: 0, pageRequests: 0, upgrades: 0, rangeHolds: 0, readAhead: 0, holds: 0, relinquished: 0, pagesPushed: 0, pushesUsed: 0, pushesUnused: 0, pagesHandedOver: 0, pagesTaken: 0 };
   private started = false;
   private early: (() => void)[] = [];
   /** The requester role: faults, their replies and Confirms (page_requester.ts). */
@@ -91,6 +92,8 @@ export abstract class PageProtocol implements Coherence {
   private readonly readyPushes = new ReadyPushes();
   /** Barrier calls of the kernel so far, this one included once it is called. */
   private barriers = 0;
+  /** Pages whose ownership moves with lock grants (lock_pages.ts); absent when off. */
+  private readonly lockPages: LockPagesRole | undefined;
 
   constructor(
     options: ProtocolOptions,
@@ -106,7 +109,31 @@ export abstract class PageProtocol implements Coherence {
     this.holdMs = options.holdMs ?? roles.holdMs ?? 0;
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
-    this.sync = new SyncService(this.endpoint, { timeoutMs: syncTimeoutMs, checkpoints: options.checkpoints, peerBarriers: options.peerBarriers ?? transport.leavesProcess === true });
+    if (!roles.readsMove && (options.lockPages ?? transport.leavesProcess === true)) {
+      this.lockPages = new LockPagesRole({
+        node: this.node,
+        managerOf: (page) => this.managerOf(page),
+        writing: (page) => this.port.protection(page) === Protection.ReadWrite,
+        version: (page) => this.versions[this.index(page)]!,
+        bytes: (page) => this.port.page(page),
+        handOver: (page, from, version, to) => this.directory.handOver(page, from, version, to),
+        giveUp: (page) => {
+          this.beforeInvalidate(page);
+          this.dropCopy(page);
+        },
+        take: (page, version, payload) => {
+          this.install(page, { kind: MessageKind.PageData, job: 0, source: this.node, target: this.node, page, version, request: 0, arg: 1, payload }, true);
+          this.readyPushes.clear(page);
+        },
+        counters: this.counters,
+      });
+    }
+    this.sync = new SyncService(this.endpoint, {
+      timeoutMs: syncTimeoutMs,
+      checkpoints: options.checkpoints,
+      peerBarriers: options.peerBarriers ?? transport.leavesProcess === true,
+      lockPages: this.lockPages,
+    });
     this.placement = createPlacement(options.placement, { ...port, nodeCount: transport.nodeCount }, roles.managerOf);
     this.directory = new Directory(this.endpoint, { initial: (page) => roles.initialEntry(page, this.managerOf(page)) });
     this.requester = new PageRequester(
@@ -119,6 +146,7 @@ export abstract class PageProtocol implements Coherence {
         install: (page, reply, write) => {
           this.install(page, reply, write);
           this.readyPushes.clear(page);
+          if (write) this.lockPages?.written(page);
           if (!write) this.selfInvalidation.installed(page, reply.version, reply.request);
         },
       },
@@ -321,12 +349,14 @@ export abstract class PageProtocol implements Coherence {
   lock(id: number): Future<void> {
     this.forwards.release();
     this.requester.flush();
+    this.lockPages?.locking(id);
     return this.sync.lock(id);
   }
 
   unlock(id: number): Future<void> {
     this.forwards.release();
     this.requester.flush();
+    this.lockPages?.unlocking(id);
     return this.sync.unlock(id);
   }
 

@@ -51,6 +51,12 @@ export interface ProtocolTuning {
    * the process (NATS)
    */
   pushes?: boolean;
+  /**
+   * ivy, diff: a lock grant hands over the pages its granter took for writing under the lock,
+   * when the granter or the acquirer manages them (lock_pages.ts). @default over links that leave
+   * the process (NATS)
+   */
+  lockPages?: boolean;
 }
 
 export type ProtocolOptions = ProtocolContext & ProtocolTuning;

@@ -32,7 +32,7 @@ import { AllocationMismatchError, BarrierCountError, SyncTimeoutError } from "./
 import { flow, Future, wait, type Flow } from "./future.js";
 import type { LrcArrival, LrcRelease } from "./release/wire.js";
 import { PeerBarriers } from "./peer_barriers.js";
-import { TokenLocks, type LockCounters, type LockNotices } from "./token_locks.js";
+import { TokenLocks, type LockCounters, type LockNotices, type LockPages } from "./token_locks.js";
 
 /** The reply kinds of this file's exchanges: one array, not one per exchange. */
 const BARRIER_RELEASE_REPLIES: readonly MessageKind[] = [MessageKind.BarrierRelease];
@@ -65,6 +65,8 @@ export interface SyncOptions {
   exchange?: BarrierExchange;
   /** What travels with a lock from node to node (lrc). */
   notices?: LockNotices;
+  /** Pages whose ownership moves with a lock (ivy, diff: lock_pages.ts). */
+  lockPages?: LockPages;
   /**
    * Barriers without a manager (peer_barriers.ts): a barrier then costs one hop instead of two
    * (protocols ask for it over links that leave the process, and kernel runs of one process when
@@ -95,7 +97,7 @@ export class SyncService {
     private readonly endpoint: Endpoint,
     private readonly options: SyncOptions,
   ) {
-    this.locks = new TokenLocks(endpoint, options.timeoutMs, options.notices);
+    this.locks = new TokenLocks(endpoint, options.timeoutMs, options.notices, options.lockPages);
     if (options.peerBarriers && !options.checkpoints && endpoint.nodeCount <= MAX_PEER_BARRIER_NODES) {
       const peers = new PeerBarriers(endpoint, options.timeoutMs, options.exchange);
       this.peers = peers;

@@ -5,7 +5,7 @@
  */
 import type { DecodeContext } from "./codec.js";
 import { badGrantDiffs, badGrantPages, badIntervals, badVt, validateLrcBarrierPart, type GrantDiff, type GrantPages, type IntervalRecord, type LrcArrival, type LrcRelease } from "./release/wire.js";
-import { isNode, isObject, isPair, isU32 } from "./wire_checks.js";
+import { isNode, isObject, isPage, isPair, isU32 } from "./wire_checks.js";
 
 export interface ArriveBody {
   /** Allocations so far, and an FNV-1a hash of all of them. */
@@ -62,6 +62,25 @@ export interface LockGrantBody {
   diffs?: GrantDiff[];
   /** hlrc only: pages homed at the granter that those intervals wrote, when few (hlrc/hlrc.ts). */
   homePages?: GrantPages;
+  /** ivy, diff: pages whose ownership moves with the lock, each [page, the granter's version, base64 bytes] (lock_pages.ts). */
+  owned?: OwnedPage[];
+}
+
+/** A page a lock grant hands over (lock_pages.ts): the page, the version the granter wrote, its bytes in base64. */
+export type OwnedPage = [page: number, version: number, bytes: string];
+
+/** Most pages one grant hands over. */
+export const MAX_OWNED_PAGES = 4;
+
+function badOwnedPages(part: unknown, ctx: DecodeContext): string | undefined {
+  if (!Array.isArray(part) || part.length > MAX_OWNED_PAGES) return `owned pages must be a list of at most ${MAX_OWNED_PAGES}`;
+  for (const entry of part) {
+    if (!Array.isArray(entry) || entry.length !== 3 || !isPage(entry[0], ctx) || !isU32(entry[1]) || typeof entry[2] !== "string") {
+      return "owned pages must be [page in the shared region, version, base64 bytes]";
+    }
+    if (ctx.pageSize !== undefined && Buffer.byteLength(entry[2], "base64") !== ctx.pageSize) return `owned page ${entry[0]} must hold ${ctx.pageSize} bytes`;
+  }
+  return undefined;
 }
 
 export function validateArrive(body: unknown, ctx: DecodeContext): string | undefined {
@@ -107,5 +126,5 @@ export function validateLockForward(body: unknown, ctx: DecodeContext): string |
 
 export function validateLockGrant(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body)) return "grant body must be an object";
-  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx)) ?? (body.diffs === undefined ? undefined : badGrantDiffs(body.diffs, ctx)) ?? (body.homePages === undefined ? undefined : badGrantPages(body.homePages, ctx));
+  return badOptionalVt(body.vt, ctx) ?? (body.intervals === undefined ? undefined : badIntervals(body.intervals, ctx)) ?? (body.diffs === undefined ? undefined : badGrantDiffs(body.diffs, ctx)) ?? (body.homePages === undefined ? undefined : badGrantPages(body.homePages, ctx)) ?? (body.owned === undefined ? undefined : badOwnedPages(body.owned, ctx));
 }

@@ -33,6 +33,7 @@
  * finds no call waiting (the job fails with the timeout anyway).
  */
 import { MAX_LOCK_ID, MessageKind, type LockAcquireBody, type LockForwardBody, type LockGrantBody, type Message } from "./codec.js";
+import type { OwnedPage } from "./sync_wire.js";
 import type { Endpoint } from "./endpoint.js";
 import { flow, Future, wait, type Flow } from "./future.js";
 import { LockStateError, LockUsageError, SyncTimeoutError } from "./errors.js";
@@ -49,6 +50,17 @@ export interface LockNotices {
   grantFor(vt: readonly number[] | undefined): LockGrantBody;
   /** Applies a received grant's write notices (kernel parked); `from` is the granter. */
   apply(grant: LockGrantBody, from: number): void;
+}
+
+/**
+ * Pages that move with a lock (ivy, diff: lock_pages.ts): the granter hands pages over in the grant
+ * (kernel parked), the acquirer takes them before its lock call returns (parked).
+ */
+export interface LockPages {
+  /** The pages lock `id`'s grant to `to` hands over, or undefined. */
+  attach(id: number, to: number): OwnedPage[] | undefined;
+  /** Takes the pages a grant of lock `id` from `from` handed over. */
+  apply(id: number, pages: readonly OwnedPage[], from: number): void;
 }
 
 export interface LockCounters {
@@ -91,6 +103,7 @@ export class TokenLocks {
     private readonly endpoint: Endpoint,
     private readonly timeoutMs: number,
     private readonly notices?: LockNotices,
+    private readonly pages?: LockPages,
   ) {
     endpoint.on(MessageKind.LockAcquire, (m) => this.onAcquire(m));
     endpoint.on(MessageKind.LockForward, (m) => this.onForward(m));
@@ -147,7 +160,9 @@ export class TokenLocks {
     h.token = true;
     h.held = true;
     this.counters.remoteLocks++;
-    this.notices?.apply(grant.body as LockGrantBody, grant.source);
+    const granted = grant.body as LockGrantBody;
+    this.notices?.apply(granted, grant.source);
+    if (granted.owned && this.pages) this.pages.apply(id, granted.owned, grant.source);
   }
 
   /** Local: passes the token to a waiting successor, if any; otherwise it stays here. */
@@ -217,7 +232,9 @@ export class TokenLocks {
   }
 
   private grant(id: number, h: Holder, to: Successor): void {
-    const body = this.notices ? this.notices.grantFor(to.vt) : {};
+    const body: LockGrantBody = this.notices ? this.notices.grantFor(to.vt) : {};
+    const owned = this.pages?.attach(id, to.node);
+    if (owned) body.owned = owned;
     h.token = false;
     h.granted.set(to.node, to.request);
     h.last = { node: to.node, request: to.request, body };

@@ -5,3 +5,6 @@ export const isU32 = (v: unknown): v is number => typeof v === "number" && Numbe
 export const isPair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isU32(v[0]) && isU32(v[1]);
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isNode = (v: unknown, ctx: DecodeContext): boolean => isU32(v) && v < ctx.nodeCount;
+/** A page number inside the shared region, when the context gives the region. */
+export const isPage = (v: unknown, ctx: DecodeContext): v is number =>
+  isU32(v) && (ctx.firstPage === undefined || ctx.pageCount === undefined || (v >= ctx.firstPage && v < ctx.firstPage + ctx.pageCount));

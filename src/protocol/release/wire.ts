@@ -16,7 +16,7 @@ import { DiffError } from "../diff.js";
 import { checkWordDiff, type DiffForm, type WordDiff } from "./word_diff.js";
 import { getU32, putU32 } from "../little_endian.js";
 import { Scratch } from "../scratch.js";
-import { isObject, isU32 } from "../wire_checks.js";
+import { isObject, isPage, isU32 } from "../wire_checks.js";
 
 /** One interval of one node: the pages it wrote (its write notices) and what it knew. */
 export interface IntervalRecord {
@@ -89,8 +89,6 @@ export function validateLrcBarrierPart(part: unknown, ctx: DecodeContext): strin
   return badVt(part.vt, ctx) ?? badIntervals(part.intervals, ctx);
 }
 
-const isPage = (v: unknown, ctx: DecodeContext) =>
-  isU32(v) && (ctx.firstPage === undefined || ctx.pageCount === undefined || (v >= ctx.firstPage && v < ctx.firstPage + ctx.pageCount));
 
 export function validateLrcDiffRequest(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body) || !Array.isArray(body.pages) || body.pages.length === 0) return "diff request needs a non-empty list of [page, intervals]";
