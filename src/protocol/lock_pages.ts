@@ -1,5 +1,5 @@
 /**
- * Pages whose ownership moves with a lock, for ivy and diff over NATS: the data a lock protects
+ * Pages whose ownership moves with a lock, for ivy and diff: the data a lock protects
  * (a counter, a queue head) goes in the grant, so the acquirer's accesses to it send nothing. A
  * lock passed between two nodes then costs one message per handoff instead of five hops (the
  * grant, a read fault's two, a write upgrade's two).
@@ -19,9 +19,10 @@
  *   forward to A is answered with them, and A's own next access is granted on them.
  * Pages of a third manager stay with A.
  *
- * Only over links that leave the process, as hlrc's pages in grants (hlrc/grant_pages.ts): between
- * the nodes of one process a fault costs microseconds, less than a page in base64 inside the
- * grant's JSON.
+ * Over links that leave the process (NATS), and in one process with more nodes than cores, as
+ * hlrc's pages in grants (ProtocolTuning.lockPages, cluster.ts sendAheadInProcess): between nodes
+ * of one process that each have a core a fault costs microseconds, less than a page in base64
+ * inside the grant's JSON.
  */
 import { MAX_OWNED_PAGES, type OwnedPage } from "./sync_wire.js";
 import type { LockPages } from "./token_locks.js";

@@ -24,7 +24,7 @@
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { confirmEntries, confirmsPayload, MessageKind, readU32Payload, type ConfirmEntry, type Message } from "./codec.js";
+import { confirmEntries, confirmsPayload, MAX_BATCHED_CONFIRMS, MessageKind, readU32Payload, type ConfirmEntry, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
@@ -340,8 +340,11 @@ export abstract class PageProtocol implements Coherence {
     for (const { page, push } of unused) add({ page, version: push.version, request: push.request, access: 1 });
     this.counters.pushesUnused += unused.length;
     for (const [manager, entries] of byManager) {
-      const first = entries[0]!;
-      this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: first.access, payload: confirmsPayload(entries) });
+      for (let at = 0; at < entries.length; at += MAX_BATCHED_CONFIRMS + 1) {
+        const batch = entries.slice(at, at + MAX_BATCHED_CONFIRMS + 1);
+        const first = batch[0]!;
+        this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: first.access, payload: confirmsPayload(batch) });
+      }
     }
     this.counters.relinquished += taken.length;
   }

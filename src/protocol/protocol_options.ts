@@ -47,14 +47,16 @@ export interface ProtocolTuning {
   peerBarriers?: boolean;
   /**
    * ivy, diff: the owner and manager of a page pushes the version it wrote, at its barrier, to
-   * the nodes that relinquished the previous one (page_pushes.ts). @default over links that leave
-   * the process (NATS)
+   * the nodes that relinquished the previous one (page_pushes.ts); hlrc: a home pushes the pages it
+   * wrote to the nodes that fetched them (hlrc/pushes.ts). @default over links that leave the
+   * process (NATS); kernel runs of one process set it when there are more nodes than cores
+   * (cluster.ts sendAheadInProcess)
    */
   pushes?: boolean;
   /**
    * ivy, diff: a lock grant hands over the pages its granter took for writing under the lock,
-   * when the granter or the acquirer manages them (lock_pages.ts). @default over links that leave
-   * the process (NATS)
+   * when the granter or the acquirer manages them (lock_pages.ts); hlrc: a grant from a page's home
+   * carries that page (hlrc/grant_pages.ts). @default as `pushes`
    */
   lockPages?: boolean;
 }

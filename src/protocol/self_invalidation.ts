@@ -24,7 +24,7 @@
  */
 import type { ConfirmEntry } from "./codec.js";
 
-/** Copies dropped at one barrier, at most (one Relinquish message per manager carries them). */
+/** Copies dropped at one barrier, at most (the Relinquish messages carry up to 64 each). */
 export const MAX_RELINQUISHED = 64;
 
 export class SelfInvalidation {

@@ -27,7 +27,7 @@ export interface FetchContext extends RoleContext {
   counters: { writeNotices: number; invalidations: number; prefetched: number; pagesFetched: number };
   /** The last interval this node flushed to `home` (0: none). */
   lastFlushedTo: (home: number) => number;
-  /** Pushed copies to install at misses instead of fetching (over links that leave the process). @default none */
+  /** Pushed copies to install at misses instead of fetching (over NATS, and in one process with more nodes than cores). @default none */
   pushes?: PushRole;
 }
 

@@ -15,7 +15,8 @@
  * notices name for it, at most GRANT_PAGES pages, and shares it as a page request would (from
  * then on its own writes to it fault and leave notices).
  *
- * Only over links that leave the process (Link.leavesProcess: NATS). There a message costs the
+ * Over links that leave the process (Link.leavesProcess: NATS), and in one process with more nodes
+ * than cores (ProtocolTuning.lockPages, cluster.ts sendAheadInProcess). Over NATS a message costs the
  * wake-ups of four threads and a server hop, and a 2-node lock handoff over NATS went from
  * 1,379–1,453 to 1,032–1,090 µs per pair with pages in grants (bench:sync, nodes in one process).
  * Between the nodes of one process a page request costs microseconds, less than the 4 KiB page as

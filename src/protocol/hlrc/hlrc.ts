@@ -20,7 +20,7 @@
  *     `need` names, per writer, the newest interval whose writes the copy must hold (the notices
  *     of the pages, and this node's own last flush to that home); the home answers once it has
  *     applied those flushes.
- *   over links that leave the process (NATS), a lock grant from a page's home carries the master
+ *   over links that leave the process (NATS) and in one process with more nodes than cores, a lock grant from a page's home carries the master
  *     copies of pages its notices name (grant_pages.ts): the acquirer's access then sends nothing;
  *     and a home arriving at a barrier pushes the pages it wrote to the nodes that fetched them
  *     (pushes.ts): their misses after the barrier install the pushed copy and send nothing
@@ -99,9 +99,9 @@ export class HlrcProtocol implements Coherence {
   private readonly home: HomeRole;
   private readonly fetcher: FetchRole;
   private readonly grantPages: GrantPagesRole;
-  /** Pushes of written pages at barriers: only over links that leave the process (pushes.ts). */
+  /** Pushes of written pages at barriers (pushes.ts; ProtocolTuning.pushes): over NATS, and in one process with more nodes than cores. */
   private readonly pushes: PushRole | undefined;
-  /** Whether this node's lock grants carry pages: only over links that leave the process (grant_pages.ts). */
+  /** Whether this node's lock grants carry pages (grant_pages.ts; ProtocolTuning.lockPages): as pushes. */
   private readonly pagesInGrants: boolean;
   private readonly faults: FaultPath;
   /** Vector time after the previous barrier, and after the one before it. */
@@ -162,14 +162,14 @@ export class HlrcProtocol implements Coherence {
       dirty: (page) => writer.isDirty(page),
       served: (to, pages) => this.pushes?.served(to, pages),
     });
-    const pushes = transport.leavesProcess === true ? new PushRole({ port, endpoint, placement, node, nodeCount: nodes, timeoutMs, home, ownInterval: () => store.vt[node]!, counters }) : undefined;
+    const pushes = (options.pushes ?? transport.leavesProcess === true) ? new PushRole({ port, endpoint, placement, node, nodeCount: nodes, timeoutMs, home, ownInterval: () => store.vt[node]!, counters }) : undefined;
     const fetcher = new FetchRole({ port, endpoint, placement, home, node, nodeCount: nodes, timeoutMs, counters, lastFlushedTo: (to) => writer.lastFlushedTo(to), pushes });
     this.pushes = pushes;
     this.writer = writer;
     this.home = home;
     this.fetcher = fetcher;
     this.grantPages = new GrantPagesRole({ placement, node, home, fetcher, ownInterval: () => store.vt[node]!, lastFlushedTo: (to) => writer.lastFlushedTo(to), counters });
-    this.pagesInGrants = transport.leavesProcess === true;
+    this.pagesInGrants = options.lockPages ?? transport.leavesProcess === true;
     this.faults = new FaultPath({ port, placement, writer, fetcher, counters });
     this.endpoint.on(MessageKind.HlrcPageRequest, (m) => this.afterStart(() => this.home.onPageRequest(m)));
     this.endpoint.on(MessageKind.HlrcFlush, (m) => this.afterStart(() => this.home.onFlush(m)));

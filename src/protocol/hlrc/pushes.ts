@@ -1,5 +1,6 @@
 /**
- * hlrc's pushes (hlrc.ts), over links that leave the process (NATS): as a home arrives at a
+ * hlrc's pushes (hlrc.ts), over links that leave the process (NATS) and in one process with more
+ * nodes than cores (cluster.ts sendAheadInProcess): as a home arrives at a
  * barrier, it sends the master copies of the pages it wrote since its previous barrier to the
  * nodes that fetched them, so that their misses after the barrier find the page here instead of
  * asking the home for it.
