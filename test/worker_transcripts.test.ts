@@ -7,7 +7,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { peerBarriersInProcess } from "../src/cluster/cluster.js";
+import { peerBarriersInProcess, sendAheadInProcess } from "../src/cluster/cluster.js";
 import { runLocalJob } from "../src/cluster/job.js";
 import { ringNetwork } from "../src/transport/ring_network.js";
 import { kernel } from "./helpers/kernels.js";
@@ -46,6 +46,10 @@ for (const protocol of ["migrate", "ivy", "diff", "lrc", "hlrc"]) {
 
 Transcripts("a job of one process goes without a barrier manager when every node has a core of its own", () => {
   assert.equal([peerBarriersInProcess(2, 2), peerBarriersInProcess(2, 8), peerBarriersInProcess(3, 2), peerBarriersInProcess(4, 2)], [true, true, false, false]);
+});
+
+Transcripts("a job of one process pushes pages and hands them over with locks when it has more nodes than cores", () => {
+  assert.equal([sendAheadInProcess(2, 2), sendAheadInProcess(2, 8), sendAheadInProcess(3, 2), sendAheadInProcess(4, 2)], [false, false, true, true]);
 });
 
 Transcripts("100 barriers in a row are 100 arrivals and 100 releases, and the final barrier's acknowledgement", async () => {
