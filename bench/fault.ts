@@ -82,7 +82,7 @@ interface StencilFaults {
   kernelMs: number;
   /** Time blocked at barriers and locks (all nodes): where waits go that faults no longer have. */
   syncMs: number;
-  /** hlrc over NATS: misses that installed a page its home pushed at a barrier (hlrc/pushes.ts). */
+  /** Over NATS: misses that installed a page pushed at a barrier (ivy, diff: page_pushes.ts; hlrc: hlrc/pushes.ts). */
   pushesUsed: number;
 }
 
