@@ -203,5 +203,34 @@ for (const [name, create] of [
     assert.is(ports[1].page(16)[0], 26);
   });
 
+  Self("pushes: a read fault takes the pushes of the pages that follow too, as read-ahead would", async () => {
+    const cluster = recordedCluster(2, create, { pushes: true, placement: "allocation" });
+    await Promise.all(cluster.nodes.map((c) => c.start()));
+    const { nodes, net, ports } = cluster;
+    for (const n of nodes) n.allocated(16 * 1024, 4 * 1024); // pages 16 and 17 are node 0's, 18 and 19 node 1's
+    const both = async (node: number, access: Access) => {
+      await within(nodes[node].fault(16, 17, access));
+      await net.quiet();
+    };
+    const barrier = async () => {
+      await within(Promise.all(nodes.map((n) => n.barrier())));
+      await net.quiet();
+    };
+    await both(1, Access.Read);
+    await both(0, Access.Write);
+    await both(1, Access.Read); // read again after an invalidation: both copies are dropped at the barrier
+    await barrier();
+    await both(0, Access.Write);
+    ports[0].page(16)[0] = 41;
+    ports[0].page(17)[0] = 42;
+    await barrier(); // both pages pushed to node 1
+    assert.is(nodes[0].stats().pagesPushed, 2);
+    net.clear();
+    await within(nodes[1].fault(16, 16, Access.Read));
+    assert.equal(net.transcript(), []);
+    assert.equal([ports[1].protection(16), ports[1].protection(17)], [RO, RO]);
+    assert.equal([ports[1].page(16)[0], ports[1].page(17)[0], nodes[1].stats().pushesUsed], [41, 42, 2]);
+  });
+
   Self.run();
 }

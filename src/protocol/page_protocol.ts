@@ -30,6 +30,7 @@ import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
 import { DONE, flow, Future, wait, type Flow } from "./future.js";
 import { PageRequester } from "./page_requester.js";
+import { READ_AHEAD_PAGES } from "./read_ahead.js";
 import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
@@ -222,18 +223,21 @@ export abstract class PageProtocol implements Coherence {
    */
   private usePushes(first: number, last: number): boolean {
     let all = true;
-    for (let p = first; p <= last; p++) {
-      const push = this.readyPushes.get(p);
-      if (push && this.versions[this.index(p)] === push.version && this.port.protection(p) === Protection.None) {
-        this.readyPushes.clear(p);
-        this.port.setProtection(p, Protection.ReadOnly);
-        this.counters.pushesUsed++;
-        this.selfInvalidation.installed(p, push.version, push.request);
-      } else if (this.port.protection(p) === Protection.None) {
-        all = false;
-      }
-    }
+    for (let p = first; p <= last; p++) if (!this.usePush(p) && this.port.protection(p) === Protection.None) all = false;
+    // The pushes that follow, as read-ahead would fetch them (a row of several pages: one fault).
+    if (all) for (let p = last + 1, n = 0; n < READ_AHEAD_PAGES && p < this.port.firstPage + this.port.pageCount && this.usePush(p); p++, n++);
     return all;
+  }
+
+  /** Makes a ready push of `page` readable; false when there is none. */
+  private usePush(page: number): boolean {
+    const push = this.readyPushes.get(page);
+    if (!push || this.versions[this.index(page)] !== push.version || this.port.protection(page) !== Protection.None) return false;
+    this.readyPushes.clear(page);
+    this.port.setProtection(page, Protection.ReadOnly);
+    this.counters.pushesUsed++;
+    this.selfInvalidation.installed(page, push.version, push.request);
+    return true;
   }
 
   barrier(): Future<void> {
