@@ -126,6 +126,8 @@ for (const protocol of ["ivy", "diff"]) {
       assert.ok(run.chaos.taken > 0, "chaos took no page");
     });
   }
+}
+for (const protocol of ["ivy", "diff", "migrate"]) {
   Pushes(`${protocol}: tsp on 2 nodes with pages in lock grants returns its pinned result, pages handed over`, async () => {
     const k = SUITE.find((s) => s.name === "tsp")!;
     const kernel = await within(buildSuiteVariant(k.file), RUN_BOUND_MS, "building tsp");

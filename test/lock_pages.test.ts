@@ -11,6 +11,7 @@ import { MessageKind, type Message } from "../src/protocol/codec.js";
 import { createDiff } from "../src/protocol/diff_protocol.js";
 import type { DirectoryEntry } from "../src/protocol/directory.js";
 import { createIvy } from "../src/protocol/ivy.js";
+import { createMigrate } from "../src/protocol/migrate.js";
 import type { ProtocolOptions } from "../src/protocol/page_protocol.js";
 import { within } from "./helpers/expect.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
@@ -49,6 +50,7 @@ const noConfirms = (m: Message) => m.kind !== MessageKind.Confirm && m.kind !== 
 for (const [name, create] of [
   ["ivy", createIvy],
   ["diff", createDiff],
+  ["migrate", createMigrate],
 ] as const) {
   const Pages = suite(`pages in lock grants (${name})`);
 
@@ -113,7 +115,9 @@ for (const [name, create] of [
       await fault(1, 16, Access.Write);
       ports[1].page(16)[0] = 35;
     });
-    net.hold = (m) => m.kind === MessageKind.ReadForward;
+    // Under migrate a read moves the page: its forward is a WriteForward.
+    const forward = name === "migrate" ? MessageKind.WriteForward : MessageKind.ReadForward;
+    net.hold = (m) => m.kind === forward;
     const node2Read = within(nodes[2].fault(16, 16, Access.Read));
     await net.quiet();
     await locked(0, async () => {

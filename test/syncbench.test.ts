@@ -51,7 +51,7 @@ for (const protocol of ["diff", "lrc"]) {
 /** Handoffs in the runs that pass the counter's page with the lock. */
 const HANDOFFS = 40;
 
-for (const protocol of ["ivy", "diff"]) {
+for (const protocol of ["ivy", "diff", "migrate"]) {
   Modes(`${protocol}: the handoff with pages in grants keeps every turn (the kernel checks the counter), its page going with the lock`, async () => {
     const { stats } = await syncbench(3, protocol, { iters: HANDOFFS, tuning: { lockPages: true } });
     assert.ok(stats.locks >= 2 * (WARM_UP + HANDOFFS), `${stats.locks} locks`);

@@ -1,5 +1,5 @@
 /**
- * Pages whose ownership moves with a lock, for ivy and diff: the data a lock protects
+ * Pages whose ownership moves with a lock, for ivy, diff and migrate: the data a lock protects
  * (a counter, a queue head) goes in the grant, so the acquirer's accesses to it send nothing. A
  * lock passed between two nodes then costs one message per handoff instead of five hops (the
  * grant, a read fault's two, a write upgrade's two).

@@ -110,7 +110,7 @@ export abstract class PageProtocol implements Coherence {
     this.holdMs = options.holdMs ?? roles.holdMs ?? 0;
     this.scheduler = options.scheduler ?? new LoopScheduler();
     this.endpoint = new Endpoint(transport, port, { job: options.job, retryMs, scheduler: this.scheduler });
-    if (!roles.readsMove && (options.lockPages ?? transport.leavesProcess === true)) {
+    if (options.lockPages ?? transport.leavesProcess === true) {
       this.lockPages = new LockPagesRole({
         node: this.node,
         managerOf: (page) => this.managerOf(page),

@@ -54,7 +54,7 @@ export interface ProtocolTuning {
    */
   pushes?: boolean;
   /**
-   * ivy, diff: a lock grant hands over the pages its granter took for writing under the lock,
+   * ivy, diff, migrate: a lock grant hands over the pages its granter took for writing under the lock,
    * when the granter or the acquirer manages them (lock_pages.ts); hlrc: a grant from a page's home
    * carries that page (hlrc/grant_pages.ts). @default as `pushes`
    */
