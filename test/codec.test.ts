@@ -16,6 +16,7 @@ import {
   messageFrom,
   confirmEntries,
   confirmsPayload,
+  baseDiffPayload,
   MAX_BATCHED_CONFIRMS,
   COMPACT_ARRIVE_BYTES,
   u32Payload,
@@ -32,14 +33,6 @@ import { prng } from "./helpers/random.js";
 const PAGE = 1024;
 const CONTEXT: DecodeContext = { nodeCount: 4, pageSize: PAGE, firstPage: 16, pageCount: 8 };
 
-
-/** A DiffPush payload: the base version, then the diff. */
-function basedDiff(base: number, diff: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + diff.byteLength);
-  new DataView(out.buffer).setUint32(0, base, true);
-  out.set(diff, 4);
-  return out;
-}
 
 function pageBytes(seed: number): Uint8Array {
   const bytes = new Uint8Array(PAGE);
@@ -76,7 +69,7 @@ function samples(): MessageInit[] {
     { ...onPage, kind: MessageKind.Confirm, arg: 1 },
     { ...onPage, kind: MessageKind.ConfirmAck, arg: 1 },
     { ...onPage, kind: MessageKind.PagePush, request: 6, arg: 9, payload: pageBytes(8) },
-    { ...onPage, kind: MessageKind.DiffPush, request: 6, arg: 9, payload: basedDiff(1, encodeDiff(zero, changed)) },
+    { ...onPage, kind: MessageKind.DiffPush, request: 6, arg: 9, payload: baseDiffPayload(1, encodeDiff(zero, changed)) },
     { ...onPage, kind: MessageKind.Relinquish, arg: 0, payload: confirmsPayload([{ page: 17, version: 2, request: 5, access: 0 }, { page: 18, version: 3, request: 6, access: 0 }]) },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffRequest, body: { pages: [[19, [2, 3]], [20, [1]]] } },
     { ...onPage, version: 0, kind: MessageKind.LrcDiffReply, payload: encodeIntervalDiffs([{ page: 19, interval: 2, diff: { form: "runs", bytes: encodeDiff(zero, changed) } }]) },
@@ -305,10 +298,10 @@ Validation("a Confirm carries whole further confirms, each on a region page with
 Validation("a DiffPush carries a base version and a diff", () => {
   const push = (payload: Uint8Array) => ({ kind: MessageKind.DiffPush, job: 1, source: 0, target: 1, page: 17, version: 2, request: 5, arg: 3, payload });
   const diff = encodeDiff(zero, changed);
-  const decoded = decodeMessage(encodeMessage(push(basedDiff(1, diff))), CONTEXT);
+  const decoded = decodeMessage(encodeMessage(push(baseDiffPayload(1, diff))), CONTEXT);
   assert.equal([getU32(decoded.payload, 0), Array.from(decoded.payload.subarray(4))], [1, Array.from(diff)]);
   assert.is(codecError(() => decodeMessage(encodeMessage(push(new Uint8Array(3))), CONTEXT)), "DiffPush: payload of 3 bytes, expected a 4-byte base version and a diff");
-  assert.match(codecError(() => decodeMessage(encodeMessage(push(basedDiff(1, diff.subarray(0, diff.byteLength - 1)))), CONTEXT)), /^DiffPush: bad diff: /);
+  assert.match(codecError(() => decodeMessage(encodeMessage(push(baseDiffPayload(1, diff.subarray(0, diff.byteLength - 1)))), CONTEXT)), /^DiffPush: bad diff: /);
   const page = { kind: MessageKind.PagePush, job: 1, source: 0, target: 1, page: 17, version: 2, payload: new Uint8Array(100) };
   assert.is(codecError(() => decodeMessage(encodeMessage(page), CONTEXT)), "PagePush: page payload of 100 bytes, expected 1024");
 });

@@ -13,14 +13,14 @@ import { MessageKind, type Message } from "../src/protocol/codec.js";
 import { createDiff } from "../src/protocol/diff_protocol.js";
 import type { DirectoryEntry } from "../src/protocol/directory.js";
 import { createIvy } from "../src/protocol/ivy.js";
-import type { ProtocolOptions } from "../src/protocol/page_protocol.js";
+import type { ProtocolOptions, ProtocolTuning } from "../src/protocol/page_protocol.js";
 import { within } from "./helpers/expect.js";
 import { recordedCluster } from "./helpers/recording_transport.js";
 
 const { ReadWrite: RW, ReadOnly: RO, None } = Protection;
 
-async function setup(create: (options: ProtocolOptions) => Coherence, pushes = false) {
-  const cluster = recordedCluster(2, create, { pushes });
+async function setup(create: (options: ProtocolOptions) => Coherence, tuning: ProtocolTuning = {}) {
+  const cluster = recordedCluster(2, create, tuning);
   await Promise.all(cluster.nodes.map((c) => c.start()));
   const { nodes, net, ports } = cluster;
   const fault = async (node: number, access: Access) => {
@@ -132,7 +132,7 @@ for (const [name, create] of [
 
   /** Pushes on: node 1 relinquished page 16 at a barrier, node 0 wrote `value` into it since. */
   const pushSetup = async (value: number) => {
-    const cluster = await setup(create, true);
+    const cluster = await setup(create, { pushes: true });
     await cluster.readWriteRead(11);
     await cluster.barrier();
     cluster.net.clear();
@@ -204,16 +204,10 @@ for (const [name, create] of [
   });
 
   Self("pushes: a read fault takes the pushes of the pages that follow too, as read-ahead would", async () => {
-    const cluster = recordedCluster(2, create, { pushes: true, placement: "allocation" });
-    await Promise.all(cluster.nodes.map((c) => c.start()));
-    const { nodes, net, ports } = cluster;
+    const { nodes, net, ports, barrier } = await setup(create, { pushes: true, placement: "allocation" });
     for (const n of nodes) n.allocated(16 * 1024, 4 * 1024); // pages 16 and 17 are node 0's, 18 and 19 node 1's
     const both = async (node: number, access: Access) => {
       await within(nodes[node].fault(16, 17, access));
-      await net.quiet();
-    };
-    const barrier = async () => {
-      await within(Promise.all(nodes.map((n) => n.barrier())));
       await net.quiet();
     };
     await both(1, Access.Read);

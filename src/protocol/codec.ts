@@ -185,6 +185,14 @@ export function confirmsPayload(entries: readonly (ConfirmEntry | undefined)[], 
   return out;
 }
 
+/** A DiffPush's payload: the version the diff starts from (u32), then the diff. */
+export function baseDiffPayload(base: number, diff: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + diff.byteLength);
+  putU32(out, 0, base);
+  out.set(diff, 4);
+  return out;
+}
+
 /** Every entry of a decoded Confirm, the header's first, each as a Confirm message of its own. */
 export function confirmEntries(msg: Message): Message[] {
   const p = msg.payload;

@@ -173,7 +173,7 @@ export class Directory {
   pushable(page: number, self: number, since: number): "push" | "wait" | "forget" {
     const state = this.pages.get(page);
     if (!state || state.entry.owner !== self) return "forget";
-    if (!state.entry.writing || state.entry.version <= since || state.current || state.queue.length > 0) return "wait";
+    if (!state.entry.writing || state.entry.version <= since || busy(state)) return "wait";
     return "push";
   }
 
@@ -204,7 +204,7 @@ export class Directory {
   handOver(page: number, from: number, version: number, to: number): boolean {
     const state = this.state(page);
     const { entry } = state;
-    if (entry.owner !== from || !entry.writing || entry.version !== version || state.current || state.queue.length > 0) return false;
+    if (entry.owner !== from || !entry.writing || entry.version !== version || busy(state)) return false;
     for (const n of entry.holders) if (n !== from) return false;
     entry.owner = to;
     entry.holders = new Set([to]);
@@ -259,4 +259,9 @@ export class Directory {
     }
     return state;
   }
+}
+
+/** Whether a transaction of the page is current or queued. */
+function busy(state: PageState): boolean {
+  return state.current !== null || state.queue.length > 0;
 }

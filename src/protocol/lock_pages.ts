@@ -67,7 +67,11 @@ export class LockPagesRole implements LockPages {
   /** This node took `page` for writing (a write fault, or a grant): it belongs to the innermost lock held. */
   written(page: number): void {
     const id = this.held[this.held.length - 1];
-    if (id === undefined) return;
+    if (id !== undefined) this.remember(id, page);
+  }
+
+  /** `page` is lock `id`'s: it goes with the lock's next grant, if this node still writes it then. */
+  private remember(id: number, page: number): void {
     let pages = this.pagesOf.get(id);
     if (!pages) this.pagesOf.set(id, (pages = []));
     if (pages.includes(page)) return;
@@ -109,10 +113,7 @@ export class LockPagesRole implements LockPages {
       }
       ctx.take(page, version, Buffer.from(base64, "base64"));
       ctx.counters.pagesTaken++;
-      // The lock's page here now: it goes on with the lock's next grant.
-      this.held.push(id);
-      this.written(page);
-      this.held.pop();
+      this.remember(id, page);
     }
   }
 }

@@ -20,25 +20,23 @@
  *
  * A fault on one page completes inside the handling of its reply (the Future it returned settles
  * there); a fault on several pages asks for all of them at once. The requester role lives in
- * page_requester.ts, forwards that wait for the kernel in forward_holds.ts.
+ * page_requester.ts, forwards that wait for the kernel in forward_holds.ts, copies dropped and
+ * pages pushed at barriers in barrier_copies.ts, pages handed over with locks in lock_pages.ts.
  */
 import { Access, Protection } from "../abi.js";
 import type { Coherence, PagePort, ProtocolStats } from "./coherence.js";
-import { confirmEntries, confirmsPayload, MAX_BATCHED_CONFIRMS, MessageKind, readU32Payload, type ConfirmEntry, type Message } from "./codec.js";
+import { BarrierCopies } from "./barrier_copies.js";
+import { confirmEntries, MessageKind, readU32Payload, type Message } from "./codec.js";
 import { Directory, type DirectoryEntry } from "./directory.js";
 import { Endpoint } from "./endpoint.js";
 import { ForwardHolds } from "./forward_holds.js";
 import { DONE, flow, Future, wait, type Flow } from "./future.js";
 import { PageRequester } from "./page_requester.js";
-import { READ_AHEAD_PAGES } from "./read_ahead.js";
 import { LoopScheduler, type Scheduler } from "./scheduler.js";
 import { createPlacement, type Placement } from "./placement.js";
 import { checkedTimings, type ProtocolOptions } from "./protocol_options.js";
 export { checkedTimings, checkFaultRange, defaultRetryMs, type ProtocolOptions, type ProtocolTuning } from "./protocol_options.js";
-import { getU32 } from "./little_endian.js";
 import { LockPagesRole } from "./lock_pages.js";
-import { PushTargets, ReadyPushes } from "./page_pushes.js";
-import { SelfInvalidation } from "./self_invalidation.js";
 import { SyncService } from "./sync.js";
 
 /** Messages held before `start`; more are dropped (their senders retry). */
@@ -86,13 +84,8 @@ export abstract class PageProtocol implements Coherence {
   private readonly placement: Placement;
   /** Requests for pages this node will manage once its kernel has allocated them (placement.ts). */
   private unplaced: Message[] = [];
-  /** Read copies dropped at barriers (self_invalidation.ts). */
-  private readonly selfInvalidation: SelfInvalidation;
-  /** Pushes at barriers (page_pushes.ts): whom this manager pushes to, and pushes received; absent when off. */
-  private readonly pushTargets: PushTargets | undefined;
-  private readonly readyPushes = new ReadyPushes();
-  /** Barrier calls of the kernel so far, this one included once it is called. */
-  private barriers = 0;
+  /** Copies dropped and pages pushed at barriers (barrier_copies.ts). */
+  private readonly copies: BarrierCopies;
   /** Pages whose ownership moves with lock grants (lock_pages.ts); absent when off. */
   private readonly lockPages: LockPagesRole | undefined;
 
@@ -124,7 +117,7 @@ export abstract class PageProtocol implements Coherence {
         },
         take: (page, version, payload) => {
           this.install(page, { kind: MessageKind.PageData, job: 0, source: this.node, target: this.node, page, version, request: 0, arg: 1, payload }, true);
-          this.readyPushes.clear(page);
+          this.copies.installed(page, undefined, true);
         },
         counters: this.counters,
       });
@@ -146,14 +139,27 @@ export abstract class PageProtocol implements Coherence {
         managerOf: (page) => this.managerOf(page),
         install: (page, reply, write) => {
           this.install(page, reply, write);
-          this.readyPushes.clear(page);
+          this.copies.installed(page, reply, write);
           if (write) this.lockPages?.written(page);
-          if (!write) this.selfInvalidation.installed(page, reply.version, reply.request);
         },
       },
     );
-    this.selfInvalidation = new SelfInvalidation(port.firstPage, port.pageCount);
-    if (!roles.readsMove && (options.pushes ?? transport.leavesProcess === true)) this.pushTargets = new PushTargets();
+    this.copies = new BarrierCopies({
+      port,
+      endpoint: this.endpoint,
+      directory: this.directory,
+      versions: this.versions,
+      pushes: !roles.readsMove && (options.pushes ?? transport.leavesProcess === true),
+      managerOf: (page) => this.managerOf(page),
+      install: (page, reply) => this.install(page, reply, false),
+      drop: (page) => {
+        this.beforeInvalidate(page);
+        this.dropCopy(page);
+      },
+      endWrite: (page) => this.endPushedWrite(page),
+      diffFrom: (page, base) => this.pushedDiff(page, base),
+      counters: this.counters,
+    });
     this.forwards = new ForwardHolds(this.endpoint, port, this.scheduler, (fn) => this.parked(fn), () => this.counters.holds++);
     const managed = (handle: (m: Message) => void) => (m: Message) => this.onManaged(m, handle);
     this.endpoint.on(MessageKind.ReadRequest, managed((m) => this.directory.onRequest(m)));
@@ -166,19 +172,16 @@ export abstract class PageProtocol implements Coherence {
           m,
           managed((c) => {
             this.directory.onConfirm(c);
-            this.pushTargets?.remove(c.page, c.source);
+            this.copies.confirmed(c.page, c.source);
           }),
         ),
     );
-    // A read copy relinquished (access 0) is pushed its next version; an unused push (1) is not.
-    const relinquished = managed((c) => {
-      if (this.directory.onRelinquish(c) && c.arg === 0) this.pushTargets?.add(c.page, c.source, c.version);
-    });
+    const relinquished = managed((c) => this.copies.relinquished(c));
     this.endpoint.on(MessageKind.Relinquish, (m) => {
       for (const c of confirmEntries(m)) relinquished(c);
     });
     this.endpoint.on(MessageKind.Invalidate, (m) => this.afterStart(() => this.onInvalidate(m)));
-    const pushed = (m: Message) => this.afterStart(() => this.parked(() => this.onPush(m)));
+    const pushed = (m: Message) => this.afterStart(() => this.parked(() => this.copies.onPush(m)));
     this.endpoint.on(MessageKind.PagePush, pushed);
     this.endpoint.on(MessageKind.DiffPush, pushed);
     this.endpoint.on(MessageKind.ReadForward, (m) => this.afterStart(() => this.serveForward(m, readU32Payload(m))));
@@ -213,31 +216,8 @@ export abstract class PageProtocol implements Coherence {
   }
 
   fault(first: number, last: number, access: Access): Future<void> {
-    if (access === Access.Read && this.readyPushes.size > 0 && this.usePushes(first, last)) return DONE;
+    if (access === Access.Read && this.copies.usePushes(first, last)) return DONE;
     return this.requester.fault(first, last, access);
-  }
-
-  /**
-   * A read fault takes the pushes ready for its pages (page_pushes.ts): read-only, no message.
-   * Returns whether every page of the fault is readable now.
-   */
-  private usePushes(first: number, last: number): boolean {
-    let all = true;
-    for (let p = first; p <= last; p++) if (!this.usePush(p) && this.port.protection(p) === Protection.None) all = false;
-    // The pushes that follow, as read-ahead would fetch them (a row of several pages: one fault).
-    if (all) for (let p = last + 1, n = 0; n < READ_AHEAD_PAGES && p < this.port.firstPage + this.port.pageCount && this.usePush(p); p++, n++);
-    return all;
-  }
-
-  /** Makes a ready push of `page` readable; false when there is none. */
-  private usePush(page: number): boolean {
-    const push = this.readyPushes.get(page);
-    if (!push || this.versions[this.index(page)] !== push.version || this.port.protection(page) !== Protection.None) return false;
-    this.readyPushes.clear(page);
-    this.port.setProtection(page, Protection.ReadOnly);
-    this.counters.pushesUsed++;
-    this.selfInvalidation.installed(page, push.version, push.request);
-    return true;
   }
 
   barrier(): Future<void> {
@@ -247,44 +227,9 @@ export abstract class PageProtocol implements Coherence {
     } catch (error) {
       return Future.rejected(error);
     }
-    this.barriers++;
     this.requester.flush();
-    this.relinquish();
-    if (this.pushTargets && this.pushTargets.size > 0) this.push(this.pushTargets);
+    this.copies.atBarrier();
     return this.sync.barrier();
-  }
-
-  /**
-   * Pushes the pages this node owns, manages and wrote to the nodes that relinquished their
-   * previous version (page_pushes.ts), before the barrier arrival. The kernel is parked in its
-   * barrier call.
-   */
-  private push(targets: PushTargets): void {
-    const taken = targets.take((page, nodes) => {
-      if (this.managerOf(page) !== this.node) return "forget";
-      let since = 0;
-      for (const v of nodes.values()) since = Math.max(since, v);
-      const verdict = this.directory.pushable(page, this.node, since);
-      return verdict === "push" && this.port.protection(page) !== Protection.ReadWrite ? "wait" : verdict;
-    });
-    for (const { page, nodes } of taken) {
-      const added = this.directory.pushTo(page, nodes.keys());
-      if (added.length === 0) continue;
-      this.endPushedWrite(page);
-      const version = this.versions[this.index(page)]!;
-      for (const [node, request] of added) {
-        const diff = this.pushedDiff(page, nodes.get(node)!);
-        if (diff) {
-          const payload = new Uint8Array(4 + diff.byteLength);
-          new DataView(payload.buffer).setUint32(0, nodes.get(node)!, true);
-          payload.set(diff, 4);
-          this.endpoint.send(node, { kind: MessageKind.DiffPush, page, version, request, arg: this.barriers, payload });
-        } else {
-          this.endpoint.send(node, { kind: MessageKind.PagePush, page, version, request, arg: this.barriers, payload: this.port.page(page) });
-        }
-        this.counters.pagesPushed++;
-      }
-    }
   }
 
   /** Ends this node's write access to a page it pushes (parked): read-only, like a read forward's owner. */
@@ -295,62 +240,6 @@ export abstract class PageProtocol implements Coherence {
   /** What a push of `page` to a node holding version `base` carries: a diff from there, or null for the whole page. */
   protected pushedDiff(_page: number, _base: number): Uint8Array | null {
     return null;
-  }
-
-  /**
-   * A push (parked): its bytes go in with no access, ready for the next read fault, unless this
-   * node holds the page or a version as new, or a diff's base is not the version it holds.
-   */
-  private onPush(m: Message): void {
-    const { page } = m;
-    const i = this.index(page);
-    if (this.versions[i]! >= m.version || this.port.protection(page) !== Protection.None) return this.endpoint.dropStale();
-    let reply: Message;
-    if (m.kind === MessageKind.DiffPush) {
-      if (getU32(m.payload, 0) !== this.versions[i]) return this.endpoint.dropStale();
-      reply = { ...m, kind: MessageKind.DiffData, arg: 0, payload: m.payload.subarray(4) };
-    } else {
-      reply = { ...m, kind: MessageKind.PageData, arg: 0 };
-    }
-    this.install(page, reply, false);
-    this.port.setProtection(page, Protection.None);
-    this.readyPushes.set(page, { version: m.version, request: m.request, barrier: m.arg });
-  }
-
-  /**
-   * Drops the read copies self_invalidation.ts picks and tells their managers, one Relinquish per
-   * manager, after the Confirms that made this node their holder and before the barrier arrival.
-   * The kernel is parked in its barrier call.
-   */
-  private relinquish(): void {
-    const taken = this.selfInvalidation.take(
-      (e) => this.versions[this.index(e.page)] === e.version && this.port.protection(e.page) === Protection.ReadOnly && this.managerOf(e.page) !== this.node,
-    );
-    const unused = this.readyPushes.size > 0 ? this.readyPushes.unused(this.barriers) : [];
-    if (taken.length === 0 && unused.length === 0) return;
-    const byManager = new Map<number, ConfirmEntry[]>();
-    const add = (e: ConfirmEntry) => {
-      const manager = this.managerOf(e.page);
-      const list = byManager.get(manager);
-      if (list) list.push(e);
-      else byManager.set(manager, [e]);
-    };
-    for (const e of taken) {
-      this.beforeInvalidate(e.page);
-      this.dropCopy(e.page);
-      add(e);
-    }
-    // A push this node never read: no longer a holder, and no more pushes of it (access 1).
-    for (const { page, push } of unused) add({ page, version: push.version, request: push.request, access: 1 });
-    this.counters.pushesUnused += unused.length;
-    for (const [manager, entries] of byManager) {
-      for (let at = 0; at < entries.length; at += MAX_BATCHED_CONFIRMS + 1) {
-        const batch = entries.slice(at, at + MAX_BATCHED_CONFIRMS + 1);
-        const first = batch[0]!;
-        this.endpoint.send(manager, { kind: MessageKind.Relinquish, page: first.page, version: first.version, request: first.request, arg: first.access, payload: confirmsPayload(batch) });
-      }
-    }
-    this.counters.relinquished += taken.length;
   }
 
   lock(id: number): Future<void> {
@@ -508,14 +397,13 @@ export abstract class PageProtocol implements Coherence {
     // A copy newer than the invalidation's version came from a later transaction: keep it.
     if (this.versions[i] > msg.version) return this.endpoint.dropStale();
     const ack = () => this.endpoint.send(msg.source, { kind: MessageKind.InvalidateAck, page, version: msg.version, request: msg.request, arg: msg.arg });
-    // A push not yet used is a copy too (page_pushes.ts): it goes with the invalidation.
-    this.readyPushes.clear(page);
+    this.copies.invalidating(page);
     if (this.port.protection(page) === Protection.None) return ack();
     this.parked(() => {
       if (this.versions[i] <= msg.version && this.port.protection(page) !== Protection.None) {
         this.beforeInvalidate(page);
         this.dropCopy(page);
-        this.selfInvalidation.invalidated(page);
+        this.copies.invalidated(page);
       }
       ack();
     });

@@ -89,7 +89,6 @@ export function validateLrcBarrierPart(part: unknown, ctx: DecodeContext): strin
   return badVt(part.vt, ctx) ?? badIntervals(part.intervals, ctx);
 }
 
-
 export function validateLrcDiffRequest(body: unknown, ctx: DecodeContext): string | undefined {
   if (!isObject(body) || !Array.isArray(body.pages) || body.pages.length === 0) return "diff request needs a non-empty list of [page, intervals]";
   for (const entry of body.pages) {
